@@ -1,0 +1,78 @@
+// The daemon's configuration (DESIGN.md section 1): orgs, where policies live, the audit log, the
+// state directory, concurrency, dry-run. Loaded once, then read-only (safe to share).
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "policy/Policy.h"
+
+namespace bulkwarden::config {
+
+// One problem found while loading: where, what, and how to fix it.
+struct Diagnostic {
+  policy::SourceLocation where;
+  std::string message;
+  std::string hint;         // may be empty
+  std::string str() const;  // "file:line:col: message (hint)"
+};
+
+// Thrown by loadConfig with every problem found, not only the first.
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<Diagnostic> diagnostics);
+  const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+
+ private:
+  std::vector<Diagnostic> diagnostics_;
+};
+
+// A secret's source; the value is read only when needed and never printed.
+struct SecretRef {
+  enum class Source { File, Credential, Env };
+  Source source = Source::Env;
+  std::string name;  // the path, the credential name or the variable name
+  policy::SourceLocation where;
+
+  // Reads the secret (trailing newline trimmed). Throws ConfigError naming the source, never the
+  // value: a missing file or variable, an empty value, a file readable by group or others.
+  std::string resolve() const;
+  std::string describe() const;  // "file /etc/x", "credential sf-token", "env SF_TOKEN"
+};
+
+struct AuthConfig {
+  std::string flow = "access-token";  // only access-token for now
+  std::optional<SecretRef> accessToken;
+};
+
+struct OrgConfig {
+  std::string name;
+  std::string apiVersion = "62.0";
+  std::string instanceUrl;  // https://..., or http:// on a loopback address only
+  AuthConfig auth;
+  policy::SourceLocation where;
+};
+
+struct HttpConfig {
+  std::string listen = "127.0.0.1:9464";
+};
+
+struct Config {
+  std::string path;  // the config file as given
+  std::vector<OrgConfig> orgs;
+  std::vector<std::string> policyFiles;  // globs expanded, in order
+  std::vector<policy::Policy> policies;
+  std::string auditLog;  // relative paths are made absolute against the config file's folder
+  std::string stateDir;
+  std::optional<HttpConfig> http;
+  int concurrency = 8;
+  bool dryRun = false;
+};
+
+// Loads the config file and every policy file it names. Throws ConfigError with file:line:col
+// for every problem found.
+Config loadConfig(const std::string& path);
+
+}  // namespace bulkwarden::config

@@ -1,0 +1,105 @@
+#include "log/Log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <regex>
+
+namespace bulkwarden::log {
+namespace {
+
+std::atomic<int> gLevel{static_cast<int>(Level::Info)};
+std::mutex gWriteMutex;
+
+bool underJournal() {
+  static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+  return journal;
+}
+
+// sd-daemon(3) priorities: 7 debug, 6 info, 5 notice, 4 warning, 3 err, 2 crit.
+int journalPriority(Level level) {
+  switch (level) {
+    case Level::Debug:
+      return 7;
+    case Level::Info:
+      return 6;
+    case Level::Notice:
+      return 5;
+    case Level::Warning:
+      return 4;
+    case Level::Error:
+      return 3;
+    case Level::Critical:
+      return 2;
+  }
+  return 6;
+}
+
+std::string_view levelName(Level level) {
+  switch (level) {
+    case Level::Debug:
+      return "debug";
+    case Level::Info:
+      return "info";
+    case Level::Notice:
+      return "notice";
+    case Level::Warning:
+      return "warning";
+    case Level::Error:
+      return "error";
+    case Level::Critical:
+      return "crit";
+  }
+  return "info";
+}
+
+}  // namespace
+
+std::optional<Level> parseLevel(std::string_view text) {
+  for (int i = 0; i <= static_cast<int>(Level::Critical); ++i) {
+    if (levelName(static_cast<Level>(i)) == text) return static_cast<Level>(i);
+  }
+  if (text == "error") return Level::Error;
+  return std::nullopt;
+}
+
+void setLevel(Level level) { gLevel.store(static_cast<int>(level)); }
+Level level() { return static_cast<Level>(gLevel.load()); }
+bool enabled(Level l) { return static_cast<int>(l) >= gLevel.load(std::memory_order_relaxed); }
+
+std::string redactSecrets(std::string_view text) {
+  // Session ids: 00D + 12-15 id chars + '!' + token text. Bearer tokens in headers. PEM blocks.
+  static const std::regex kSession(R"(00D[0-9A-Za-z]{12,15}![0-9A-Za-z._\-]+)");
+  static const std::regex kBearer(R"((Bearer\s+)[^\s"',]+)", std::regex::icase);
+  static const std::regex kPem(
+      R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$))");
+  std::string out(text);
+  if (out.find("00D") != std::string::npos) out = std::regex_replace(out, kSession, "00D***");
+  if (out.find("earer") != std::string::npos) out = std::regex_replace(out, kBearer, "$1***");
+  if (out.find("-----BEGIN") != std::string::npos)
+    out = std::regex_replace(out, kPem, "[PEM redacted]");
+  return out;
+}
+
+void write(Level level, std::string_view text) {
+  std::string line;
+  std::string clean = redactSecrets(text);
+  if (underJournal()) {
+    line = fmt::format("<{}>{}\n", journalPriority(level), clean);
+  } else {
+    line = fmt::format("bulkwarden {}: {}\n", levelName(level), clean);
+  }
+  std::lock_guard lock(gWriteMutex);
+  // One write(2) per line: lines stay whole even when several processes share the stream.
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace bulkwarden::log

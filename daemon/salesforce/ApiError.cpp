@@ -1,0 +1,36 @@
+#include "salesforce/ApiError.h"
+
+#include <fmt/format.h>
+
+namespace bulkwarden::salesforce {
+
+std::string_view kindName(ApiError::Kind kind) {
+  switch (kind) {
+    case ApiError::Kind::Unauthorized:
+      return "unauthorized";
+    case ApiError::Kind::LimitExceeded:
+      return "limit-exceeded";
+    case ApiError::Kind::InvalidState:
+      return "invalid-state";
+    case ApiError::Kind::NotFound:
+      return "not-found";
+    case ApiError::Kind::Transient:
+      return "transient";
+    case ApiError::Kind::Permanent:
+      return "permanent";
+    case ApiError::Kind::Malformed:
+      return "malformed";
+  }
+  return "?";
+}
+
+std::string ApiError::describe() const {
+  std::string detail;
+  if (http != 0) detail = fmt::format("HTTP {}", http);
+  if (!code.empty()) detail += (detail.empty() ? "" : " ") + code;
+  if (!message.empty()) detail += (detail.empty() ? "" : ": ") + message;
+  if (detail.empty()) return std::string(kindName(kind));
+  return fmt::format("{} ({})", kindName(kind), detail);
+}
+
+}  // namespace bulkwarden::salesforce

@@ -1,0 +1,49 @@
+// The outcome of a call at the Salesforce boundary: a value or an ApiError whose kind the engine
+// acts on. Nothing from outside is asserted on; everything unexpected becomes an ApiError.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace bulkwarden::salesforce {
+
+struct ApiError {
+  enum class Kind {
+    Unauthorized,   // 401 INVALID_SESSION_ID, or a token that could not be obtained
+    LimitExceeded,  // 403 REQUEST_LIMIT_EXCEEDED (and 429): stop calling this org for a while
+    InvalidState,   // 400 INVALIDJOBSTATE, or 400 API_ERROR "job is not terminated" on delete
+    NotFound,       // 404 NOT_FOUND (or 400 NOT_FOUND: BULK_API.md 12.4)
+    Transient,      // 5xx, 406, 420, connection refused/reset, timeouts: worth retrying later
+    Permanent,      // any other 4xx: retrying will not help
+    Malformed,      // a response that does not have the documented shape
+  };
+  Kind kind = Kind::Permanent;
+  int http = 0;         // HTTP status, 0 when no response arrived
+  std::string code;     // Salesforce errorCode, e.g. INVALIDJOBSTATE; empty if none
+  std::string message;  // Salesforce message, or what went wrong locally
+  bool sent = false;    // the request may have reached Salesforce (outcome unknown if no reply)
+
+  // One line for logs: "invalid-state (HTTP 400 INVALIDJOBSTATE: Aborting already ...)".
+  std::string describe() const;
+};
+
+std::string_view kindName(ApiError::Kind kind);
+
+// A value or an ApiError. Deliberately tiny: std::expected is C++23.
+template <class T>
+class Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(ApiError error) : v_(std::move(error)) {}  // NOLINT: implicit by design
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T& value() { return std::get<0>(v_); }
+  const T& value() const { return std::get<0>(v_); }
+  const ApiError& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, ApiError> v_;
+};
+
+}  // namespace bulkwarden::salesforce

@@ -1,0 +1,67 @@
+// The interface the engine uses to read and change one org's Bulk API 2.0 jobs. The concrete
+// BulkClient speaks HTTP to Salesforce; tests may put the simulated org behind it.
+// Implementations must be safe to call from several threads at once (actions run concurrently).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/Job.h"
+#include "salesforce/ApiError.h"
+
+namespace bulkwarden::salesforce {
+
+// A list record that could not be trusted (missing id, unknown state, bad date...): skipped, with
+// the reason, never acted on.
+struct SkippedRecord {
+  std::string id;  // as sent, possibly empty
+  std::string reason;
+};
+
+struct Page {
+  std::vector<model::Job> jobs;
+  std::vector<SkippedRecord> skipped;
+};
+
+struct ListStats {
+  int pages = 0;
+  int64_t jobs = 0;
+  int64_t skipped = 0;
+};
+
+// What Salesforce said to an abort or delete that it accepted.
+struct ActionReply {
+  int http = 0;       // 200 for abort, 204 for delete
+  std::string state;  // state in the reply body (abort), else empty
+};
+
+// `api-usage=USED/MAX` from the last Sforce-Limit-Info header; max 0 when never seen.
+struct ApiUsage {
+  int64_t used = 0;
+  int64_t max = 0;
+};
+
+class BulkJobs {
+ public:
+  using PageSink = std::function<void(Page&& page)>;
+
+  virtual ~BulkJobs() = default;
+
+  // Lists every job of `kind`, calling `onPage` for each page as it arrives. Returns the stats
+  // when the listing is complete; an error otherwise (pages already delivered stay delivered, and
+  // the caller must treat the listing as incomplete).
+  virtual Result<ListStats> list(model::ResourceKind kind, const PageSink& onPage) = 0;
+  virtual Result<model::Job> get(model::ResourceKind kind, const std::string& id) = 0;
+  // PATCH {"state":"Aborted"}.
+  virtual Result<ActionReply> abort(model::ResourceKind kind, const std::string& id) = 0;
+  // DELETE. Named `remove` because `delete` is a keyword.
+  virtual Result<ActionReply> remove(model::ResourceKind kind, const std::string& id) = 0;
+
+  // HTTP requests sent so far (every one counts against the org's daily allowance).
+  virtual int64_t calls() const = 0;
+  virtual ApiUsage usage() const = 0;
+};
+
+}  // namespace bulkwarden::salesforce
