@@ -89,6 +89,11 @@ bool isTimeField(JobField field) {
 }
 
 std::string Job::text(JobField field) const {
+  if (isTimeField(field)) return formatSalesforce(time(field));
+  return std::string(view(field));
+}
+
+std::string_view Job::view(JobField field) const {
   switch (field) {
     case JobField::Id:
       return id;
@@ -99,11 +104,10 @@ std::string Job::text(JobField field) const {
     case JobField::CreatedById:
       return createdById;
     case JobField::CreatedDate:
-      return formatSalesforce(createdDate);
     case JobField::SystemModstamp:
-      return formatSalesforce(systemModstamp);
+      return {};
     case JobField::State:
-      return std::string(toString(state));
+      return toString(state);
     case JobField::ConcurrencyMode:
       return concurrencyMode;
     case JobField::ContentType:

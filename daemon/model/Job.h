@@ -86,6 +86,12 @@ struct Job {
 
   // The text of a field as Salesforce would show it (timestamps in the +0000 form).
   std::string text(JobField field) const;
+  // A text field without copying; empty for the two time fields (use createdDate/systemModstamp).
+  std::string_view view(JobField field) const;
+  // createdDate or systemModstamp; `field` must be a time field.
+  Timestamp time(JobField field) const {
+    return field == JobField::SystemModstamp ? systemModstamp : createdDate;
+  }
 };
 
 }  // namespace bulkwarden::model
