@@ -1,0 +1,331 @@
+#include "audit/AuditLog.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/SHA2Engine.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+namespace bulkwarden::audit {
+namespace {
+
+constexpr std::string_view kHashKey = ",\"hash\":\"";
+constexpr size_t kHashSuffixLen = kHashKey.size() + 64 + 2;  // ,"hash":"<64>"}
+
+std::string errnoText(int err) { return std::strerror(err); }
+
+// Splits a complete line into the hashed body and the stored hash; false if the line does not
+// end the way every record ends.
+bool splitHash(std::string_view line, std::string_view& body, std::string_view& hash) {
+  if (line.size() < kHashSuffixLen + 2 || line.back() != '}') return false;
+  size_t at = line.size() - kHashSuffixLen;
+  if (line.substr(at, kHashKey.size()) != kHashKey) return false;
+  if (line[line.size() - 2] != '"') return false;
+  body = line.substr(0, at);
+  hash = line.substr(at + kHashKey.size(), 64);
+  for (char c : hash) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string sha256Hex(std::string_view text) {
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  engine.update(text.data(), static_cast<unsigned>(text.size()));
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+AuditLog::AuditLog(std::string path, ClockFn clock)
+    : path_(std::move(path)), clock_(std::move(clock)) {
+  if (!clock_) {
+    clock_ = [] {
+      return std::chrono::time_point_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now());
+    };
+  }
+  std::error_code ec;
+  auto parent = std::filesystem::path(path_).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0) {
+    throw AuditError(fmt::format("cannot open audit log {}: {}", path_, errnoText(errno)));
+  }
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    throw AuditError(fmt::format("audit log {} is not a regular file", path_));
+  }
+
+  // Find the last complete line from the tail: the file can be large, the chain needs only the
+  // last record.
+  off_t size = st.st_size;
+  prevHash_ = std::string(kGenesisHash);
+  if (size > 0) {
+    std::string tail;
+    off_t chunk = 1 << 16;
+    off_t start = size;
+    size_t lastNewline = std::string::npos;
+    while (start > 0) {
+      off_t from = std::max<off_t>(0, start - chunk);
+      std::string buf(static_cast<size_t>(start - from), '\0');
+      ssize_t n = ::pread(fd_, buf.data(), buf.size(), from);
+      if (n != static_cast<ssize_t>(buf.size())) {
+        ::close(fd_);
+        throw AuditError(fmt::format("cannot read audit log {}: {}", path_, errnoText(errno)));
+      }
+      tail = buf + tail;
+      start = from;
+      // We need the last newline, and the newline before it (or the file start).
+      lastNewline = tail.rfind('\n');
+      if (lastNewline != std::string::npos) {
+        size_t before = lastNewline == 0 ? std::string::npos : tail.rfind('\n', lastNewline - 1);
+        if (before != std::string::npos || start == 0) break;
+      }
+    }
+    off_t keep =
+        lastNewline == std::string::npos ? start : start + static_cast<off_t>(lastNewline) + 1;
+    if (keep < size) {
+      // A torn record: the process died mid-write. Cut it off; say so below.
+      if (::ftruncate(fd_, keep) != 0) {
+        ::close(fd_);
+        throw AuditError(
+            fmt::format("cannot cut the torn tail of {}: {}", path_, errnoText(errno)));
+      }
+      recoveredBytes_ = static_cast<uint64_t>(size - keep);
+    }
+    if (lastNewline != std::string::npos) {
+      size_t begin = lastNewline == 0 ? std::string::npos : tail.rfind('\n', lastNewline - 1);
+      begin = begin == std::string::npos ? 0 : begin + 1;
+      std::string_view line(tail.data() + begin, lastNewline - begin);
+      std::string_view body, hash;
+      bool good = splitHash(line, body, hash) && sha256Hex(body) == hash;
+      uint64_t lastSeq = 0;
+      if (good) {
+        try {
+          Poco::JSON::Parser parser;
+          auto obj = parser.parse(std::string(line)).extract<Poco::JSON::Object::Ptr>();
+          lastSeq = obj->getValue<uint64_t>("seq");
+        } catch (const Poco::Exception&) {
+          good = false;
+        }
+      }
+      if (!good) {
+        ::close(fd_);
+        throw AuditError(fmt::format(
+            "the last record of audit log {} is damaged; run `bulkwarden audit verify {}` and "
+            "move the file aside to start a new trail",
+            path_, path_));
+      }
+      seq_ = syncedSeq_ = lastSeq;
+      prevHash_ = std::string(hash);
+    }
+  }
+  if (recoveredBytes_ > 0) {
+    append("recovery", "startup",
+           Fields()
+               .add("reason", "torn last record cut off")
+               .add("bytes_dropped", static_cast<int64_t>(recoveredBytes_)),
+           Sync::Durable);
+  }
+}
+
+AuditLog::~AuditLog() {
+  if (fd_ >= 0) {
+    ::fdatasync(fd_);
+    ::close(fd_);
+  }
+}
+
+uint64_t AuditLog::lastSeq() const {
+  std::lock_guard lock(mutex_);
+  return seq_;
+}
+
+uint64_t AuditLog::append(std::string_view type, std::string_view run, const Fields& fields,
+                          Sync sync) {
+  std::unique_lock lock(mutex_);
+  if (failed_) throw AuditError(failure_);
+  uint64_t seq = seq_ + 1;
+  std::string line;
+  line.reserve(256 + fields.body().size());
+  line += fmt::format("{{\"seq\":{},\"ts\":\"{}\",\"run\":", seq, model::formatRfc3339(clock_()));
+  appendJsonString(line, run);
+  line += ",\"type\":";
+  appendJsonString(line, type);
+  if (!fields.empty()) {
+    line.push_back(',');
+    line += fields.body();
+  }
+  line += ",\"prev\":\"";
+  line += prevHash_;
+  line += "\"";
+  std::string hash = sha256Hex(line);
+  line += kHashKey;
+  line += hash;
+  line += "\"}\n";
+
+  // One write(2) of the whole line: with O_APPEND it lands in one piece unless the disk is full.
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      failed_ = true;
+      failure_ = fmt::format("audit log {} write failed after {} of {} bytes: {}", path_, off,
+                             line.size(), errnoText(err));
+      throw AuditError(failure_);
+    }
+    off += static_cast<size_t>(n);
+  }
+  seq_ = seq;
+  prevHash_ = std::move(hash);
+  if (sync == Sync::Durable) syncUpTo(lock, seq);
+  return seq;
+}
+
+void AuditLog::sync() {
+  std::unique_lock lock(mutex_);
+  if (failed_) throw AuditError(failure_);
+  syncUpTo(lock, seq_);
+}
+
+// Group commit: one caller syncs for everyone whose record was written before the sync began;
+// the others wait for a sync that covers their record.
+void AuditLog::syncUpTo(std::unique_lock<std::mutex>& lock, uint64_t seq) {
+  while (syncedSeq_ < seq) {
+    if (failed_) throw AuditError(failure_);
+    if (syncing_) {
+      synced_.wait(lock);
+      continue;
+    }
+    syncing_ = true;
+    uint64_t target = seq_;
+    lock.unlock();
+    int rc = ::fdatasync(fd_);
+    int err = errno;
+    lock.lock();
+    syncing_ = false;
+    if (rc != 0) {
+      // After a failed fsync the kernel may have dropped the dirty pages: never trust this fd
+      // again.
+      failed_ = true;
+      failure_ = fmt::format("audit log {} fdatasync failed: {}", path_, errnoText(err));
+      synced_.notify_all();
+      throw AuditError(failure_);
+    }
+    syncedSeq_ = std::max(syncedSeq_, target);
+    synced_.notify_all();
+  }
+}
+
+VerifyReport verifyFile(const std::string& path) {
+  VerifyReport report;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    report.ok = false;
+    report.problem = fmt::format("cannot open {}: {}", path, errnoText(errno));
+    return report;
+  }
+  auto fail = [&](int64_t lineNo, std::optional<uint64_t> seq, std::string problem) {
+    report.ok = false;
+    report.firstBadLine = lineNo;
+    report.firstBadSeq = seq;
+    report.problem = std::move(problem);
+  };
+  std::string line;
+  std::string prev;
+  uint64_t expectSeq = 0;
+  int64_t lineNo = 0;
+  std::map<uint64_t, bool> open;  // intent seq -> still waiting for its result
+  Poco::JSON::Parser parser;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (in.eof()) {
+      fail(lineNo, expectSeq ? std::optional(expectSeq) : std::nullopt,
+           "the last line has no newline (a torn record)");
+      return report;
+    }
+    Poco::JSON::Object::Ptr obj;
+    try {
+      parser.reset();
+      obj = parser.parse(line).extract<Poco::JSON::Object::Ptr>();
+    } catch (const Poco::Exception& e) {
+      fail(lineNo, expectSeq ? std::optional(expectSeq) : std::nullopt,
+           fmt::format("line {} is not a JSON object: {}", lineNo, e.displayText()));
+      return report;
+    }
+    uint64_t seq = 0;
+    std::string type, prevField;
+    try {
+      seq = obj->getValue<uint64_t>("seq");
+      type = obj->getValue<std::string>("type");
+      prevField = obj->getValue<std::string>("prev");
+      obj->getValue<std::string>("ts");
+      obj->getValue<std::string>("run");
+    } catch (const Poco::Exception&) {
+      fail(lineNo, expectSeq ? std::optional(expectSeq) : std::nullopt,
+           fmt::format("line {} lacks seq, ts, run, type or prev", lineNo));
+      return report;
+    }
+    if (expectSeq != 0 && seq != expectSeq) {
+      fail(lineNo, expectSeq,
+           fmt::format("line {}: seq {} where {} was expected (a record is missing or moved)",
+                       lineNo, seq, expectSeq));
+      return report;
+    }
+    if (report.records == 0) {
+      report.firstSeq = seq;
+      if (seq == 1 && prevField != kGenesisHash) {
+        fail(lineNo, seq, "the first record (seq 1) does not start the chain");
+        return report;
+      }
+    } else if (prevField != prev) {
+      fail(lineNo, seq,
+           fmt::format("seq {}: prev does not match the hash of seq {}", seq, seq - 1));
+      return report;
+    }
+    std::string_view body, hash;
+    if (!splitHash(line, body, hash)) {
+      fail(lineNo, seq, fmt::format("seq {}: no hash at the end of the record", seq));
+      return report;
+    }
+    if (sha256Hex(body) != hash) {
+      fail(lineNo, seq, fmt::format("seq {}: hash mismatch (the record was altered)", seq));
+      return report;
+    }
+    if (type == "intent") open[seq] = true;
+    if (type == "result" || type == "reconciled") {
+      uint64_t intent = 0;
+      try {
+        intent = obj->getValue<uint64_t>("intent");
+      } catch (const Poco::Exception&) {
+        fail(lineNo, seq, fmt::format("seq {}: a {} without the seq of its intent", seq, type));
+        return report;
+      }
+      if (open.erase(intent) == 0 && intent >= report.firstSeq) {
+        fail(lineNo, seq,
+             fmt::format("seq {}: result for intent {}, which is not open", seq, intent));
+        return report;
+      }
+    }
+    prev = std::string(hash);
+    report.lastSeq = seq;
+    expectSeq = seq + 1;
+    ++report.records;
+  }
+  for (auto& [seq, _] : open) report.openIntents.push_back(seq);
+  return report;
+}
+
+}  // namespace bulkwarden::audit

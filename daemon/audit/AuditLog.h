@@ -1,0 +1,87 @@
+// The audit trail (DESIGN.md section 1, RELIABILITY.md section 1.5): one JSON object a line,
+// appended to a file opened O_APPEND, never rewritten. Every record carries a contiguous `seq`,
+// `ts` (UTC, milliseconds), `run`, `type`, `prev` and `hash`: hash = SHA-256 of the record's text
+// up to (not including) `,"hash":`, which contains `prev`, the previous record's hash. So any
+// edit, deletion or reordering breaks the chain at the first record touched.
+//
+// Durable appends use group commit: concurrent callers share one fdatasync, and each returns only
+// once a sync that covers its own record has completed. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/AuditSink.h"
+#include "model/Time.h"
+
+namespace bulkwarden::audit {
+
+inline constexpr std::string_view kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+class AuditLog : public AuditSink {
+ public:
+  using ClockFn = std::function<model::Timestamp()>;
+
+  // Opens (creating the file, mode 0640, and its folder if missing) and continues the chain from
+  // the last record. A torn last line (no newline: the process died mid-write) is cut off and a
+  // `recovery` record says how many bytes went. Throws AuditError if the file cannot be opened
+  // or its last complete record is not a valid audit record.
+  explicit AuditLog(std::string path, ClockFn clock = nullptr);
+  ~AuditLog() override;
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  uint64_t append(std::string_view type, std::string_view run, const Fields& fields,
+                  Sync sync) override;
+  void sync() override;
+
+  const std::string& path() const { return path_; }
+  uint64_t lastSeq() const;
+  // Bytes cut off a torn tail when the file was opened (0 when it ended cleanly).
+  uint64_t recoveredBytes() const { return recoveredBytes_; }
+
+ private:
+  void syncUpTo(std::unique_lock<std::mutex>& lock, uint64_t seq);
+
+  std::string path_;
+  ClockFn clock_;
+  int fd_ = -1;
+  uint64_t recoveredBytes_ = 0;
+
+  mutable std::mutex mutex_;
+  std::condition_variable synced_;
+  uint64_t seq_ = 0;        // last seq written
+  uint64_t syncedSeq_ = 0;  // last seq known durable
+  bool syncing_ = false;
+  bool failed_ = false;  // a write or sync failed: refuse everything (fail closed)
+  std::string failure_;
+  std::string prevHash_;
+};
+
+// SHA-256 of `text`, lower-case hex.
+std::string sha256Hex(std::string_view text);
+
+// The result of checking an audit file.
+struct VerifyReport {
+  bool ok = true;
+  uint64_t records = 0;
+  uint64_t firstSeq = 0;
+  uint64_t lastSeq = 0;
+  std::optional<uint64_t> firstBadSeq;  // the first record that breaks the file (seq or line no.)
+  int64_t firstBadLine = 0;
+  std::string problem;                // what is wrong with it
+  std::vector<uint64_t> openIntents;  // intents with no result after them
+};
+
+// Checks the file: every line valid JSON with the fields above, seq contiguous, each prev equal
+// to the previous hash (the first record may start a rotated file with any prev, unless its seq
+// is 1), each hash correct, every result naming an earlier intent.
+VerifyReport verifyFile(const std::string& path);
+
+}  // namespace bulkwarden::audit

@@ -1,0 +1,36 @@
+// Where the engine writes its audit records. The concrete AuditLog writes a hash-chained JSON
+// Lines file; tests may use another sink behind the same interface.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string_view>
+
+#include "audit/Fields.h"
+
+namespace bulkwarden::audit {
+
+// A record could not be written or synced. Whoever gets it must not send the action the record
+// was meant to announce: no action without its audit record.
+class AuditError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class AuditSink {
+ public:
+  enum class Sync {
+    Buffered,  // written with write(2); synced later (decisions, run-start, run-end)
+    Durable,   // on stable storage (fdatasync) before append returns (intents, results)
+  };
+  virtual ~AuditSink() = default;
+
+  // Appends a record of `type` for pass `run` with the given fields; returns its seq. Throws
+  // AuditError when it could not be written (or synced, for Durable). Thread-safe.
+  virtual uint64_t append(std::string_view type, std::string_view run, const Fields& fields,
+                          Sync sync) = 0;
+  // Makes everything appended so far durable. Throws AuditError.
+  virtual void sync() = 0;
+};
+
+}  // namespace bulkwarden::audit

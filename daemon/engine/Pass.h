@@ -1,0 +1,121 @@
+// One pass for one org and one resource: list every page (streamed), evaluate the due policies
+// with the pure evaluator, apply the gates, then act with bounded concurrency: for each action an
+// intent (durable) before the request, a result (durable) after it. A pass whose listing did not
+// complete acts on nothing.
+//
+// A Pass object runs once; it is not shared between threads, but its actions run on a small pool
+// of worker threads it owns for the duration of act().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/AuditSink.h"
+#include "engine/Clock.h"
+#include "model/Job.h"
+#include "policy/Policy.h"
+#include "salesforce/BulkJobs.h"
+
+namespace bulkwarden::engine {
+
+// What happened to one matched job.
+enum class Outcome {
+  Recorded,         // report action, or dry-run: a decision only
+  Applied,          // Salesforce accepted the abort or delete
+  AlreadyTerminal,  // abort refused because the job had already finished (not a failure)
+  NotFound,         // the job no longer exists
+  Failed,           // Salesforce refused, or an error that proves nothing was applied
+  Unknown,          // the request may have been applied; no answer came back
+  NotStarted,       // the pass stopped (SIGTERM, auth or limit error) before this action
+};
+std::string_view toString(Outcome outcome);
+
+struct Decision {
+  const policy::Policy* policy = nullptr;
+  model::Job job;
+  std::string reason;                    // explain()
+  policy::Mode mode;                     // effective mode (global dry-run forces DryRun)
+  std::vector<std::string> alsoMatched;  // other due policies that matched this job
+  Outcome outcome = Outcome::Recorded;
+  std::optional<salesforce::ApiError> error;
+  int http = 0;
+};
+
+struct PassSummary {
+  std::string run;
+  std::string org;
+  model::ResourceKind resource = model::ResourceKind::Query;
+  bool listingComplete = false;
+  std::optional<salesforce::ApiError> listingError;
+  std::optional<std::string> auditError;  // the audit trail failed: the pass stopped acting
+  bool stopped = false;                   // a stop was requested before every action ran
+  int pages = 0;
+  int64_t jobsSeen = 0;
+  int64_t skipped = 0;
+  int64_t matched = 0;  // decisions
+  int64_t acted = 0;    // requests sent (abort/delete)
+  std::map<Outcome, int64_t> outcomes;
+  int64_t apiCalls = 0;
+  std::chrono::milliseconds duration{0};
+
+  bool ok() const;  // listing complete, no audit error, no failed action
+};
+
+// Called as things happen (from worker threads for results): the demo prints, the daemon logs.
+class PassListener {
+ public:
+  virtual ~PassListener() = default;
+  virtual void onDecision(const PassSummary&, const Decision&) {}
+  virtual void onResult(const PassSummary&, const Decision&) {}
+  virtual void onSkipped(const PassSummary&, const salesforce::SkippedRecord&) {}
+};
+
+struct PassOptions {
+  std::string org;
+  model::ResourceKind resource = model::ResourceKind::Query;
+  std::vector<const policy::Policy*> policies;  // due now, applying to this org and resource
+  bool dryRun = false;                          // global dry-run: forces every policy to dry-run
+  int concurrency = 8;
+  std::string runId;
+};
+
+class Pass {
+ public:
+  Pass(PassOptions options, salesforce::BulkJobs& jobs, audit::AuditSink& audit, const Clock& clock,
+       const std::atomic<bool>& stopRequested, PassListener* listener = nullptr);
+
+  PassSummary run();
+  // The decisions made (after run()): every matched job with its outcome.
+  const std::vector<Decision>& decisions() const { return decisions_; }
+
+ private:
+  void collect(salesforce::Page&& page);
+  void act();
+  void actOne(Decision& decision);
+  audit::Fields decisionFields(const Decision& d) const;
+
+  PassOptions options_;
+  salesforce::BulkJobs& jobs_;
+  audit::AuditSink& audit_;
+  const Clock& clock_;
+  const std::atomic<bool>& stopRequested_;
+  PassListener* listener_;
+  PassSummary summary_;
+  std::vector<Decision> decisions_;
+  std::mutex mutex_;  // guards summary_ counters and listener calls from worker threads
+  std::atomic<bool> halt_{false};  // stop acting: audit failure, auth or limit error
+};
+
+// A new pass id: time-ordered and unique enough to find a pass in the audit trail.
+std::string newRunId(model::Timestamp now);
+
+// The audit `job` object of a decision, intent or result.
+audit::Fields jobFields(const model::Job& job);
+
+}  // namespace bulkwarden::engine

@@ -1,0 +1,64 @@
+// Runs passes on the policies' schedules: one thread per org, so that one org's slow listing
+// never delays another's passes. At each wake-up the policies due for an org are grouped by
+// resource, and each group shares one listing (one pass). No overlapping passes for an org: a tick
+// that comes while a pass runs is skipped and counted. Thread-safe to stop from any thread.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "audit/AuditSink.h"
+#include "engine/Clock.h"
+#include "engine/Pass.h"
+#include "engine/StopSignal.h"
+#include "policy/Policy.h"
+#include "salesforce/BulkJobs.h"
+
+namespace bulkwarden::engine {
+
+struct OrgTarget {
+  std::string name;
+  salesforce::BulkJobs* jobs = nullptr;
+};
+
+struct SchedulerOptions {
+  bool dryRun = false;
+  int concurrency = 8;
+};
+
+class Scheduler {
+ public:
+  Scheduler(std::vector<OrgTarget> orgs, std::vector<const policy::Policy*> policies,
+            SchedulerOptions options, audit::AuditSink& audit, const Clock& clock, StopSignal& stop,
+            PassListener* listener = nullptr);
+
+  // Every policy once: one pass per org and resource that has policies, orgs in parallel.
+  std::vector<PassSummary> runOnce();
+
+  // Keeps the schedule until stop is requested; passes in flight finish their actions in flight.
+  void runUntilStopped();
+
+  // Ticks skipped because the previous pass of that org was still running, per org.
+  std::map<std::string, int64_t> skippedTicks() const;
+
+ private:
+  std::vector<PassSummary> runDue(const OrgTarget& org,
+                                  const std::vector<const policy::Policy*>& due);
+  void orgLoop(const OrgTarget& org);
+
+  std::vector<OrgTarget> orgs_;
+  std::vector<const policy::Policy*> policies_;
+  SchedulerOptions options_;
+  audit::AuditSink& audit_;
+  const Clock& clock_;
+  StopSignal& stop_;
+  PassListener* listener_;
+  mutable std::mutex mutex_;
+  std::map<std::string, int64_t> skipped_;
+};
+
+// The one summary line per org per pass: jobs seen, matched, acted, outcomes, API calls, time.
+std::string summaryLine(const PassSummary& s);
+
+}  // namespace bulkwarden::engine

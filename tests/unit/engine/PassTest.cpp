@@ -1,0 +1,394 @@
+// The pass against a scripted BulkJobs (the engine's own seam) and a real audit file.
+#include "engine/Pass.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "audit/AuditLog.h"
+
+namespace bulkwarden::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using model::JobState;
+using model::ResourceKind;
+using salesforce::ApiError;
+
+model::Timestamp t(const char* text) { return *model::parseTimestamp(text); }
+
+class FixedClock : public Clock {
+ public:
+  model::Timestamp now() const override { return t("2026-11-29T12:00:00.000Z"); }
+};
+
+model::Job job(std::string id, JobState state, const char* created) {
+  model::Job j;
+  j.id = std::move(id);
+  j.kind = ResourceKind::Query;
+  j.state = state;
+  j.object = "Account";
+  j.operation = "query";
+  j.createdById = "005R0000000GiwjIAC";
+  j.createdDate = t(created);
+  j.systemModstamp = j.createdDate;
+  return j;
+}
+
+// A scripted org: pages to list, errors to answer, and every call recorded. At each action it
+// checks that the intent for that job is already in the audit file (write-ahead).
+class ScriptedJobs : public salesforce::BulkJobs {
+ public:
+  std::vector<salesforce::Page> pages;
+  std::optional<ApiError> listErrorAfterPages;  // fail after delivering all `pages`
+  std::map<std::string, ApiError> actionErrors;
+  std::string auditPath;
+  std::chrono::milliseconds actionDelay{0};
+
+  std::mutex mutex;
+  std::vector<std::string> actions;  // "abort:ID" / "delete:ID"
+  std::vector<std::string> intentMissing;
+  int inFlight = 0;
+  int maxInFlight = 0;
+
+  salesforce::Result<salesforce::ListStats> list(ResourceKind, const PageSink& sink) override {
+    ++calls_;
+    salesforce::ListStats stats;
+    for (auto p : pages) {
+      ++stats.pages;
+      stats.jobs += static_cast<int64_t>(p.jobs.size());
+      sink(std::move(p));
+    }
+    if (listErrorAfterPages) return *listErrorAfterPages;
+    return stats;
+  }
+  salesforce::Result<model::Job> get(ResourceKind, const std::string&) override {
+    return ApiError{ApiError::Kind::Permanent, 0, "", "not scripted"};
+  }
+  salesforce::Result<salesforce::ActionReply> abort(ResourceKind, const std::string& id) override {
+    return act("abort", id, 200);
+  }
+  salesforce::Result<salesforce::ActionReply> remove(ResourceKind, const std::string& id) override {
+    return act("delete", id, 204);
+  }
+  int64_t calls() const override { return calls_; }
+  salesforce::ApiUsage usage() const override { return {}; }
+
+ private:
+  salesforce::Result<salesforce::ActionReply> act(const char* what, const std::string& id,
+                                                  int status) {
+    ++calls_;
+    {
+      std::lock_guard lock(mutex);
+      actions.push_back(std::string(what) + ":" + id);
+      if (!auditPath.empty() && !intentOnDisk(id)) intentMissing.push_back(id);
+      maxInFlight = std::max(maxInFlight, ++inFlight);
+    }
+    if (actionDelay.count() > 0) std::this_thread::sleep_for(actionDelay);
+    {
+      std::lock_guard lock(mutex);
+      --inFlight;
+    }
+    auto it = actionErrors.find(id);
+    if (it != actionErrors.end()) return it->second;
+    return salesforce::ActionReply{status, ""};
+  }
+  bool intentOnDisk(const std::string& id) {
+    std::ifstream in(auditPath);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find("\"type\":\"intent\"") != std::string::npos &&
+          line.find("\"id\":\"" + id + "\"") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+  std::atomic<int64_t> calls_{0};
+};
+
+policy::Policy statePolicy(std::string name, std::initializer_list<JobState> states,
+                           policy::Action action, policy::Mode mode = policy::Mode::Enforce) {
+  policy::Policy p;
+  p.name = std::move(name);
+  p.resource = ResourceKind::Query;
+  p.action = action;
+  p.mode = mode;
+  policy::Filter f;
+  f.kind = policy::Filter::Kind::State;
+  for (auto s : states) f.stateMask |= 1u << static_cast<int>(s);
+  p.filter.kind = policy::Filter::Kind::All;
+  p.filter.children.push_back(f);
+  return p;
+}
+
+class PassTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/bw-pass-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auditPath_ = (dir_ / "audit.jsonl").string();
+    audit_ = std::make_unique<audit::AuditLog>(auditPath_);
+    org_.auditPath = auditPath_;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  PassSummary run(std::vector<const policy::Policy*> policies, bool dryRun = false,
+                  int concurrency = 4) {
+    PassOptions o;
+    o.org = "acme";
+    o.resource = ResourceKind::Query;
+    o.policies = std::move(policies);
+    o.dryRun = dryRun;
+    o.concurrency = concurrency;
+    o.runId = "run-1";
+    pass_ = std::make_unique<Pass>(o, org_, *audit_, clock_, stop_);
+    return pass_->run();
+  }
+  std::vector<Poco::JSON::Object::Ptr> records(const std::string& type) {
+    audit_->sync();
+    std::ifstream in(auditPath_);
+    std::vector<Poco::JSON::Object::Ptr> out;
+    std::string line;
+    while (std::getline(in, line)) {
+      Poco::JSON::Parser p;
+      auto o = p.parse(line).extract<Poco::JSON::Object::Ptr>();
+      if (o->getValue<std::string>("type") == type) out.push_back(o);
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  std::string auditPath_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  ScriptedJobs org_;
+  FixedClock clock_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<Pass> pass_;
+};
+
+TEST_F(PassTest, AbortsExactlyTheMatchingJobsWithAnIntentBeforeEachRequest) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
+               job("750R00000000002AAA", JobState::JobComplete, "2026-11-29T10:00:00.000Z"),
+               job("750R00000000003AAA", JobState::UploadComplete, "2026-11-29T11:00:00.000Z")};
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress, JobState::UploadComplete},
+                       policy::Action::Abort);
+  auto s = run({&p});
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(s.jobsSeen, 3);
+  EXPECT_EQ(s.matched, 2);
+  EXPECT_EQ(s.acted, 2);
+  EXPECT_EQ(s.outcomes[Outcome::Applied], 2);
+  std::set<std::string> acted(org_.actions.begin(), org_.actions.end());
+  EXPECT_EQ(acted, (std::set<std::string>{"abort:750R00000000001AAA", "abort:750R00000000003AAA"}));
+  EXPECT_TRUE(org_.intentMissing.empty());
+  auto intents = records("intent");
+  auto results = records("result");
+  ASSERT_EQ(intents.size(), 2u);
+  ASSERT_EQ(results.size(), 2u);
+  for (auto& r : results) {
+    EXPECT_EQ(r->getValue<std::string>("outcome"), "applied");
+    EXPECT_EQ(r->getValue<int>("http"), 200);
+    EXPECT_EQ(r->getValue<std::string>("policy"), "abort-running");
+    EXPECT_EQ(r->getValue<std::string>("mode"), "enforce");
+    auto j = r->getObject("job");
+    EXPECT_EQ(j->getValue<std::string>("kind"), "query");
+    EXPECT_EQ(j->getValue<std::string>("createdDate").substr(0, 10), "2026-11-29");
+  }
+  EXPECT_EQ(records("decision").size(), 2u);
+  EXPECT_TRUE(audit::verifyFile(auditPath_).ok);
+  EXPECT_TRUE(audit::verifyFile(auditPath_).openIntents.empty());
+}
+
+TEST_F(PassTest, AListingThatFailsPartWayActsOnNothing) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  org_.listErrorAfterPages = ApiError{ApiError::Kind::Transient, 503, "SERVER_UNAVAILABLE", "busy"};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p});
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(s.listingComplete);
+  EXPECT_TRUE(org_.actions.empty());
+  EXPECT_TRUE(records("intent").empty());
+  EXPECT_TRUE(records("decision").empty());
+  auto end = records("run-end");
+  ASSERT_EQ(end.size(), 1u);
+  EXPECT_FALSE(end[0]->getValue<bool>("listing_complete"));
+  EXPECT_NE(end[0]->getValue<std::string>("error").find("SERVER_UNAVAILABLE"), std::string::npos);
+}
+
+TEST_F(PassTest, DryRunRecordsDecisionsAndSendsNothing) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  auto enforce = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&enforce}, /*dryRun=*/true);
+  EXPECT_TRUE(org_.actions.empty());
+  EXPECT_EQ(s.outcomes[Outcome::Recorded], 1);
+  auto d = records("decision");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0]->getValue<std::string>("mode"), "dry-run");
+  EXPECT_TRUE(records("intent").empty());
+}
+
+TEST_F(PassTest, APolicyInDryRunModeSendsNothingEvenWhenOthersEnforce) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  auto shadow =
+      statePolicy("shadow", {JobState::InProgress}, policy::Action::Abort, policy::Mode::DryRun);
+  run({&shadow});
+  EXPECT_TRUE(org_.actions.empty());
+  EXPECT_EQ(records("decision")[0]->getValue<std::string>("mode"), "dry-run");
+}
+
+TEST_F(PassTest, OutcomesAreMappedFromSalesforceAnswers) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
+               job("750R00000000002AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
+               job("750R00000000003AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
+               job("750R00000000004AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  org_.actionErrors["750R00000000001AAA"] =
+      ApiError{ApiError::Kind::InvalidState, 400, "INVALIDJOBSTATE",
+               "Aborting already Completed Job not allowed"};
+  org_.actionErrors["750R00000000002AAA"] =
+      ApiError{ApiError::Kind::NotFound, 404, "NOT_FOUND", "The requested resource does not exist"};
+  ApiError reset{ApiError::Kind::Transient, 0, "", "connection reset by peer"};
+  reset.sent = true;
+  org_.actionErrors["750R00000000003AAA"] = reset;
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p});
+  EXPECT_EQ(s.outcomes[Outcome::AlreadyTerminal], 1);
+  EXPECT_EQ(s.outcomes[Outcome::NotFound], 1);
+  EXPECT_EQ(s.outcomes[Outcome::Unknown], 1);
+  EXPECT_EQ(s.outcomes[Outcome::Applied], 1);
+  std::map<std::string, std::string> byJob;
+  for (auto& r : records("result")) {
+    byJob[r->getObject("job")->getValue<std::string>("id")] = r->getValue<std::string>("outcome");
+  }
+  EXPECT_EQ(byJob["750R00000000001AAA"], "already-terminal");
+  EXPECT_EQ(byJob["750R00000000002AAA"], "not-found");
+  EXPECT_EQ(byJob["750R00000000003AAA"], "unknown");
+  EXPECT_EQ(byJob["750R00000000004AAA"], "applied");
+  auto alreadyTerminal = records("result");
+  for (auto& r : alreadyTerminal) {
+    if (r->getValue<std::string>("outcome") == "already-terminal") {
+      EXPECT_EQ(r->getObject("error")->getValue<std::string>("code"), "INVALIDJOBSTATE");
+      EXPECT_EQ(r->getValue<int>("http"), 400);
+    }
+  }
+}
+
+TEST_F(PassTest, AnExpiredSessionStopsThePassAfterOneRefusedCall) {
+  salesforce::Page page;
+  for (int i = 0; i < 20; ++i) {
+    page.jobs.push_back(job("750R000000000" + std::to_string(10 + i) + "AAA", JobState::InProgress,
+                            "2026-11-29T10:00:00.000Z"));
+  }
+  org_.pages = {page};
+  for (auto& j : page.jobs) {
+    org_.actionErrors[j.id] = ApiError{ApiError::Kind::Unauthorized, 401, "INVALID_SESSION_ID",
+                                       "Session expired or invalid"};
+  }
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p}, false, /*concurrency=*/1);
+  EXPECT_EQ(org_.actions.size(), 1u);
+  EXPECT_EQ(s.outcomes[Outcome::Failed], 1);
+  EXPECT_EQ(s.outcomes[Outcome::NotStarted], 19);
+  EXPECT_EQ(records("intent").size(), 1u);
+  EXPECT_FALSE(s.ok());
+}
+
+TEST_F(PassTest, TwoPoliciesMatchingOneJobGiveOneActionAndSayWhichWon) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  auto first = statePolicy("first", {JobState::InProgress}, policy::Action::Abort);
+  auto second = statePolicy("second", {JobState::InProgress}, policy::Action::Abort);
+  auto report = statePolicy("watch", {JobState::InProgress}, policy::Action::Report);
+  auto s = run({&first, &second, &report});
+  EXPECT_EQ(org_.actions.size(), 1u);
+  EXPECT_EQ(s.matched, 2);  // the winning abort and the report
+  auto d = records("decision");
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0]->getValue<std::string>("policy"), "first");
+  EXPECT_EQ(d[0]->getValue<std::string>("also_matched"), "second");
+  EXPECT_EQ(d[1]->getValue<std::string>("policy"), "watch");
+}
+
+// An audit sink whose intents fail: the action they announce must not be sent.
+class FailingIntents : public audit::AuditSink {
+ public:
+  uint64_t append(std::string_view type, std::string_view, const audit::Fields&, Sync) override {
+    if (type == "intent") throw audit::AuditError("No space left on device");
+    return ++seq_;
+  }
+  void sync() override {}
+
+ private:
+  uint64_t seq_ = 0;
+};
+
+TEST_F(PassTest, NoActionWithoutItsAuditRecord) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
+               job("750R00000000002AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  org_.auditPath.clear();
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  FailingIntents failing;
+  PassOptions o;
+  o.org = "acme";
+  o.policies = {&p};
+  o.runId = "r";
+  Pass pass(o, org_, failing, clock_, stop_);
+  auto s = pass.run();
+  EXPECT_TRUE(org_.actions.empty());
+  ASSERT_TRUE(s.auditError.has_value());
+  EXPECT_NE(s.auditError->find("No space"), std::string::npos);
+  EXPECT_EQ(s.outcomes[Outcome::NotStarted], 2);
+}
+
+TEST_F(PassTest, AStopRequestStartsNoNewAction) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  stop_ = true;
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p});
+  EXPECT_TRUE(org_.actions.empty());
+  EXPECT_TRUE(s.stopped);
+  EXPECT_EQ(s.outcomes[Outcome::NotStarted], 1);
+}
+
+TEST_F(PassTest, ConcurrencyIsBounded) {
+  salesforce::Page page;
+  for (int i = 0; i < 24; ++i) {
+    page.jobs.push_back(job(fmt::format("750R0000000{:04d}AAA", i), JobState::InProgress,
+                            "2026-11-29T10:00:00.000Z"));
+  }
+  org_.pages = {page};
+  org_.actionDelay = std::chrono::milliseconds(15);
+  org_.auditPath.clear();
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p}, false, /*concurrency=*/4);
+  EXPECT_EQ(s.outcomes[Outcome::Applied], 24);
+  EXPECT_LE(org_.maxInFlight, 4);
+  EXPECT_GE(org_.maxInFlight, 2);  // and actually concurrent
+}
+
+}  // namespace
+}  // namespace bulkwarden::engine
