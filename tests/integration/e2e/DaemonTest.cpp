@@ -1,0 +1,84 @@
+// `bulkwarden run` as a daemon: keeps its schedule, and on SIGTERM finishes the actions in
+// flight, records them, and exits 0.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "audit/AuditLog.h"
+#include "support/Fixture.h"
+
+namespace bulkwarden::testing {
+namespace {
+
+using std::chrono::hours;
+
+class Daemon : public EndToEnd {};
+
+TEST_F(Daemon, KeepsItsScheduleUntilSigterm) {
+  startSim();
+  sim::JobSeed s;
+  s.kind = "query";
+  s.state = "InProgress";
+  s.age = hours(1);
+  org().addJob(s);
+  const char* policies = R"(policies:
+  - name: watch
+    resource: query-jobs
+    schedule: { every: 1s }
+    filters:
+      - state: InProgress
+    action: report
+)";
+  child_ = start({"run", "--config", writeConfig(policies)});
+  // Wait for three passes (three listings), then stop it.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (org().counters().lists < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(org().counters().lists, 3);
+  EXPECT_LE(org().counters().lists, 5);  // on schedule, not in a loop
+  child_->signal(SIGTERM);
+  EXPECT_EQ(child_->wait(std::chrono::seconds(10)), 0) << err();
+  EXPECT_GE(audit("run-end").size(), 3u);
+}
+
+TEST_F(Daemon, SigtermMidPassFinishesTheActionsInFlightAndRecordsThem) {
+  startSim();
+  for (int i = 0; i < 3000; ++i) {
+    sim::JobSeed s;
+    s.kind = "query";
+    s.state = "InProgress";
+    s.age = hours(1);
+    org().addJob(s);
+  }
+  const char* policies = R"(policies:
+  - name: abort-all
+    resource: query-jobs
+    mode: enforce
+    filters:
+      - state: InProgress
+    action: abort
+)";
+  child_ = start({"run", "--config", writeConfig(policies, "", "")});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (org().counters().appliedAborts < 50 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  child_->signal(SIGTERM);
+  EXPECT_EQ(child_->wait(std::chrono::seconds(20)), 0) << err();
+  int64_t applied = org().counters().appliedAborts;
+  EXPECT_GE(applied, 50);
+  EXPECT_LT(applied, 3000) << "the stop request did not stop the pass";
+  // Every abort the org applied has its intent and its result; no intent is left open.
+  auto report = audit::verifyFile(auditPath());
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_TRUE(report.openIntents.empty());
+  EXPECT_EQ(static_cast<int64_t>(audit("intent").size()), applied);
+  EXPECT_EQ(static_cast<int64_t>(audit("result").size()), applied);
+  auto ends = audit("run-end");
+  ASSERT_FALSE(ends.empty());
+  EXPECT_TRUE(ends.back()->has("stopped"));
+}
+
+}  // namespace
+}  // namespace bulkwarden::testing

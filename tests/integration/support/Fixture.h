@@ -1,0 +1,108 @@
+// An end-to-end fixture: a simulated org on loopback port 0, a temporary folder with a config,
+// a token file and policy files, and helpers to run the real binary and read its audit trail.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/SimServer.h"
+#include "support/Child.h"
+
+namespace bulkwarden::testing {
+
+namespace fs = std::filesystem;
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/bw-e2e-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  sim::SimServer& startSim(sim::SimOptions options = {}) {
+    server_ = std::make_unique<sim::SimServer>(std::move(options));
+    server_->start();
+    return *server_;
+  }
+  sim::SimOrg& org() { return server_->org(); }
+
+  static void writeFile(const fs::path& path, const std::string& text, mode_t mode = 0600) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
+    ASSERT_GE(fd, 0) << path;
+    ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    ::close(fd);
+    ::chmod(path.c_str(), mode);
+  }
+
+  // Writes the config and one policy file; returns the config path.
+  std::string writeConfig(const std::string& policies, const std::string& token = "",
+                          const std::string& extra = "") {
+    writeFile(dir_ / "token", (token.empty() ? server_->token() : token) + "\n");
+    writeFile(dir_ / "policies.yaml", policies);
+    std::string cfg =
+        "orgs:\n"
+        "  - name: test-org\n"
+        "    api-version: \"62.0\"\n"
+        "    instance-url: " +
+        server_->baseUrl() +
+        "\n"
+        "    auth:\n"
+        "      flow: access-token\n"
+        "      access-token: { file: token }\n"
+        "policies: [policies.yaml]\n"
+        "audit-log: audit.jsonl\n"
+        "state-dir: state\n"
+        "concurrency: 8\n" +
+        extra;
+    writeFile(dir_ / "bulkwarden.yaml", cfg);
+    return (dir_ / "bulkwarden.yaml").string();
+  }
+
+  std::unique_ptr<Child> start(const std::vector<std::string>& args) {
+    ++runs_;
+    return std::make_unique<Child>(args, (dir_ / ("out" + std::to_string(runs_))).string(),
+                                   (dir_ / ("err" + std::to_string(runs_))).string());
+  }
+  // Runs the binary to completion; returns the exit code.
+  int run(const std::vector<std::string>& args) {
+    child_ = start(args);
+    return child_->wait();
+  }
+  std::string err() const { return child_ ? child_->err() : ""; }
+  std::string out() const { return child_ ? child_->out() : ""; }
+
+  std::string auditPath() const { return (dir_ / "audit.jsonl").string(); }
+  std::vector<Poco::JSON::Object::Ptr> audit(const std::string& type = "") const {
+    std::ifstream in(auditPath());
+    std::vector<Poco::JSON::Object::Ptr> out;
+    std::string line;
+    while (std::getline(in, line)) {
+      Poco::JSON::Parser p;
+      auto o = p.parse(line).extract<Poco::JSON::Object::Ptr>();
+      if (type.empty() || o->getValue<std::string>("type") == type) out.push_back(o);
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<sim::SimServer> server_;
+  std::unique_ptr<Child> child_;
+  int runs_ = 0;
+};
+
+}  // namespace bulkwarden::testing
