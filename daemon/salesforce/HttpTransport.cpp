@@ -189,8 +189,7 @@ HttpTransport::HttpTransport(const std::string& baseUrl, TransportOptions option
   if (!uri.getUserInfo().empty() || !uri.getQuery().empty() || !uri.getFragment().empty() ||
       (!uri.getPath().empty() && uri.getPath() != "/")) {
     throw std::invalid_argument(fmt::format(
-        "invalid URL {}: give scheme, host and port only (no path, query or user info)",
-        baseUrl));
+        "invalid URL {}: give scheme, host and port only (no path, query or user info)", baseUrl));
   }
   https_ = scheme == "https";
   host_ = uri.getHost();
@@ -231,9 +230,8 @@ std::unique_ptr<HttpTransport::Connection> HttpTransport::acquire(bool fresh, bo
         // An idle kept-alive socket that is readable has been closed by the server (or holds
         // bytes nobody asked for): either way it must not carry a request.
         usable = usable && c->session->connected() &&
-                 !c->session->socket().poll(Poco::Timespan(0),
-                                            Poco::Net::Socket::SELECT_READ |
-                                                Poco::Net::Socket::SELECT_ERROR);
+                 !c->session->socket().poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ |
+                                                                   Poco::Net::Socket::SELECT_ERROR);
       } catch (const Poco::Exception&) {
         usable = false;
       }
@@ -246,8 +244,8 @@ std::unique_ptr<HttpTransport::Connection> HttpTransport::acquire(bool fresh, bo
   }
   auto c = std::make_unique<Connection>();
   if (https_) {
-    auto s = std::make_unique<OpenableSession<Poco::Net::HTTPSClientSession>>(host_, port_,
-                                                                              context_);
+    auto s =
+        std::make_unique<OpenableSession<Poco::Net::HTTPSClientSession>>(host_, port_, context_);
     c->opener = s.get();
     c->session = std::move(s);
   } else {
@@ -275,9 +273,8 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
   uint64_t armed = 0;
   auto& session = *c.session;
   auto deadlineError = [&] {
-    return transient(fmt::format("request deadline of {} ms exceeded",
-                                 options_.requestDeadline.count()),
-                     sent);
+    return transient(
+        fmt::format("request deadline of {} ms exceeded", options_.requestDeadline.count()), sent);
   };
   auto ioTimeout = [&] { return toTimespan(std::min(options_.readTimeout, remaining(deadline))); };
   try {
@@ -327,8 +324,8 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
       out.error = transient("", true);
       out.error.kind = ApiError::Kind::Malformed;
       out.error.http = r.status;
-      out.error.message = fmt::format("response body of {} bytes is over the {} byte limit",
-                                      length, options_.maxBodyBytes);
+      out.error.message = fmt::format("response body of {} bytes is over the {} byte limit", length,
+                                      options_.maxBodyBytes);
       return out;
     }
 
@@ -364,16 +361,15 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
     }
     if (rs.bad()) {
       const Poco::Exception* exc = session.networkException();
-      out.error = transient(
-          fmt::format("reading the response body failed: {}",
-                      exc != nullptr ? exc->displayText() : std::string("stream error")),
-          true);
+      out.error =
+          transient(fmt::format("reading the response body failed: {}",
+                                exc != nullptr ? exc->displayText() : std::string("stream error")),
+                    true);
       return out;
     }
     if (hasLength && static_cast<Poco::Int64>(r.body.size()) != length) {
-      out.error = transient(fmt::format("response body truncated: {} of {} bytes", r.body.size(),
-                                        length),
-                            true);
+      out.error = transient(
+          fmt::format("response body truncated: {} of {} bytes", r.body.size(), length), true);
       return out;
     }
     out.keep = resp.getKeepAlive();
