@@ -135,6 +135,7 @@ std::optional<std::string> apiVersionText(const Object& o) {
   Var v = o.get("apiVersion");
   if (v.isEmpty()) return std::string();
   if (v.isString()) return v.extract<std::string>();
+  if (v.isBoolean()) return std::nullopt;
   try {
     if (v.isInteger()) return fmt::format("{}.0", v.convert<Poco::Int64>());
     if (v.isNumeric()) {
