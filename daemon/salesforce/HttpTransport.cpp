@@ -284,8 +284,9 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
     }
     session.setTimeout(toTimespan(std::min(options_.connectTimeout, remaining(deadline))),
                        ioTimeout(), ioTimeout());
-    if (!session.connected()) ++connectionsOpened_;
+    const bool wasConnected = session.connected();
     c.opener->open();
+    if (!wasConnected) ++connectionsOpened_;
     armed = watchdog_->arm(deadline, session.socket().impl()->sockfd());
     session.socket().setSendTimeout(ioTimeout());
     session.socket().setReceiveTimeout(ioTimeout());
@@ -404,10 +405,13 @@ Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
     } catch (const Poco::Exception&) {
       // Already broken; it is being discarded anyway.
     }
-    // A kept-alive connection the server closed while it sat in the pool is normal; one fresh
-    // attempt is safe when the request is idempotent or was surely not sent.
-    const bool retry = round == 0 && reused && a.error.kind == ApiError::Kind::Transient &&
-                       (request.idempotent || !a.error.sent) && remaining(deadline).count() > 0;
+    // One more attempt on a fresh connection, within the same deadline, when it cannot cause a
+    // second effect: the request surely did not leave (connect or TLS failed), or it is
+    // idempotent and failed on a reused kept-alive connection, which the server may close at any
+    // moment. Anything else (a PATCH that was written) is left to the caller's retry policy.
+    const bool retry = round == 0 && a.error.kind == ApiError::Kind::Transient &&
+                       (!a.error.sent || (reused && request.idempotent)) &&
+                       remaining(deadline).count() > 0;
     if (!retry) return a.error;
     log::debug("{} {}: reused connection failed ({}); retrying on a new one", request.method,
                request.target, a.error.message);

@@ -44,7 +44,8 @@ struct HttpRequest {
   std::string body;         // sent with Content-Length when not empty
   std::string contentType;  // for the body
   // Safe to send twice. An idempotent request whose kept-alive connection turned out to be dead
-  // is re-sent once on a fresh connection; other requests only if they were surely not sent.
+  // is re-sent once on a fresh connection. Any request that surely did not leave (connect or TLS
+  // handshake failed) is tried once more on a fresh connection.
   bool idempotent = false;
 };
 
