@@ -44,11 +44,14 @@ milliseconds remaining(Clock::time_point deadline) {
 }
 
 // POCO connects lazily inside sendRequest(); opening explicitly first tells a failure to connect
-// (request surely not sent) from a failure after the request was written.
+// from a failure later. Counting the bytes the kernel accepted tells whether any of the request
+// may have left: a write that fails before the first byte was accepted sent nothing.
 class Opener {
  public:
   virtual ~Opener() = default;
   virtual void open() = 0;
+  virtual void resetWritten() = 0;
+  virtual int64_t written() const = 0;
 };
 
 template <class Base>
@@ -58,6 +61,21 @@ class OpenableSession final : public Base, public Opener {
   void open() override {
     if (!this->connected()) this->reconnect();
   }
+  void resetWritten() override { written_ = 0; }
+  int64_t written() const override { return written_; }
+
+ protected:
+  // HTTPClientSession::write would, on a failed write to a kept-alive connection, reconnect and
+  // re-send by itself: invisible to the pool, the deadline watchdog and the caller's decision
+  // about re-sending a PATCH. Failures surface instead, and send() decides.
+  int write(const char* buffer, std::streamsize length) override {
+    int n = Poco::Net::HTTPSession::write(buffer, length);
+    if (n > 0) written_ += n;
+    return n;
+  }
+
+ private:
+  int64_t written_ = 0;
 };
 
 bool isLoopbackHost(const std::string& host) {
@@ -298,6 +316,7 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
       req.setContentType(request.contentType);
       req.setContentLength64(static_cast<Poco::Int64>(request.body.size()));
     }
+    c.opener->resetWritten();
     sent = true;
     ++requestsSent_;
     std::ostream& os = session.sendRequest(req);
@@ -377,9 +396,17 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
     out.response = std::move(r);
     return out;
   } catch (const Poco::Exception& e) {
+    if (sent && c.opener->written() == 0) {
+      sent = false;
+      --requestsSent_;
+    }
     const bool fired = armed != 0 && watchdog_->disarm(armed);
     out.error = fired ? deadlineError() : transient(e.displayText(), sent);
   } catch (const std::exception& e) {
+    if (sent && c.opener->written() == 0) {
+      sent = false;
+      --requestsSent_;
+    }
     const bool fired = armed != 0 && watchdog_->disarm(armed);
     out.error = fired ? deadlineError() : transient(e.what(), sent);
   }
