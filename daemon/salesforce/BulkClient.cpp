@@ -1,0 +1,271 @@
+#include "salesforce/BulkClient.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <stdexcept>
+
+#include "log/Log.h"
+#include "salesforce/JobMapping.h"
+
+namespace bulkwarden::salesforce {
+namespace {
+
+constexpr std::string_view kDataPrefix = "/services/data/";
+constexpr std::size_t kMaxTargetLength = 2048;
+
+ApiError malformed(std::string message) {
+  ApiError e;
+  e.kind = ApiError::Kind::Malformed;
+  e.message = std::move(message);
+  e.sent = true;
+  return e;
+}
+
+ApiError refused(std::string message) {
+  ApiError e;
+  e.kind = ApiError::Kind::Permanent;
+  e.message = std::move(message);
+  e.sent = false;
+  return e;
+}
+
+bool isLocatorChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+}
+
+bool validApiVersion(std::string_view v) {
+  auto dot = v.find('.');
+  if (dot == std::string_view::npos || dot < 2 || dot > 3 || v.size() != dot + 2) return false;
+  return std::all_of(v.begin(), v.end(), [](char c) {
+    return c == '.' || std::isdigit(static_cast<unsigned char>(c)) != 0;
+  });
+}
+
+// Shown in errors: the value is from outside, so it is cut short.
+std::string quoted(std::string_view s) { return fmt::format("\"{}\"", s.substr(0, 120)); }
+
+bool isSessionExpired(const ApiError& e) {
+  std::string code;
+  for (char c : e.code)
+    code.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return code == "INVALID_SESSION_ID" || code == "INVALIDSESSIONID";
+}
+
+TransportOptions transportOptions(const ClientOptions& o) {
+  TransportOptions t;
+  t.connectTimeout = o.connectTimeout;
+  t.readTimeout = o.readTimeout;
+  t.requestDeadline = o.requestDeadline;
+  t.poolSize = static_cast<std::size_t>(std::max(1, o.concurrency));
+  t.caFile = o.caFile;
+  return t;
+}
+
+}  // namespace
+
+Result<std::string> nextListTarget(std::string_view beganWith, std::string_view next) {
+  if (next.size() > kMaxTargetLength) return malformed("nextRecordsUrl is too long");
+  auto q = next.find('?');
+  if (q != std::string_view::npos) {
+    std::string_view query = next.substr(q + 1);
+    auto hash = query.find('#');
+    if (hash != std::string_view::npos) query = query.substr(0, hash);
+    std::optional<std::string_view> locator;
+    while (!query.empty()) {
+      auto amp = query.find('&');
+      std::string_view param = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+      constexpr std::string_view kKey = "queryLocator=";
+      if (param.substr(0, kKey.size()) == kKey) {
+        if (locator) return malformed("nextRecordsUrl has two queryLocator parameters");
+        locator = param.substr(kKey.size());
+      }
+    }
+    if (locator) {
+      if (locator->empty() || locator->size() > 200 ||
+          !std::all_of(locator->begin(), locator->end(), isLocatorChar)) {
+        return malformed("nextRecordsUrl has an invalid queryLocator: " + quoted(*locator));
+      }
+      return fmt::format("{}?queryLocator={}", beganWith, *locator);
+    }
+  }
+  // No locator: follow the URL only if it stays on this API, on this host.
+  const bool plain = std::all_of(next.begin(), next.end(), [](char c) {
+    return c > 0x20 && c < 0x7f && c != '\\' && c != '#';
+  });
+  if (next.substr(0, kDataPrefix.size()) != kDataPrefix || !plain ||
+      next.find("//") != std::string_view::npos || next.find("/..") != std::string_view::npos ||
+      next.find("/./") != std::string_view::npos) {
+    return malformed(
+        "nextRecordsUrl has no queryLocator and is not a path under /services/data/: " +
+        quoted(next));
+  }
+  return std::string(next);
+}
+
+BulkClient::BulkClient(ClientOptions options, std::shared_ptr<TokenProvider> tokens)
+    : options_(std::move(options)),
+      tokens_(std::move(tokens)),
+      transport_(options_.instanceUrl, transportOptions(options_)) {
+  if (!validApiVersion(options_.apiVersion)) {
+    throw std::invalid_argument(
+        fmt::format("invalid api-version \"{}\": expected a form like 62.0", options_.apiVersion));
+  }
+  if (!tokens_) throw std::invalid_argument("BulkClient needs a token provider");
+  if (options_.maxPages < 1) throw std::invalid_argument("maxPages must be at least 1");
+}
+
+std::string BulkClient::basePath(model::ResourceKind kind) const {
+  return fmt::format("/services/data/v{}/jobs/{}", options_.apiVersion, model::resourcePath(kind));
+}
+
+ApiUsage BulkClient::usage() const {
+  std::lock_guard lock(usageMutex_);
+  return usage_;
+}
+
+HttpRequest BulkClient::makeRequest(const std::string& method, const std::string& target,
+                                    const std::string& body, bool idempotent,
+                                    const std::string& token) const {
+  HttpRequest r;
+  r.method = method;
+  r.target = target;
+  r.headers = {{"Authorization", "Bearer " + token},
+               {"Accept", "application/json"},
+               {"Sforce-Call-Options", "client=" + options_.clientName},
+               {"User-Agent", "bulkwarden/" BULKWARDEN_VERSION}};
+  r.body = body;
+  if (!body.empty()) r.contentType = "application/json";
+  r.idempotent = idempotent;
+  return r;
+}
+
+Result<HttpResponse> BulkClient::sendLogged(const HttpRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  auto r = transport_.send(request);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  if (r) {
+    log::debug("salesforce {} {} -> {} ({} ms)", request.method, request.target, r.value().status,
+               ms);
+    if (auto u = parseLimitInfo(r.value().limitInfo)) {
+      std::lock_guard lock(usageMutex_);
+      usage_ = *u;
+    }
+  } else {
+    log::debug("salesforce {} {} -> {} ({} ms)", request.method, request.target,
+               r.error().describe(), ms);
+  }
+  return r;
+}
+
+Result<HttpResponse> BulkClient::call(const std::string& method, const std::string& target,
+                                      const std::string& body, bool idempotent) {
+  auto token = tokens_->token();
+  if (!token) return token.error();
+  auto r = sendLogged(makeRequest(method, target, body, idempotent, token.value()));
+  if (!r || r.value().status != 401) return r;
+  ApiError rejected = classify(401, r.value().body);
+  if (!isSessionExpired(rejected)) return r;
+  // A 401 means Salesforce did not act on the request, so sending it again is safe; once only.
+  auto renewed = tokens_->refresh(token.value());
+  if (!renewed) {
+    ApiError e = renewed.error();
+    e.http = 401;
+    e.sent = true;
+    log::warning("salesforce {} {}: session expired and the token could not be renewed: {}", method,
+                 target, e.message);
+    return e;
+  }
+  return sendLogged(makeRequest(method, target, body, idempotent, renewed.value()));
+}
+
+Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onPage) {
+  const std::string base = basePath(kind);
+  std::string target = fmt::format("{}?jobType={}", base,
+                                   kind == model::ResourceKind::Query ? "V2Query" : "V2Ingest");
+  std::set<std::string> seen;
+  ListStats stats;
+  while (true) {
+    if (stats.pages >= options_.maxPages) {
+      return malformed(
+          fmt::format("job listing has more than {} pages; stopped", options_.maxPages));
+    }
+    auto r = call("GET", target, "", true);
+    if (!r) return r.error();
+    if (r.value().status != 200) return classify(r.value().status, r.value().body);
+    auto parsed = parseJobList(r.value().body, kind);
+    if (!parsed) {
+      ApiError e = parsed.error();
+      e.http = 200;
+      e.message = fmt::format("page {}: {}", stats.pages + 1, e.message);
+      return e;
+    }
+    ListPage& page = parsed.value();
+    ++stats.pages;
+    stats.jobs += static_cast<int64_t>(page.page.jobs.size());
+    stats.skipped += static_cast<int64_t>(page.page.skipped.size());
+    for (const auto& s : page.page.skipped) {
+      log::debug("salesforce {} list: skipped record {}: {}", model::resourcePath(kind),
+                 s.id.empty() ? std::string("(no id)") : s.id, s.reason);
+    }
+    if (!page.page.skipped.empty()) {
+      log::warning("salesforce {} list page {}: {} record(s) skipped as untrustworthy",
+                   model::resourcePath(kind), stats.pages, page.page.skipped.size());
+    }
+    const bool done = page.done;
+    std::string next = std::move(page.nextRecordsUrl);
+    onPage(std::move(page.page));
+    if (done) return stats;
+    if (next.empty()) return malformed("job listing: done is false but nextRecordsUrl is null");
+    auto t = nextListTarget(base, next);
+    if (!t) return t.error();
+    if (!seen.insert(t.value()).second) {
+      return malformed("job listing: nextRecordsUrl repeats an earlier locator: " + t.value());
+    }
+    target = std::move(t.value());
+  }
+}
+
+Result<model::Job> BulkClient::get(model::ResourceKind kind, const std::string& id) {
+  if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
+  auto r = call("GET", basePath(kind) + "/" + id, "", true);
+  if (!r) return r.error();
+  if (r.value().status != 200) return classify(r.value().status, r.value().body);
+  auto job = parseJob(r.value().body, kind);
+  if (!job) {
+    ApiError e = job.error();
+    e.http = 200;
+    return e;
+  }
+  if (job.value().id != id) {
+    ApiError e = malformed(fmt::format("asked for job {} but got {}", id, job.value().id));
+    e.http = 200;
+    return e;
+  }
+  return job;
+}
+
+Result<ActionReply> BulkClient::abort(model::ResourceKind kind, const std::string& id) {
+  if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
+  auto r = call("PATCH", basePath(kind) + "/" + id, R"({"state":"Aborted"})", false);
+  if (!r) return r.error();
+  const int status = r.value().status;
+  if (status < 200 || status > 299) return classify(status, r.value().body);
+  return ActionReply{status, parseReplyState(r.value().body).value_or("")};
+}
+
+Result<ActionReply> BulkClient::remove(model::ResourceKind kind, const std::string& id) {
+  if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
+  auto r = call("DELETE", basePath(kind) + "/" + id, "", false);
+  if (!r) return r.error();
+  const int status = r.value().status;
+  if (status < 200 || status > 299) return classify(status, r.value().body);
+  return ActionReply{status, ""};
+}
+
+}  // namespace bulkwarden::salesforce

@@ -1,0 +1,71 @@
+// BulkJobs for one Salesforce org over HTTPS: lists jobs page by page, gets, aborts and deletes
+// them, renews an expired token once, and keeps the API usage Salesforce reports.
+// Thread-safe: one BulkClient per org, shared by every thread that acts on that org.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "salesforce/BulkJobs.h"
+#include "salesforce/HttpTransport.h"
+#include "salesforce/TokenProvider.h"
+
+namespace bulkwarden::salesforce {
+
+struct ClientOptions {
+  std::string instanceUrl;  // https://acme.my.salesforce.com (http:// for loopback only)
+  std::string apiVersion = "62.0";
+  int concurrency = 8;  // actions in flight; sizes the connection pool
+  std::chrono::milliseconds connectTimeout{10'000};
+  std::chrono::milliseconds readTimeout{60'000};
+  std::chrono::milliseconds requestDeadline{120'000};
+  int maxPages = 1000;                    // a listing with more pages than this fails as Malformed
+  std::string clientName = "bulkwarden";  // Sforce-Call-Options: client=<name>
+  std::string caFile;                     // extra CA bundle for https; empty: system CAs only
+};
+
+// Where to fetch the next list page. `beganWith` is the path the listing began with
+// (/services/data/v62.0/jobs/query). If `nextRecordsUrl` carries a queryLocator, it is re-issued
+// on `beganWith` (BULK_API.md 12.1: the docs' query list points at /jobs/ingest); otherwise the
+// URL is followed as given only if it is a plain relative path under /services/data/.
+// Anything else is ApiError Malformed.
+Result<std::string> nextListTarget(std::string_view beganWith, std::string_view nextRecordsUrl);
+
+class BulkClient final : public BulkJobs {
+ public:
+  // Throws std::invalid_argument for a bad instance URL or API version (see HttpTransport).
+  BulkClient(ClientOptions options, std::shared_ptr<TokenProvider> tokens);
+
+  Result<ListStats> list(model::ResourceKind kind, const PageSink& onPage) override;
+  Result<model::Job> get(model::ResourceKind kind, const std::string& id) override;
+  Result<ActionReply> abort(model::ResourceKind kind, const std::string& id) override;
+  Result<ActionReply> remove(model::ResourceKind kind, const std::string& id) override;
+
+  int64_t calls() const override { return transport_.requestsSent(); }
+  ApiUsage usage() const override;
+
+  // The path every request of `kind` starts with: /services/data/v62.0/jobs/query.
+  std::string basePath(model::ResourceKind kind) const;
+
+ private:
+  // Sends one request with the current token; on 401 INVALID_SESSION_ID renews the token once
+  // and sends it once more.
+  Result<HttpResponse> call(const std::string& method, const std::string& target,
+                            const std::string& body, bool idempotent);
+  Result<HttpResponse> sendLogged(const HttpRequest& request);
+  HttpRequest makeRequest(const std::string& method, const std::string& target,
+                          const std::string& body, bool idempotent, const std::string& token) const;
+
+  const ClientOptions options_;
+  std::shared_ptr<TokenProvider> tokens_;
+  HttpTransport transport_;
+
+  mutable std::mutex usageMutex_;
+  ApiUsage usage_;  // guarded by usageMutex_
+};
+
+}  // namespace bulkwarden::salesforce

@@ -1,0 +1,52 @@
+// Pure mapping between Salesforce Bulk API 2.0 response bodies and bulkwarden's model: job lists,
+// single jobs, error bodies and the Sforce-Limit-Info header. No I/O; every function is
+// thread-safe. Nothing from outside is trusted: bad input becomes an ApiError or a SkippedRecord.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "model/Job.h"
+#include "salesforce/ApiError.h"
+#include "salesforce/BulkJobs.h"
+
+namespace bulkwarden::salesforce {
+
+// Largest JSON nesting accepted (the real shape is about three levels; RELIABILITY.md 4.3).
+inline constexpr std::size_t kMaxJsonDepth = 32;
+// Messages kept from Salesforce error bodies are cut to this many bytes.
+inline constexpr std::size_t kMaxErrorMessage = 300;
+
+// One page of GET /jobs/{query|ingest}.
+struct ListPage {
+  Page page;                   // trusted jobs, and the records that were skipped with a reason
+  bool done = true;            // Salesforce's `done`
+  std::string nextRecordsUrl;  // empty when null or missing
+};
+
+// Parses a list page. The body must be an object with a boolean `done`, an array `records` and a
+// `nextRecordsUrl` that is a string or null (missing = null); otherwise ApiError Malformed naming
+// what was wrong. Invalid UTF-8, duplicate keys, nesting deeper than kMaxJsonDepth and numbers out
+// of range make the whole body Malformed. A record that cannot be trusted (not an object, missing
+// or bad id/state/createdDate, a Bulk 1.0 job) is skipped with a reason, never fatal.
+Result<ListPage> parseJobList(std::string_view body, model::ResourceKind kind);
+
+// Parses the body of GET /jobs/{kind}/{id} (counters are ignored). Malformed if the body is not a
+// job object with a valid id, state and createdDate.
+Result<model::Job> parseJob(std::string_view body, model::ResourceKind kind);
+
+// The `state` of an abort reply (the short JobInfo), if the body has one.
+std::optional<std::string> parseReplyState(std::string_view body);
+
+// Maps an HTTP error status and its body (normally [{"errorCode":..,"message":..}], but possibly
+// empty, HTML, an object or garbage) to an ApiError (BULK_API.md 6.2). `sent` is set to true.
+ApiError classify(int status, std::string_view body);
+
+// `api-usage=10018/100000`, possibly followed by `; per-app-api-usage=...`.
+std::optional<ApiUsage> parseLimitInfo(std::string_view header);
+
+// True for a Bulk job id: ^750[A-Za-z0-9]{12,15}$.
+bool isJobId(std::string_view id);
+
+}  // namespace bulkwarden::salesforce

@@ -1,0 +1,130 @@
+// BulkClient's pure parts: where the next list page comes from, and construction checks.
+// Requests against the simulated org are integration tests.
+#include "salesforce/BulkClient.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+namespace bulkwarden::salesforce {
+namespace {
+
+const std::string kQuery = "/services/data/v62.0/jobs/query";
+const std::string kIngest = "/services/data/v62.0/jobs/ingest";
+
+std::string target(const std::string& beganWith, const std::string& next) {
+  auto r = nextListTarget(beganWith, next);
+  EXPECT_TRUE(r.ok()) << next << ": " << (r.ok() ? "" : r.error().describe());
+  return r.ok() ? r.value() : std::string();
+}
+
+void refused(const std::string& next) {
+  auto r = nextListTarget(kQuery, next);
+  ASSERT_FALSE(r.ok()) << next << " -> " << r.value();
+  EXPECT_EQ(r.error().kind, ApiError::Kind::Malformed);
+}
+
+TEST(NextListTarget, LocatorIsReissuedOnThePathTheListingBeganWith) {
+  // The docs' quirk (BULK_API.md 12.1): a query listing pointing at /jobs/ingest.
+  EXPECT_EQ(target(kQuery, "/services/data/v66.0/jobs/ingest?queryLocator=01gR0000000opRTIAY-2000"),
+            kQuery + "?queryLocator=01gR0000000opRTIAY-2000");
+  EXPECT_EQ(target(kQuery, "/services/data/v62.0/jobs/query?queryLocator=01gRM000000NS1vYAG-1000"),
+            kQuery + "?queryLocator=01gRM000000NS1vYAG-1000");
+  EXPECT_EQ(target(kIngest, "/services/data/v62.0/jobs/query?queryLocator=01gRM000000NS1vYAG-1000"),
+            kIngest + "?queryLocator=01gRM000000NS1vYAG-1000");
+}
+
+TEST(NextListTarget, LocatorAmongOtherParametersOrOnAnAbsoluteUrl) {
+  EXPECT_EQ(
+      target(kQuery, "/services/data/v62.0/jobs/query?jobType=V2Query&queryLocator=01gX-3000"),
+      kQuery + "?queryLocator=01gX-3000");
+  EXPECT_EQ(
+      target(kQuery, "/services/data/v62.0/jobs/query?queryLocator=01gX-3000&jobType=V2Query"),
+      kQuery + "?queryLocator=01gX-3000");
+  // The host of an absolute URL is never used: only the locator is taken.
+  EXPECT_EQ(target(kQuery, "https://evil.example.com/x?queryLocator=01gX-4000"),
+            kQuery + "?queryLocator=01gX-4000");
+  EXPECT_EQ(target(kQuery, "?queryLocator=01gX-5000"), kQuery + "?queryLocator=01gX-5000");
+  EXPECT_EQ(target(kQuery, "/services/data/v62.0/jobs/query?queryLocator=01gX-6000#frag"),
+            kQuery + "?queryLocator=01gX-6000");
+}
+
+TEST(NextListTarget, BadLocatorsAreRefused) {
+  refused("/services/data/v62.0/jobs/query?queryLocator=");
+  refused("/services/data/v62.0/jobs/query?queryLocator=a/b");
+  refused("/services/data/v62.0/jobs/query?queryLocator=a%2Fb");
+  refused("/services/data/v62.0/jobs/query?queryLocator=a b");
+  refused("/services/data/v62.0/jobs/query?queryLocator=a&queryLocator=b");
+  refused("/services/data/v62.0/jobs/query?queryLocator=" + std::string(300, 'a'));
+  refused("/services/data/v62.0/jobs/query?queryLocator=a\r\nX-Injected: 1");
+}
+
+TEST(NextListTarget, WithoutLocatorFollowsOnlyRelativePathsUnderServicesData) {
+  EXPECT_EQ(target(kQuery, "/services/data/v62.0/jobs/query?page=2"),
+            "/services/data/v62.0/jobs/query?page=2");
+  EXPECT_EQ(target(kQuery, "/services/data/v62.0/jobs/query/next-page-token"),
+            "/services/data/v62.0/jobs/query/next-page-token");
+  // A parameter merely starting with "queryLocator" is not a locator.
+  EXPECT_EQ(target(kQuery, "/services/data/v62.0/jobs/query?queryLocatorX=1"),
+            "/services/data/v62.0/jobs/query?queryLocatorX=1");
+  refused("");
+  refused("https://evil.example.com/services/data/v62.0/jobs/query?page=2");
+  refused("//evil.example.com/services/data/v62.0/jobs/query");
+  refused("/services/data//evil");
+  refused("/services/data/../../admin");
+  refused("/services/data/v62.0/./jobs");
+  refused("/services/apexrest/x");
+  refused("services/data/v62.0/jobs/query");
+  refused("/services/data/v62.0/jobs/query?x=a b");
+  refused("/services/data/v62.0/jobs/query\r\nHost: evil");
+  refused("/services/data/v62.0/jobs/query\\x");
+  refused("/services/data/v62.0/jobs/query?x=" + std::string(3000, 'a'));
+}
+
+ClientOptions options(const std::string& url) {
+  ClientOptions o;
+  o.instanceUrl = url;
+  return o;
+}
+
+TEST(BulkClient, ConstructionChecks) {
+  auto tokens = std::make_shared<AccessTokenProvider>("00Dx!token");
+  EXPECT_NO_THROW(BulkClient(options("http://127.0.0.1:8080"), tokens));
+  EXPECT_NO_THROW(BulkClient(options("https://acme.my.salesforce.com"), tokens));
+  EXPECT_THROW(BulkClient(options("http://acme.my.salesforce.com"), tokens), std::invalid_argument);
+  EXPECT_THROW(BulkClient(options("ftp://acme.my.salesforce.com"), tokens), std::invalid_argument);
+  EXPECT_THROW(BulkClient(options("https://acme.my.salesforce.com/services"), tokens),
+               std::invalid_argument);
+  EXPECT_THROW(BulkClient(options("https://acme.my.salesforce.com"), nullptr),
+               std::invalid_argument);
+  for (const char* version : {"", "62", "v62.0", "62.0.1", "6.0", "62.x", "1234.0"}) {
+    ClientOptions o = options("https://acme.my.salesforce.com");
+    o.apiVersion = version;
+    EXPECT_THROW(BulkClient(o, tokens), std::invalid_argument) << version;
+  }
+  ClientOptions o = options("https://acme.my.salesforce.com");
+  o.caFile = "/nonexistent/ca.pem";
+  EXPECT_THROW(BulkClient(o, tokens), std::invalid_argument);
+}
+
+TEST(BulkClient, PathsAndNothingSentForBadIds) {
+  auto tokens = std::make_shared<AccessTokenProvider>("00Dx!token");
+  ClientOptions o = options("http://127.0.0.1:9");
+  o.apiVersion = "61.0";
+  BulkClient client(o, tokens);
+  EXPECT_EQ(client.basePath(model::ResourceKind::Query), "/services/data/v61.0/jobs/query");
+  EXPECT_EQ(client.basePath(model::ResourceKind::Ingest), "/services/data/v61.0/jobs/ingest");
+  for (const char* id : {"", "../../limits", "750R0000000zlh9IAA/results", "001R0000000zlh9IAA"}) {
+    auto a = client.abort(model::ResourceKind::Query, id);
+    ASSERT_FALSE(a.ok());
+    EXPECT_EQ(a.error().kind, ApiError::Kind::Permanent);
+    EXPECT_FALSE(a.error().sent);
+    EXPECT_FALSE(client.remove(model::ResourceKind::Ingest, id).ok());
+    EXPECT_FALSE(client.get(model::ResourceKind::Query, id).ok());
+  }
+  EXPECT_EQ(client.calls(), 0);
+  EXPECT_EQ(client.usage().max, 0);
+}
+
+}  // namespace
+}  // namespace bulkwarden::salesforce
