@@ -1,0 +1,29 @@
+// Builds the concrete objects a loaded Config asks for: one Salesforce client per org, the audit
+// log, and the list of policies. Owned by the command that runs them; not shared.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/AuditLog.h"
+#include "config/Config.h"
+#include "engine/Scheduler.h"
+#include "salesforce/BulkJobs.h"
+
+namespace bulkwarden::app {
+
+struct Runtime {
+  config::Config config;
+  std::vector<std::unique_ptr<salesforce::BulkJobs>> clients;  // same order as config.orgs
+  std::vector<engine::OrgTarget> orgs;
+  std::vector<const policy::Policy*> policies;
+
+  // Resolves secrets and builds a client per org. Throws config::ConfigError.
+  static std::unique_ptr<Runtime> create(config::Config config);
+};
+
+// Loads the config; on error prints every diagnostic and returns nullptr (the caller exits 78).
+std::unique_ptr<config::Config> loadOrReport(const std::string& path);
+
+}  // namespace bulkwarden::app
