@@ -577,6 +577,7 @@ SimResponse SimOrg::list(const Route& route, const std::string& query, int64_t n
     if (!first) out += ',';
     first = false;
     appendListRecord(out, job, v);
+    out += '}';
   }
   out += R"(],"nextRecordsUrl":)";
   if (nextOffset) {
