@@ -45,7 +45,7 @@ class OrgHandler : public Poco::Net::HTTPRequestHandler {
       reply.body = fmt::format(R"([{{"errorCode":"UNKNOWN_EXCEPTION","message":"{}"}}])",
                                "An unexpected error occurred in the simulated org");
     }
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
     for (const auto& [name, value] : reply.headers) response.set(name, value);
     if (!reply.contentType.empty() && !reply.body.empty()) {
       response.setContentType(reply.contentType);

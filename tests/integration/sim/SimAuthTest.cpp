@@ -9,6 +9,7 @@ namespace {
 
 void expectUnauthorized(const Reply& r) {
   EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.reason, "Unauthorized");
   EXPECT_EQ(r.errorCode(), "INVALID_SESSION_ID");
   EXPECT_EQ(r.errorMessage(), "Session expired or invalid");
   EXPECT_EQ(r.header("WWW-Authenticate"), "Token");

@@ -28,6 +28,7 @@ inline constexpr const char* kBase = "/services/data/v62.0";
 
 struct Reply {
   int status = 0;
+  std::string reason;
   std::string body;
   std::map<std::string, std::string> headers;  // names as sent
   std::optional<std::string> header(const std::string& name) const {
@@ -82,6 +83,7 @@ class Client {
     std::istream& in = session_.receiveResponse(response);
     Reply reply;
     reply.status = static_cast<int>(response.getStatus());
+    reply.reason = response.getReason();
     std::ostringstream text;
     Poco::StreamCopier::copyStream(in, text);
     reply.body = text.str();
