@@ -90,7 +90,15 @@ class SimOrg {
   // Moves the sim clock forward (tests: lifecycles and purges without sleeping).
   void advanceClock(std::chrono::milliseconds by);
 
-  // Serves one request of the Bulk API 2.0 surface.
+  // Serves one request of the Bulk API 2.0 surface. Choices where BULK_API.md is silent:
+  // - /jobs/query lists V2Query + Classic jobs, /jobs/ingest every job but V2Query; with jobType=X
+  //   either path lists exactly the jobs of type X. isPkChunkingEnabled is ignored.
+  // - Per-job routes serve only jobs of their kind; Classic jobs there are 404 NOT_FOUND.
+  // - A locator names a snapshot of ids taken at page 1 (the last 64 listings stay valid); jobs
+  //   deleted or purged since are skipped, so a page may hold fewer than pageSize records.
+  // - Scripted responses (failNextRequests/respondNext) come before authentication; those below
+  //   500 other than 401 count against the allowance and carry Sforce-Limit-Info.
+  // - The Date header follows the sim clock.
   SimResponse handle(const SimRequest& request);
 
  private:
