@@ -130,6 +130,7 @@ class FilterParser {
       return std::nullopt;
     }
     const std::string key = keyNode.Scalar();
+    sink_.noteEmptyValue(value, keyNode.Mark());
     std::optional<Filter> f;
     if (key == "state") {
       f = state(value);
@@ -522,7 +523,7 @@ void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
   if (const auto* e = m.find("schedule")) {
     MapView s(e->value, sink, "a schedule such as { every: 5m }", kScheduleKeys,
               kScheduleUnsupported);
-    if (s.ok()) {
+    if (s.ok() && !s.sawUnsupported()) {
       if (const auto* every = s.require("every")) {
         if (auto text = scalarText(every->value, sink, "a duration such as 5m")) {
           auto d = model::parseDuration(*text);

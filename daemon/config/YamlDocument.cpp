@@ -32,6 +32,19 @@ void DiagnosticSink::error(const YAML::Mark& mark, std::string message, std::str
   out_.push_back(Diagnostic{at(mark), std::move(message), std::move(hint)});
 }
 
+void DiagnosticSink::error(const YAML::Node& node, std::string message, std::string hint) {
+  if (node.IsNull()) {
+    for (const auto& [value, keyMark] : emptyValues_) {
+      if (value.is(node)) return error(keyMark, std::move(message), std::move(hint));
+    }
+  }
+  error(node.Mark(), std::move(message), std::move(hint));
+}
+
+void DiagnosticSink::noteEmptyValue(const YAML::Node& value, const YAML::Mark& keyMark) {
+  if (value.IsNull()) emptyValues_.emplace_back(value, keyMark);
+}
+
 void DiagnosticSink::fileError(std::string message, std::string hint) {
   out_.push_back(Diagnostic{policy::SourceLocation{file_, 0, 0}, std::move(message), std::move(hint)});
 }
@@ -232,6 +245,15 @@ std::optional<std::string_view> closest(std::string_view word,
   // Close enough to be a typo: "api_version", "olderthan", "InProgres", "instanceUrl".
   size_t limit = std::max<size_t>(2, word.size() / 3);
   if (best && bestDistance <= limit && bestDistance < word.size()) return best;
+  // Or one name inside the other: "objectName" for "object", "max" for "max-actions".
+  if (word.size() >= 3) {
+    for (std::string_view c : candidates) {
+      if (c.size() >= 3 && (word.find(c) != std::string_view::npos ||
+                            c.find(word) != std::string_view::npos)) {
+        return c;
+      }
+    }
+  }
   return std::nullopt;
 }
 
@@ -261,10 +283,13 @@ MapView::MapView(const YAML::Node& node, DiagnosticSink& sink, std::string_view 
                  fmt::format("first given at line {}", sink.at(prior->keyNode).line));
       continue;
     }
+    sink.noteEmptyValue(it->second, k.Mark());
     if (std::find(unsupported.begin(), unsupported.end(), key) != unsupported.end()) {
       sink.error(k, fmt::format("'{}' is not supported yet", key));
+      sawUnsupported_ = true;
     } else if (std::find(known.begin(), known.end(), key) == known.end()) {
       sink.error(k, fmt::format("unknown key '{}' in {}", key, context), keyHint(key, known));
+      unknown_.push_back(key);
     } else {
       entries_.push_back(Entry{key, k, it->second});
     }
@@ -280,8 +305,13 @@ const MapView::Entry* MapView::find(std::string_view key) const {
 
 const MapView::Entry* MapView::require(std::string_view key) {
   const Entry* e = find(key);
-  if (!e) sink_.error(node_, fmt::format("missing key '{}' in {}", key, context_));
-  return e;
+  if (e) return e;
+  // A misspelt key was reported already ("did you mean 'age'?"); do not also call it missing.
+  for (const std::string& u : unknown_) {
+    if (auto c = closest(u, {key}); c && *c == key) return nullptr;
+  }
+  sink_.error(node_, fmt::format("missing key '{}' in {}", key, context_));
+  return nullptr;
 }
 
 std::optional<std::string> scalarText(const YAML::Node& node, DiagnosticSink& sink,

@@ -29,15 +29,17 @@ class DiagnosticSink {
   policy::SourceLocation at(const YAML::Mark& mark) const;
   policy::SourceLocation at(const YAML::Node& node) const { return at(node.Mark()); }
   void error(const YAML::Mark& mark, std::string message, std::string hint = {});
-  void error(const YAML::Node& node, std::string message, std::string hint = {}) {
-    error(node.Mark(), std::move(message), std::move(hint));
-  }
+  void error(const YAML::Node& node, std::string message, std::string hint = {});
   void fileError(std::string message, std::string hint = {});
   size_t count() const { return out_.size(); }
+  // An empty value (`key:`) has no useful position of its own (yaml-cpp marks the next token);
+  // errors about it are reported at its key instead.
+  void noteEmptyValue(const YAML::Node& value, const YAML::Mark& keyMark);
 
  private:
   std::string file_;
   std::vector<Diagnostic>& out_;
+  std::vector<std::pair<YAML::Node, YAML::Mark>> emptyValues_;
 };
 
 // Reads a regular file of at most `maxBytes` into a string; reports to `sink` and returns nullopt
@@ -83,13 +85,17 @@ class MapView {
   // The value of `key`, reporting "missing key" at the map when required and absent.
   const Entry* require(std::string_view key);
   const YAML::Node& node() const { return node_; }
+  // Whether a key of the `unsupported` list was given (a missing companion key is then noise).
+  bool sawUnsupported() const { return sawUnsupported_; }
 
  private:
   YAML::Node node_;
   DiagnosticSink& sink_;
   std::string context_;
   bool ok_ = false;
+  bool sawUnsupported_ = false;
   std::vector<Entry> entries_;
+  std::vector<std::string> unknown_;
 };
 
 // A scalar's text, or nullopt after reporting "expected <what>, got ...".
