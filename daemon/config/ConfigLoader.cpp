@@ -15,12 +15,12 @@
 namespace bulkwarden::config {
 namespace {
 
-const std::vector<std::string_view> kTopKeys = {"orgs",      "policies", "audit-log",  "state-dir",
-                                                "http",      "concurrency", "dry-run"};
+const std::vector<std::string_view> kTopKeys = {"orgs", "policies",    "audit-log", "state-dir",
+                                                "http", "concurrency", "dry-run"};
 const std::vector<std::string_view> kOrgKeys = {"name", "api-version", "instance-url", "auth"};
-const std::vector<std::string_view> kAuthKeys = {
-    "flow",    "access-token", "login-url",     "client-id",
-    "username", "private-key", "client-secret", "refresh-token"};
+const std::vector<std::string_view> kAuthKeys = {"flow",          "access-token", "login-url",
+                                                 "client-id",     "username",     "private-key",
+                                                 "client-secret", "refresh-token"};
 const std::vector<std::string_view> kFlows = {"access-token", "jwt-bearer", "client-credentials",
                                               "refresh-token"};
 const std::vector<std::string_view> kSecretKeys = {"file", "credential", "env"};
@@ -53,8 +53,8 @@ bool isLoopbackHost(const std::string& host) {
 
 bool validOrgName(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-         });
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
 }
 
 bool validEnvName(std::string_view name) {
@@ -68,8 +68,8 @@ bool validCredentialName(std::string_view name) {
   // A file name inside $CREDENTIALS_DIRECTORY: no path separators, no "." or "..".
   if (name.empty() || name[0] == '.' || name.size() > 255) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == '@';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == '@';
   });
 }
 
@@ -94,8 +94,8 @@ class ConfigParser {
           }
         }
       } else {
-        sink_.error(v, fmt::format("expected a file, a glob or a list of them, got {}",
-                                   kindName(v)));
+        sink_.error(v,
+                    fmt::format("expected a file, a glob or a list of them, got {}", kindName(v)));
       }
     }
     cfg.auditLog = kDefaultAuditLog;
@@ -110,9 +110,10 @@ class ConfigParser {
     if (const auto* e = top.find("concurrency")) {
       int n = 0;
       if (!e->value.IsScalar() || !YAML::convert<int>::decode(e->value, n) || n < 1 || n > 256) {
-        sink_.error(e->value, fmt::format("expected an integer from 1 to 256 for concurrency, got {}",
-                                          e->value.IsScalar() ? "'" + e->value.Scalar() + "'"
-                                                              : std::string(kindName(e->value))));
+        sink_.error(e->value,
+                    fmt::format("expected an integer from 1 to 256 for concurrency, got {}",
+                                e->value.IsScalar() ? "'" + e->value.Scalar() + "'"
+                                                    : std::string(kindName(e->value))));
       } else {
         cfg.concurrency = n;
       }
@@ -186,11 +187,11 @@ class ConfigParser {
     if (const auto* e = m.find("api-version")) {
       if (auto text = scalarText(e->value, sink_, "an API version such as \"62.0\"")) {
         std::string v = *text;
-        bool digitsOnly = !v.empty() && v.size() <= 3 &&
-                          std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        bool digitsOnly =
+            !v.empty() && v.size() <= 3 &&
+            std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (digitsOnly) v += ".0";  // `api-version: 62` read as a YAML integer
-        bool ok = v.size() == 4 && v[2] == '.' &&
-                  std::isdigit(static_cast<unsigned char>(v[0])) &&
+        bool ok = v.size() == 4 && v[2] == '.' && std::isdigit(static_cast<unsigned char>(v[0])) &&
                   std::isdigit(static_cast<unsigned char>(v[1])) &&
                   std::isdigit(static_cast<unsigned char>(v[3]));
         if (!ok) {
@@ -226,16 +227,16 @@ class ConfigParser {
       return;
     }
     if (scheme == "http" && !isLoopbackHost(uri.getHost())) {
-      sink_.error(node, fmt::format("instance-url '{}' uses http on a host that is not loopback",
-                                    *text),
+      sink_.error(node,
+                  fmt::format("instance-url '{}' uses http on a host that is not loopback", *text),
                   "use https; http is allowed only for 127.0.0.1, ::1 or localhost (the "
                   "simulated org)");
       return;
     }
     if (!uri.getUserInfo().empty() || (!uri.getPath().empty() && uri.getPath() != "/") ||
         !uri.getRawQuery().empty() || !uri.getFragment().empty()) {
-      sink_.error(node, fmt::format("instance-url '{}' has more than a scheme, host and port",
-                                    *text),
+      sink_.error(node,
+                  fmt::format("instance-url '{}' has more than a scheme, host and port", *text),
                   "write the org's base URL without a path, e.g. https://acme.my.salesforce.com");
       return;
     }
@@ -253,10 +254,11 @@ class ConfigParser {
     if (!m.ok()) return std::nullopt;
     if (m.entries().size() != 1) {
       if (m.entries().size() > 1) {
-        sink_.error(node, fmt::format("a secret has exactly one source; '{}' has {}", key,
-                                      m.entries().size()),
-                    "keep one of file, credential, env");
-      } else {
+        sink_.error(
+            node,
+            fmt::format("a secret has exactly one source; '{}' has {}", key, m.entries().size()),
+            "keep one of file, credential, env");
+      } else if (node.size() == 0) {  // else its keys were reported as unknown already
         sink_.error(node, fmt::format("empty secret for '{}'", key),
                     "write { file: PATH }, { credential: NAME } or { env: NAME }");
       }
@@ -297,7 +299,7 @@ class ConfigParser {
     MapView m(node, sink_, "an auth map", kAuthKeys);
     if (!m.ok()) return;
     std::string flow = "access-token";
-    if (const auto* e = m.require("flow")) {
+    if (const auto* e = m.find("flow")) {
       auto text = scalarText(e->value, sink_, "an auth flow");
       if (!text) return;
       if (std::find(kFlows.begin(), kFlows.end(), *text) == kFlows.end()) {
@@ -313,8 +315,6 @@ class ConfigParser {
         return;
       }
       flow = *text;
-    } else {
-      return;
     }
     org.auth.flow = flow;
     for (const auto& e : m.entries()) {
@@ -428,7 +428,7 @@ Config loadConfig(const std::string& path) {
       loadPolicyText(*policyText, fileSink, known, set);
     }
   }
-  if (!diagnostics.empty()) throw ConfigError(std::move(diagnostics));
+  if (!diagnostics.empty()) throw ConfigError(sortedByPlace(std::move(diagnostics)));
   cfg.policies = std::move(set.policies);
   return cfg;
 }

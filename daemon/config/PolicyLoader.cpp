@@ -16,8 +16,8 @@ using model::JobState;
 using policy::Filter;
 using policy::Op;
 
-const std::vector<std::string_view> kPolicyKeys = {
-    "name", "description", "resource", "orgs", "mode", "schedule", "filters", "action"};
+const std::vector<std::string_view> kPolicyKeys = {"name", "description", "resource", "orgs",
+                                                   "mode", "schedule",    "filters",  "action"};
 const std::vector<std::string_view> kPolicyUnsupported = {"limits", "exempt"};
 const std::vector<std::string_view> kScheduleKeys = {"every"};
 const std::vector<std::string_view> kScheduleUnsupported = {"cron", "timezone"};
@@ -48,7 +48,7 @@ const std::vector<std::string_view>& stateNames() {
 }
 
 const std::vector<std::string_view>& opNames() {
-  static const std::vector<std::string_view> names = {"eq", "ne", "in",  "not-in", "regex",
+  static const std::vector<std::string_view> names = {"eq",   "ne", "in", "not-in", "regex",
                                                       "glob", "gt", "ge", "lt",     "le"};
   return names;
 }
@@ -77,8 +77,8 @@ class FilterParser {
   // A list of entries -> Kind::All (or Any); nullopt after reporting.
   std::optional<Filter> entryList(const YAML::Node& node, Filter::Kind kind, std::string_view key) {
     if (!node.IsSequence()) {
-      sink_.error(node, fmt::format("expected a list of filters for '{}', got {}", key,
-                                    kindName(node)));
+      sink_.error(node,
+                  fmt::format("expected a list of filters for '{}', got {}", key, kindName(node)));
       return std::nullopt;
     }
     if (node.size() == 0) {
@@ -215,8 +215,8 @@ class FilterParser {
       return mask;
     }
     if (!node.IsScalar()) {
-      sink_.error(node, fmt::format("expected a state or a list of states, got {}",
-                                    kindName(node)));
+      sink_.error(node,
+                  fmt::format("expected a state or a list of states, got {}", kindName(node)));
       return std::nullopt;
     }
     return stateBit(node);
@@ -247,8 +247,8 @@ class FilterParser {
         continue;
       }
       if ((*op == Op::Eq || *op == Op::Ne) && !it->second.IsScalar()) {
-        sink_.error(it->second, fmt::format("expected a state for '{}', got {}", key,
-                                            kindName(it->second)),
+        sink_.error(it->second,
+                    fmt::format("expected a state for '{}', got {}", key, kindName(it->second)),
                     it->second.IsSequence() ? "use in: or not-in: for a list" : "");
         ok = false;
         continue;
@@ -296,9 +296,9 @@ class FilterParser {
       if (auto text = scalarText(e->value, sink_, "createdDate or systemModstamp")) {
         auto field = model::parseFieldName(*text);
         if (!field || !model::isTimeField(*field)) {
-          sink_.error(e->value,
-                      fmt::format("older-than works on createdDate or systemModstamp, not '{}'",
-                                  *text));
+          sink_.error(
+              e->value,
+              fmt::format("older-than works on createdDate or systemModstamp, not '{}'", *text));
         } else {
           f.timeField = *field;
         }
@@ -498,8 +498,7 @@ void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
     for (const YAML::Node& item : items) {
       auto org = scalarText(item, sink, "an org name");
       if (!org) continue;
-      if (knownOrgs &&
-          std::find(knownOrgs->begin(), knownOrgs->end(), *org) == knownOrgs->end()) {
+      if (knownOrgs && std::find(knownOrgs->begin(), knownOrgs->end(), *org) == knownOrgs->end()) {
         std::vector<std::string_view> known(knownOrgs->begin(), knownOrgs->end());
         std::string hint = knownOrgs->empty()
                                ? "the config defines no orgs"
@@ -530,8 +529,7 @@ void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
           if (!d) {
             sink.error(every->value, fmt::format("bad duration '{}'", *text), kDurationHint);
           } else if (*d < kMinEvery || *d > kMaxEvery) {
-            sink.error(every->value,
-                       fmt::format("schedule every {} is out of range", *text),
+            sink.error(every->value, fmt::format("schedule every {} is out of range", *text),
                        "from 1m to 7d");
           } else {
             p.schedule.every = *d;
@@ -589,8 +587,8 @@ void loadPolicyText(const std::string& text, DiagnosticSink& sink,
   const auto* list = top.require("policies");
   if (!list) return;
   if (!list->value.IsSequence()) {
-    sink.error(list->value, fmt::format("expected a list of policies, got {}",
-                                        kindName(list->value)));
+    sink.error(list->value,
+               fmt::format("expected a list of policies, got {}", kindName(list->value)));
     return;
   }
   for (const YAML::Node& node : list->value) loadPolicy(node, sink, knownOrgs, set);
@@ -602,7 +600,7 @@ std::vector<policy::Policy> parsePolicies(const std::string& yaml, const std::st
   DiagnosticSink sink(file, diagnostics);
   PolicySet set;
   loadPolicyText(yaml, sink, knownOrgs, set);
-  if (!diagnostics.empty()) throw ConfigError(std::move(diagnostics));
+  if (!diagnostics.empty()) throw ConfigError(sortedByPlace(std::move(diagnostics)));
   return std::move(set.policies);
 }
 

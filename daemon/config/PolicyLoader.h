@@ -19,7 +19,7 @@ inline constexpr size_t kMaxPolicies = 200;
 struct PolicySet {
   std::vector<policy::Policy> policies;
   std::map<std::string, policy::SourceLocation> names;  // name -> where first defined
-  bool tooMany = false;  // the kMaxPolicies error has been reported
+  bool tooMany = false;                                 // the kMaxPolicies error has been reported
 };
 
 // Reads one policy file's text into `set`. `knownOrgs`: the org names a policy may name (nullptr:

@@ -52,8 +52,7 @@ std::string readSecretFile(const SecretRef& ref, const std::string& path, bool c
     fail(ref, fmt::format("secret from {} is not a regular file", ref.describe()));
   }
   if (checkMode && (st.st_mode & 077) != 0) {
-    fail(ref,
-         fmt::format("permissions {:04o} for '{}' are too open", st.st_mode & 07777, path),
+    fail(ref, fmt::format("permissions {:04o} for '{}' are too open", st.st_mode & 07777, path),
          fmt::format("chmod 600 {}", path));
   }
   if (static_cast<size_t>(st.st_size) > kMaxSecretBytes) {
@@ -65,8 +64,8 @@ std::string readSecretFile(const SecretRef& ref, const std::string& path, bool c
     ssize_t n = ::read(f.fd, value.data() + got, value.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      fail(ref, fmt::format("cannot read secret from {}: {}", ref.describe(),
-                            std::strerror(errno)));
+      fail(ref,
+           fmt::format("cannot read secret from {}: {}", ref.describe(), std::strerror(errno)));
     }
     if (n == 0) break;
     got += static_cast<size_t>(n);
@@ -118,16 +117,18 @@ std::string SecretRef::resolve() const {
       }
       std::string path = std::string(dir) + "/" + name;
       if (::access(path.c_str(), F_OK) != 0) {
-        fail(*this, fmt::format("cannot read {}: no such credential in $CREDENTIALS_DIRECTORY",
-                                describe()),
-             fmt::format("add LoadCredential={}:/path/to/secret to the unit", name));
+        fail(
+            *this,
+            fmt::format("cannot read {}: no such credential in $CREDENTIALS_DIRECTORY", describe()),
+            fmt::format("add LoadCredential={}:/path/to/secret to the unit", name));
       }
       value = readSecretFile(*this, path, false);
       break;
     }
     case Source::Env: {
       const char* v = std::getenv(name.c_str());
-      if (v == nullptr) fail(*this, fmt::format("cannot read {}: the variable is not set", describe()));
+      if (v == nullptr)
+        fail(*this, fmt::format("cannot read {}: the variable is not set", describe()));
       value = v;
       break;
     }

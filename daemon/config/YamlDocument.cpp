@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <sstream>
+#include <tuple>
 
 namespace bulkwarden::config {
 
@@ -46,7 +47,8 @@ void DiagnosticSink::noteEmptyValue(const YAML::Node& value, const YAML::Mark& k
 }
 
 void DiagnosticSink::fileError(std::string message, std::string hint) {
-  out_.push_back(Diagnostic{policy::SourceLocation{file_, 0, 0}, std::move(message), std::move(hint)});
+  out_.push_back(
+      Diagnostic{policy::SourceLocation{file_, 0, 0}, std::move(message), std::move(hint)});
 }
 
 namespace {
@@ -248,8 +250,8 @@ std::optional<std::string_view> closest(std::string_view word,
   // Or one name inside the other: "objectName" for "object", "max" for "max-actions".
   if (word.size() >= 3) {
     for (std::string_view c : candidates) {
-      if (c.size() >= 3 && (word.find(c) != std::string_view::npos ||
-                            c.find(word) != std::string_view::npos)) {
+      if (c.size() >= 3 &&
+          (word.find(c) != std::string_view::npos || c.find(word) != std::string_view::npos)) {
         return c;
       }
     }
@@ -321,6 +323,22 @@ std::optional<std::string> scalarText(const YAML::Node& node, DiagnosticSink& si
     return std::nullopt;
   }
   return node.Scalar();
+}
+
+std::vector<Diagnostic> sortedByPlace(std::vector<Diagnostic> diagnostics) {
+  std::vector<std::string> files;
+  for (const Diagnostic& d : diagnostics) {
+    if (std::find(files.begin(), files.end(), d.where.file) == files.end()) {
+      files.push_back(d.where.file);
+    }
+  }
+  auto rank = [&files](const Diagnostic& d) {
+    auto index = std::find(files.begin(), files.end(), d.where.file) - files.begin();
+    return std::make_tuple(index, d.where.line, d.where.column);
+  };
+  std::stable_sort(diagnostics.begin(), diagnostics.end(),
+                   [&rank](const Diagnostic& a, const Diagnostic& b) { return rank(a) < rank(b); });
+  return diagnostics;
 }
 
 std::string absoluteAgainst(const std::string& path, const std::string& base) {

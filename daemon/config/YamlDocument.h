@@ -24,7 +24,8 @@ inline constexpr int kMaxYamlDepth = 16;
 // Collects diagnostics for one file.
 class DiagnosticSink {
  public:
-  DiagnosticSink(std::string file, std::vector<Diagnostic>& out) : file_(std::move(file)), out_(out) {}
+  DiagnosticSink(std::string file, std::vector<Diagnostic>& out)
+      : file_(std::move(file)), out_(out) {}
   const std::string& file() const { return file_; }
   policy::SourceLocation at(const YAML::Mark& mark) const;
   policy::SourceLocation at(const YAML::Node& node) const { return at(node.Mark()); }
@@ -101,6 +102,10 @@ class MapView {
 // A scalar's text, or nullopt after reporting "expected <what>, got ...".
 std::optional<std::string> scalarText(const YAML::Node& node, DiagnosticSink& sink,
                                       std::string_view what);
+
+// Diagnostics grouped by file (in order of first appearance), then by line and column, so that
+// they read top to bottom whatever order the checks ran in.
+std::vector<Diagnostic> sortedByPlace(std::vector<Diagnostic> diagnostics);
 
 // Makes `path` absolute against `base` (a directory) unless it already is.
 std::string absoluteAgainst(const std::string& path, const std::string& base);

@@ -9,11 +9,11 @@
 namespace bulkwarden::config {
 namespace {
 
-using ::testing::HasSubstr;
 using model::JobField;
 using model::JobState;
 using policy::Filter;
 using policy::Op;
+using ::testing::HasSubstr;
 
 const std::vector<std::string> kOrgs = {"acme-prod", "acme-sandbox"};
 
@@ -87,8 +87,8 @@ TEST(PolicyLoader, ReadsEveryKey) {
   ASSERT_EQ(f.kind, Filter::Kind::All);
   ASSERT_EQ(f.children.size(), 5u);
   EXPECT_EQ(f.children[0].kind, Filter::Kind::State);
-  EXPECT_EQ(f.children[0].stateMask, (1u << int(JobState::InProgress)) |
-                                         (1u << int(JobState::UploadComplete)));
+  EXPECT_EQ(f.children[0].stateMask,
+            (1u << int(JobState::InProgress)) | (1u << int(JobState::UploadComplete)));
   EXPECT_EQ(f.children[0].where.line, 9);
   EXPECT_EQ(f.children[0].where.column, 9);
   EXPECT_EQ(f.children[1].kind, Filter::Kind::OlderThan);
@@ -155,10 +155,11 @@ TEST(PolicyLoader, FilterForms) {
 }
 
 TEST(PolicyLoader, LoadedFiltersEvaluate) {
-  auto p = one(policyWith("      - state: [InProgress, UploadComplete]\n"
-                          "      - older-than: 30m\n"
-                          "      - object: { regex: \"^(Account|Contact)$\" }\n"
-                          "      - not: { createdById: 005SAFE }\n"));
+  auto p =
+      one(policyWith("      - state: [InProgress, UploadComplete]\n"
+                     "      - older-than: 30m\n"
+                     "      - object: { regex: \"^(Account|Contact)$\" }\n"
+                     "      - not: { createdById: 005SAFE }\n"));
   auto now = *model::parseTimestamp("2026-03-01T12:00:00Z");
   model::Job j;
   j.object = "Account";
@@ -192,7 +193,8 @@ TEST(PolicyLoader, UnknownKeys) {
 
 TEST(PolicyLoader, WrongTypes) {
   expectError(policyWith("      - state: { a: b }\n"), 6, 18, "operator 'a' is not available");
-  expectError(policyWith("      - state: [ [InProgress] ]\n"), 6, 18, "expected a state, got a list");
+  expectError(policyWith("      - state: [ [InProgress] ]\n"), 6, 18,
+              "expected a state, got a list");
   expectError("policies: { name: x }\n", 1, 11, "expected a list of policies, got a map");
   expectError("policies:\n  - just-a-name\n", 2, 5, "expected a policy, got a value");
   expectError(policyWith("      state: InProgress\n"), 6, 7,
@@ -217,7 +219,8 @@ TEST(PolicyLoader, BadValues) {
               "states: Open, UploadComplete");
   expectError(policyWith("      - state: inprogress\n"), 6, 16, "unknown state 'inprogress'",
               "did you mean 'InProgress'?");
-  expectError(policyWith("      - state: [InProgress, Open]\n"), 6, 29, "query jobs are never Open");
+  expectError(policyWith("      - state: [InProgress, Open]\n"), 6, 29,
+              "query jobs are never Open");
   expectError(policyWith("      - older-than: 30\n"), 6, 21, "bad duration '30'", "30s, 45m");
   expectError(policyWith("      - older-than: { field: createdDate, age: 3 weeks }\n"), 6, 48,
               "bad duration '3 weeks'");
@@ -234,15 +237,17 @@ TEST(PolicyLoader, BadValues) {
               "'regex' is not available for systemModstamp (a timestamp)");
   expectError(policyWith("      - object: []\n"), 6, 17, "empty list for 'in'");
   expectError(policyWith("      - state: []\n"), 6, 16, "empty list of states");
-  expectError(policyWith("      - in-state-for: 30m\n"), 6, 9, "'in-state-for' is not supported yet");
+  expectError(policyWith("      - in-state-for: 30m\n"), 6, 9,
+              "'in-state-for' is not supported yet");
   expectError(policyWith(""), 5, 5, "expected a list of filters for 'filters', got nothing");
   expectError(policyWith("      []\n"), 6, 7, "a policy needs at least one filter");
 }
 
 TEST(PolicyLoader, PolicyKeys) {
   const std::string filters = "    filters: [ { state: InProgress } ]\n";
-  expectError("policies:\n  - name: Bad_Name\n    resource: query-jobs\n    action: abort\n" + filters,
-              2, 11, "bad policy name 'Bad_Name'");
+  expectError(
+      "policies:\n  - name: Bad_Name\n    resource: query-jobs\n    action: abort\n" + filters, 2,
+      11, "bad policy name 'Bad_Name'");
   expectError("policies:\n  - resource: query-jobs\n    action: abort\n" + filters, 2, 5,
               "missing key 'name' in a policy");
   expectError("policies:\n  - name: a\n    resource: query-jobs\n" + filters, 2, 5,
@@ -253,32 +258,45 @@ TEST(PolicyLoader, PolicyKeys) {
               15, "unknown resource 'bulk-jobs'");
   expectError("policies:\n  - name: a\n    action: abort\n" + filters, 2, 5,
               "missing key 'resource'");
-  expectError("policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
-              "    mode: on\n" + filters,
-              5, 11, "unknown mode 'on'", "enforce or dry-run");
-  expectError("policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
-              "    orgs: [acme-prd]\n" + filters,
-              5, 12, "unknown org 'acme-prd'", "did you mean 'acme-prod'?");
-  expectError("policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
-              "    schedule: { cron: \"*/5 * * * *\" }\n" + filters,
-              5, 17, "'cron' is not supported yet");
-  expectError("policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
-              "    schedule: { every: 10s }\n" + filters,
-              5, 24, "schedule every 10s is out of range");
-  expectError("policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
-              "    limits: { max-actions: 3 }\n" + filters,
-              5, 5, "'limits' is not supported yet");
-  expectError("policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
-              "    exempt: []\n" + filters,
-              5, 5, "'exempt' is not supported yet");
+  expectError(
+      "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
+      "    mode: on\n" +
+          filters,
+      5, 11, "unknown mode 'on'", "enforce or dry-run");
+  expectError(
+      "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
+      "    orgs: [acme-prd]\n" +
+          filters,
+      5, 12, "unknown org 'acme-prd'", "did you mean 'acme-prod'?");
+  expectError(
+      "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
+      "    schedule: { cron: \"*/5 * * * *\" }\n" +
+          filters,
+      5, 17, "'cron' is not supported yet");
+  expectError(
+      "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
+      "    schedule: { every: 10s }\n" +
+          filters,
+      5, 24, "schedule every 10s is out of range");
+  expectError(
+      "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
+      "    limits: { max-actions: 3 }\n" +
+          filters,
+      5, 5, "'limits' is not supported yet");
+  expectError(
+      "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
+      "    exempt: []\n" +
+          filters,
+      5, 5, "'exempt' is not supported yet");
   expectError("policies:\n  - name: a\n    name: b\n    resource: query-jobs\n    action: abort\n" +
                   filters,
               3, 5, "duplicate key 'name' in a policy");
 }
 
 TEST(PolicyLoader, DuplicateNamesInOneFile) {
-  std::string p = "  - name: a\n    resource: query-jobs\n    action: abort\n"
-                  "    filters: [ { state: InProgress } ]\n";
+  std::string p =
+      "  - name: a\n    resource: query-jobs\n    action: abort\n"
+      "    filters: [ { state: InProgress } ]\n";
   auto d = errorsOf("policies:\n" + p + p);
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].where.line, 6);
@@ -316,8 +334,8 @@ TEST(PolicyLoader, RefusesAnchorsAliasesAndDepth) {
   // An alias bomb is refused before it expands.
   std::string bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n";
   for (char c = 'b'; c <= 'k'; ++c) {
-    bomb += fmt::format("{}: &{} [*{},*{},*{},*{},*{},*{},*{},*{},*{}]\n", c, c, c - 1, c - 1, c - 1,
-                        c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
+    bomb += fmt::format("{}: &{} [*{},*{},*{},*{},*{},*{},*{},*{},*{}]\n", c, c, c - 1, c - 1,
+                        c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
   }
   expectError(bomb, 1, 4, "anchors");
   std::string deep = "policies: " + std::string(20, '[') + std::string(20, ']') + "\n";

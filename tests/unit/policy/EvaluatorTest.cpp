@@ -106,11 +106,11 @@ TEST(Evaluator, OlderThanIsStrict) {
       {"older", olderF(minutes(30)), job(JobState::InProgress, minutes(31)), true},
       {"exactly equal is not older", olderF(minutes(30)), job(JobState::InProgress, minutes(30)),
        false},
-      {"one ms past", olderF(minutes(30) - milliseconds(1)),
-       job(JobState::InProgress, minutes(30)), true},
+      {"one ms past", olderF(minutes(30) - milliseconds(1)), job(JobState::InProgress, minutes(30)),
+       true},
       {"younger", olderF(minutes(30)), job(JobState::InProgress, minutes(29)), false},
-      {"in the future is never older", olderF(minutes(1)),
-       job(JobState::InProgress, minutes(-600)), false},
+      {"in the future is never older", olderF(minutes(1)), job(JobState::InProgress, minutes(-600)),
+       false},
       {"systemModstamp", olderF(minutes(4), JobField::SystemModstamp), job(), true},
       {"systemModstamp younger", olderF(minutes(6), JobField::SystemModstamp), job(), false},
   });
@@ -240,21 +240,21 @@ TEST(Evaluator, AllAnyNot) {
       {"not hit", notF(account), job(), false},
       {"not of empty all", notF(group(Filter::Kind::All, {})), job(), false},
       {"malformed not never matches", group(Filter::Kind::Not, {}), job(), false},
-      {"nested", group(Filter::Kind::All,
-                       {inProgress, group(Filter::Kind::Any, {contact, notF(contact)}),
-                        notF(group(Filter::Kind::Any, {contact, olderF(hours(2))}))}),
+      {"nested",
+       group(Filter::Kind::All, {inProgress, group(Filter::Kind::Any, {contact, notF(contact)}),
+                                 notF(group(Filter::Kind::Any, {contact, olderF(hours(2))}))}),
        job(), true},
-      {"nested miss", group(Filter::Kind::All,
-                            {inProgress, notF(group(Filter::Kind::Any, {contact, old}))}),
+      {"nested miss",
+       group(Filter::Kind::All, {inProgress, notF(group(Filter::Kind::Any, {contact, old}))}),
        job(), false},
   });
 }
 
 TEST(Evaluator, ExplainNamesTheFacts) {
   Job j = job(JobState::InProgress, minutes(133));
-  Filter f = group(Filter::Kind::All,
-                   {stateF({JobState::InProgress}), olderF(minutes(30)),
-                    fieldF(JobField::Object, Op::Regex, {"^(Account|Contact)$"})});
+  Filter f =
+      group(Filter::Kind::All, {stateF({JobState::InProgress}), olderF(minutes(30)),
+                                fieldF(JobField::Object, Op::Regex, {"^(Account|Contact)$"})});
   ASSERT_TRUE(matches(f, j, kNow));
   EXPECT_EQ(explain(f, j, kNow),
             "state InProgress; createdDate 2h13m ago > 30m; object Account matches "
@@ -272,10 +272,10 @@ TEST(Evaluator, ExplainNamesTheFacts) {
   EXPECT_EQ(explain(fieldF(JobField::Object, Op::Eq, {"Account"}), j, kNow), "object Account");
   std::string n = explain(notF(fieldF(JobField::CreatedById, Op::In, {"005X"})), j, kNow);
   EXPECT_EQ(n, "not createdById in [005X] (createdById is 005R0000000GiwjIAC)");
-  std::string any = explain(group(Filter::Kind::Any, {fieldF(JobField::Object, Op::Eq, {"Lead"}),
-                                                      fieldF(JobField::Operation, Op::Eq,
-                                                             {"query"})}),
-                            j, kNow);
+  std::string any =
+      explain(group(Filter::Kind::Any, {fieldF(JobField::Object, Op::Eq, {"Lead"}),
+                                        fieldF(JobField::Operation, Op::Eq, {"query"})}),
+              j, kNow);
   EXPECT_EQ(any, "operation query");
   EXPECT_EQ(explain(fieldF(JobField::CreatedDate, Op::Lt, {"2027-01-01T00:00:00Z"}), j, kNow),
             "createdDate 2026-03-01T09:47:00.000Z < 2027-01-01T00:00:00.000Z");
