@@ -122,9 +122,10 @@ class FilterParser {
       }
       return std::nullopt;
     }
+    // Copies: `it->first` is a proxy that dies at the end of the statement.
     auto it = node.begin();
-    const YAML::Node& keyNode = it->first;
-    const YAML::Node& value = it->second;
+    const YAML::Node keyNode = it->first;
+    const YAML::Node value = it->second;
     if (!keyNode.IsScalar()) {
       sink_.error(keyNode, fmt::format("a filter key must be a name, got {}", kindName(keyNode)));
       return std::nullopt;

@@ -274,7 +274,7 @@ MapView::MapView(const YAML::Node& node, DiagnosticSink& sink, std::string_view 
   }
   ok_ = true;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& k = it->first;
+    const YAML::Node k = it->first;  // a copy: `it->first` is a proxy that dies right away
     if (!k.IsScalar()) {
       sink.error(k, fmt::format("a key in {} must be a plain name, got {}", context, kindName(k)));
       continue;

@@ -374,3 +374,42 @@ TEST(PolicyLoader, WhatIsPrintsEveryDiagnosticOnItsOwnLine) {
 
 }  // namespace
 }  // namespace bulkwarden::config
+
+namespace bulkwarden::config {
+namespace {
+
+// Every prefix and every one-byte corruption of a valid file either loads or gives ConfigError;
+// nothing else escapes (no YAML exception, no crash).
+TEST(PolicyLoader, HostileEditsGiveOnlyConfigErrors) {
+  const std::string good = R"(policies:
+  - name: p
+    resource: query-jobs
+    orgs: [acme-prod]
+    schedule: { every: 5m }
+    filters:
+      - state: [InProgress, UploadComplete]
+      - older-than: { field: createdDate, age: 30m }
+      - not: { createdById: ["005R0000000GiwjIAC"] }
+      - object: { regex: "^(Account|Contact)$" }
+      - or: [ { operation: query }, { apiVersion: { gt: 58.0 } } ]
+    action: abort
+)";
+  auto load = [](const std::string& text) {
+    try {
+      parsePolicies(text, "p.yaml", &kOrgs);
+    } catch (const ConfigError& e) {
+      EXPECT_FALSE(e.diagnostics().empty());
+    }
+  };
+  for (size_t n = 0; n <= good.size(); ++n) load(good.substr(0, n));
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (char c : {'&', '*', '[', '{', ':', '-', '\0', '\t', '"', '!', '\xff'}) {
+      std::string bad = good;
+      bad[i] = c;
+      load(bad);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bulkwarden::config
