@@ -1,0 +1,436 @@
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+#include <fmt/format.h>
+#include <glob.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+
+#include "config/Config.h"
+#include "config/PolicyLoader.h"
+#include "config/YamlDocument.h"
+
+namespace bulkwarden::config {
+namespace {
+
+const std::vector<std::string_view> kTopKeys = {"orgs", "policies",    "audit-log", "state-dir",
+                                                "http", "concurrency", "dry-run"};
+const std::vector<std::string_view> kOrgKeys = {"name", "api-version", "instance-url", "auth"};
+const std::vector<std::string_view> kAuthKeys = {"flow",          "access-token", "login-url",
+                                                 "client-id",     "username",     "private-key",
+                                                 "client-secret", "refresh-token"};
+const std::vector<std::string_view> kFlows = {"access-token", "jwt-bearer", "client-credentials",
+                                              "refresh-token"};
+const std::vector<std::string_view> kSecretKeys = {"file", "credential", "env"};
+const std::vector<std::string_view> kHttpKeys = {"listen"};
+
+const char kDefaultAuditLog[] = "/var/log/bulkwarden/audit.jsonl";
+const char kDefaultStateDir[] = "/var/lib/bulkwarden";
+constexpr int kMinApiMajor = 47;  // query jobs exist from 47.0 (BULK_API.md section 2)
+
+bool isLoopbackHost(const std::string& host) {
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8 written as a dotted quad.
+  if (host.rfind("127.", 0) != 0) return false;
+  int parts = 0;
+  size_t start = 0;
+  while (start <= host.size()) {
+    size_t end = host.find('.', start);
+    if (end == std::string::npos) end = host.size();
+    std::string_view part(host.data() + start, end - start);
+    int v = -1;
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || v > 255) {
+      return false;
+    }
+    ++parts;
+    start = end + 1;
+  }
+  return parts == 4;
+}
+
+bool validOrgName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+bool validEnvName(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+bool validCredentialName(std::string_view name) {
+  // A file name inside $CREDENTIALS_DIRECTORY: no path separators, no "." or "..".
+  if (name.empty() || name[0] == '.' || name.size() > 255) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == '@';
+  });
+}
+
+class ConfigParser {
+ public:
+  ConfigParser(DiagnosticSink& sink, std::string dir) : sink_(sink), dir_(std::move(dir)) {}
+
+  // Fills `cfg`; `patterns` receives the policies entries (text and node) to expand later.
+  void parse(const YAML::Node& root, Config& cfg,
+             std::vector<std::pair<std::string, YAML::Node>>& patterns) {
+    MapView top(root, sink_, "the config file (a map)", kTopKeys);
+    if (!top.ok()) return;
+    if (const auto* e = top.require("orgs")) orgs(e->value, cfg);
+    if (const auto* e = top.require("policies")) {
+      const YAML::Node& v = e->value;
+      if (v.IsScalar()) {
+        patterns.emplace_back(v.Scalar(), v);
+      } else if (v.IsSequence()) {
+        for (const YAML::Node& item : v) {
+          if (auto text = scalarText(item, sink_, "a file name or glob")) {
+            patterns.emplace_back(*text, item);
+          }
+        }
+      } else {
+        sink_.error(v,
+                    fmt::format("expected a file, a glob or a list of them, got {}", kindName(v)));
+      }
+    }
+    cfg.auditLog = kDefaultAuditLog;
+    if (const auto* e = top.find("audit-log")) {
+      if (auto text = path(e->value, "a file path")) cfg.auditLog = *text;
+    }
+    cfg.stateDir = kDefaultStateDir;
+    if (const auto* e = top.find("state-dir")) {
+      if (auto text = path(e->value, "a directory path")) cfg.stateDir = *text;
+    }
+    if (const auto* e = top.find("http")) http(e->value, cfg);
+    if (const auto* e = top.find("concurrency")) {
+      int n = 0;
+      if (!e->value.IsScalar() || !YAML::convert<int>::decode(e->value, n) || n < 1 || n > 256) {
+        sink_.error(e->value,
+                    fmt::format("expected an integer from 1 to 256 for concurrency, got {}",
+                                e->value.IsScalar() ? "'" + e->value.Scalar() + "'"
+                                                    : std::string(kindName(e->value))));
+      } else {
+        cfg.concurrency = n;
+      }
+    }
+    if (const auto* e = top.find("dry-run")) {
+      bool b = false;
+      if (!e->value.IsScalar() || !YAML::convert<bool>::decode(e->value, b)) {
+        sink_.error(e->value, fmt::format("expected true or false for dry-run, got {}",
+                                          e->value.IsScalar() ? "'" + e->value.Scalar() + "'"
+                                                              : std::string(kindName(e->value))));
+      } else {
+        cfg.dryRun = b;
+      }
+    }
+  }
+
+  bool orgNamesComplete() const { return orgNamesComplete_; }
+
+ private:
+  std::optional<std::string> path(const YAML::Node& node, std::string_view what) {
+    auto text = scalarText(node, sink_, what);
+    if (!text) return std::nullopt;
+    if (text->empty()) {
+      sink_.error(node, fmt::format("expected {}, got an empty string", what));
+      return std::nullopt;
+    }
+    return absoluteAgainst(*text, dir_);
+  }
+
+  void orgs(const YAML::Node& node, Config& cfg) {
+    if (!node.IsSequence()) {
+      sink_.error(node, fmt::format("expected a list of orgs, got {}", kindName(node)));
+      orgNamesComplete_ = false;
+      return;
+    }
+    if (node.size() == 0) {
+      sink_.error(node, "the config needs at least one org");
+      return;
+    }
+    for (const YAML::Node& item : node) {
+      size_t before = sink_.count();
+      OrgConfig org;
+      org.where = sink_.at(item);
+      bool named = this->org(item, org);
+      if (!named) orgNamesComplete_ = false;
+      if (named) cfg.orgs.push_back(std::move(org));
+      (void)before;
+    }
+  }
+
+  // Returns whether the org has a usable, unique name (so policies may refer to it).
+  bool org(const YAML::Node& node, OrgConfig& org) {
+    MapView m(node, sink_, "an org", kOrgKeys);
+    if (!m.ok()) return false;
+    bool named = false;
+    if (const auto* e = m.require("name")) {
+      if (auto name = scalarText(e->value, sink_, "an org name")) {
+        if (!validOrgName(*name)) {
+          sink_.error(e->value, fmt::format("bad org name '{}'", *name),
+                      "lowercase letters, digits and '-', e.g. acme-prod");
+        } else if (auto prior = orgNames_.find(*name); prior != orgNames_.end()) {
+          sink_.error(e->value, fmt::format("duplicate org name '{}'; first defined at {}", *name,
+                                            prior->second.str()));
+        } else {
+          org.name = *name;
+          orgNames_.emplace(*name, sink_.at(e->value));
+          named = true;
+        }
+      }
+    }
+    if (const auto* e = m.find("api-version")) {
+      if (auto text = scalarText(e->value, sink_, "an API version such as \"62.0\"")) {
+        std::string v = *text;
+        bool digitsOnly =
+            !v.empty() && v.size() <= 3 &&
+            std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (digitsOnly) v += ".0";  // `api-version: 62` read as a YAML integer
+        bool ok = v.size() == 4 && v[2] == '.' && std::isdigit(static_cast<unsigned char>(v[0])) &&
+                  std::isdigit(static_cast<unsigned char>(v[1])) &&
+                  std::isdigit(static_cast<unsigned char>(v[3]));
+        if (!ok) {
+          sink_.error(e->value, fmt::format("bad api-version '{}'", *text),
+                      "write it as \"NN.N\", e.g. \"62.0\"");
+        } else if ((v[0] - '0') * 10 + (v[1] - '0') < kMinApiMajor) {
+          sink_.error(e->value, fmt::format("api-version {} is too old", v),
+                      "Bulk API 2.0 query jobs need 47.0 or later");
+        } else {
+          org.apiVersion = v;
+        }
+      }
+    }
+    if (const auto* e = m.require("instance-url")) instanceUrl(e->value, org);
+    if (const auto* e = m.require("auth")) auth(e->value, org);
+    return named;
+  }
+
+  void instanceUrl(const YAML::Node& node, OrgConfig& org) {
+    auto text = scalarText(node, sink_, "a URL such as https://acme.my.salesforce.com");
+    if (!text) return;
+    Poco::URI uri;
+    try {
+      uri = Poco::URI(*text);
+    } catch (const Poco::Exception& e) {
+      sink_.error(node, fmt::format("bad instance-url '{}': {}", *text, e.message()));
+      return;
+    }
+    const std::string& scheme = uri.getScheme();
+    if (uri.getHost().empty() || (scheme != "https" && scheme != "http")) {
+      sink_.error(node, fmt::format("bad instance-url '{}'", *text),
+                  "write the org's base URL, e.g. https://acme.my.salesforce.com");
+      return;
+    }
+    if (scheme == "http" && !isLoopbackHost(uri.getHost())) {
+      sink_.error(node,
+                  fmt::format("instance-url '{}' uses http on a host that is not loopback", *text),
+                  "use https; http is allowed only for 127.0.0.1, ::1 or localhost (the "
+                  "simulated org)");
+      return;
+    }
+    if (!uri.getUserInfo().empty() || (!uri.getPath().empty() && uri.getPath() != "/") ||
+        !uri.getRawQuery().empty() || !uri.getFragment().empty()) {
+      sink_.error(node,
+                  fmt::format("instance-url '{}' has more than a scheme, host and port", *text),
+                  "write the org's base URL without a path, e.g. https://acme.my.salesforce.com");
+      return;
+    }
+    std::string url = *text;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    org.instanceUrl = url;
+  }
+
+  std::optional<SecretRef> secret(const YAML::Node& node, std::string_view key) {
+    MapView m(node, sink_,
+              fmt::format("a secret for '{}' ({{ file: PATH }}, {{ credential: NAME }} or "
+                          "{{ env: NAME }})",
+                          key),
+              kSecretKeys);
+    if (!m.ok()) return std::nullopt;
+    if (m.entries().size() != 1) {
+      if (m.entries().size() > 1) {
+        sink_.error(
+            node,
+            fmt::format("a secret has exactly one source; '{}' has {}", key, m.entries().size()),
+            "keep one of file, credential, env");
+      } else if (node.size() == 0) {  // else its keys were reported as unknown already
+        sink_.error(node, fmt::format("empty secret for '{}'", key),
+                    "write { file: PATH }, { credential: NAME } or { env: NAME }");
+      }
+      return std::nullopt;
+    }
+    const auto& e = m.entries()[0];
+    auto text = scalarText(e.value, sink_, fmt::format("a {} name", e.key));
+    if (!text) return std::nullopt;
+    SecretRef ref;
+    ref.where = sink_.at(e.value);
+    if (e.key == "file") {
+      if (text->empty()) {
+        sink_.error(e.value, "empty file path for a secret");
+        return std::nullopt;
+      }
+      ref.source = SecretRef::Source::File;
+      ref.name = absoluteAgainst(*text, dir_);
+    } else if (e.key == "credential") {
+      if (!validCredentialName(*text)) {
+        sink_.error(e.value, fmt::format("bad credential name '{}'", *text),
+                    "the name given to LoadCredential=, e.g. sf-access-token");
+        return std::nullopt;
+      }
+      ref.source = SecretRef::Source::Credential;
+      ref.name = *text;
+    } else {
+      if (!validEnvName(*text)) {
+        sink_.error(e.value, fmt::format("bad environment variable name '{}'", *text));
+        return std::nullopt;
+      }
+      ref.source = SecretRef::Source::Env;
+      ref.name = *text;
+    }
+    return ref;
+  }
+
+  void auth(const YAML::Node& node, OrgConfig& org) {
+    MapView m(node, sink_, "an auth map", kAuthKeys);
+    if (!m.ok()) return;
+    std::string flow = "access-token";
+    if (const auto* e = m.find("flow")) {
+      auto text = scalarText(e->value, sink_, "an auth flow");
+      if (!text) return;
+      if (std::find(kFlows.begin(), kFlows.end(), *text) == kFlows.end()) {
+        std::string hint = fmt::format("flows: {}", fmt::join(kFlows, ", "));
+        if (auto c = closest(*text, kFlows)) hint = fmt::format("did you mean '{}'?", *c);
+        sink_.error(e->value, fmt::format("unknown auth flow '{}'", *text), hint);
+        return;
+      }
+      if (*text != "access-token") {
+        sink_.error(e->value, fmt::format("auth flow '{}' is not supported yet", *text),
+                    "use flow: access-token with { credential: NAME }, { file: PATH } or "
+                    "{ env: NAME }");
+        return;
+      }
+      flow = *text;
+    }
+    org.auth.flow = flow;
+    for (const auto& e : m.entries()) {
+      if (e.key != "flow" && e.key != "access-token") {
+        sink_.error(e.keyNode, fmt::format("'{}' does not apply to flow {}", e.key, flow),
+                    "flow access-token takes only access-token");
+      }
+    }
+    if (const auto* e = m.require("access-token")) org.auth.accessToken = secret(e->value, e->key);
+  }
+
+  void http(const YAML::Node& node, Config& cfg) {
+    MapView m(node, sink_, "an http map such as { listen: 127.0.0.1:9464 }", kHttpKeys);
+    if (!m.ok()) return;
+    HttpConfig h;
+    if (const auto* e = m.find("listen")) {
+      auto text = scalarText(e->value, sink_, "host:port");
+      if (!text) return;
+      size_t colon = text->rfind(':');
+      bool ok = colon != std::string::npos && colon > 0 && colon + 1 < text->size();
+      if (ok) {
+        std::string_view port(text->data() + colon + 1, text->size() - colon - 1);
+        int p = -1;
+        auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+        ok = ec == std::errc() && ptr == port.data() + port.size() && p >= 0 && p <= 65535;
+        std::string_view host(text->data(), colon);
+        if (host.find(':') != std::string_view::npos) {
+          ok = ok && host.front() == '[' && host.back() == ']';  // IPv6: [::1]:9464
+        }
+      }
+      if (!ok) {
+        sink_.error(e->value, fmt::format("bad listen address '{}'", *text),
+                    "write host:port, e.g. 127.0.0.1:9464 or [::1]:9464");
+        return;
+      }
+      h.listen = *text;
+    }
+    cfg.http = h;
+  }
+
+  DiagnosticSink& sink_;
+  std::string dir_;
+  std::map<std::string, policy::SourceLocation> orgNames_;
+  bool orgNamesComplete_ = true;
+};
+
+bool hasGlobChars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+
+// Expands one `policies:` entry into files, reporting a glob that matches nothing and a literal
+// path that does not exist.
+void expand(const std::string& pattern, const YAML::Node& node, const std::string& dir,
+            DiagnosticSink& sink, std::vector<std::string>& files) {
+  std::string full = absoluteAgainst(pattern, dir);
+  auto add = [&files](std::string f) {
+    if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(std::move(f));
+  };
+  if (!hasGlobChars(pattern)) {
+    struct stat st {};
+    if (::stat(full.c_str(), &st) != 0) {
+      sink.error(node, fmt::format("policy file '{}' does not exist", full));
+      return;
+    }
+    add(full);
+    return;
+  }
+  glob_t g{};
+  int rc = ::glob(full.c_str(), 0, nullptr, &g);
+  if (rc == GLOB_NOMATCH) {
+    sink.error(node, fmt::format("no file matches '{}'", full),
+               "a glob in 'policies' must match at least one file");
+  } else if (rc != 0) {
+    sink.error(node, fmt::format("cannot expand '{}'", full));
+  } else {
+    for (size_t i = 0; i < g.gl_pathc; ++i) add(g.gl_pathv[i]);
+  }
+  ::globfree(&g);
+}
+
+}  // namespace
+
+Config loadConfig(const std::string& path) {
+  std::vector<Diagnostic> diagnostics;
+  DiagnosticSink sink(path, diagnostics);
+  Config cfg;
+  cfg.path = path;
+  std::string dir = std::filesystem::absolute(std::filesystem::path(path)).parent_path().string();
+
+  auto text = readFileCapped(path, kMaxConfigBytes, sink);
+  if (!text) throw ConfigError(std::move(diagnostics));
+  auto root = parseYaml(*text, sink);
+  if (!root) throw ConfigError(std::move(diagnostics));
+  if (root->IsNull()) {
+    sink.fileError("the config file is empty", "see /usr/share/bulkwarden/bulkwarden.yaml");
+    throw ConfigError(std::move(diagnostics));
+  }
+
+  ConfigParser parser(sink, dir);
+  std::vector<std::pair<std::string, YAML::Node>> patterns;
+  parser.parse(*root, cfg, patterns);
+
+  for (const auto& [pattern, node] : patterns) expand(pattern, node, dir, sink, cfg.policyFiles);
+
+  std::vector<std::string> orgNames;
+  for (const OrgConfig& o : cfg.orgs) orgNames.push_back(o.name);
+  // When some org could not be read, "unknown org" errors in policies would only be noise.
+  const std::vector<std::string>* known = parser.orgNamesComplete() ? &orgNames : nullptr;
+  PolicySet set;
+  for (const std::string& file : cfg.policyFiles) {
+    DiagnosticSink fileSink(file, diagnostics);
+    if (auto policyText = readFileCapped(file, kMaxPolicyFileBytes, fileSink)) {
+      loadPolicyText(*policyText, fileSink, known, set);
+    }
+  }
+  if (!diagnostics.empty()) throw ConfigError(sortedByPlace(std::move(diagnostics)));
+  cfg.policies = std::move(set.policies);
+  return cfg;
+}
+
+}  // namespace bulkwarden::config

@@ -1,0 +1,608 @@
+#include "config/PolicyLoader.h"
+
+#include <Poco/Exception.h>
+#include <Poco/RegularExpression.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "policy/Glob.h"
+
+namespace bulkwarden::config {
+namespace {
+
+using model::JobField;
+using model::JobState;
+using policy::Filter;
+using policy::Op;
+
+const std::vector<std::string_view> kPolicyKeys = {"name", "description", "resource", "orgs",
+                                                   "mode", "schedule",    "filters",  "action"};
+const std::vector<std::string_view> kPolicyUnsupported = {"limits", "exempt"};
+const std::vector<std::string_view> kScheduleKeys = {"every"};
+const std::vector<std::string_view> kScheduleUnsupported = {"cron", "timezone"};
+const std::vector<std::string_view> kOlderThanKeys = {"field", "age"};
+
+constexpr auto kMinEvery = std::chrono::minutes(1);
+constexpr auto kMaxEvery = std::chrono::days(7);
+constexpr size_t kMaxRegexLength = 1000;
+
+const std::vector<std::string_view>& filterKeys() {
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> k = {"state", "older-than", "not", "or", "and"};
+    for (JobField f : model::kAllJobFields) {
+      if (f != JobField::State) k.push_back(model::fieldName(f));
+    }
+    return k;
+  }();
+  return keys;
+}
+
+const std::vector<std::string_view>& stateNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> n;
+    for (JobState s : model::kAllJobStates) n.push_back(model::toString(s));
+    return n;
+  }();
+  return names;
+}
+
+const std::vector<std::string_view>& opNames() {
+  static const std::vector<std::string_view> names = {"eq",   "ne", "in", "not-in", "regex",
+                                                      "glob", "gt", "ge", "lt",     "le"};
+  return names;
+}
+
+const char kDurationHint[] = "a number and a unit: 30s, 45m, 2h, 7d, 1w, or combined as 1h30m";
+const char kTimestampHint[] = "write RFC 3339 with a zone, e.g. 2026-01-31T00:00:00Z";
+
+uint32_t bit(JobState s) { return 1u << static_cast<unsigned>(s); }
+
+bool validName(std::string_view name) {
+  if (name.empty() || name.size() > 100) return false;
+  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; };
+  return name[0] != '-' && std::all_of(name.begin(), name.end(), ok);
+}
+
+std::string nameList(const std::vector<std::string_view>& names) {
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// One policy's filters; knows the resource so it can refuse states the resource never has.
+class FilterParser {
+ public:
+  FilterParser(DiagnosticSink& sink, std::optional<model::ResourceKind> resource)
+      : sink_(sink), resource_(resource) {}
+
+  // A list of entries -> Kind::All (or Any); nullopt after reporting.
+  std::optional<Filter> entryList(const YAML::Node& node, Filter::Kind kind, std::string_view key) {
+    if (!node.IsSequence()) {
+      sink_.error(node,
+                  fmt::format("expected a list of filters for '{}', got {}", key, kindName(node)));
+      return std::nullopt;
+    }
+    if (node.size() == 0) {
+      sink_.error(node, fmt::format("'{}' needs at least one filter", key));
+      return std::nullopt;
+    }
+    Filter f;
+    f.kind = kind;
+    f.where = sink_.at(node);
+    bool ok = true;
+    for (const YAML::Node& item : node) {
+      if (auto child = entry(item)) {
+        f.children.push_back(std::move(*child));
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return f;
+  }
+
+  // One single-key map: `state: ...`, `older-than: ...`, `not: ...`, `<field>: ...`.
+  std::optional<Filter> entry(const YAML::Node& node) {
+    if (!node.IsMap()) {
+      sink_.error(node, fmt::format("expected a filter such as {{ state: InProgress }}, got {}",
+                                    kindName(node)));
+      return std::nullopt;
+    }
+    if (node.size() != 1) {
+      if (node.size() == 0) {
+        sink_.error(node, "empty filter", "write a filter such as { state: InProgress }");
+      } else {
+        std::vector<std::string> keys;
+        for (auto it = node.begin(); it != node.end(); ++it) {
+          keys.push_back(it->first.IsScalar() ? it->first.Scalar() : "?");
+        }
+        sink_.error(node,
+                    fmt::format("a filter entry has exactly one key; this one has {} ({})",
+                                keys.size(), fmt::join(keys, ", ")),
+                    "start each filter on its own '- ' line, or group them under 'and:'");
+      }
+      return std::nullopt;
+    }
+    // Copies: `it->first` is a proxy that dies at the end of the statement.
+    auto it = node.begin();
+    const YAML::Node keyNode = it->first;
+    const YAML::Node value = it->second;
+    if (!keyNode.IsScalar()) {
+      sink_.error(keyNode, fmt::format("a filter key must be a name, got {}", kindName(keyNode)));
+      return std::nullopt;
+    }
+    const std::string key = keyNode.Scalar();
+    sink_.noteEmptyValue(value, keyNode.Mark());
+    std::optional<Filter> f;
+    if (key == "state") {
+      f = state(value);
+    } else if (key == "older-than") {
+      f = olderThan(value);
+    } else if (key == "not") {
+      f = negation(value);
+    } else if (key == "or") {
+      f = entryList(value, Filter::Kind::Any, key);
+    } else if (key == "and") {
+      f = entryList(value, Filter::Kind::All, key);
+    } else if (key == "in-state-for") {
+      sink_.error(keyNode, "'in-state-for' is not supported yet",
+                  "use older-than on createdDate or systemModstamp for now");
+    } else if (auto field = model::parseFieldName(key)) {
+      f = fieldFilter(*field, keyNode, value);
+    } else {
+      sink_.error(keyNode, fmt::format("unknown filter '{}'", key), keyHint(key, filterKeys()));
+    }
+    if (f) f->where = sink_.at(keyNode);
+    return f;
+  }
+
+ private:
+  std::optional<Filter> negation(const YAML::Node& value) {
+    std::optional<Filter> child;
+    if (value.IsMap()) {
+      child = entry(value);
+    } else if (value.IsSequence()) {
+      child = entryList(value, Filter::Kind::All, "not");
+    } else {
+      sink_.error(value, fmt::format("expected a filter or a list of filters for 'not', got {}",
+                                     kindName(value)));
+    }
+    if (!child) return std::nullopt;
+    Filter f;
+    f.kind = Filter::Kind::Not;
+    f.children.push_back(std::move(*child));
+    return f;
+  }
+
+  // One state name -> its bit, refusing states the policy's resource never has.
+  std::optional<uint32_t> stateBit(const YAML::Node& node) {
+    auto text = scalarText(node, sink_, "a state");
+    if (!text) return std::nullopt;
+    auto s = model::parseJobState(*text);
+    if (!s) {
+      std::string hint;
+      if (auto c = closest(*text, stateNames())) {
+        hint = fmt::format("did you mean '{}'?", *c);
+      } else {
+        hint = "states: " + nameList(stateNames());
+      }
+      sink_.error(node, fmt::format("unknown state '{}'", *text), hint);
+      return std::nullopt;
+    }
+    if (*s == JobState::Open && resource_ == model::ResourceKind::Query) {
+      sink_.error(node, "query jobs are never Open",
+                  "Open exists only for ingest jobs; a query job starts UploadComplete");
+      return std::nullopt;
+    }
+    return bit(*s);
+  }
+
+  // A state or a list of states -> a mask.
+  std::optional<uint32_t> stateSet(const YAML::Node& node) {
+    if (node.IsSequence()) {
+      if (node.size() == 0) {
+        sink_.error(node, "empty list of states");
+        return std::nullopt;
+      }
+      uint32_t mask = 0;
+      bool ok = true;
+      for (const YAML::Node& item : node) {
+        if (auto b = stateBit(item)) {
+          mask |= *b;
+        } else {
+          ok = false;
+        }
+      }
+      if (!ok) return std::nullopt;
+      return mask;
+    }
+    if (!node.IsScalar()) {
+      sink_.error(node,
+                  fmt::format("expected a state or a list of states, got {}", kindName(node)));
+      return std::nullopt;
+    }
+    return stateBit(node);
+  }
+
+  std::optional<Filter> state(const YAML::Node& value) {
+    Filter f;
+    f.kind = Filter::Kind::State;
+    if (!value.IsMap()) {
+      auto mask = stateSet(value);
+      if (!mask) return std::nullopt;
+      f.stateMask = *mask;
+      return f;
+    }
+    // Operator map: eq/in keep the listed states, ne/not-in the others; several must all hold.
+    uint32_t all = 0;
+    for (JobState s : model::kAllJobStates) all |= bit(s);
+    uint32_t mask = all;
+    bool ok = value.size() > 0;
+    if (!ok) sink_.error(value, "expected a state or a list of states, got an empty map");
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
+      auto op = policy::parseOp(key);
+      if (!op || (*op != Op::Eq && *op != Op::Ne && *op != Op::In && *op != Op::NotIn)) {
+        sink_.error(it->first, fmt::format("operator '{}' is not available for state", key),
+                    "use eq, ne, in or not-in, or just a state or a list of states");
+        ok = false;
+        continue;
+      }
+      if ((*op == Op::Eq || *op == Op::Ne) && !it->second.IsScalar()) {
+        sink_.error(it->second,
+                    fmt::format("expected a state for '{}', got {}", key, kindName(it->second)),
+                    it->second.IsSequence() ? "use in: or not-in: for a list" : "");
+        ok = false;
+        continue;
+      }
+      auto m = stateSet(it->second);
+      if (!m) {
+        ok = false;
+        continue;
+      }
+      mask &= (*op == Op::Eq || *op == Op::In) ? *m : (all & ~*m);
+    }
+    if (!ok) return std::nullopt;
+    f.stateMask = mask;
+    return f;
+  }
+
+  std::optional<model::Duration> duration(const YAML::Node& node) {
+    auto text = scalarText(node, sink_, "a duration such as 30m");
+    if (!text) return std::nullopt;
+    auto d = model::parseDuration(*text);
+    if (!d) sink_.error(node, fmt::format("bad duration '{}'", *text), kDurationHint);
+    return d;
+  }
+
+  std::optional<Filter> olderThan(const YAML::Node& value) {
+    Filter f;
+    f.kind = Filter::Kind::OlderThan;
+    f.timeField = JobField::CreatedDate;
+    if (value.IsScalar()) {
+      auto d = duration(value);
+      if (!d) return std::nullopt;
+      f.age = *d;
+      return f;
+    }
+    if (!value.IsMap()) {
+      sink_.error(value,
+                  fmt::format("expected a duration such as 30m, or {{ field: createdDate, age: "
+                              "30m }}, got {}",
+                              kindName(value)));
+      return std::nullopt;
+    }
+    size_t before = sink_.count();
+    MapView m(value, sink_, "older-than", kOlderThanKeys);
+    if (const auto* e = m.find("field")) {
+      if (auto text = scalarText(e->value, sink_, "createdDate or systemModstamp")) {
+        auto field = model::parseFieldName(*text);
+        if (!field || !model::isTimeField(*field)) {
+          sink_.error(
+              e->value,
+              fmt::format("older-than works on createdDate or systemModstamp, not '{}'", *text));
+        } else {
+          f.timeField = *field;
+        }
+      }
+    }
+    if (const auto* e = m.require("age")) {
+      if (auto d = duration(e->value)) f.age = *d;
+    }
+    if (sink_.count() != before) return std::nullopt;
+    return f;
+  }
+
+  // One operand: text, or for a time field a timestamp too.
+  bool operand(JobField field, const YAML::Node& node, Filter& f, std::string_view what) {
+    auto text = scalarText(node, sink_, what);
+    if (!text) return false;
+    if (model::isTimeField(field)) {
+      auto t = model::parseTimestamp(*text);
+      if (!t) {
+        sink_.error(node, fmt::format("bad timestamp '{}' for {}", *text, model::fieldName(field)),
+                    kTimestampHint);
+        return false;
+      }
+      f.times.push_back(*t);
+    }
+    f.values.push_back(*text);
+    return true;
+  }
+
+  bool operandList(JobField field, const YAML::Node& node, Filter& f, std::string_view key) {
+    if (node.IsScalar()) return operand(field, node, f, "a value");
+    if (!node.IsSequence()) {
+      sink_.error(node, fmt::format("expected a value or a list of values for '{}', got {}", key,
+                                    kindName(node)));
+      return false;
+    }
+    if (node.size() == 0) {
+      sink_.error(node, fmt::format("empty list for '{}'", key));
+      return false;
+    }
+    bool ok = true;
+    for (const YAML::Node& item : node) ok = operand(field, item, f, "a value") && ok;
+    return ok;
+  }
+
+  std::optional<Filter> fieldOp(JobField field, Op op, const YAML::Node& opNode,
+                                const YAML::Node& value) {
+    Filter f;
+    f.kind = Filter::Kind::Field;
+    f.field = field;
+    f.op = op;
+    f.where = sink_.at(opNode);
+    std::string_view name = model::fieldName(field);
+    std::string_view opName = policy::toString(op);
+    if (op == Op::In || op == Op::NotIn) {
+      if (!operandList(field, value, f, opName)) return std::nullopt;
+      return f;
+    }
+    if ((op == Op::Regex || op == Op::Glob) && model::isTimeField(field)) {
+      sink_.error(opNode, fmt::format("'{}' is not available for {} (a timestamp)", opName, name),
+                  "compare timestamps with gt, ge, lt, le, or use older-than");
+      return std::nullopt;
+    }
+    if (!value.IsScalar()) {
+      sink_.error(value, fmt::format("expected a value for '{}', got {}", opName, kindName(value)),
+                  value.IsSequence() && (op == Op::Eq || op == Op::Ne)
+                      ? "use in: or not-in: for a list"
+                      : "");
+      return std::nullopt;
+    }
+    if (!operand(field, value, f, "a value")) return std::nullopt;
+    if (op == Op::Regex) {
+      const std::string& pattern = f.values[0];
+      if (pattern.size() > kMaxRegexLength) {
+        sink_.error(value, fmt::format("regex longer than {} characters", kMaxRegexLength));
+        return std::nullopt;
+      }
+      try {
+        f.regex = std::make_shared<const Poco::RegularExpression>(pattern);
+      } catch (const Poco::Exception& e) {
+        sink_.error(value, fmt::format("bad regex '{}': {}", pattern, e.message()),
+                    "Perl-compatible syntax; the regex may match anywhere unless anchored with ^ "
+                    "and $");
+        return std::nullopt;
+      }
+    } else if (op == Op::Glob) {
+      if (auto err = policy::globError(f.values[0])) {
+        sink_.error(value, fmt::format("bad glob '{}': {}", f.values[0], *err));
+        return std::nullopt;
+      }
+    }
+    return f;
+  }
+
+  std::optional<Filter> fieldFilter(JobField field, const YAML::Node& keyNode,
+                                    const YAML::Node& value) {
+    if (value.IsScalar()) return fieldOp(field, Op::Eq, keyNode, value);
+    if (value.IsSequence()) return fieldOp(field, Op::In, keyNode, value);
+    if (!value.IsMap()) {
+      sink_.error(value,
+                  fmt::format("expected a value, a list or an operator map such as {{ regex: "
+                              "\"^Acc\" }} for {}, got {}",
+                              model::fieldName(field), kindName(value)));
+      return std::nullopt;
+    }
+    if (value.size() == 0) {
+      sink_.error(value, fmt::format("empty operator map for {}", model::fieldName(field)),
+                  "operators: " + nameList(opNames()));
+      return std::nullopt;
+    }
+    std::vector<Filter> parts;
+    bool ok = true;
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
+      auto op = policy::parseOp(key);
+      if (!op) {
+        std::string hint = "operators: " + nameList(opNames());
+        if (auto c = closest(key, opNames())) hint = fmt::format("did you mean '{}'?", *c);
+        sink_.error(it->first, fmt::format("unknown operator '{}'", key), hint);
+        ok = false;
+        continue;
+      }
+      if (auto f = fieldOp(field, *op, it->first, it->second)) {
+        parts.push_back(std::move(*f));
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    if (parts.size() == 1) return std::move(parts[0]);
+    Filter all;
+    all.kind = Filter::Kind::All;
+    all.children = std::move(parts);
+    return all;
+  }
+
+  DiagnosticSink& sink_;
+  std::optional<model::ResourceKind> resource_;
+};
+
+void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
+                const std::vector<std::string>* knownOrgs, PolicySet& set) {
+  size_t before = sink.count();
+  MapView m(node, sink, "a policy", kPolicyKeys, kPolicyUnsupported);
+  if (!m.ok()) return;
+  policy::Policy p;
+  p.where = sink.at(node);
+
+  if (const auto* e = m.require("name")) {
+    if (auto name = scalarText(e->value, sink, "a policy name")) {
+      if (!validName(*name)) {
+        sink.error(e->value, fmt::format("bad policy name '{}'", *name),
+                   "lowercase letters, digits and '-', starting with a letter or digit, e.g. "
+                   "abort-stuck-queries");
+      } else if (auto prior = set.names.find(*name); prior != set.names.end()) {
+        sink.error(e->value,
+                   fmt::format("duplicate policy name '{}'; first defined at {}", *name,
+                               prior->second.str()),
+                   "policy names are unique across every policy file");
+      } else {
+        p.name = *name;
+        set.names.emplace(*name, sink.at(e->value));
+      }
+    }
+  }
+  if (const auto* e = m.find("description")) {
+    if (auto d = scalarText(e->value, sink, "a description")) p.description = *d;
+  }
+  std::optional<model::ResourceKind> resource;
+  if (const auto* e = m.require("resource")) {
+    if (auto text = scalarText(e->value, sink, "query-jobs or ingest-jobs")) {
+      resource = model::parseResourceName(*text);
+      if (!resource) {
+        std::string hint = "query-jobs or ingest-jobs";
+        if (auto c = closest(*text, {"query-jobs", "ingest-jobs"})) {
+          hint = fmt::format("did you mean '{}'?", *c);
+        }
+        sink.error(e->value, fmt::format("unknown resource '{}'", *text), hint);
+      } else {
+        p.resource = *resource;
+      }
+    }
+  }
+  if (const auto* e = m.find("orgs")) {
+    const YAML::Node& v = e->value;
+    std::vector<YAML::Node> items;
+    if (v.IsScalar()) {
+      items.push_back(v);
+    } else if (v.IsSequence()) {
+      if (v.size() == 0) {
+        sink.error(v, "empty list of orgs", "omit 'orgs' to apply the policy to every org");
+      }
+      for (const YAML::Node& item : v) items.push_back(item);
+    } else {
+      sink.error(v, fmt::format("expected a list of org names, got {}", kindName(v)));
+    }
+    for (const YAML::Node& item : items) {
+      auto org = scalarText(item, sink, "an org name");
+      if (!org) continue;
+      if (knownOrgs && std::find(knownOrgs->begin(), knownOrgs->end(), *org) == knownOrgs->end()) {
+        std::vector<std::string_view> known(knownOrgs->begin(), knownOrgs->end());
+        std::string hint = knownOrgs->empty()
+                               ? "the config defines no orgs"
+                               : fmt::format("orgs in the config: {}", nameList(known));
+        if (auto c = closest(*org, known)) hint = fmt::format("did you mean '{}'?", *c);
+        sink.error(item, fmt::format("unknown org '{}'", *org), hint);
+        continue;
+      }
+      if (std::find(p.orgs.begin(), p.orgs.end(), *org) == p.orgs.end()) p.orgs.push_back(*org);
+    }
+  }
+  if (const auto* e = m.find("mode")) {
+    if (auto text = scalarText(e->value, sink, "enforce or dry-run")) {
+      if (auto mode = policy::parseMode(*text)) {
+        p.mode = *mode;
+      } else {
+        sink.error(e->value, fmt::format("unknown mode '{}'", *text), "enforce or dry-run");
+      }
+    }
+  }
+  if (const auto* e = m.find("schedule")) {
+    MapView s(e->value, sink, "a schedule such as { every: 5m }", kScheduleKeys,
+              kScheduleUnsupported);
+    if (s.ok() && !s.sawUnsupported()) {
+      if (const auto* every = s.require("every")) {
+        if (auto text = scalarText(every->value, sink, "a duration such as 5m")) {
+          auto d = model::parseDuration(*text);
+          if (!d) {
+            sink.error(every->value, fmt::format("bad duration '{}'", *text), kDurationHint);
+          } else if (*d < kMinEvery || *d > kMaxEvery) {
+            sink.error(every->value, fmt::format("schedule every {} is out of range", *text),
+                       "from 1m to 7d");
+          } else {
+            p.schedule.every = *d;
+          }
+        }
+      }
+    }
+  }
+  if (const auto* e = m.require("filters")) {
+    FilterParser fp(sink, resource);
+    if (e->value.IsSequence() && e->value.size() == 0) {
+      sink.error(e->value, "a policy needs at least one filter",
+                 "a policy without filters would act on every job");
+    } else if (auto f = fp.entryList(e->value, policy::Filter::Kind::All, "filters")) {
+      p.filter = std::move(*f);
+    }
+  }
+  if (const auto* e = m.require("action")) {
+    if (auto text = scalarText(e->value, sink, "abort, delete or report")) {
+      if (auto action = policy::parseAction(*text)) {
+        p.action = *action;
+      } else {
+        std::string hint = "abort, delete or report";
+        if (auto c = closest(*text, {"abort", "delete", "report"})) {
+          hint = fmt::format("did you mean '{}'?", *c);
+        }
+        sink.error(e->value, fmt::format("unknown action '{}'", *text), hint);
+      }
+    }
+  }
+  if (sink.count() != before) return;
+  if (set.policies.size() >= kMaxPolicies) {
+    if (!set.tooMany) {
+      sink.error(node, fmt::format("more than {} policies", kMaxPolicies),
+                 "merge policies that differ only in their filters");
+      set.tooMany = true;
+    }
+    return;
+  }
+  set.policies.push_back(std::move(p));
+}
+
+}  // namespace
+
+void loadPolicyText(const std::string& text, DiagnosticSink& sink,
+                    const std::vector<std::string>* knownOrgs, PolicySet& set) {
+  auto root = parseYaml(text, sink);
+  if (!root) return;
+  if (root->IsNull()) {
+    sink.fileError("the policy file is empty", "expected 'policies:' with a list of policies");
+    return;
+  }
+  MapView top(*root, sink, "a policy file (a map with 'policies:')", {"policies"});
+  if (!top.ok()) return;
+  const auto* list = top.require("policies");
+  if (!list) return;
+  if (!list->value.IsSequence()) {
+    sink.error(list->value,
+               fmt::format("expected a list of policies, got {}", kindName(list->value)));
+    return;
+  }
+  for (const YAML::Node& node : list->value) loadPolicy(node, sink, knownOrgs, set);
+}
+
+std::vector<policy::Policy> parsePolicies(const std::string& yaml, const std::string& file,
+                                          const std::vector<std::string>* knownOrgs) {
+  std::vector<Diagnostic> diagnostics;
+  DiagnosticSink sink(file, diagnostics);
+  PolicySet set;
+  loadPolicyText(yaml, sink, knownOrgs, set);
+  if (!diagnostics.empty()) throw ConfigError(sortedByPlace(std::move(diagnostics)));
+  return std::move(set.policies);
+}
+
+}  // namespace bulkwarden::config

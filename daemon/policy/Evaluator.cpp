@@ -1,0 +1,380 @@
+#include "policy/Evaluator.h"
+
+#include <Poco/Exception.h>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+
+#include "policy/Glob.h"
+
+namespace bulkwarden::policy {
+namespace {
+
+using model::Job;
+using model::JobField;
+using model::Timestamp;
+
+// Poco::RegularExpression wants a std::string; the job's members are std::strings already, so
+// hand out a reference instead of copying (matches() must not allocate).
+const std::string& fieldString(const Job& job, JobField field) {
+  static const std::string kStates[] = {
+      std::string(toString(model::JobState::Open)),
+      std::string(toString(model::JobState::UploadComplete)),
+      std::string(toString(model::JobState::InProgress)),
+      std::string(toString(model::JobState::JobComplete)),
+      std::string(toString(model::JobState::Failed)),
+      std::string(toString(model::JobState::Aborted)),
+  };
+  static const std::string kEmpty;
+  switch (field) {
+    case JobField::Id:
+      return job.id;
+    case JobField::Operation:
+      return job.operation;
+    case JobField::Object:
+      return job.object;
+    case JobField::CreatedById:
+      return job.createdById;
+    case JobField::State:
+      return kStates[static_cast<size_t>(job.state)];
+    case JobField::ConcurrencyMode:
+      return job.concurrencyMode;
+    case JobField::ContentType:
+      return job.contentType;
+    case JobField::ApiVersion:
+      return job.apiVersion;
+    case JobField::JobType:
+      return job.jobType;
+    case JobField::LineEnding:
+      return job.lineEnding;
+    case JobField::ColumnDelimiter:
+      return job.columnDelimiter;
+    case JobField::CreatedDate:
+    case JobField::SystemModstamp:
+      break;
+  }
+  return kEmpty;
+}
+
+// A number only when the whole text is one finite decimal number: "62.0", "-3", "1e3".
+bool parseNumber(std::string_view text, double& out) {
+  if (text.empty()) return false;
+  const char* first = text.data();
+  const char* last = first + text.size();
+  if (*first == '+') ++first;
+  if (first == last || !((*first >= '0' && *first <= '9') || *first == '-' || *first == '.')) {
+    return false;
+  }
+  auto [ptr, ec] = std::from_chars(first, last, out);
+  return ec == std::errc() && ptr == last && std::isfinite(out);
+}
+
+// -1, 0, 1: numerically when both sides are numbers, else bytewise.
+int compareText(std::string_view a, std::string_view b) {
+  double x, y;
+  if (parseNumber(a, x) && parseNumber(b, y)) return x < y ? -1 : (x > y ? 1 : 0);
+  int c = a.compare(b);
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
+}
+
+bool ordered(Op op, int cmp) {
+  switch (op) {
+    case Op::Gt:
+      return cmp > 0;
+    case Op::Ge:
+      return cmp >= 0;
+    case Op::Lt:
+      return cmp < 0;
+    case Op::Le:
+      return cmp <= 0;
+    default:
+      return false;
+  }
+}
+
+bool regexSearch(const Poco::RegularExpression& re, const std::string& subject) {
+  try {
+    Poco::RegularExpression::Match m;
+    return re.match(subject, 0, m) > 0;
+  } catch (const Poco::Exception&) {
+    // PCRE gave up (match or recursion limit). Not matching is the safe side: a policy never
+    // acts on a job it could not decide about.
+    return false;
+  }
+}
+
+bool matchTimeField(const Filter& f, Timestamp t) {
+  switch (f.op) {
+    case Op::Eq:
+      return !f.times.empty() && t == f.times[0];
+    case Op::Ne:
+      return f.times.empty() || t != f.times[0];
+    case Op::In:
+      for (Timestamp v : f.times) {
+        if (t == v) return true;
+      }
+      return false;
+    case Op::NotIn:
+      for (Timestamp v : f.times) {
+        if (t == v) return false;
+      }
+      return true;
+    case Op::Gt:
+    case Op::Ge:
+    case Op::Lt:
+    case Op::Le: {
+      if (f.times.empty()) return false;
+      Timestamp v = f.times[0];
+      return ordered(f.op, t < v ? -1 : (t > v ? 1 : 0));
+    }
+    case Op::Regex:
+    case Op::Glob:
+      break;
+  }
+  return false;
+}
+
+bool matchField(const Filter& f, const Job& job) {
+  if (model::isTimeField(f.field)) {
+    if (f.op != Op::Regex && f.op != Op::Glob) return matchTimeField(f, job.time(f.field));
+    // The loader refuses regex/glob on timestamps; a hand-built filter gets the Salesforce text.
+    std::string text = job.text(f.field);
+    if (f.op == Op::Regex) return f.regex && regexSearch(*f.regex, text);
+    return !f.values.empty() && globMatch(f.values[0], text);
+  }
+  std::string_view v = job.view(f.field);
+  switch (f.op) {
+    case Op::Eq:
+      return !f.values.empty() && v == f.values[0];
+    case Op::Ne:
+      return f.values.empty() || v != f.values[0];
+    case Op::In:
+      for (const std::string& x : f.values) {
+        if (v == x) return true;
+      }
+      return false;
+    case Op::NotIn:
+      for (const std::string& x : f.values) {
+        if (v == x) return false;
+      }
+      return true;
+    case Op::Regex:
+      return f.regex && regexSearch(*f.regex, fieldString(job, f.field));
+    case Op::Glob:
+      return !f.values.empty() && globMatch(f.values[0], v);
+    case Op::Gt:
+    case Op::Ge:
+    case Op::Lt:
+    case Op::Le:
+      return !f.values.empty() && ordered(f.op, compareText(v, f.values[0]));
+  }
+  return false;
+}
+
+std::string_view opSymbol(Op op) {
+  switch (op) {
+    case Op::Eq:
+      return "=";
+    case Op::Ne:
+      return "!=";
+    case Op::In:
+      return "in";
+    case Op::NotIn:
+      return "not in";
+    case Op::Regex:
+      return "matches";
+    case Op::Glob:
+      return "matches glob";
+    case Op::Gt:
+      return ">";
+    case Op::Ge:
+      return ">=";
+    case Op::Lt:
+      return "<";
+    case Op::Le:
+      return "<=";
+  }
+  return "?";
+}
+
+std::string stateList(uint32_t mask) {
+  std::string out = "[";
+  for (model::JobState s : model::kAllJobStates) {
+    if (mask & (1u << static_cast<unsigned>(s))) {
+      if (out.size() > 1) out += ", ";
+      out += toString(s);
+    }
+  }
+  return out + "]";
+}
+
+std::string operandText(const Filter& f) {
+  if (model::isTimeField(f.field) && !f.times.empty() && f.op != Op::Regex && f.op != Op::Glob) {
+    if (f.op == Op::In || f.op == Op::NotIn) {
+      std::string out = "[";
+      for (size_t i = 0; i < f.times.size(); ++i) {
+        if (i) out += ", ";
+        out += model::formatRfc3339(f.times[i]);
+      }
+      return out + "]";
+    }
+    return model::formatRfc3339(f.times[0]);
+  }
+  if (f.op == Op::In || f.op == Op::NotIn) return fmt::format("[{}]", fmt::join(f.values, ", "));
+  if (f.op == Op::Regex && f.regex && f.values.empty()) return "(regex)";
+  return f.values.empty() ? std::string() : f.values[0];
+}
+
+std::string jobValue(const Filter& f, const Job& job) {
+  if (model::isTimeField(f.field)) return model::formatRfc3339(job.time(f.field));
+  std::string_view v = job.view(f.field);
+  return v.empty() ? std::string("(empty)") : std::string(v);
+}
+
+std::string agoText(const Filter& f, const Job& job, Timestamp now) {
+  auto ago = std::chrono::floor<std::chrono::seconds>(now - job.time(f.timeField));
+  if (ago.count() < 0) return fmt::format("{} in the future", model::formatDuration(-ago));
+  return fmt::format("{} ago", model::formatDuration(ago));
+}
+
+// What a filter asks for, without looking at a job: used under `not`.
+std::string describe(const Filter& f) {
+  switch (f.kind) {
+    case Filter::Kind::All:
+    case Filter::Kind::Any: {
+      if (f.children.empty()) return f.kind == Filter::Kind::All ? "always" : "never";
+      std::string out = "(";
+      for (size_t i = 0; i < f.children.size(); ++i) {
+        if (i) out += f.kind == Filter::Kind::All ? " and " : " or ";
+        out += describe(f.children[i]);
+      }
+      return out + ")";
+    }
+    case Filter::Kind::Not:
+      return f.children.empty() ? "not ?" : "not " + describe(f.children[0]);
+    case Filter::Kind::State:
+      return "state in " + stateList(f.stateMask);
+    case Filter::Kind::OlderThan:
+      return fmt::format("{} older than {}", model::fieldName(f.timeField),
+                         model::formatDuration(f.age));
+    case Filter::Kind::Field:
+      return fmt::format("{} {} {}", model::fieldName(f.field), opSymbol(f.op), operandText(f));
+  }
+  return "?";
+}
+
+void explainInto(const Filter& f, const Job& job, Timestamp now, std::string& out);
+
+void explainChildren(const Filter& f, const Job& job, Timestamp now, std::string& out) {
+  bool first = true;
+  for (const Filter& c : f.children) {
+    if (!first) out += "; ";
+    first = false;
+    explainInto(c, job, now, out);
+  }
+}
+
+void explainInto(const Filter& f, const Job& job, Timestamp now, std::string& out) {
+  switch (f.kind) {
+    case Filter::Kind::All:
+      if (f.children.empty()) {
+        out += "every job";
+      } else {
+        explainChildren(f, job, now, out);
+      }
+      return;
+    case Filter::Kind::Any:
+      for (const Filter& c : f.children) {
+        if (matches(c, job, now)) {
+          bool group = c.kind == Filter::Kind::All && c.children.size() > 1;
+          if (group) out += "(";
+          explainInto(c, job, now, out);
+          if (group) out += ")";
+          return;
+        }
+      }
+      out += "none of " + describe(f);
+      return;
+    case Filter::Kind::Not:
+      if (f.children.empty()) {
+        out += "not ?";
+        return;
+      }
+      out += "not " + describe(f.children[0]);
+      if (const Filter& c = f.children[0]; c.kind == Filter::Kind::Field) {
+        out += fmt::format(" ({} is {})", model::fieldName(c.field), jobValue(c, job));
+      } else if (c.kind == Filter::Kind::State) {
+        out += fmt::format(" (state is {})", model::toString(job.state));
+      }
+      return;
+    case Filter::Kind::State: {
+      out += fmt::format("state {}", model::toString(job.state));
+      uint32_t mask = f.stateMask;
+      if (mask & (mask - 1)) out += " in " + stateList(mask);
+      return;
+    }
+    case Filter::Kind::OlderThan:
+      out += fmt::format("{} {} > {}", model::fieldName(f.timeField), agoText(f, job, now),
+                         model::formatDuration(f.age));
+      return;
+    case Filter::Kind::Field:
+      if (f.op == Op::Eq) {
+        out += fmt::format("{} {}", model::fieldName(f.field), jobValue(f, job));
+      } else {
+        out += fmt::format("{} {} {} {}", model::fieldName(f.field), jobValue(f, job),
+                           opSymbol(f.op), operandText(f));
+      }
+      return;
+  }
+}
+
+}  // namespace
+
+bool matches(const Filter& filter, const model::Job& job, model::Timestamp now) {
+  switch (filter.kind) {
+    case Filter::Kind::All:
+      for (const Filter& c : filter.children) {
+        if (!matches(c, job, now)) return false;
+      }
+      return true;
+    case Filter::Kind::Any:
+      for (const Filter& c : filter.children) {
+        if (matches(c, job, now)) return true;
+      }
+      return false;
+    case Filter::Kind::Not:
+      // A malformed Not (no child) never matches: never act on what we cannot read.
+      return !filter.children.empty() && !matches(filter.children[0], job, now);
+    case Filter::Kind::State:
+      return (filter.stateMask & (1u << static_cast<unsigned>(job.state))) != 0;
+    case Filter::Kind::OlderThan:
+      // Strictly older; a job stamped in the future (clock skew) is never older.
+      return now - job.time(filter.timeField) > filter.age;
+    case Filter::Kind::Field:
+      return matchField(filter, job);
+  }
+  return false;
+}
+
+std::string explain(const Filter& filter, const model::Job& job, model::Timestamp now) {
+  std::string out;
+  explainInto(filter, job, now, out);
+  return out;
+}
+
+std::vector<Decision> evaluate(std::span<const model::Job> jobs,
+                               std::span<const Policy* const> policies, model::Timestamp now) {
+  std::vector<Decision> out;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    for (const Policy* p : policies) {
+      // The caller passes policies of the listed resource; checking again costs nothing and
+      // keeps a query policy from ever acting on an ingest job.
+      if (p == nullptr || p->resource != jobs[j].kind) continue;
+      if (matches(p->filter, jobs[j], now)) out.push_back(Decision{p, j});
+    }
+  }
+  return out;
+}
+
+}  // namespace bulkwarden::policy

@@ -1,0 +1,165 @@
+#include "sim/SimCommand.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <charconv>
+#include <cstdio>
+#include <map>
+#include <stdexcept>
+
+#include "sim/Scenario.h"
+#include "sim/SimServer.h"
+
+namespace bulkwarden::sim {
+
+namespace {
+
+constexpr int kExitUsage = 64;
+constexpr int kExitSoftware = 70;
+
+constexpr std::string_view kUsage =
+    R"(Usage: bulkwarden sim [OPTIONS]
+Serve a simulated Salesforce org (Bulk API 2.0 jobs) until SIGINT or SIGTERM.
+The first line of standard output is `bulkwarden sim: URL token TOKEN`.
+
+  --listen HOST:PORT        address to listen on (default 127.0.0.1:0, a free port)
+  --seed N                  seed for ids, token, ages and list order (default 1)
+  --time-scale X            sim time runs X times faster than wall time (default 1)
+  --page-size N             records per list page (default 1000)
+  --api-max N               daily API allowance; then 403 REQUEST_LIMIT_EXCEEDED (default 1000000)
+  --jobs SPEC               add a group of jobs (repeatable); replaces the default scenario
+  --empty                   start with no jobs
+  --token T                 the access token to accept (default: generated from the seed)
+  --next-url-on-ingest-path query-list nextRecordsUrl points at /jobs/ingest (docs quirk)
+  --not-found-as-400        PATCH/DELETE of an unknown job answer 400 NOT_FOUND instead of 404
+  --help                    this text
+
+Without --jobs or --empty the org holds the default scenario: about 3,400 query and ingest jobs
+in every state and age (stuck, moving, finished, left Open, Classic, racing an abort).
+
+)";
+
+template <class T>
+T parseNumber(const std::string& option, const std::string& text) {
+  T value{};
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty()) {
+    throw std::invalid_argument(fmt::format("{}: '{}' is not a valid number", option, text));
+  }
+  return value;
+}
+
+double parseScale(const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || text.empty() || !(value > 0)) {
+    throw std::invalid_argument(fmt::format("--time-scale: '{}' is not a positive number", text));
+  }
+  return value;
+}
+
+}  // namespace
+
+int simCommand(const std::vector<std::string>& args) {
+  SimOptions options;
+  Scenario custom;
+  bool empty = false;
+  try {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const std::string& arg = args[i];
+      auto value = [&]() -> const std::string& {
+        if (i + 1 >= args.size()) throw std::invalid_argument(fmt::format("{} needs a value", arg));
+        return args[++i];
+      };
+      if (arg == "--help" || arg == "-h") {
+        std::fputs(kUsage.data(), stdout);
+        std::fputs(kJobSpecHelp.data(), stdout);
+        std::fputs("\n", stdout);
+        return 0;
+      } else if (arg == "--listen") {
+        const std::string& listen = value();
+        const auto colon = listen.rfind(':');
+        if (colon == std::string::npos || colon == 0) {
+          throw std::invalid_argument(fmt::format("--listen: want HOST:PORT, got '{}'", listen));
+        }
+        options.host = listen.substr(0, colon);
+        options.port = parseNumber<uint16_t>("--listen", listen.substr(colon + 1));
+      } else if (arg == "--seed") {
+        options.seed = parseNumber<uint64_t>(arg, value());
+      } else if (arg == "--time-scale") {
+        options.timeScale = parseScale(value());
+      } else if (arg == "--page-size") {
+        options.pageSize = parseNumber<int>(arg, value());
+        if (options.pageSize < 1) throw std::invalid_argument("--page-size must be at least 1");
+      } else if (arg == "--api-max") {
+        options.apiMax = parseNumber<int64_t>(arg, value());
+      } else if (arg == "--jobs") {
+        custom.groups.push_back(parseJobGroup(value()));
+      } else if (arg == "--empty") {
+        empty = true;
+      } else if (arg == "--token") {
+        options.token = value();
+        if (options.token.empty()) throw std::invalid_argument("--token must not be empty");
+      } else if (arg == "--next-url-on-ingest-path") {
+        options.queryNextUrlOnIngestPath = true;
+      } else if (arg == "--not-found-as-400") {
+        options.notFoundAs400 = true;
+      } else {
+        throw std::invalid_argument(fmt::format("unknown option '{}'", arg));
+      }
+    }
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "bulkwarden sim: %s (see --help)\n", e.what());
+    return kExitUsage;
+  }
+  if (!custom.groups.empty()) {
+    options.scenario = std::move(custom);
+  } else if (!empty) {
+    options.scenario = defaultScenario();
+  }
+
+  // Threads started from here on inherit the mask, so only sigwait() below sees the signals.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  try {
+    SimServer server(std::move(options));
+    server.start();
+    std::printf("bulkwarden sim: %s token %s\n", server.baseUrl().c_str(), server.token().c_str());
+    std::fflush(stdout);
+
+    std::map<std::string, std::map<std::string, int>> summary;
+    int total = 0;
+    for (const auto& job : server.org().jobs()) {
+      ++summary[job.jobType == "Classic" ? job.kind + " (Classic)" : job.kind][job.state];
+      ++total;
+    }
+    std::fprintf(stderr, "bulkwarden sim: %d jobs\n", total);
+    for (const auto& [kind, states] : summary) {
+      std::string line;
+      for (const auto& [state, count] : states) line += fmt::format(" {}={}", state, count);
+      std::fprintf(stderr, "  %s:%s\n", kind.c_str(), line.c_str());
+    }
+
+    int received = 0;
+    sigwait(&signals, &received);
+    std::fprintf(stderr, "bulkwarden sim: stopping (signal %d)\n", received);
+    server.stop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bulkwarden sim: cannot serve: %s\n", e.what());
+    return kExitSoftware;
+  }
+  return 0;
+}
+
+}  // namespace bulkwarden::sim

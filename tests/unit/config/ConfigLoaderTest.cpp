@@ -1,0 +1,485 @@
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "config/Config.h"
+
+namespace bulkwarden::config {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// A fresh directory per test, removed afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "bulkwarden-config-XXXXXX").string();
+    char* made = ::mkdtemp(tmpl.data());
+    if (made == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string write(const std::string& name, const std::string& text, mode_t mode = 0644) const {
+    fs::path p = path_ / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    ::chmod(p.c_str(), mode);
+    return p.string();
+  }
+  std::string path(const std::string& name = "") const {
+    return name.empty() ? path_.string() : (path_ / name).string();
+  }
+
+ private:
+  fs::path path_;
+};
+
+constexpr char kOrg[] = R"(orgs:
+  - name: acme-prod
+    api-version: "62.0"
+    instance-url: https://acme.my.salesforce.com
+    auth:
+      flow: access-token
+      access-token: { credential: sf-access-token }
+)";
+
+constexpr char kPolicy[] = R"(policies:
+  - name: {}
+    resource: query-jobs
+    action: abort
+    filters:
+      - state: InProgress
+)";
+
+std::vector<Diagnostic> errorsOf(const std::string& configPath) {
+  try {
+    loadConfig(configPath);
+  } catch (const ConfigError& e) {
+    return e.diagnostics();
+  }
+  return {};
+}
+
+// One diagnostic whose place and message are as given.
+void expectOne(const std::string& configPath, const std::string& file, int line, int col,
+               const std::string& text, const std::string& hint = "") {
+  auto d = errorsOf(configPath);
+  ASSERT_EQ(d.size(), 1u) << (d.empty() ? "(none)" : d[0].str() + " ... " + d.back().str());
+  EXPECT_EQ(d[0].where.file, file) << d[0].str();
+  EXPECT_EQ(d[0].where.line, line) << d[0].str();
+  EXPECT_EQ(d[0].where.column, col) << d[0].str();
+  EXPECT_THAT(d[0].message, HasSubstr(text)) << d[0].str();
+  if (!hint.empty()) {
+    EXPECT_THAT(d[0].hint, HasSubstr(hint)) << d[0].str();
+  }
+}
+
+TEST(ConfigLoader, TheExamplePoliciesLoad) {
+  TempDir dir;
+  std::string cfg = dir.write(
+      "bulkwarden.yaml",
+      std::string(kOrg) + fmt::format("policies: {}/policies/*.yaml\n", BULKWARDEN_SOURCE_DIR));
+  Config c = loadConfig(cfg);
+  ASSERT_EQ(c.policyFiles.size(), 4u);
+  std::vector<std::string> names;
+  for (const auto& p : c.policies) names.push_back(p.name);
+  EXPECT_THAT(names,
+              ::testing::UnorderedElementsAre(
+                  "abort-stuck-query-jobs", "abort-stuck-ingest-jobs", "delete-finished-query-jobs",
+                  "delete-finished-ingest-jobs", "report-open-ingest-jobs"));
+  for (const auto& p : c.policies) EXPECT_EQ(p.mode, policy::Mode::DryRun) << p.name;
+}
+
+TEST(ConfigLoader, TheExampleConfigLoads) {
+  TempDir dir;
+  std::ifstream in(std::string(BULKWARDEN_SOURCE_DIR) + "/config/bulkwarden.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "/etc/bulkwarden/policies.d/*.yaml";
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), from.size(), "policies.d/*.yaml");
+  dir.write("policies.d/a.yaml", fmt::format(kPolicy, "a"));
+  Config c = loadConfig(dir.write("bulkwarden.yaml", text));
+  ASSERT_EQ(c.orgs.size(), 1u);
+  const OrgConfig& org = c.orgs[0];
+  EXPECT_EQ(org.name, "acme-prod");
+  EXPECT_EQ(org.apiVersion, "62.0");
+  EXPECT_EQ(org.instanceUrl, "https://acme.my.salesforce.com");
+  EXPECT_EQ(org.auth.flow, "access-token");
+  ASSERT_TRUE(org.auth.accessToken.has_value());
+  EXPECT_EQ(org.auth.accessToken->source, SecretRef::Source::Credential);
+  EXPECT_EQ(org.auth.accessToken->name, "sf-access-token");
+  EXPECT_EQ(org.auth.accessToken->describe(), "credential sf-access-token");
+  EXPECT_EQ(c.auditLog, "/var/log/bulkwarden/audit.jsonl");
+  EXPECT_EQ(c.stateDir, "/var/lib/bulkwarden");
+  ASSERT_TRUE(c.http.has_value());
+  EXPECT_EQ(c.http->listen, "127.0.0.1:9464");
+  EXPECT_EQ(c.concurrency, 8);
+  EXPECT_FALSE(c.dryRun);
+  ASSERT_EQ(c.policies.size(), 1u);
+  EXPECT_EQ(c.policyFiles, std::vector<std::string>{dir.path("policies.d/a.yaml")});
+}
+
+TEST(ConfigLoader, DefaultsAndRelativePaths) {
+  TempDir dir;
+  dir.write("p/b.yaml", fmt::format(kPolicy, "b"));
+  dir.write("p/a.yaml", fmt::format(kPolicy, "a"));
+  dir.write("extra.yaml", fmt::format(kPolicy, "c"));
+  std::string cfg = dir.write("c.yaml", std::string(kOrg) +
+                                            "policies: [p/*.yaml, extra.yaml, p/a.yaml]\n"
+                                            "audit-log: log/audit.jsonl\n"
+                                            "state-dir: ./state\n"
+                                            "concurrency: 3\n"
+                                            "dry-run: true\n");
+  Config c = loadConfig(cfg);
+  EXPECT_EQ(c.path, cfg);
+  // Globs expand sorted, in the order given; a file named twice is read once.
+  EXPECT_EQ(c.policyFiles, (std::vector<std::string>{dir.path("p/a.yaml"), dir.path("p/b.yaml"),
+                                                     dir.path("extra.yaml")}));
+  ASSERT_EQ(c.policies.size(), 3u);
+  EXPECT_EQ(c.policies[0].name, "a");
+  EXPECT_EQ(c.policies[2].name, "c");
+  EXPECT_EQ(c.policies[0].where.file, dir.path("p/a.yaml"));
+  EXPECT_EQ(c.auditLog, dir.path("log/audit.jsonl"));
+  EXPECT_EQ(c.stateDir, dir.path("state"));
+  EXPECT_FALSE(c.http.has_value());
+  EXPECT_EQ(c.concurrency, 3);
+  EXPECT_TRUE(c.dryRun);
+}
+
+TEST(ConfigLoader, OrgForms) {
+  TempDir dir;
+  dir.write("p.yaml", "policies: []\n");
+  std::string cfg = dir.write("c.yaml", R"(orgs:
+  - name: sim
+    api-version: 66.0
+    instance-url: http://127.0.0.1:41234/
+    auth: { flow: access-token, access-token: { env: SF_TOKEN } }
+  - name: sim6
+    api-version: 62
+    instance-url: http://[::1]:8080
+    auth: { flow: access-token, access-token: { file: token } }
+  - name: local
+    instance-url: http://localhost:9
+    auth: { access-token: { env: X } }
+policies: p.yaml
+http: { listen: "[::1]:0" }
+)");
+  Config c = loadConfig(cfg);
+  ASSERT_EQ(c.orgs.size(), 3u);
+  EXPECT_EQ(c.orgs[0].apiVersion, "66.0");
+  EXPECT_EQ(c.orgs[0].instanceUrl, "http://127.0.0.1:41234");
+  EXPECT_EQ(c.orgs[0].auth.accessToken->source, SecretRef::Source::Env);
+  EXPECT_EQ(c.orgs[1].apiVersion, "62.0");
+  EXPECT_EQ(c.orgs[1].auth.accessToken->name, dir.path("token"));
+  EXPECT_EQ(c.orgs[2].apiVersion, "62.0");
+  EXPECT_EQ(c.orgs[2].where.line, 10);
+  EXPECT_EQ(c.http->listen, "[::1]:0");
+}
+
+struct ConfigCase {
+  const char* name;
+  std::string text;  // the config file (policies: p.yaml is appended)
+  int line;
+  int col;
+  const char* message;
+  const char* hint;
+};
+
+TEST(ConfigLoader, ConfigErrors) {
+  const std::string org = "orgs:\n  - name: a\n    instance-url: https://a.my.salesforce.com\n";
+  const std::string auth = "    auth: { flow: access-token, access-token: { env: T } }\n";
+  std::vector<ConfigCase> cases = {
+      {"unknown top key", org + auth + "audit: x\n", 5, 1, "unknown key 'audit'",
+       "did you mean 'audit-log'?"},
+      {"unknown org key", org + auth + "    instanceUrl: x\n", 5, 5,
+       "unknown key 'instanceUrl' in an org", "did you mean 'instance-url'?"},
+      {"unknown auth key",
+       org + "    auth: { flow: access-token, access-token: { env: T }, x: 1 }\n", 4, 59,
+       "unknown key 'x' in an auth map", "valid keys: flow, access-token"},
+      {"orgs not a list", "orgs: { name: a }\n", 1, 7, "expected a list of orgs, got a map", ""},
+      {"no orgs", "orgs: []\n", 1, 7, "the config needs at least one org", ""},
+      {"missing orgs", "audit-log: x\n", 1, 1, "missing key 'orgs'", ""},
+      {"bad org name", "orgs:\n  - name: Acme_Prod\n    instance-url: https://a.b\n" + auth, 2, 11,
+       "bad org name 'Acme_Prod'", "lowercase"},
+      {"duplicate org",
+       org + auth + "  - name: a\n    instance-url: https://b.my.salesforce.com\n" + auth, 5, 11,
+       "duplicate org name 'a'; first defined at", ""},
+      {"bad api-version", org + auth + "    api-version: v62\n", 5, 18, "bad api-version 'v62'",
+       "\"NN.N\""},
+      {"old api-version", org + auth + "    api-version: \"41.0\"\n", 5, 18,
+       "api-version 41.0 is too old", ""},
+      {"http not loopback",
+       "orgs:\n  - name: a\n    instance-url: http://acme.my.salesforce.com\n" + auth, 3, 19,
+       "uses http on a host that is not loopback", "use https"},
+      {"http look-alike",
+       "orgs:\n  - name: a\n    instance-url: http://127.0.0.1.evil.com\n" + auth, 3, 19,
+       "not loopback", ""},
+      {"url with path", "orgs:\n  - name: a\n    instance-url: https://a.com/services\n" + auth, 3,
+       19, "has more than a scheme, host and port", ""},
+      {"url not a url", "orgs:\n  - name: a\n    instance-url: acme\n" + auth, 3, 19,
+       "bad instance-url 'acme'", ""},
+      {"missing instance-url", "orgs:\n  - name: a\n" + auth, 2, 5, "missing key 'instance-url'",
+       ""},
+      {"jwt not yet", org + "    auth: { flow: jwt-bearer, client-id: x }\n", 4, 19,
+       "auth flow 'jwt-bearer' is not supported yet", "access-token"},
+      {"client-credentials not yet", org + "    auth: { flow: client-credentials }\n", 4, 19,
+       "auth flow 'client-credentials' is not supported yet", ""},
+      {"refresh-token not yet", org + "    auth: { flow: refresh-token }\n", 4, 19,
+       "auth flow 'refresh-token' is not supported yet", ""},
+      {"unknown flow", org + "    auth: { flow: jwt }\n", 4, 19, "unknown auth flow 'jwt'", ""},
+      {"key of another flow",
+       org + "    auth: { flow: access-token, client-id: x, access-token: { env: T } }\n", 4, 33,
+       "'client-id' does not apply to flow access-token", ""},
+      {"missing token", org + "    auth: { flow: access-token }\n", 4, 11,
+       "missing key 'access-token'", ""},
+      {"secret two sources",
+       org + "    auth: { flow: access-token, access-token: { env: T, file: x } }\n", 4, 47,
+       "a secret has exactly one source", ""},
+      {"secret unknown source",
+       org + "    auth: { flow: access-token, access-token: { vault: T } }\n", 4, 49,
+       "unknown key 'vault'", ""},
+      {"secret plain string", org + "    auth: { flow: access-token, access-token: 00Dxx!AQ }\n", 4,
+       47, "expected a secret for 'access-token'", ""},
+      {"bad credential name",
+       org + "    auth: { flow: access-token, access-token: { credential: ../x } }\n", 4, 61,
+       "bad credential name '../x'", ""},
+      {"concurrency", org + auth + "concurrency: 0\n", 5, 14, "expected an integer from 1 to 256",
+       ""},
+      {"concurrency text", org + auth + "concurrency: lots\n", 5, 14, "got 'lots'", ""},
+      {"dry-run", org + auth + "dry-run: maybe\n", 5, 10, "expected true or false for dry-run", ""},
+      {"listen", org + auth + "http: { listen: 9464 }\n", 5, 17, "bad listen address '9464'", ""},
+      {"http key", org + auth + "http: { port: 9464 }\n", 5, 9, "unknown key 'port'", ""},
+      {"audit-log type", org + auth + "audit-log: [a]\n", 5, 12, "expected a file path, got a list",
+       ""},
+  };
+  for (const ConfigCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir dir;
+    dir.write("p.yaml", "policies: []\n");
+    std::string cfg = dir.write("c.yaml", c.text + "policies: p.yaml\n");
+    expectOne(cfg, cfg, c.line, c.col, c.message, c.hint);
+  }
+}
+
+TEST(ConfigLoader, PolicyFileProblems) {
+  TempDir dir;
+  std::string cfg = dir.write("c.yaml", std::string(kOrg) + "policies: [none/*.yaml]\n");
+  expectOne(cfg, cfg, 8, 12, "no file matches '" + dir.path("none/*.yaml") + "'");
+
+  cfg = dir.write("c.yaml", std::string(kOrg) + "policies: [missing.yaml]\n");
+  expectOne(cfg, cfg, 8, 12, "policy file '" + dir.path("missing.yaml") + "' does not exist");
+
+  cfg = dir.write("c.yaml", std::string(kOrg) + "policies: { a: b }\n");
+  expectOne(cfg, cfg, 8, 11, "expected a file, a glob or a list of them, got a map");
+
+  fs::create_directories(dir.path("adir"));
+  cfg = dir.write("c.yaml", std::string(kOrg) + "policies: [adir]\n");
+  expectOne(cfg, dir.path("adir"), 0, 0, "is not a regular file");
+
+  ASSERT_EQ(::mkfifo(dir.path("fifo.yaml").c_str(), 0600), 0);
+  cfg = dir.write("c.yaml", std::string(kOrg) + "policies: fifo.yaml\n");
+  expectOne(cfg, dir.path("fifo.yaml"), 0, 0, "is not a regular file");
+
+  std::string big = "policies: []\n# " + std::string(256 * 1024, 'x') + "\n";
+  std::string bigFile = dir.write("big.yaml", big);
+  cfg = dir.write("c.yaml", std::string(kOrg) + "policies: big.yaml\n");
+  expectOne(cfg, bigFile, 0, 0, "file is larger than 256 KiB");
+
+  std::string p = dir.write("org.yaml", R"(policies:
+  - name: x
+    resource: query-jobs
+    orgs: [acme-prod, acme-dev]
+    action: abort
+    filters: [ { state: InProgress } ]
+)");
+  cfg = dir.write("c.yaml", std::string(kOrg) + "policies: org.yaml\n");
+  expectOne(cfg, p, 4, 23, "unknown org 'acme-dev'", "orgs in the config: acme-prod");
+}
+
+TEST(ConfigLoader, DuplicatePolicyNamesAcrossFilesNameBothPlaces) {
+  TempDir dir;
+  std::string a = dir.write("p/a.yaml", fmt::format(kPolicy, "same"));
+  std::string b = dir.write("p/b.yaml", "# second\n" + fmt::format(kPolicy, "same"));
+  std::string cfg = dir.write("c.yaml", std::string(kOrg) + "policies: p/*.yaml\n");
+  expectOne(cfg, b, 3, 11,
+            fmt::format("duplicate policy name 'same'; first defined at {}:2:11", a));
+}
+
+TEST(ConfigLoader, TheConfigFileItself) {
+  TempDir dir;
+  expectOne(dir.path("nope.yaml"), dir.path("nope.yaml"), 0, 0, "does not exist");
+  expectOne(dir.path(), dir.path(), 0, 0, "is not a regular file");
+  std::string huge =
+      dir.write("huge.yaml", std::string(kOrg) + "# " + std::string(1024 * 1024, 'x') + "\n");
+  expectOne(huge, huge, 0, 0, "file is larger than 1 MiB");
+  std::string empty = dir.write("empty.yaml", "");
+  expectOne(empty, empty, 0, 0, "the config file is empty");
+  std::string list = dir.write("list.yaml", "- a\n");
+  expectOne(list, list, 1, 1, "expected the config file (a map), got a list");
+  std::string alias = dir.write("alias.yaml", std::string(kOrg) + "x: &a 1\npolicies: *a\n");
+  expectOne(alias, alias, 8, 4, "YAML anchors (&name) are not allowed");
+  std::string deep =
+      dir.write("deep.yaml", "orgs: " + std::string(40, '[') + std::string(40, ']') + "\n");
+  expectOne(deep, deep, 1, 22, "nesting deeper than 16 levels");
+  std::string syntax = dir.write("syntax.yaml", "orgs: [\n  - a\n");
+  auto d = errorsOf(syntax);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_THAT(d[0].message, HasSubstr("YAML syntax error"));
+}
+
+TEST(ConfigLoader, CollectsEveryProblemAcrossFiles) {
+  TempDir dir;
+  std::string a = dir.write("a.yaml", R"(policies:
+  - name: one
+    resource: query-jobs
+    action: abort
+    filters: [ { state: Open } ]
+)");
+  std::string b = dir.write("b.yaml", R"(policies:
+  - name: two
+    resource: ingest-jobs
+    action: nuke
+    filters: [ { older-than: soon } ]
+)");
+  std::string cfg = dir.write("c.yaml", R"(orgs:
+  - name: acme
+    instance-url: http://example.com
+    auth: { flow: access-token, access-token: { env: T } }
+concurrency: 1000
+policies: [a.yaml, b.yaml]
+)");
+  auto d = errorsOf(cfg);
+  ASSERT_EQ(d.size(), 5u);
+  EXPECT_EQ(d[0].where.str(), cfg + ":3:19");
+  EXPECT_EQ(d[1].where.str(), cfg + ":5:14");
+  EXPECT_EQ(d[2].where.str(), a + ":5:25");
+  EXPECT_EQ(d[3].where.str(), b + ":4:13");
+  EXPECT_EQ(d[4].where.str(), b + ":5:30");
+  try {
+    loadConfig(cfg);
+  } catch (const ConfigError& e) {
+    std::string what = e.what();
+    EXPECT_EQ(std::count(what.begin(), what.end(), '\n'), 4);
+    EXPECT_THAT(what, HasSubstr(a + ":5:25: query jobs are never Open"));
+  }
+}
+
+// Secrets ---------------------------------------------------------------------------------------
+
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+SecretRef ref(SecretRef::Source source, std::string name) {
+  SecretRef r;
+  r.source = source;
+  r.name = std::move(name);
+  r.where = policy::SourceLocation{"c.yaml", 7, 21};
+  return r;
+}
+
+std::string resolveError(const SecretRef& r) {
+  try {
+    r.resolve();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.diagnostics().size(), 1u);
+    EXPECT_EQ(e.diagnostics()[0].where.line, 7);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error";
+  return {};
+}
+
+TEST(SecretRef, FileNeedsPrivatePermissions) {
+  TempDir dir;
+  std::string open = dir.write("open", "s3cr3t-value\n", 0644);
+  std::string err = resolveError(ref(SecretRef::Source::File, open));
+  EXPECT_THAT(err, HasSubstr(fmt::format("permissions 0644 for '{}' are too open", open)));
+  EXPECT_THAT(err, HasSubstr("chmod 600"));
+  EXPECT_THAT(err, ::testing::Not(HasSubstr("s3cr3t")));
+  std::string group = dir.write("group", "s3cr3t-value\n", 0640);
+  EXPECT_THAT(resolveError(ref(SecretRef::Source::File, group)), HasSubstr("0640"));
+
+  std::string ok = dir.write("ok", "s3cr3t-value\r\n", 0600);
+  EXPECT_EQ(ref(SecretRef::Source::File, ok).resolve(), "s3cr3t-value");
+  std::string ro = dir.write("ro", "tok", 0400);
+  EXPECT_EQ(ref(SecretRef::Source::File, ro).resolve(), "tok");
+
+  std::string empty = dir.write("empty", "\n", 0600);
+  EXPECT_THAT(resolveError(ref(SecretRef::Source::File, empty)),
+              HasSubstr("secret from file " + empty + " is empty"));
+  EXPECT_THAT(resolveError(ref(SecretRef::Source::File, dir.path("missing"))),
+              HasSubstr("cannot read secret from file " + dir.path("missing")));
+}
+
+TEST(SecretRef, Credential) {
+  TempDir dir;
+  dir.write("sf-access-token", "00Dxx!AQtoken\n", 0400);
+  dir.write("blank", "", 0400);
+  {
+    ScopedEnv env("CREDENTIALS_DIRECTORY", dir.path().c_str());
+    EXPECT_EQ(ref(SecretRef::Source::Credential, "sf-access-token").resolve(), "00Dxx!AQtoken");
+    EXPECT_THAT(resolveError(ref(SecretRef::Source::Credential, "other")),
+                HasSubstr("no such credential"));
+    EXPECT_THAT(resolveError(ref(SecretRef::Source::Credential, "blank")),
+                HasSubstr("secret from credential blank is empty"));
+  }
+  ScopedEnv env("CREDENTIALS_DIRECTORY", nullptr);
+  std::string err = resolveError(ref(SecretRef::Source::Credential, "sf-access-token"));
+  EXPECT_THAT(err, HasSubstr("$CREDENTIALS_DIRECTORY is not set"));
+  EXPECT_THAT(err, HasSubstr("LoadCredential=sf-access-token"));
+}
+
+TEST(SecretRef, Env) {
+  {
+    ScopedEnv env("BULKWARDEN_TEST_TOKEN", "abc\n");
+    EXPECT_EQ(ref(SecretRef::Source::Env, "BULKWARDEN_TEST_TOKEN").resolve(), "abc");
+  }
+  {
+    ScopedEnv env("BULKWARDEN_TEST_TOKEN", "");
+    EXPECT_THAT(resolveError(ref(SecretRef::Source::Env, "BULKWARDEN_TEST_TOKEN")),
+                HasSubstr("secret from env BULKWARDEN_TEST_TOKEN is empty"));
+  }
+  ScopedEnv env("BULKWARDEN_TEST_TOKEN", nullptr);
+  EXPECT_THAT(resolveError(ref(SecretRef::Source::Env, "BULKWARDEN_TEST_TOKEN")),
+              HasSubstr("cannot read env BULKWARDEN_TEST_TOKEN: the variable is not set"));
+}
+
+TEST(Diagnostic, Str) {
+  Diagnostic d{policy::SourceLocation{"a.yaml", 3, 7}, "bad thing", "fix it"};
+  EXPECT_EQ(d.str(), "a.yaml:3:7: bad thing (fix it)");
+  d.hint.clear();
+  d.where.line = 0;
+  EXPECT_EQ(d.str(), "a.yaml: bad thing");
+}
+
+}  // namespace
+}  // namespace bulkwarden::config
