@@ -1,0 +1,225 @@
+#include "app/Commands.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Stringifier.h>
+#include <fmt/format.h>
+
+#include <iostream>
+#include <map>
+
+#include "app/ExitCodes.h"
+#include "app/Runtime.h"
+#include "app/Signals.h"
+#include "audit/AuditLog.h"
+#include "engine/Pass.h"
+#include "engine/Scheduler.h"
+#include "log/Log.h"
+
+namespace bulkwarden::app {
+
+int exitCodeFor(const std::vector<engine::PassSummary>& summaries) {
+  int code = kExitOk;
+  for (const auto& s : summaries) {
+    if (s.auditError) return kExitIoErr;
+    if (!s.listingComplete) code = kExitUnavailable;
+    for (auto& [o, n] : s.outcomes) {
+      if (n > 0 && (o == engine::Outcome::Failed || o == engine::Outcome::Unknown)) {
+        code = kExitUnavailable;
+      }
+    }
+  }
+  return code;
+}
+
+namespace {
+
+// An audit sink that keeps nothing: `plan` is read-only and must not touch the audit trail.
+class NullAudit : public audit::AuditSink {
+ public:
+  uint64_t append(std::string_view, std::string_view, const audit::Fields&, Sync) override {
+    return ++seq_;
+  }
+  void sync() override {}
+
+ private:
+  std::atomic<uint64_t> seq_{0};
+};
+
+std::unique_ptr<Runtime> createOrReport(config::Config config) {
+  try {
+    return Runtime::create(std::move(config));
+  } catch (const config::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+int runCommand(const RunOptions& options) {
+  engine::StopSignal stop;
+  SignalWatcher signals(stop);  // before any other thread
+  auto config = loadOrReport(options.configPath);
+  if (!config) return kExitConfig;
+  auto rt = createOrReport(std::move(*config));
+  if (!rt) return kExitConfig;
+  std::unique_ptr<audit::AuditLog> audit;
+  try {
+    audit = std::make_unique<audit::AuditLog>(rt->config.auditLog);
+  } catch (const audit::AuditError& e) {
+    log::error("{}", e.what());
+    return kExitIoErr;
+  }
+  if (audit->recoveredBytes() > 0) {
+    log::warning("audit log {}: cut off a torn last record of {} bytes", audit->path(),
+                 audit->recoveredBytes());
+  }
+  bool dryRun = options.dryRun || rt->config.dryRun;
+  try {
+    std::string names;
+    for (const auto* p : rt->policies) names += (names.empty() ? "" : ",") + p->name;
+    audit->append("config", "startup",
+                  audit::Fields()
+                      .add("config", rt->config.path)
+                      .add("orgs", static_cast<int64_t>(rt->orgs.size()))
+                      .add("policies", names)
+                      .add("dry_run", dryRun)
+                      .add("version", BULKWARDEN_VERSION),
+                  audit::AuditSink::Sync::Durable);
+  } catch (const audit::AuditError& e) {
+    log::error("{}", e.what());
+    return kExitIoErr;
+  }
+  engine::SystemClock clock;
+  engine::Scheduler scheduler(rt->orgs, rt->policies, {dryRun, rt->config.concurrency}, *audit,
+                              clock, stop);
+  log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
+            rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
+            audit->path());
+  if (options.once) return exitCodeFor(scheduler.runOnce());
+  scheduler.runUntilStopped();
+  log::notice("stopped");
+  return kExitOk;
+}
+
+int validateCommand(const std::string& configPath) {
+  auto config = loadOrReport(configPath);
+  if (!config) return kExitConfig;
+  fmt::print("{}: OK: {} org(s), {} polic{} from {} file(s)\n", configPath, config->orgs.size(),
+             config->policies.size(), config->policies.size() == 1 ? "y" : "ies",
+             config->policyFiles.size());
+  for (const auto& p : config->policies) {
+    fmt::print("  {:<32} {:<11} {:<7} {:<7} every {}  {}\n", p.name,
+               model::resourceName(p.resource), policy::toString(p.action),
+               policy::toString(p.mode), model::formatDuration(p.schedule.every), p.where.str());
+  }
+  return kExitOk;
+}
+
+int planCommand(const std::string& configPath, const std::string& format) {
+  auto config = loadOrReport(configPath);
+  if (!config) return kExitConfig;
+  auto rt = createOrReport(std::move(*config));
+  if (!rt) return kExitConfig;
+  NullAudit audit;
+  engine::SystemClock clock;
+  std::atomic<bool> stop{false};
+  int code = kExitOk;
+  Poco::JSON::Array::Ptr jsonPasses = new Poco::JSON::Array;
+  for (const auto& org : rt->orgs) {
+    for (auto resource : {model::ResourceKind::Query, model::ResourceKind::Ingest}) {
+      engine::PassOptions po;
+      po.org = org.name;
+      po.resource = resource;
+      po.dryRun = true;  // read-only, whatever the policies say
+      for (const auto* p : rt->policies) {
+        if (p->resource == resource && p->appliesTo(org.name)) po.policies.push_back(p);
+      }
+      if (po.policies.empty()) continue;
+      po.runId = "plan";
+      engine::Pass pass(po, *org.jobs, audit, clock, stop);
+      auto summary = pass.run();
+      if (!summary.listingComplete) code = kExitUnavailable;
+      std::map<std::string, std::vector<const engine::Decision*>> byPolicy;
+      for (const auto& d : pass.decisions()) byPolicy[d.policy->name].push_back(&d);
+      if (format == "json") {
+        Poco::JSON::Object::Ptr jp = new Poco::JSON::Object;
+        jp->set("org", org.name);
+        jp->set("resource", std::string(model::resourceName(resource)));
+        jp->set("jobs_seen", summary.jobsSeen);
+        jp->set("listing_complete", summary.listingComplete);
+        if (summary.listingError) jp->set("error", summary.listingError->describe());
+        Poco::JSON::Array::Ptr pols = new Poco::JSON::Array;
+        for (const auto* p : po.policies) {
+          Poco::JSON::Object::Ptr pj = new Poco::JSON::Object;
+          pj->set("policy", p->name);
+          pj->set("action", std::string(policy::toString(p->action)));
+          pj->set("mode", std::string(policy::toString(p->mode)));
+          Poco::JSON::Array::Ptr jobs = new Poco::JSON::Array;
+          for (const auto* d : byPolicy[p->name]) {
+            Poco::JSON::Object::Ptr jj = new Poco::JSON::Object;
+            jj->set("id", d->job.id);
+            jj->set("state", std::string(model::toString(d->job.state)));
+            jj->set("object", d->job.object);
+            jj->set("createdDate", model::formatSalesforce(d->job.createdDate));
+            jj->set("reason", d->reason);
+            if (!d->alsoMatched.empty()) {
+              Poco::JSON::Array::Ptr also = new Poco::JSON::Array;
+              for (const auto& n : d->alsoMatched) also->add(n);
+              jj->set("also_matched", also);
+            }
+            jobs->add(jj);
+          }
+          pj->set("jobs", jobs);
+          pols->add(pj);
+        }
+        jp->set("policies", pols);
+        jsonPasses->add(jp);
+        continue;
+      }
+      fmt::print("{} {}: {} jobs listed{}\n", org.name, model::resourceName(resource),
+                 summary.jobsSeen,
+                 summary.listingComplete
+                     ? ""
+                     : "; LISTING FAILED, nothing would be done: " +
+                           summary.listingError->describe());
+      for (const auto* p : po.policies) {
+        const auto& ds = byPolicy[p->name];
+        fmt::print("  {} ({}, {}): {} job(s)\n", p->name, policy::toString(p->action),
+                   policy::toString(p->mode), ds.size());
+        for (const auto* d : ds) {
+          fmt::print("    {}  {:<14} {:<12} {}\n", d->job.id, model::toString(d->job.state),
+                     d->job.object, d->reason);
+        }
+      }
+    }
+  }
+  if (format == "json") {
+    Poco::JSON::Stringifier::stringify(jsonPasses, std::cout, 2);
+    std::cout << "\n";
+  }
+  return code;
+}
+
+int auditVerifyCommand(const std::string& file) {
+  auto report = audit::verifyFile(file);
+  if (!report.ok) {
+    fmt::print(stderr, "{}: BROKEN at {}: {}\n", file,
+               report.firstBadSeq ? fmt::format("seq {}", *report.firstBadSeq)
+                                  : fmt::format("line {}", report.firstBadLine),
+               report.problem);
+    return kExitDataErr;
+  }
+  fmt::print("{}: OK: {} records, seq {}..{}, hash chain intact\n", file, report.records,
+             report.firstSeq, report.lastSeq);
+  if (!report.openIntents.empty()) {
+    std::string seqs;
+    for (auto s : report.openIntents) seqs += (seqs.empty() ? "" : ", ") + std::to_string(s);
+    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n",
+               file, report.openIntents.size(), seqs);
+  }
+  return kExitOk;
+}
+
+}  // namespace bulkwarden::app
