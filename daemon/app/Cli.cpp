@@ -16,7 +16,8 @@
 namespace bulkwarden::app {
 namespace {
 
-constexpr const char* kUsage = R"(bulkwarden governs Salesforce Bulk API 2.0 jobs from YAML policies.
+constexpr const char* kUsage =
+    R"(bulkwarden governs Salesforce Bulk API 2.0 jobs from YAML policies.
 
 Usage:
   bulkwarden [run] [--config FILE] [--once] [--dry-run]   the daemon; --once: one pass, then exit

@@ -178,12 +178,11 @@ int planCommand(const std::string& configPath, const std::string& format) {
         jsonPasses->add(jp);
         continue;
       }
-      fmt::print("{} {}: {} jobs listed{}\n", org.name, model::resourceName(resource),
-                 summary.jobsSeen,
-                 summary.listingComplete
-                     ? ""
-                     : "; LISTING FAILED, nothing would be done: " +
-                           summary.listingError->describe());
+      fmt::print(
+          "{} {}: {} jobs listed{}\n", org.name, model::resourceName(resource), summary.jobsSeen,
+          summary.listingComplete
+              ? ""
+              : "; LISTING FAILED, nothing would be done: " + summary.listingError->describe());
       for (const auto* p : po.policies) {
         const auto& ds = byPolicy[p->name];
         fmt::print("  {} ({}, {}): {} job(s)\n", p->name, policy::toString(p->action),
@@ -216,8 +215,8 @@ int auditVerifyCommand(const std::string& file) {
   if (!report.openIntents.empty()) {
     std::string seqs;
     for (auto s : report.openIntents) seqs += (seqs.empty() ? "" : ", ") + std::to_string(s);
-    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n",
-               file, report.openIntents.size(), seqs);
+    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", file,
+               report.openIntents.size(), seqs);
   }
   return kExitOk;
 }

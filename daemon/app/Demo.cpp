@@ -100,6 +100,12 @@ class DemoListener : public engine::PassListener {
   }
   void onResult(const engine::PassSummary& s, const engine::Decision& d) override {
     std::lock_guard lock(mutex_);
+    // Deleting week-old finished jobs is the bulk of the work and the least interesting part:
+    // show a few per policy, count the rest.
+    if (d.policy->action == policy::Action::Delete && d.outcome == engine::Outcome::Applied &&
+        ++deletesShown_[d.policy->name] > kDeletesShown) {
+      return;
+    }
     std::string verb;
     switch (d.outcome) {
       case engine::Outcome::Applied:
@@ -111,19 +117,26 @@ class DemoListener : public engine::PassListener {
       default:
         verb = std::string(engine::toString(d.outcome));
     }
-    fmt::print("  {:<9} {:<6} {}  {:<11} {:<14} {}  [{}]\n", verb,
-               model::resourcePath(s.resource), d.job.id, d.job.object,
-               model::toString(d.job.state), d.reason, d.policy->name);
+    fmt::print("  {:<9} {:<6} {}  {:<11} {:<14} {}  [{}]\n", verb, model::resourcePath(s.resource),
+               d.job.id, d.job.object, model::toString(d.job.state), d.reason, d.policy->name);
     if (d.outcome == engine::Outcome::AlreadyTerminal) {
-      fmt::print("            Salesforce said \"{}\": it finished on its own between the listing "
-                 "and the abort; recorded as already-terminal, not as a failure\n",
-                 d.error ? d.error->message : "");
+      fmt::print(
+          "            Salesforce said \"{}\": it finished on its own between the listing "
+          "and the abort; recorded as already-terminal, not as a failure\n",
+          d.error ? d.error->message : "");
+    }
+    if (d.policy->action == policy::Action::Delete &&
+        deletesShown_[d.policy->name] == kDeletesShown) {
+      fmt::print("  ... more deletes by {} go on quietly; the summary below counts them\n",
+                 d.policy->name);
     }
     std::fflush(stdout);
   }
 
  private:
+  static constexpr int kDeletesShown = 5;
   std::mutex mutex_;
+  std::map<std::string, int> deletesShown_;
 };
 
 bool writeSecretFile(const fs::path& path, const std::string& text) {
@@ -149,6 +162,7 @@ int demoCommand(const std::vector<std::string>& args) {
     fmt::print(stderr, "bulkwarden demo: unknown option '{}'\n", a);
     return kExitUsage;
   }
+  if (log::level() < log::Level::Warning) log::setLevel(log::Level::Warning);  // stdout tells it
   auto policies = findExamplePolicies();
   if (!policies) {
     fmt::print(stderr,
@@ -225,7 +239,9 @@ int demoCommand(const std::vector<std::string>& args) {
 
   fmt::print("\nSummary of pass 1 ({:.2f}s):\n", std::chrono::duration<double>(elapsed).count());
   for (const auto& s : first) fmt::print("  {}\n", engine::summaryLine(s));
-  fmt::print("\nPass 2, right after: the same policies find nothing left to do.\n");
+  fmt::print(
+      "\nPass 2, right after: nothing is left to abort or delete; the report policy records the "
+      "same forgotten Open jobs again.\n");
   auto second = scheduler.runOnce();
   for (const auto& s : second) fmt::print("  {}\n", engine::summaryLine(s));
 

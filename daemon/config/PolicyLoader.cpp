@@ -23,7 +23,7 @@ const std::vector<std::string_view> kScheduleKeys = {"every"};
 const std::vector<std::string_view> kScheduleUnsupported = {"cron", "timezone"};
 const std::vector<std::string_view> kOlderThanKeys = {"field", "age"};
 
-constexpr auto kMinEvery = std::chrono::minutes(1);
+constexpr auto kMinEvery = std::chrono::seconds(1);
 constexpr auto kMaxEvery = std::chrono::days(7);
 constexpr size_t kMaxRegexLength = 1000;
 
@@ -531,7 +531,7 @@ void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
             sink.error(every->value, fmt::format("bad duration '{}'", *text), kDurationHint);
           } else if (*d < kMinEvery || *d > kMaxEvery) {
             sink.error(every->value, fmt::format("schedule every {} is out of range", *text),
-                       "from 1m to 7d");
+                       "from 1s to 7d");
           } else {
             p.schedule.every = *d;
           }

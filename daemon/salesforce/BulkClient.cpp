@@ -174,11 +174,12 @@ Result<HttpResponse> BulkClient::call(const std::string& method, const std::stri
   // A 401 means Salesforce did not act on the request, so sending it again is safe; once only.
   auto renewed = tokens_->refresh(token.value());
   if (!renewed) {
-    ApiError e = renewed.error();
-    e.http = 401;
+    // Keep Salesforce's code (INVALID_SESSION_ID) and say why no new token came.
+    ApiError e = rejected;
     e.sent = true;
+    e.message = fmt::format("{}; {}", rejected.message, renewed.error().message);
     log::warning("salesforce {} {}: session expired and the token could not be renewed: {}", method,
-                 target, e.message);
+                 target, renewed.error().message);
     return e;
   }
   return sendLogged(makeRequest(method, target, body, idempotent, renewed.value()));

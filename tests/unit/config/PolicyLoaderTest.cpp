@@ -275,9 +275,9 @@ TEST(PolicyLoader, PolicyKeys) {
       5, 17, "'cron' is not supported yet");
   expectError(
       "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
-      "    schedule: { every: 10s }\n" +
+      "    schedule: { every: 500ms }\n" +
           filters,
-      5, 24, "schedule every 10s is out of range");
+      5, 24, "schedule every 500ms is out of range");
   expectError(
       "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
       "    limits: { max-actions: 3 }\n" +
