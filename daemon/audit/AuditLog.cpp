@@ -1,5 +1,7 @@
 #include "audit/AuditLog.h"
 
+#include "model/Failpoint.h"
+
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/SHA2Engine.h>
@@ -278,6 +280,7 @@ void AuditLog::rotate(std::unique_lock<std::mutex>& lock) {
     fail(fmt::format("cannot rotate audit log {} to {}: {}", path_, rotated, errnoText(errno)));
     throw AuditError(failure_);
   }
+  model::failpoint("during_rotate");
   openFile();  // a new, empty file: the chain goes on from memory
   // Make both names durable: the rename and the new file's directory entry.
   auto dir = std::filesystem::path(path_).parent_path();
@@ -325,10 +328,18 @@ uint64_t AuditLog::append(std::string_view type, std::string_view run, const Fie
       fileBytes_ + line.size() > options_.rotateBytes) {
     rotate(lock);
   }
+  if (type == "intent" && model::failpointHit("mid_record")) {
+    // A torn record, as a crash in the middle of write(2) would leave it.
+    (void)::write(fd_, line.data(), line.size() / 2);
+    model::crashNow();
+  }
   writeLine(line);
   seq_ = seq;
   prevHash_ = std::move(hash);
+  if (type == "intent") model::failpoint("after_intent_write");
   if (sync == Sync::Durable) syncUpTo(lock, seq);
+  if (type == "intent") model::failpoint("after_intent_fsync");
+  if (type == "result") model::failpoint("after_result_write");
   return seq;
 }
 
