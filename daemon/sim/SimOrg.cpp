@@ -314,6 +314,13 @@ void SimOrg::expireIssuedTokens() {
   for (auto& [token, expiry] : issued_) expiry = std::min(expiry, now);
 }
 
+std::vector<std::string> SimOrg::issuedTokens() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [token, expiry] : issued_) out.push_back(token);
+  return out;
+}
+
 void SimOrg::setUserApproved(bool approved) {
   std::lock_guard lock(mutex_);
   oauth_.mutableOptions().userApproved = approved;

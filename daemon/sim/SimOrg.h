@@ -86,7 +86,10 @@ class SimOrg {
   void revokeToken();  // every request answers 401 until setToken; issued tokens die too
 
   // Tokens issued by the token endpoint, with their expiry on the sim clock.
-  void expireIssuedTokens();  // every issued token expires now (a session timeout)
+  void expireIssuedTokens();
+  std::vector<std::string> issuedTokens()
+      const;  // every token issued so far (secret sweeps)  // every issued token expires now (a
+              // session timeout)
   void setUserApproved(bool approved);
   // The next `count` token requests answer exactly this (e.g. 503), before any check.
   void respondToTokenRequests(int count,
