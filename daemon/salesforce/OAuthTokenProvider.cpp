@@ -256,7 +256,8 @@ std::string OAuthTokenProvider::formBody() const {
 }
 
 Result<FetchedToken> OAuthTokenProvider::fetch() {
-  const std::string what = fmt::format("{} login to {}", flowName(options_.flow), endpoint_);
+  // Not "jwt-bearer login": the log redactor masks the word after "bearer".
+  const std::string what = fmt::format("login to {} ({})", endpoint_, flowName(options_.flow));
   log::debug("{}: requesting an access token ({})", options_.label, what);
   HttpRequest request;
   request.method = "POST";

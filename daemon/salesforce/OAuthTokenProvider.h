@@ -55,7 +55,7 @@ Poco::SharedPtr<Poco::Crypto::RSAKey> parsePrivateKey(const std::string& pem);
 // Turns a token endpoint reply into a token or an ApiError whose code names the class:
 // AUTH_INVALID_GRANT, AUTH_INVALID_CLIENT, AUTH_<ERROR> (other OAuth errors: Unauthorized, a
 // configuration problem), AUTH_UNAVAILABLE (5xx: Transient), AUTH_MALFORMED (a 200 without a
-// usable access_token or instance_url). `what` names the login, e.g. "jwt-bearer login to URL".
+// usable access_token or instance_url). `what` names the login, e.g. "login to URL (jwt-bearer)".
 Result<FetchedToken> parseTokenResponse(int status, const std::string& body,
                                         const std::string& what);
 
