@@ -7,9 +7,9 @@
 #include <charconv>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
-#include "model/Time.h"
 #include "sim/Scenario.h"
 #include "sim/SimServer.h"
 
@@ -71,6 +71,26 @@ std::string readFile(const std::string& option, const std::string& path) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
   if (text.empty()) throw std::invalid_argument(fmt::format("{}: '{}' is empty", option, path));
   return text;
+}
+
+// "90s", "45m", "2h", "1d" (the sim keeps to itself: no model/ code).
+std::optional<std::chrono::milliseconds> parseLifetime(const std::string& text) {
+  if (text.size() < 2) return std::nullopt;
+  int64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
+  if (ec != std::errc{} || ptr != text.data() + text.size() - 1 || n <= 0) return std::nullopt;
+  switch (text.back()) {
+    case 's':
+      return std::chrono::seconds(n);
+    case 'm':
+      return std::chrono::minutes(n);
+    case 'h':
+      return std::chrono::hours(n);
+    case 'd':
+      return std::chrono::hours(24 * n);
+    default:
+      return std::nullopt;
+  }
 }
 
 template <class T>
@@ -161,8 +181,8 @@ int simCommand(const std::vector<std::string>& args) {
         options.oauth.refreshToken = readFile(arg, value());
       } else if (arg == "--token-lifetime") {
         const std::string& text = value();
-        auto d = model::parseDuration(text);
-        if (!d || d->count() <= 0) {
+        auto d = parseLifetime(text);
+        if (!d) {
           throw std::invalid_argument(
               fmt::format("--token-lifetime: '{}' is not a duration such as 2h", text));
         }
