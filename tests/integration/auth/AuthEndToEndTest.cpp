@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "auth/AuthSupport.h"
 #include "support/Child.h"
@@ -280,6 +281,53 @@ TEST_F(AuthEndToEnd, OpenKeyFileAndMissingCredentialAreRefusedAtStartup) {
   EXPECT_EQ(err().find("bm90IGEga2V5"), std::string::npos) << "the key text was printed";
   writePrivate((dir_ / "jwt.key").string(), jwt_->privateKeyPem);
   EXPECT_EQ(org().counters().requests, 0);
+}
+
+// The daemon (not --once) with a pass every second and a refused login: the token endpoint is
+// asked once per error-backoff, never in a loop, and nothing is done; once the admin fixes the
+// app, the next attempt after the backoff logs in and the pass acts.
+TEST_F(AuthEndToEnd, DaemonBacksOffThenRecoversWhenTheLoginIsFixed) {
+  auto o = simOptions();
+  o.oauth.userApproved = false;
+  startSim(o);
+  const std::string id = org().addJob(job("query", "InProgress", 2h));
+  writePrivate((dir_ / "policies.yaml").string(), R"(policies:
+  - name: abort-stuck-queries
+    resource: query-jobs
+    mode: enforce
+    schedule: { every: 1s }
+    filters:
+      - state: [InProgress]
+      - older-than: { field: createdDate, age: 30m }
+    action: abort
+)",
+               0644);
+  std::string auth = jwtAuth();
+  auth.replace(auth.find("error-backoff: 30s"), 18, "error-backoff: 3s");
+  const std::string cfg = writeConfig(auth);
+  ++runs_;
+  child_ = std::make_unique<Child>(
+      std::vector<std::string>{"run", "--log-level", "debug", "--config", cfg},
+      (dir_ / ("out" + std::to_string(runs_))).string(),
+      (dir_ / ("err" + std::to_string(runs_))).string());
+  for (int i = 0; i < 250 && org().counters().tokenRequests == 0; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(org().counters().tokenRequests, 1) << child_->err();
+  std::this_thread::sleep_for(1500ms);  // passes every second, inside the 3 s backoff
+  EXPECT_EQ(org().counters().tokenRequests, 1) << child_->err();
+  EXPECT_EQ(org().counters().patches, 0);
+  org().setUserApproved(true);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (org().state(id) != "Aborted" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  child_->signal(SIGTERM);
+  EXPECT_EQ(child_->wait(20s), 0) << err();
+  EXPECT_EQ(org().state(id), "Aborted") << err();
+  EXPECT_EQ(org().appliedActions(id), 1);
+  EXPECT_EQ(org().counters().tokenRequests, 2) << "one refused, one after the backoff";
+  EXPECT_NE(err().find("AUTH_INVALID_GRANT"), std::string::npos);
 }
 
 // The sweep itself must be able to fail: a planted leak of each kind is found.
