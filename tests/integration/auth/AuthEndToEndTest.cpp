@@ -194,6 +194,18 @@ TEST_F(AuthEndToEnd, RefreshTokenFromTheEnvironmentAndACredential) {
   EXPECT_EQ(org().counters().tokenRequests, 1);
 }
 
+TEST_F(AuthEndToEnd, AccessTokenOverHttps) {
+  startSim();
+  const std::string id = org().addJob(job("query", "InProgress", 2h));
+  writePrivate((dir_ / "creds" / "sf-access-token").string(), server_->token() + "\n", 0400);
+  const std::string cfg =
+      writeConfig("      flow: access-token\n      access-token: { credential: sf-access-token }\n",
+                  "    instance-url: " + server_->baseUrl() + "\n");
+  ASSERT_EQ(run(cfg), 0) << err();
+  EXPECT_EQ(org().state(id), "Aborted");
+  EXPECT_EQ(org().counters().tokenRequests, 0);
+}
+
 // C5: the session expires while the pass is aborting jobs. Exactly one token request renews it,
 // each refused request is repeated once, the pass completes, and no abort is lost or repeated.
 TEST_F(AuthEndToEnd, SessionExpiringMidPassIsRenewedOnce) {
