@@ -213,6 +213,8 @@ Result<HttpResponse> BulkClient::call(const std::string& method, const std::stri
                  target, renewed.error().message);
     return e;
   }
+  log::info("salesforce {} {}: session expired; sending it once more with a new token", method,
+            target);
   return sendLogged(t, makeRequest(method, target, body, idempotent, renewed.value()));
 }
 
