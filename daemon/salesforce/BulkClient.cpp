@@ -107,15 +107,43 @@ Result<std::string> nextListTarget(std::string_view beganWith, std::string_view 
 }
 
 BulkClient::BulkClient(ClientOptions options, std::shared_ptr<TokenProvider> tokens)
-    : options_(std::move(options)),
-      tokens_(std::move(tokens)),
-      transport_(options_.instanceUrl, transportOptions(options_)) {
+    : options_(std::move(options)), tokens_(std::move(tokens)) {
+  if (!options_.instanceUrl.empty()) {
+    transport_ = std::make_unique<HttpTransport>(options_.instanceUrl, transportOptions(options_));
+    ready_ = transport_.get();
+  }
   if (!validApiVersion(options_.apiVersion)) {
     throw std::invalid_argument(
         fmt::format("invalid api-version \"{}\": expected a form like 62.0", options_.apiVersion));
   }
   if (!tokens_) throw std::invalid_argument("BulkClient needs a token provider");
   if (options_.maxPages < 1) throw std::invalid_argument("maxPages must be at least 1");
+}
+
+int64_t BulkClient::calls() const {
+  const HttpTransport* t = ready_.load();
+  return t != nullptr ? t->requestsSent() : 0;
+}
+
+Result<HttpTransport*> BulkClient::transport() {
+  if (HttpTransport* t = ready_.load()) return t;
+  std::lock_guard lock(transportMutex_);
+  if (transport_) return transport_.get();
+  const std::string url = tokens_->instanceUrl();
+  if (url.empty()) {
+    return refused(
+        "the instance URL is unknown: the token response named no instance_url; set "
+        "instance-url in the org's config");
+  }
+  try {
+    transport_ = std::make_unique<HttpTransport>(url, transportOptions(options_));
+  } catch (const std::invalid_argument& e) {
+    return refused(
+        fmt::format("the instance_url from the token response is unusable: {}", e.what()));
+  }
+  log::debug("salesforce: instance {} (from the token response)", url);
+  ready_ = transport_.get();
+  return transport_.get();
 }
 
 std::string BulkClient::basePath(model::ResourceKind kind) const {
@@ -143,9 +171,9 @@ HttpRequest BulkClient::makeRequest(const std::string& method, const std::string
   return r;
 }
 
-Result<HttpResponse> BulkClient::sendLogged(const HttpRequest& request) {
+Result<HttpResponse> BulkClient::sendLogged(HttpTransport& transport, const HttpRequest& request) {
   const auto start = std::chrono::steady_clock::now();
-  auto r = transport_.send(request);
+  auto r = transport.send(request);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
@@ -167,7 +195,10 @@ Result<HttpResponse> BulkClient::call(const std::string& method, const std::stri
                                       const std::string& body, bool idempotent) {
   auto token = tokens_->token();
   if (!token) return token.error();
-  auto r = sendLogged(makeRequest(method, target, body, idempotent, token.value()));
+  auto transport = this->transport();
+  if (!transport) return transport.error();
+  HttpTransport& t = *transport.value();
+  auto r = sendLogged(t, makeRequest(method, target, body, idempotent, token.value()));
   if (!r || r.value().status != 401) return r;
   ApiError rejected = classify(401, r.value().body);
   if (!isSessionExpired(rejected)) return r;
@@ -182,7 +213,9 @@ Result<HttpResponse> BulkClient::call(const std::string& method, const std::stri
                  target, renewed.error().message);
     return e;
   }
-  return sendLogged(makeRequest(method, target, body, idempotent, renewed.value()));
+  log::info("salesforce {} {}: session expired; sending it once more with a new token", method,
+            target);
+  return sendLogged(t, makeRequest(method, target, body, idempotent, renewed.value()));
 }
 
 Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onPage) {

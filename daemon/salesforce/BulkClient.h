@@ -17,7 +17,9 @@
 namespace bulkwarden::salesforce {
 
 struct ClientOptions {
-  std::string instanceUrl;  // https://acme.my.salesforce.com (http:// for loopback only)
+  // https://acme.my.salesforce.com (http:// for loopback only). Empty: the instance URL the token
+  // provider learns with the first token (OAuth flows).
+  std::string instanceUrl;
   std::string apiVersion = "62.0";
   int concurrency = 8;  // actions in flight; sizes the connection pool
   std::chrono::milliseconds connectTimeout{10'000};
@@ -45,7 +47,7 @@ class BulkClient final : public BulkJobs {
   Result<ActionReply> abort(model::ResourceKind kind, const std::string& id) override;
   Result<ActionReply> remove(model::ResourceKind kind, const std::string& id) override;
 
-  int64_t calls() const override { return transport_.requestsSent(); }
+  int64_t calls() const override;
   ApiUsage usage() const override;
 
   // The path every request of `kind` starts with: /services/data/v62.0/jobs/query.
@@ -56,13 +58,18 @@ class BulkClient final : public BulkJobs {
   // and sends it once more.
   Result<HttpResponse> call(const std::string& method, const std::string& target,
                             const std::string& body, bool idempotent);
-  Result<HttpResponse> sendLogged(const HttpRequest& request);
+  Result<HttpResponse> sendLogged(HttpTransport& transport, const HttpRequest& request);
+  // The transport to the instance, created on first use when the instance URL comes from the
+  // token response.
+  Result<HttpTransport*> transport();
   HttpRequest makeRequest(const std::string& method, const std::string& target,
                           const std::string& body, bool idempotent, const std::string& token) const;
 
   const ClientOptions options_;
   std::shared_ptr<TokenProvider> tokens_;
-  HttpTransport transport_;
+  std::mutex transportMutex_;
+  std::unique_ptr<HttpTransport> transport_;  // guarded by transportMutex_ until ready_ is set
+  std::atomic<HttpTransport*> ready_{nullptr};
 
   mutable std::mutex usageMutex_;
   ApiUsage usage_;  // guarded by usageMutex_
