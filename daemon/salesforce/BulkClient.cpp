@@ -1,5 +1,7 @@
 #include "salesforce/BulkClient.h"
 
+#include <thread>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -191,8 +193,51 @@ Result<HttpResponse> BulkClient::sendLogged(HttpTransport& transport, const Http
   return r;
 }
 
+namespace {
+
+// Worth another try after a pause: the org was busy or the network dropped, and the request is
+// a read. Auth, TLS and limit failures are not: they need a person or the next pass.
+bool transientFailure(const Result<HttpResponse>& r) {
+  if (!r) {
+    const ApiError& e = r.error();
+    return e.kind == ApiError::Kind::Transient && e.code.rfind("TLS_", 0) != 0 &&
+           e.code.rfind("AUTH_", 0) != 0;
+  }
+  int s = r.value().status;
+  return s >= 500 || s == 406 || s == 420;
+}
+
+}  // namespace
+
 Result<HttpResponse> BulkClient::call(const std::string& method, const std::string& target,
                                       const std::string& body, bool idempotent) {
+  for (int attempt = 0;; ++attempt) {
+    auto r = callOnce(method, target, body, idempotent);
+    if (!idempotent || attempt + 1 >= options_.backoff.maxAttempts || !transientFailure(r)) {
+      return r;
+    }
+    model::Duration wait;
+    {
+      std::lock_guard lock(rngMutex_);
+      wait = fullJitter(options_.backoff, attempt, rng_);
+    }
+    if (r) {
+      auto now =
+          std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+      if (auto after = parseRetryAfter(r.value().retryAfter, now)) {
+        if (*after > options_.maxRetryAfter) return r;  // the next pass will ask again
+        wait = std::max(wait, *after);
+      }
+    }
+    log::info("salesforce {} {}: {}; trying again in {} ms (attempt {} of {})", method, target,
+              r ? fmt::format("HTTP {}", r.value().status) : r.error().describe(), wait.count(),
+              attempt + 2, options_.backoff.maxAttempts);
+    std::this_thread::sleep_for(wait);
+  }
+}
+
+Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::string& target,
+                                          const std::string& body, bool idempotent) {
   auto token = tokens_->token();
   if (!token) return token.error();
   auto transport = this->transport();
