@@ -405,6 +405,19 @@ void SimOrg::clearFaults() {
   pageFaults_.clear();
   canned_.clear();
   cannedToken_.clear();
+  netFaults_.clear();
+  failureRate_ = 0.0;
+}
+
+void SimOrg::injectNetFault(int count, NetFault fault, std::string method,
+                            std::chrono::milliseconds trickleEvery) {
+  std::lock_guard lock(mutex_);
+  for (int i = 0; i < count; ++i) netFaults_.push_back({fault, method, trickleEvery});
+}
+
+void SimOrg::setFailureRate(double rate) {
+  std::lock_guard lock(mutex_);
+  failureRate_ = rate;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,7 +443,27 @@ SimResponse SimOrg::handle(const SimRequest& request) {
   std::lock_guard lock(mutex_);
   ++counters_.requests;
   const int64_t now = nowLocked();
+  std::optional<NetFaultRule> net;
+  for (auto it = netFaults_.begin(); it != netFaults_.end(); ++it) {
+    if (it->method.empty() || it->method == request.method) {
+      net = *it;
+      netFaults_.erase(it);
+      break;
+    }
+  }
+  if (net && net->fault == NetFault::ResetBeforeApply) {
+    SimResponse reset;
+    reset.netFault = NetFault::ResetBeforeApply;
+    return reset;
+  }
+  if (failureRate_ > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < failureRate_) {
+    return errorResponse(503, "SERVER_UNAVAILABLE", "Server too busy");
+  }
   SimResponse response = handleLocked(request, now);
+  if (net) {
+    response.netFault = net->fault;
+    response.trickleEvery = net->trickleEvery;
+  }
   response.headers.emplace_back("Date",
                                 Poco::DateTimeFormatter::format(Poco::Timestamp(now * 1000),
                                                                 Poco::DateTimeFormat::HTTP_FORMAT));

@@ -52,11 +52,21 @@ struct SimRequest {
   std::string body;
 };
 
+// What the network does to a reply (RELIABILITY.md C7-C9): the server adapter acts it out.
+enum class NetFault {
+  None,
+  ResetBeforeApply,  // the connection is reset; the request was not applied
+  ResetAfterApply,   // the request was applied, then the connection is reset: no reply
+  Trickle,           // the reply is sent one byte at a time, `trickleEvery` apart
+};
+
 struct SimResponse {
   int status = 200;
   std::string contentType = "application/json;charset=UTF-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  NetFault netFault = NetFault::None;
+  std::chrono::milliseconds trickleEvery{0};
 };
 
 class SimOrg {
@@ -108,6 +118,11 @@ class SimOrg {
   // The next `count` requests answer exactly this (e.g. 502 with an HTML body).
   void respondNext(int count, SimResponse response);
   void clearFaults();
+  // The next `count` requests whose method is `method` (any method when empty) suffer `fault`.
+  void injectNetFault(int count, NetFault fault, std::string method = "",
+                      std::chrono::milliseconds trickleEvery = std::chrono::milliseconds(100));
+  // From now on each request fails with 503 SERVER_UNAVAILABLE with probability `rate` (seeded).
+  void setFailureRate(double rate);
 
   std::string nowText() const;  // sim clock in +0000 form
   int64_t nowMs() const;        // sim clock, ms since the epoch
@@ -198,6 +213,13 @@ class SimOrg {
 
   std::vector<PageFault> pageFaults_;
   std::deque<SimResponse> canned_;
+  struct NetFaultRule {
+    NetFault fault;
+    std::string method;
+    std::chrono::milliseconds trickleEvery;
+  };
+  std::deque<NetFaultRule> netFaults_;
+  double failureRate_ = 0.0;
   Counters counters_;
 
   SimOAuth oauth_;

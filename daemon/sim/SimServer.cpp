@@ -1,5 +1,10 @@
 #include "sim/SimServer.h"
 
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <thread>
+
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -50,10 +55,29 @@ class OrgHandler : public Poco::Net::HTTPRequestHandler {
       reply.body = fmt::format(R"([{{"errorCode":"UNKNOWN_EXCEPTION","message":"{}"}}])",
                                "An unexpected error occurred in the simulated org");
     }
+    if (reply.netFault == NetFault::ResetBeforeApply ||
+        reply.netFault == NetFault::ResetAfterApply) {
+      // An abortive close (RST): the client sees "connection reset by peer" and no reply.
+      auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket();
+      socket.setLinger(true, 0);
+      socket.close();
+      return;
+    }
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
     for (const auto& [name, value] : reply.headers) response.set(name, value);
     if (!reply.contentType.empty() && !reply.body.empty()) {
       response.setContentType(reply.contentType);
+    }
+    if (reply.netFault == NetFault::Trickle) {
+      response.setContentLength(static_cast<std::streamsize>(reply.body.size()));
+      std::ostream& out = response.send();
+      for (char c : reply.body) {
+        out.put(c);
+        out.flush();
+        if (!out) return;  // the client gave up
+        std::this_thread::sleep_for(reply.trickleEvery);
+      }
+      return;
     }
     response.sendBuffer(reply.body.data(), reply.body.size());
   }
