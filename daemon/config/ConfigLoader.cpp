@@ -15,9 +15,8 @@
 namespace bulkwarden::config {
 namespace {
 
-const std::vector<std::string_view> kTopKeys = {"orgs",    "policies",   "audit-log",
-                                                "state-dir", "http", "concurrency",
-                                                "dry-run", "action-rate"};
+const std::vector<std::string_view> kTopKeys = {"orgs", "policies",    "audit-log", "state-dir",
+                                                "http", "concurrency", "dry-run",   "action-rate"};
 const std::vector<std::string_view> kOrgKeys = {"name", "api-version", "instance-url", "auth"};
 const std::vector<std::string_view> kAuthKeys = {"flow",          "access-token", "login-url",
                                                  "client-id",     "username",     "private-key",

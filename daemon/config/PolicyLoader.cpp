@@ -475,7 +475,8 @@ void loadSchedule(const YAML::Node& node, DiagnosticSink& sink, policy::Schedule
   const auto* cron = s.find("cron");
   const auto* tz = s.find("timezone");
   if (every && cron) {
-    sink.error(cron->keyNode, "a schedule has either 'every' or 'cron', not both");
+    sink.error(cron->keyNode, "a schedule has either 'every' or 'cron', not both",
+               "{ every: 5m } or { cron: \"*/5 * * * *\", timezone: Europe/Paris }");
     return;
   }
   if (!every && !cron) {
@@ -484,7 +485,10 @@ void loadSchedule(const YAML::Node& node, DiagnosticSink& sink, policy::Schedule
     return;
   }
   if (every) {
-    if (tz) sink.error(tz->keyNode, "'timezone' goes with 'cron', not 'every'");
+    if (tz) {
+      sink.error(tz->keyNode, "'timezone' goes with 'cron', not 'every'",
+                 "an 'every' schedule is a fixed interval, the same in every zone");
+    }
     if (auto text = scalarText(every->value, sink, "a duration such as 5m")) {
       auto d = model::parseDuration(*text);
       if (!d) {
@@ -584,7 +588,8 @@ void loadWindows(const YAML::Node& node, DiagnosticSink& sink, policy::Windows& 
   if (const auto* e = m.find("allow")) loadWindowList(e->value, sink, windows.allow);
   if (const auto* e = m.find("deny")) loadWindowList(e->value, sink, windows.deny);
   if (!m.find("allow") && !m.find("deny")) {
-    sink.error(node, "windows need 'allow' or 'deny'");
+    sink.error(node, "windows need 'allow' or 'deny'",
+               "e.g. { allow: [ { days: mon-fri, from: \"08:00\", to: \"18:00\" } ] }");
   }
   windows.zone = policy::TimeZone::utc();
   if (const auto* e = m.find("timezone")) windows.zone = zoneAt(e->value, sink);
@@ -593,7 +598,7 @@ void loadWindows(const YAML::Node& node, DiagnosticSink& sink, policy::Windows& 
 void loadLimits(const YAML::Node& node, DiagnosticSink& sink, policy::Limits& limits) {
   MapView m(node, sink, "limits such as { max-actions: 100, max-percent: 25 }", kLimitsKeys);
   if (!m.ok()) return;
-  if (m.entries().empty()) sink.error(node, "empty limits", "max-actions and/or max-percent");
+  if (node.size() == 0) sink.error(node, "empty limits", "max-actions and/or max-percent");
   if (const auto* e = m.find("max-actions")) {
     if (auto text = scalarText(e->value, sink, "a whole number")) {
       int64_t v = 0;
@@ -645,7 +650,8 @@ void loadExempt(const YAML::Node& node, DiagnosticSink& sink, std::vector<policy
       }
     }
     if (keys != 1) {
-      sink.error(item, "an exemption names exactly one of job, createdById or object");
+      sink.error(item, "an exemption names exactly one of job, createdById or object",
+                 "one exemption per job, creator or object, e.g. { job: 750..., reason: why }");
       continue;
     }
     if (const auto* e = m.find("until")) {

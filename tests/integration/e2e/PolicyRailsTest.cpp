@@ -1,0 +1,166 @@
+// The policy language's safety rails end to end: the real binary against the simulated org, for
+// limits, exemptions, in-state-for across a restart, exactly one catch-up pass, and plan.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "support/Fixture.h"
+
+namespace bulkwarden::testing {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::minutes;
+
+sim::JobSeed stuckQuery(std::chrono::milliseconds age, std::string object = "Account") {
+  sim::JobSeed s;
+  s.kind = "query";
+  s.state = "InProgress";
+  s.age = age;
+  s.object = std::move(object);
+  return s;
+}
+
+class PolicyRails : public EndToEnd {
+ protected:
+  int runStarts() const { return static_cast<int>(audit("run-start").size()); }
+};
+
+TEST_F(PolicyRails, OverItsLimitAPolicyActsOnNothingAndTheAuditSaysWhy) {
+  startSim();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(org().addJob(stuckQuery(hours(2))));
+  auto config = writeConfig(R"(policies:
+  - name: abort-stuck
+    resource: query-jobs
+    mode: enforce
+    filters: [ { state: InProgress }, { older-than: 30m } ]
+    action: abort
+    limits: { max-actions: 4 }
+)");
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  for (const auto& id : ids) EXPECT_EQ(org().state(id), "InProgress");
+  EXPECT_EQ(org().counters().patches, 0);
+  auto limits = audit("limit");
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_NE(limits[0]->getValue<std::string>("reason").find("5 matches > max-actions 4"),
+            std::string::npos);
+  EXPECT_NE(err().find("acts on nothing this pass"), std::string::npos) << err();
+}
+
+TEST_F(PolicyRails, ExemptJobsAreLeftAloneWithTheirReasonInTheAudit) {
+  startSim();
+  auto keep = org().addJob(stuckQuery(hours(2)));
+  auto keepByObject = org().addJob(stuckQuery(hours(2), "Contact"));
+  auto expired = org().addJob(stuckQuery(hours(2), "Lead"));
+  auto abort = org().addJob(stuckQuery(hours(2)));
+  auto config = writeConfig(fmt::format(R"(policies:
+  - name: abort-stuck
+    resource: query-jobs
+    mode: enforce
+    filters: [ {{ state: InProgress }}, {{ older-than: 30m }} ]
+    action: abort
+    exempt:
+      - {{ job: {}, reason: nightly export }}
+      - {{ object: Contact, until: 2999-01-01T00:00:00Z, reason: migration }}
+      - {{ object: Lead, until: 2001-01-01T00:00:00Z, reason: long over }}
+)",
+                                        keep));
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  EXPECT_EQ(org().state(keep), "InProgress");
+  EXPECT_EQ(org().state(keepByObject), "InProgress");
+  EXPECT_EQ(org().state(expired), "Aborted");
+  EXPECT_EQ(org().state(abort), "Aborted");
+  int held = 0;
+  for (auto& d : audit("decision")) {
+    if (!d->has("held")) continue;
+    ++held;
+    auto why = d->getValue<std::string>("held");
+    EXPECT_TRUE(why.find("nightly export") != std::string::npos ||
+                why.find("migration") != std::string::npos)
+        << why;
+  }
+  EXPECT_EQ(held, 2);
+}
+
+TEST_F(PolicyRails, InStateForSurvivesARestart) {
+  startSim();
+  auto id = org().addJob(stuckQuery(hours(5)));
+  auto config = writeConfig(R"(policies:
+  - name: abort-stuck
+    resource: query-jobs
+    mode: enforce
+    filters: [ { state: InProgress }, { in-state-for: 2s } ]
+    action: abort
+)");
+  // First sighting: however old the job is, bulkwarden has not seen it in this state for 2s.
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  EXPECT_EQ(org().state(id), "InProgress");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // A new process: the first sighting comes from the state store in state-dir.
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  EXPECT_EQ(org().state(id), "Aborted");
+  EXPECT_TRUE(fs::exists(dir_ / "state" / "state.sqlite"));
+}
+
+TEST_F(PolicyRails, ExactlyOneCatchUpPassAfterDowntime) {
+  startSim();
+  org().addJob(stuckQuery(hours(1)));
+  auto config = writeConfig(R"(policies:
+  - name: report-stuck
+    resource: query-jobs
+    schedule: { every: 2s }
+    filters: [ { state: InProgress } ]
+    action: report
+  - name: report-hourly
+    resource: ingest-jobs
+    schedule: { every: 1h }
+    filters: [ { state: InProgress } ]
+    action: report
+)");
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  ASSERT_EQ(runStarts(), 2);
+  // Down for two ticks of report-stuck and more; report-hourly missed none.
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+  auto daemon = start({"run", "--config", config});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  daemon->signal(SIGTERM);
+  ASSERT_EQ(daemon->wait(), 0) << daemon->err();
+  auto starts = audit("run-start");
+  ASSERT_EQ(starts.size(), 3u) << daemon->err();  // one catch-up, for the query policy only
+  EXPECT_EQ(starts.back()->getValue<std::string>("policies"), "report-stuck");
+  EXPECT_NE(daemon->err().find("one catch-up pass now"), std::string::npos) << daemon->err();
+}
+
+TEST_F(PolicyRails, PlanShowsWhatALimitOrAnExemptionHeldBack) {
+  startSim();
+  auto keep = org().addJob(stuckQuery(hours(2)));
+  org().addJob(stuckQuery(hours(2)));
+  org().addJob(stuckQuery(hours(2)));
+  auto config = writeConfig(fmt::format(R"(policies:
+  - name: abort-stuck
+    resource: query-jobs
+    mode: enforce
+    filters: [ {{ state: InProgress }}, {{ older-than: 30m }} ]
+    action: abort
+    exempt: [ {{ job: {}, reason: nightly export }} ]
+  - name: abort-capped
+    resource: query-jobs
+    mode: enforce
+    filters: [ {{ state: InProgress }} ]
+    action: abort
+    limits: {{ max-percent: 10 }}
+)",
+                                        keep));
+  ASSERT_EQ(run({"plan", "--config", config}), 0) << err();
+  EXPECT_NE(out().find("HELD (exempted"), std::string::npos) << out();
+  EXPECT_NE(out().find("nightly export"), std::string::npos) << out();
+  EXPECT_EQ(org().counters().patches, 0);
+  ASSERT_EQ(run({"plan", "--config", config, "--format", "json"}), 0) << err();
+  EXPECT_NE(out().find("\"held\""), std::string::npos) << out();
+}
+
+}  // namespace
+}  // namespace bulkwarden::testing
