@@ -162,5 +162,55 @@ TEST_F(PolicyRails, PlanShowsWhatALimitOrAnExemptionHeldBack) {
   EXPECT_NE(out().find("\"held\""), std::string::npos) << out();
 }
 
+TEST_F(PolicyRails, AJobIsAbortedWhenItCrossesItsAgeNotAtTheNextScheduledPass) {
+  startSim();
+  auto young = org().addJob(stuckQuery(std::chrono::milliseconds(500)));
+  auto config = writeConfig(R"(policies:
+  - name: abort-stuck
+    resource: query-jobs
+    mode: enforce
+    schedule: { every: 1h }
+    filters: [ { state: InProgress }, { older-than: 3s } ]
+    action: abort
+)");
+  auto daemon = start({"run", "--config", config});
+  // The first pass sees the job 0.5s old; the next scheduled pass is an hour away. A follow-up
+  // pass comes when it crosses 3s.
+  for (int i = 0; i < 100 && org().state(young) != "Aborted"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  daemon->signal(SIGTERM);
+  ASSERT_EQ(daemon->wait(), 0) << daemon->err();
+  EXPECT_EQ(org().state(young), "Aborted") << daemon->err();
+  EXPECT_EQ(audit("run-start").size(), 2u);
+  EXPECT_NE(daemon->err().find("follow-up pass"), std::string::npos) << daemon->err();
+}
+
+TEST_F(PolicyRails, ValidateReportsEveryNewKindOfErrorInOneRun) {
+  startSim();
+  auto config = writeConfig(R"(policies:
+  - name: a
+    resource: query-jobs
+    action: abort
+    schedule: { cron: "*/5 * * * 9", timezone: Mars/Olympus }
+    filters: [ { state: InProgress }, { in-state-for: soon } ]
+    limits: { max-percent: 101 }
+    exempt: [ { job: x, until: never } ]
+    windows: { allow: [ { days: mon-fri, from: "25:00", to: "18:00" } ] }
+  - name: b
+    resource: query-jobs
+    action: delete
+    filters: [ { state: InProgress } ]
+)");
+  ASSERT_EQ(run({"validate", "--config", config}), 78) << err();
+  for (const char* text :
+       {"policies.yaml:5:23: bad cron", "policies.yaml:5:48: bad time zone",
+        "policies.yaml:6:55: bad duration 'soon'", "policies.yaml:7:28: bad max-percent",
+        "policies.yaml:8:32: bad time", "policies.yaml:9:48: bad time of day",
+        "policies.yaml:13:18: delete only works on finished jobs"}) {
+    EXPECT_NE(err().find(text), std::string::npos) << text << "\n" << err();
+  }
+}
+
 }  // namespace
 }  // namespace bulkwarden::testing
