@@ -4,6 +4,8 @@
 #include <Poco/Exception.h>
 #include <fmt/format.h>
 
+#include <filesystem>
+
 namespace bulkwarden::state {
 
 using namespace Poco::Data::Keywords;
@@ -17,6 +19,13 @@ model::Timestamp fromMs(Int64 v) { return model::Timestamp(model::Duration(v)); 
 }  // namespace
 
 SqliteStateStore::SqliteStateStore(const std::string& path) : path_(path) {
+  // POCO's SQLite connector retries a failing open for its whole connect timeout (a minute);
+  // a missing folder will not appear meanwhile, so say so at once.
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+    throw StateError(fmt::format("state store {}: {} is not a directory", path, parent.string()));
+  }
   try {
     Poco::Data::SQLite::Connector::registerConnector();
     session_ = std::make_unique<Poco::Data::Session>("SQLite", path);

@@ -212,5 +212,49 @@ TEST_F(PolicyRails, ValidateReportsEveryNewKindOfErrorInOneRun) {
   }
 }
 
+// The documented escalation (policies/cookbook/escalate-stuck-query-jobs.yaml, in enforce):
+// abort a query stuck for 30 minutes, then delete it once it has been Aborted for 10.
+TEST_F(PolicyRails, EscalationAbortsThenDeletesAfterTheGraceTime) {
+  startSim();
+  auto stuck = org().addJob(stuckQuery(minutes(40)));
+  auto young = org().addJob(stuckQuery(minutes(5)));
+  auto aborted = [&](std::chrono::minutes ago) {
+    sim::JobSeed s = stuckQuery(hours(3));
+    s.state = "Aborted";
+    s.modifiedAgo = ago;
+    return org().addJob(s);
+  };
+  auto abortedLongAgo = aborted(minutes(11));
+  auto abortedRecently = aborted(minutes(5));
+  auto config = writeConfig(R"(policies:
+  - name: abort-stuck-queries
+    resource: query-jobs
+    mode: enforce
+    filters:
+      - state: [InProgress, UploadComplete]
+      - older-than: { field: createdDate, age: 30m }
+    action: abort
+  - name: delete-aborted-queries
+    resource: query-jobs
+    mode: enforce
+    schedule: { cron: "*/10 * * * *" }
+    filters:
+      - state: Aborted
+      - or:
+          - in-state-for: 10m
+          - older-than: { field: systemModstamp, age: 10m }
+    action: delete
+)");
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  // Aborted now, and not deleted in the same pass: its grace time starts now.
+  EXPECT_EQ(org().state(stuck), "Aborted");
+  EXPECT_EQ(org().state(young), "InProgress");
+  // Jobs aborted 11 and 5 minutes ago: the first is past its grace time, the second is not.
+  EXPECT_FALSE(org().state(abortedLongAgo).has_value());
+  EXPECT_EQ(org().state(abortedRecently), "Aborted");
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  EXPECT_EQ(org().state(stuck), "Aborted");
+}
+
 }  // namespace
 }  // namespace bulkwarden::testing
