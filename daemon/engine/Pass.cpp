@@ -146,16 +146,17 @@ void Pass::collect(salesforce::Page&& page) {
       }
     }
   }
-  // Deadline precision: jobs that will cross an age threshold before the next pass.
-  if (options_.nextPass) {
-    for (const auto* p : options_.policies) {
-      for (size_t j = 0; j < page.jobs.size(); ++j) {
-        if (policy::matches(p->filter, page.jobs[j], now, since[j])) continue;
-        auto t = policy::nextMatch(p->filter, page.jobs[j], now, since[j], *options_.nextPass);
-        if (!t) continue;
-        auto [it, fresh] = summary_.crossings.emplace(p->name, *t);
-        if (!fresh && *t < it->second) it->second = *t;
-      }
+  // Deadline precision: jobs that will cross an age threshold before the policy's next pass.
+  for (const auto* p : options_.policies) {
+    auto horizon = options_.nextPass.find(p->name);
+    if (horizon == options_.nextPass.end() || !policy::hasAgeFilter(p->filter)) continue;
+    for (size_t j = 0; j < page.jobs.size(); ++j) {
+      if (page.jobs[j].kind != p->resource) continue;
+      if (policy::matches(p->filter, page.jobs[j], now, since[j])) continue;
+      auto t = policy::nextMatch(p->filter, page.jobs[j], now, since[j], horizon->second);
+      if (!t) continue;
+      auto [it, fresh] = summary_.crossings.emplace(p->name, *t);
+      if (!fresh && *t < it->second) it->second = *t;
     }
   }
 }

@@ -96,8 +96,9 @@ struct PassOptions {
   std::string runId;
   state::StateStore* state = nullptr;  // first-seen-in-state times; none: every job just seen
   RateLimiter* rate = nullptr;         // the org's action rate cap; none: uncapped
-  // When the next scheduled pass comes: crossings before it are reported in the summary.
-  std::optional<model::Timestamp> nextPass;
+  // When each policy's next scheduled pass comes (by name): crossings of its age thresholds
+  // before it are reported in the summary. Policies not in the map: none reported.
+  std::map<std::string, model::Timestamp> nextPass;
 };
 
 class Pass {

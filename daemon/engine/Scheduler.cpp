@@ -76,7 +76,7 @@ std::string summaryLine(const PassSummary& s) {
 
 std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
                                            const std::vector<const policy::Policy*>& due,
-                                           std::optional<model::Timestamp> nextPass) {
+                                           std::map<std::string, model::Timestamp> nextPass) {
   std::vector<PassSummary> out;
   for (auto resource : {model::ResourceKind::Query, model::ResourceKind::Ingest}) {
     PassOptions po;
@@ -170,11 +170,11 @@ void Scheduler::orgLoop(const OrgTarget& org) {
       }
     }
     if (!due.empty()) {
-      // The earliest scheduled pass after this one: crossings before it get a follow-up.
-      std::optional<model::Timestamp> horizon;
+      // Each policy's next scheduled pass: crossings before it get a follow-up.
+      std::map<std::string, model::Timestamp> horizon;
       for (size_t i = 0; i < mine.size(); ++i) {
-        auto n = next[i] <= now ? advance(mine[i]->schedule, next[i], now).next : next[i];
-        if (!horizon || n < *horizon) horizon = n;
+        horizon[mine[i]->name] =
+            next[i] <= now ? advance(mine[i]->schedule, next[i], now).next : next[i];
       }
       for (size_t i : followed) {
         log::info("{}: follow-up pass for {}: a job crosses its age threshold now", org.name,

@@ -64,7 +64,7 @@ class Scheduler {
  private:
   std::vector<PassSummary> runDue(const OrgTarget& org,
                                   const std::vector<const policy::Policy*>& due,
-                                  std::optional<model::Timestamp> nextPass = std::nullopt);
+                                  std::map<std::string, model::Timestamp> nextPass = {});
   void orgLoop(const OrgTarget& org);
   void recordPasses(const OrgTarget& org, const std::vector<const policy::Policy*>& ran,
                     model::Timestamp when);

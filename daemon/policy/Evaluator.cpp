@@ -423,6 +423,13 @@ void thresholds(const Filter& f, const model::Job& job, model::Timestamp since,
 }
 }  // namespace
 
+bool hasAgeFilter(const Filter& filter) {
+  if (filter.kind == Filter::Kind::OlderThan || filter.kind == Filter::Kind::InStateFor)
+    return true;
+  return std::any_of(filter.children.begin(), filter.children.end(),
+                     [](const Filter& c) { return hasAgeFilter(c); });
+}
+
 std::optional<model::Timestamp> nextMatch(const Filter& filter, const model::Job& job,
                                           model::Timestamp now, model::Timestamp since,
                                           model::Timestamp before) {

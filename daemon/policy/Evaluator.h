@@ -28,6 +28,8 @@ std::string explain(const Filter& filter, const model::Job& job, model::Timestam
 // Deadline precision: the earliest time in (now, before) at which `filter` starts to hold for
 // `job` as it was last seen, when that happens because an age threshold (older-than,
 // in-state-for) is crossed. nullopt when it does not within the span.
+// Whether the tree has an older-than or in-state-for node (whether nextMatch can find anything).
+bool hasAgeFilter(const Filter& filter);
 std::optional<model::Timestamp> nextMatch(const Filter& filter, const model::Job& job,
                                           model::Timestamp now, model::Timestamp since,
                                           model::Timestamp before);

@@ -180,7 +180,7 @@ class PassTest : public ::testing::Test {
   std::atomic<bool> stop_{false};
   std::unique_ptr<Pass> pass_;
   state::StateStore* state_ = nullptr;
-  std::optional<model::Timestamp> nextPass_;
+  std::map<std::string, model::Timestamp> nextPass_;
   RateLimiter* rate_ = nullptr;
 };
 
@@ -542,13 +542,13 @@ TEST_F(PassTest, AJobCrossingAThresholdBeforeTheNextPassIsReported) {
   older.kind = policy::Filter::Kind::OlderThan;
   older.age = std::chrono::minutes(30);
   p.filter.children.push_back(older);
-  nextPass_ = t("2026-11-29T13:00:00Z");
+  nextPass_ = {{"abort-stuck", t("2026-11-29T13:00:00Z")}};
   auto s = run({&p});
   EXPECT_EQ(s.acted, 0);
   ASSERT_EQ(s.crossings.count("abort-stuck"), 1u);
   // The earliest: job 1 is 30m old at 12:10, older than 30m one millisecond later.
   EXPECT_EQ(model::formatRfc3339(s.crossings["abort-stuck"]), "2026-11-29T12:10:00.001Z");
-  nextPass_ = t("2026-11-29T12:05:00Z");  // a pass comes before the crossing: nothing to add
+  nextPass_ = {{"abort-stuck", t("2026-11-29T12:05:00Z")}};  // a pass comes first: nothing
   EXPECT_EQ(run({&p}).crossings.count("abort-stuck"), 0u);
 }
 
