@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libpoco-dev libssl-dev libyaml-cpp-dev libfmt-dev
   libgtest-dev libgmock-dev
-  clang-format clang libclang-rt-14-dev
+  clang-format clang libclang-rt-14-dev tzdata
 )
 
 missing=()
