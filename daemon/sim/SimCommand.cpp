@@ -34,6 +34,7 @@ The first line of standard output is `bulkwarden sim: URL token TOKEN`.
   --token T                 the access token to accept (default: generated from the seed)
   --next-url-on-ingest-path query-list nextRecordsUrl points at /jobs/ingest (docs quirk)
   --not-found-as-400        PATCH/DELETE of an unknown job answer 400 NOT_FOUND instead of 404
+  --latency DURATION        wait this long before sending each response (e.g. 20ms; default 0)
   --help                    this text
 
 Without --jobs or --empty the org holds the default scenario: about 3,400 query and ingest jobs
@@ -111,6 +112,8 @@ int simCommand(const std::vector<std::string>& args) {
         options.queryNextUrlOnIngestPath = true;
       } else if (arg == "--not-found-as-400") {
         options.notFoundAs400 = true;
+      } else if (arg == "--latency") {
+        options.latency = parseDuration(value());
       } else {
         throw std::invalid_argument(fmt::format("unknown option '{}'", arg));
       }
@@ -155,6 +158,15 @@ int simCommand(const std::vector<std::string>& args) {
     sigwait(&signals, &received);
     std::fprintf(stderr, "bulkwarden sim: stopping (signal %d)\n", received);
     server.stop();
+    // What the clients cost: benchmarks and scripts read this line.
+    const auto c = server.org().counters();
+    std::fprintf(stderr,
+                 "bulkwarden sim: requests=%lld lists=%lld gets=%lld patches=%lld deletes=%lld "
+                 "unauthorized=%lld applied_aborts=%lld applied_deletes=%lld\n",
+                 static_cast<long long>(c.requests), static_cast<long long>(c.lists),
+                 static_cast<long long>(c.gets), static_cast<long long>(c.patches),
+                 static_cast<long long>(c.deletes), static_cast<long long>(c.unauthorized),
+                 static_cast<long long>(c.appliedAborts), static_cast<long long>(c.appliedDeletes));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bulkwarden sim: cannot serve: %s\n", e.what());
     return kExitSoftware;

@@ -29,6 +29,9 @@ struct SimOptions {
   bool queryNextUrlOnIngestPath = false;  // the docs quirk of BULK_API.md 12.1
   bool notFoundAs400 = false;             // PATCH/DELETE on an unknown id: 400 NOT_FOUND (12.4)
   std::optional<Scenario> scenario;       // unset: empty org
+  // Added before every response is sent (outside the org's lock), to stand in for the WAN round
+  // trip to Salesforce in benchmarks. 0: answer at once.
+  std::chrono::milliseconds latency{0};
 };
 
 // A snapshot of one job, dates in +0000 form.
