@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Idle cost of the daemon: starts `bulkwarden run` (schedule every 1h) against a fresh sim holding
 # the 10k scenario, lets the first pass abort its 1,000 stuck jobs, then over 10 s of idling
-# counts context switches of every thread (/proc/PID/task/*/status) and syscalls (strace -f -c,
-# if installed), and reports VmRSS. Usage: bench/e2e/idle.sh [BULKWARDEN]
+# counts context switches of every thread over 10 s (/proc/PID/task/*/status), then syscalls over
+# the next 10 s (strace -f -c, if installed), and reports VmRSS. Usage: bench/e2e/idle.sh [BULKWARDEN]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 binary="${1:-${BULKWARDEN:-$here/../../build/release/bulkwarden}}"
@@ -51,13 +51,13 @@ switches() {
   echo "$total"
 }
 before=$(switches)
+sleep 10
+after=$(switches)
 if command -v strace >/dev/null; then
   calls=$(timeout -s INT 10 strace -f -c -p "$rp" 2>&1 | awk '/total$/{print $4}' || true)
 else
-  sleep 10
   calls="(strace not installed)"
 fi
-after=$(switches)
 grep -h 'query-jobs' run.err | sed 's/^/  first pass: /'
-echo "idle for 10 s after the pass: $((after - before)) context switches (all $(ls /proc/$rp/task | wc -l) threads), syscalls: ${calls:-0}"
+echo "idle after the pass: $((after - before)) context switches in 10 s (all $(ls /proc/$rp/task | wc -l) threads); syscalls in the next 10 s (strace -f -c): ${calls:-0}"
 grep -E '^(VmRSS|VmHWM|RssAnon|RssFile)' /proc/$rp/status | tr -s ' \t' ' ' | paste -sd' ' | sed 's/^/memory: /'

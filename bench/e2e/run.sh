@@ -6,7 +6,7 @@
 #
 # Builds the release binary if it is missing (or BULKWARDEN=/path/to/bulkwarden), installs jsforce
 # into bench/e2e/node_modules with npm (Node.js 18 or later must be installed), then prints a
-# Markdown table of medians. Every run starts a fresh `bulkwarden sim`.
+# Markdown table of medians, then the idle check. Every run starts a fresh `bulkwarden sim`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -23,4 +23,7 @@ if [ ! -d "$here/node_modules/jsforce" ]; then
   (cd "$here" && npm install --no-audit --no-fund --loglevel=error >&2)
 fi
 echo "run.sh: $(nproc) CPUs, $(uptime)" >&2
-exec python3 "$here/harness.py" --binary "$binary" "$@"
+python3 "$here/harness.py" --binary "$binary" "$@"
+echo
+echo "Idle daemon (bench/e2e/idle.sh):"
+BULKWARDEN="$binary" "$here/idle.sh"
