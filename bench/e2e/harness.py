@@ -117,10 +117,10 @@ concurrency: {concurrency}
             "applied": end["outcomes"].get("applied", 0)}
 
 
-def run_jsforce(sim, concurrency, workdir):
+def run_jsforce(sim, concurrency, workdir, mode):
     rc, out, err, wall, cpu, rss = timed(
-        ["node", os.path.join(HERE, "cleanup-jsforce.js"), sim.url, sim.token, str(concurrency)],
-        workdir)
+        ["node", os.path.join(HERE, "cleanup-jsforce.js"), sim.url, sim.token, str(concurrency),
+         mode], workdir)
     if rc != 0:
         raise RuntimeError(f"jsforce script exited {rc}: {err}")
     r = json.loads(out.strip().splitlines()[-1])
@@ -139,6 +139,8 @@ def main():
     ap.add_argument("--scenarios", default="10k,100k")
     ap.add_argument("--latencies", default="0,20", help="ms, comma-separated")
     ap.add_argument("--concurrency", type=int, default=25)
+    ap.add_argument("--jsforce-mode", choices=["chunks", "pool"], default="chunks",
+                    help="bounded Promise.all as batches of CONCURRENCY (default) or a worker pool")
     ap.add_argument("--json", help="write every run here")
     args = ap.parse_args()
 
@@ -159,7 +161,7 @@ def main():
                             if tool == "bulkwarden":
                                 r = run_bulkwarden(args.binary, sim, args.concurrency, workdir)
                             else:
-                                r = run_jsforce(sim, args.concurrency, workdir)
+                                r = run_jsforce(sim, args.concurrency, workdir, args.jsforce_mode)
                         finally:
                             counters = sim.stop()
                         r.update(tool=tool, scenario=scen, latency_ms=lat, rep=rep, load=load,
@@ -194,7 +196,8 @@ def main():
         with open(args.json, "w") as f:
             json.dump(runs, f, indent=1)
 
-    print(f"\nMedians of {args.reps} runs each, concurrency {args.concurrency}, "
+    print(f"\nMedians of {args.reps} runs each, concurrency {args.concurrency}, jsforce aborts "
+          f"in {args.jsforce_mode}, "
           f"{os.cpu_count()} CPUs; load = median 1-min load average at the start of a run.\n")
     print("| scenario | latency | client | process wall | pass | lower bound | pass / bound "
           "| CPU (user+sys) | peak RSS | API calls | load |")

@@ -245,8 +245,11 @@ Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onP
     }
     if (!r) return r.error();
     if (r.value().status != 200) return classify(r.value().status, r.value().body);
+    // A last page (done true) should end with "nextRecordsUrl":null; if it names a next page
+    // anyway, fetching it ahead would be a call that paging never makes.
     if (auto guess = tailNextRecordsUrl(r.value().body);
-        guess && stats.pages + 1 < options_.maxPages) {
+        guess && stats.pages + 1 < options_.maxPages &&
+        r.value().body.find("\"done\":true") == std::string::npos) {
       auto t = nextListTarget(base, *guess);
       if (t && seen.count(t.value()) == 0 && t.value() != target) {
         aheadTarget = t.value();
