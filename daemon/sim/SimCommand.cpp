@@ -35,6 +35,7 @@ The first line of standard output is `bulkwarden sim: URL token TOKEN`.
   --token T                 the access token to accept (default: generated from the seed)
   --next-url-on-ingest-path query-list nextRecordsUrl points at /jobs/ingest (docs quirk)
   --not-found-as-400        PATCH/DELETE of an unknown job answer 400 NOT_FOUND instead of 404
+  --latency DURATION        wait this long before sending each response (e.g. 20ms; default 0)
   --help                    this text
 
 HTTPS and the OAuth token endpoint (POST /services/oauth2/token):
@@ -189,6 +190,8 @@ int simCommand(const std::vector<std::string>& args) {
         options.oauth.tokenLifetime = *d;
       } else if (arg == "--not-approved") {
         options.oauth.userApproved = false;
+      } else if (arg == "--latency") {
+        options.latency = parseDuration(value());
       } else {
         throw std::invalid_argument(fmt::format("unknown option '{}'", arg));
       }
@@ -237,6 +240,15 @@ int simCommand(const std::vector<std::string>& args) {
     sigwait(&signals, &received);
     std::fprintf(stderr, "bulkwarden sim: stopping (signal %d)\n", received);
     server.stop();
+    // What the clients cost: benchmarks and scripts read this line.
+    const auto c = server.org().counters();
+    std::fprintf(stderr,
+                 "bulkwarden sim: requests=%lld lists=%lld gets=%lld patches=%lld deletes=%lld "
+                 "unauthorized=%lld applied_aborts=%lld applied_deletes=%lld\n",
+                 static_cast<long long>(c.requests), static_cast<long long>(c.lists),
+                 static_cast<long long>(c.gets), static_cast<long long>(c.patches),
+                 static_cast<long long>(c.deletes), static_cast<long long>(c.unauthorized),
+                 static_cast<long long>(c.appliedAborts), static_cast<long long>(c.appliedDeletes));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bulkwarden sim: cannot serve: %s\n", e.what());
     return kExitSoftware;

@@ -36,6 +36,9 @@ struct SimOptions {
   std::string tlsCertificateFile;
   std::string tlsPrivateKeyFile;
   bool tlsOnly11 = false;  // serve TLS 1.0/1.1 only (tests: a client must refuse it)
+  // Added before every response is sent (outside the org's lock), to stand in for the WAN round
+  // trip to Salesforce in benchmarks. 0: answer at once.
+  std::chrono::milliseconds latency{0};
 };
 
 // A snapshot of one job, dates in +0000 form.

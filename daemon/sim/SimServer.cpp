@@ -21,6 +21,7 @@
 #include <openssl/ssl.h>
 
 #include <istream>
+#include <thread>
 
 namespace bulkwarden::sim {
 
@@ -30,7 +31,7 @@ constexpr std::size_t kMaxBody = 1 << 20;  // PATCH bodies are a few bytes; refu
 
 class OrgHandler : public Poco::Net::HTTPRequestHandler {
  public:
-  explicit OrgHandler(SimOrg& org) : org_(org) {}
+  OrgHandler(SimOrg& org, std::chrono::milliseconds latency) : org_(org), latency_(latency) {}
 
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
@@ -63,6 +64,9 @@ class OrgHandler : public Poco::Net::HTTPRequestHandler {
       socket.close();
       return;
     }
+    // After handle(), so the org's lock is not held while waiting: concurrent requests overlap
+    // their latency as they would over a real network.
+    if (latency_.count() > 0) std::this_thread::sleep_for(latency_);
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
     for (const auto& [name, value] : reply.headers) response.set(name, value);
     if (!reply.contentType.empty() && !reply.body.empty()) {
@@ -84,18 +88,21 @@ class OrgHandler : public Poco::Net::HTTPRequestHandler {
 
  private:
   SimOrg& org_;
+  std::chrono::milliseconds latency_;
 };
 
 class OrgHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  explicit OrgHandlerFactory(SimOrg& org) : org_(org) {}
+  OrgHandlerFactory(SimOrg& org, std::chrono::milliseconds latency)
+      : org_(org), latency_(latency) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest&) override {
-    return new OrgHandler(org_);
+    return new OrgHandler(org_, latency_);
   }
 
  private:
   SimOrg& org_;
+  std::chrono::milliseconds latency_;
 };
 
 std::unique_ptr<Poco::Net::ServerSocket> listen(const SimOptions& o) {
@@ -141,8 +148,8 @@ void SimServer::start() {
   params->setMaxKeepAliveRequests(0);  // unlimited
   params->setKeepAliveTimeout(Poco::Timespan(15, 0));
   params->setServerName("bulkwarden-sim");
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new OrgHandlerFactory(org_), *pool_, *socket_,
-                                                    params);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new OrgHandlerFactory(org_, options_.latency),
+                                                    *pool_, *socket_, params);
   server_->start();
 }
 
