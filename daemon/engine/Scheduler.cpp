@@ -57,6 +57,7 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     } else {
       log::error("{}", summaryLine(s));
     }
+    if (listener_) listener_->onPassEnd(s);
     out.push_back(std::move(s));
   }
   return out;
@@ -86,7 +87,15 @@ void Scheduler::orgLoop(const OrgTarget& org) {
   // Every policy is due at start; then every `every`, on a fixed grid from the start so that a
   // long pass does not make the schedule drift.
   std::vector<Steady::time_point> next(mine.size(), Steady::now());
+  auto beat = [&](bool inPass) {
+    std::lock_guard lock(mutex_);
+    auto& p = progress_[org.name];
+    p.org = org.name;
+    p.lastBeat = Steady::now();
+    p.passStarted = inPass ? std::optional(p.lastBeat) : std::nullopt;
+  };
   while (!stop_.requested()) {
+    beat(false);
     auto now = Steady::now();
     std::vector<const policy::Policy*> due;
     std::vector<size_t> ran;
@@ -96,7 +105,11 @@ void Scheduler::orgLoop(const OrgTarget& org) {
         ran.push_back(i);
       }
     }
-    if (!due.empty()) runDue(org, due);
+    if (!due.empty()) {
+      beat(true);
+      runDue(org, due);
+      beat(false);
+    }
     now = Steady::now();
     for (size_t i : ran) {
       auto every = std::chrono::duration_cast<Steady::duration>(mine[i]->schedule.every);
@@ -114,6 +127,7 @@ void Scheduler::orgLoop(const OrgTarget& org) {
       }
     }
     auto wake = *std::min_element(next.begin(), next.end());
+    if (options_.heartbeat.count() > 0) wake = std::min(wake, Steady::now() + options_.heartbeat);
     if (stop_.waitUntil(wake)) break;
   }
 }
@@ -124,6 +138,13 @@ void Scheduler::runUntilStopped() {
     threads.emplace_back([this, &org] { orgLoop(org); });
   }
   for (auto& t : threads) t.join();
+}
+
+std::vector<OrgProgress> Scheduler::progress() const {
+  std::lock_guard lock(mutex_);
+  std::vector<OrgProgress> out;
+  for (const auto& [name, p] : progress_) out.push_back(p);
+  return out;
 }
 
 std::map<std::string, int64_t> Scheduler::skippedTicks() const {

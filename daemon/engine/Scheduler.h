@@ -4,7 +4,9 @@
 // that comes while a pass runs is skipped and counted. Thread-safe to stop from any thread.
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,15 @@ struct OrgTarget {
 struct SchedulerOptions {
   bool dryRun = false;
   int concurrency = 8;
+  // If set, an idle org loop wakes at least this often to show it is alive (see progress()).
+  std::chrono::milliseconds heartbeat{0};
+};
+
+// What an org loop is doing, for the watchdog and /status (read-only).
+struct OrgProgress {
+  std::string org;
+  std::chrono::steady_clock::time_point lastBeat;  // the loop last woke up or finished a pass
+  std::optional<std::chrono::steady_clock::time_point> passStarted;  // set while a pass runs
 };
 
 class Scheduler {
@@ -42,6 +53,9 @@ class Scheduler {
   // Ticks skipped because the previous pass of that org was still running, per org.
   std::map<std::string, int64_t> skippedTicks() const;
 
+  // One entry per org loop started by runUntilStopped. Thread-safe.
+  std::vector<OrgProgress> progress() const;
+
  private:
   std::vector<PassSummary> runDue(const OrgTarget& org,
                                   const std::vector<const policy::Policy*>& due);
@@ -56,6 +70,7 @@ class Scheduler {
   PassListener* listener_;
   mutable std::mutex mutex_;
   std::map<std::string, int64_t> skipped_;
+  std::map<std::string, OrgProgress> progress_;
 };
 
 // The one summary line per org per pass: jobs seen, matched, acted, outcomes, API calls, time.
