@@ -186,6 +186,8 @@ void Service::start(Generation& g, std::string_view why) {
   log::info("{} org(s), {} polic{}{}; audit trail {}", g.rt->orgs.size(), g.rt->policies.size(),
             g.rt->policies.size() == 1 ? "y" : "ies", g.dryRun ? ", dry-run forced" : "",
             g.audit->path());
+  // Ready before the first pass, so that its STATUS= line follows READY=1.
+  notifier_.ready(readyStatus(g));
   g.thread = std::thread([&g] { g.scheduler->runUntilStopped(); });
 }
 
@@ -194,10 +196,10 @@ void Service::stopGeneration(Generation& g) {
   if (g.thread.joinable()) g.thread.join();
 }
 
-std::string Service::readyStatus() const {
-  const auto& rt = *gen_->rt;
+std::string Service::readyStatus(const Generation& g) const {
+  const auto& rt = *g.rt;
   return fmt::format("ready: {} org(s), {} polic{}{}", rt.orgs.size(), rt.policies.size(),
-                     rt.policies.size() == 1 ? "y" : "ies", gen_->dryRun ? ", dry-run" : "");
+                     rt.policies.size() == 1 ? "y" : "ies", g.dryRun ? ", dry-run" : "");
 }
 
 void Service::reload() {
@@ -206,7 +208,7 @@ void Service::reload() {
   auto fail = [this](std::string_view what) {
     monitor_.configReload(false);
     log::error("reload failed ({}); still running the previous configuration", what);
-    notifier_.ready(fmt::format("{}; last reload failed: {}", readyStatus(), what));
+    notifier_.ready(fmt::format("{}; last reload failed: {}", readyStatus(*gen_), what));
   };
   auto cfg = load();
   if (!cfg) return fail("configuration error");
@@ -233,14 +235,13 @@ void Service::reload() {
       gen_.reset();
     }
     monitor_.configReload(false);
-    if (gen_) notifier_.ready(readyStatus() + "; last reload failed: audit trail not writable");
+    if (gen_) notifier_.ready(readyStatus(*gen_) + "; last reload failed: audit trail not writable");
     return;
   }
   old.reset();
   monitor_.configReload(true);
   log::notice("reloaded: {} org(s), {} polic{}", gen_->rt->orgs.size(), gen_->rt->policies.size(),
               gen_->rt->policies.size() == 1 ? "y" : "ies");
-  notifier_.ready(readyStatus());
 }
 
 bool Service::healthy() {
@@ -278,14 +279,14 @@ int Service::run() {
   auto g = build(std::move(cfg), nullptr);
   if (!g) return kExitConfig;
   gen_ = std::move(g);
+  // Config, credentials (resolved by Runtime::create) and the audit trail are ready: start()
+  // records the config, sends READY=1 and starts the scheduler.
   try {
     start(*gen_, "startup");
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
     return kExitIoErr;
   }
-  // Config, credentials (resolved by Runtime::create) and the audit trail are ready.
-  notifier_.ready(readyStatus());
   const auto tick = heartbeat_.count() > 0 ? Steady::duration(heartbeat_) : std::chrono::hours(1);
   for (;;) {
     auto ev = control_.waitFor(tick);

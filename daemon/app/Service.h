@@ -91,7 +91,7 @@ class Service {
   void stopGeneration(Generation& g);
   void reload();
   bool healthy();
-  std::string readyStatus() const;
+  std::string readyStatus(const Generation& g) const;
 
   RunOptions options_;
   Control control_;

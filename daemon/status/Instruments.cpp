@@ -36,11 +36,12 @@ uint64_t TimedAudit::append(std::string_view type, std::string_view run,
   auto start = std::chrono::steady_clock::now();
   try {
     uint64_t seq = inner_.append(type, run, fields, sync);
-    monitor_.auditWrite(sync == Sync::Durable, std::chrono::steady_clock::now() - start, true, "");
+    monitor_.auditWrite(sync == Sync::Durable ? "durable" : "buffered",
+                        std::chrono::steady_clock::now() - start, true, "");
     return seq;
   } catch (const audit::AuditError& e) {
-    monitor_.auditWrite(sync == Sync::Durable, std::chrono::steady_clock::now() - start, false,
-                        e.what());
+    monitor_.auditWrite(sync == Sync::Durable ? "durable" : "buffered",
+                        std::chrono::steady_clock::now() - start, false, e.what());
     throw;
   }
 }
@@ -49,9 +50,9 @@ void TimedAudit::sync() {
   auto start = std::chrono::steady_clock::now();
   try {
     inner_.sync();
-    monitor_.auditWrite(true, std::chrono::steady_clock::now() - start, true, "");
+    monitor_.auditWrite("sync", std::chrono::steady_clock::now() - start, true, "");
   } catch (const audit::AuditError& e) {
-    monitor_.auditWrite(true, std::chrono::steady_clock::now() - start, false, e.what());
+    monitor_.auditWrite("sync", std::chrono::steady_clock::now() - start, false, e.what());
     throw;
   }
 }

@@ -199,9 +199,9 @@ void Monitor::apiError(const std::string& /*org*/, const salesforce::ApiError& e
   error(std::string(salesforce::kindName(e.kind)));
 }
 
-void Monitor::auditWrite(bool durable, std::chrono::nanoseconds took, bool ok,
+void Monitor::auditWrite(const char* sync, std::chrono::nanoseconds took, bool ok,
                          const std::string& err) {
-  auditLatency_.Add({{"sync", durable ? "durable" : "buffered"}}, kAuditBuckets)
+  auditLatency_.Add({{"sync", sync}}, kAuditBuckets)
       .Observe(std::chrono::duration<double>(took).count());
   if (!ok) error("audit");
   std::lock_guard lock(mutex_);

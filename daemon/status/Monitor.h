@@ -79,7 +79,9 @@ class Monitor : public engine::PassListener {
   void jobsListed(const std::string& org, model::ResourceKind kind,
                   const std::map<model::JobState, int64_t>& byState);
   void apiError(const std::string& org, const salesforce::ApiError& e);
-  void auditWrite(bool durable, std::chrono::nanoseconds took, bool ok, const std::string& error);
+  // `sync`: "buffered", "durable" (append with fdatasync) or "sync" (a later flush).
+  void auditWrite(const char* sync, std::chrono::nanoseconds took, bool ok,
+                  const std::string& error);
 
   Snapshot snapshot() const;
   // The Prometheus text exposition format (version 0.0.4).
