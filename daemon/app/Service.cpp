@@ -188,12 +188,25 @@ void Service::start(Generation& g, std::string_view why) {
             g.audit->path());
   // Ready before the first pass, so that its STATUS= line follows READY=1.
   notifier_.ready(readyStatus(g));
-  g.thread = std::thread([&g] { g.scheduler->runUntilStopped(); });
+  g.thread = std::thread([&g] {
+    g.scheduler->runUntilStopped();
+    g.done.store(true);
+  });
 }
 
 void Service::stopGeneration(Generation& g) {
   g.stop.request();
-  if (g.thread.joinable()) g.thread.join();
+  if (!g.thread.joinable()) return;
+  // Actions in flight may take up to their request deadline; keep the watchdog fed meanwhile,
+  // under the same rule as always (a pass stuck beyond the limit is not fed).
+  auto lastPing = Steady::now();
+  while (heartbeat_.count() > 0 && !g.done.load()) {
+    std::this_thread::sleep_for(kJoinPoll);
+    if (Steady::now() - lastPing < heartbeat_ / 2) continue;
+    lastPing = Steady::now();
+    if (healthy(g)) notifier_.watchdog();
+  }
+  g.thread.join();
 }
 
 std::string Service::readyStatus(const Generation& g) const {
@@ -212,9 +225,9 @@ void Service::reload() {
   };
   auto cfg = load();
   if (!cfg) return fail("configuration error");
-  if (!startHttp(*cfg, true)) return fail("http endpoint");
   auto next = build(std::move(cfg), gen_.get());
   if (!next) return fail("could not build the new configuration");
+  if (!startHttp(next->rt->config, true)) return fail("http endpoint");
   // The old scheduler finishes the actions it has sent and records them; actions it had not
   // started are dropped from its pass, and the new scheduler's first pass (every policy is due at
   // start) sees those jobs again.
@@ -235,7 +248,8 @@ void Service::reload() {
       gen_.reset();
     }
     monitor_.configReload(false);
-    if (gen_) notifier_.ready(readyStatus(*gen_) + "; last reload failed: audit trail not writable");
+    if (gen_)
+      notifier_.ready(readyStatus(*gen_) + "; last reload failed: audit trail not writable");
     return;
   }
   old.reset();
@@ -244,16 +258,18 @@ void Service::reload() {
               gen_->rt->policies.size() == 1 ? "y" : "ies");
 }
 
-bool Service::healthy() {
+bool Service::healthy(const Generation& g) {
   auto now = Steady::now();
-  for (const auto& p : gen_->scheduler->progress()) {
+  for (const auto& p : g.scheduler->progress()) {
     std::string problem;
     if (p.passStarted && now - *p.passStarted > passLimit_) {
       problem = fmt::format(
           "org {}: a pass has been running for {}s (limit {})", p.org,
           std::chrono::duration_cast<std::chrono::seconds>(now - *p.passStarted).count(),
           model::formatDuration(passLimit_));
-    } else if (!p.passStarted && now - p.lastBeat > 4 * heartbeat_ + std::chrono::seconds(1)) {
+    } else if (!p.passStarted && !g.stop.requested() &&
+               now - p.lastBeat > 4 * heartbeat_ + std::chrono::seconds(1)) {
+      // (A stopping loop no longer beats: only its pass, bounded above, matters then.)
       problem =
           fmt::format("org {}: the scheduling loop has not woken up for {}s", p.org,
                       std::chrono::duration_cast<std::chrono::seconds>(now - p.lastBeat).count());
@@ -297,7 +313,7 @@ int Service::run() {
       notifier_.stopping();
       return kExitIoErr;
     }
-    if (heartbeat_.count() > 0 && healthy()) notifier_.watchdog();
+    if (heartbeat_.count() > 0 && healthy(*gen_)) notifier_.watchdog();
   }
   notifier_.stopping();
   monitor_.setConfigLoaded(false);

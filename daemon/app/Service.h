@@ -5,6 +5,7 @@
 // HTTP endpoint. Not thread-safe: one Service per process, driven by run().
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -47,6 +48,7 @@ class Service {
   // How long one pass may run before the watchdog stops being pinged (then systemd restarts us).
   // BULKWARDEN_WATCHDOG_PASS_LIMIT (a duration such as 45m) overrides it.
   static constexpr std::chrono::minutes kDefaultPassLimit{30};
+  static constexpr std::chrono::milliseconds kJoinPoll{50};
 
   explicit Service(RunOptions options);
   ~Service();
@@ -64,6 +66,7 @@ class Service {
     engine::StopSignal stop;
     std::unique_ptr<engine::Scheduler> scheduler;
     std::thread thread;
+    std::atomic<bool> done{false};  // the scheduler thread has returned
     bool dryRun = false;
   };
 
@@ -90,7 +93,7 @@ class Service {
   void start(Generation& g, std::string_view why);
   void stopGeneration(Generation& g);
   void reload();
-  bool healthy();
+  bool healthy(const Generation& g);
   std::string readyStatus(const Generation& g) const;
 
   RunOptions options_;

@@ -212,7 +212,7 @@ TEST_F(Endpoint, IdleClientsDoNotStallPassesOrTheEndpointForLong) {
   ASSERT_NE(port, 0);
   // More silent connections than the server has threads.
   std::vector<Poco::Net::StreamSocket> idle;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 3; ++i) {
     idle.emplace_back(Poco::Net::SocketAddress("127.0.0.1", port));
   }
   int64_t lists = org().counters().lists;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "audit/AuditLog.h"
@@ -155,6 +156,48 @@ TEST_F(Service, SighupLoadsTheNewPoliciesAndABadConfigKeepsTheOld) {
   child_->signal(SIGTERM);
   EXPECT_EQ(child_->wait(seconds(20)), 0) << child_->err();
   EXPECT_TRUE(bulkwarden::audit::verifyFile(auditPath()).ok);
+}
+
+TEST_F(Service, AReloadMidPassLosesNoActionAndRepeatsNone) {
+  startSim();
+  seed(600);
+  NotifySocket notify((dir_ / "notify").string());
+  const char* policies = R"(policies:
+  - name: abort-all
+    resource: query-jobs
+    mode: enforce
+    schedule: { every: 1s }
+    filters:
+      - state: InProgress
+    action: abort
+)";
+  child_ = startWithEnv({"run", "--config", writeConfig(policies)}, {notify.env()});
+  ASSERT_TRUE(eventually([&] { return org().counters().appliedAborts >= 30; })) << child_->err();
+  child_->signal(SIGHUP);
+  ASSERT_GE(notify.waitFor("RELOADING=1"), 0);
+  // The old pass finishes what it sent; the new configuration's first pass takes the rest.
+  ASSERT_TRUE(eventually([&] { return org().counters().appliedAborts == 600; }, seconds(60)))
+      << org().counters().appliedAborts << "\n"
+      << child_->err();
+  child_->signal(SIGTERM);
+  EXPECT_EQ(child_->wait(seconds(20)), 0) << child_->err();
+  auto report = bulkwarden::audit::verifyFile(auditPath());
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_TRUE(report.openIntents.empty());
+  size_t applied = 0;
+  std::set<std::string> jobs;
+  for (const auto& r : audit("result")) {
+    if (r->getValue<std::string>("outcome") == "applied") {
+      ++applied;
+      jobs.insert(r->getObject("job")->getValue<std::string>("id"));
+    }
+  }
+  EXPECT_EQ(applied, 600u);
+  EXPECT_EQ(jobs.size(), 600u) << "a job was aborted twice";
+  auto ends = audit("run-end");
+  ASSERT_GE(ends.size(), 2u);
+  EXPECT_TRUE(ends[0]->has("stopped")) << "the reload did not come mid-pass";
+  EXPECT_EQ(audit("config").size(), 2u);
 }
 
 TEST_F(Service, SigtermMidPassStopsCleanlyAndSaysStopping) {

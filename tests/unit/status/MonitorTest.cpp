@@ -28,7 +28,9 @@ PassSummary summary(bool ok) {
   s.org = "acme";
   s.resource = model::ResourceKind::Query;
   s.listingComplete = ok;
-  if (!ok) s.listingError = salesforce::ApiError{salesforce::ApiError::Kind::Transient, 503, "", "down", true};
+  if (!ok)
+    s.listingError =
+        salesforce::ApiError{salesforce::ApiError::Kind::Transient, 503, "", "down", true};
   s.jobsSeen = 7;
   s.apiCalls = 3;
   s.duration = std::chrono::milliseconds(1500);
@@ -59,22 +61,26 @@ TEST(Monitor, PassEventsBecomeSeries) {
   m.onPassEnd(s);
   std::string text = m.metricsText();
   EXPECT_TRUE(hasLine(text, "# TYPE bulkwarden_actions_total counter")) << text;
-  EXPECT_TRUE(hasLine(text, "bulkwarden_decisions_total{mode=\"enforce\",org=\"acme\",policy=\"abort-stuck\"} 2"))
+  EXPECT_TRUE(hasLine(
+      text, "bulkwarden_decisions_total{mode=\"enforce\",org=\"acme\",policy=\"abort-stuck\"} 2"))
       << text;
   EXPECT_TRUE(hasLine(text,
                       "bulkwarden_actions_total{action=\"abort\",org=\"acme\",outcome=\"applied\","
                       "policy=\"abort-stuck\"} 1"))
       << text;
-  EXPECT_TRUE(hasLine(text, "bulkwarden_passes_total{org=\"acme\",resource=\"query-jobs\",result=\"ok\"} 1"))
+  EXPECT_TRUE(hasLine(
+      text, "bulkwarden_passes_total{org=\"acme\",resource=\"query-jobs\",result=\"ok\"} 1"))
       << text;
   EXPECT_TRUE(hasLine(text, "bulkwarden_api_calls_total{org=\"acme\"} 3")) << text;
-  EXPECT_TRUE(hasLine(text,
-                      "bulkwarden_pass_duration_seconds_bucket{org=\"acme\",resource=\"query-jobs\","
-                      "le=\"1\"} 0"))
+  EXPECT_TRUE(
+      hasLine(text,
+              "bulkwarden_pass_duration_seconds_bucket{org=\"acme\",resource=\"query-jobs\","
+              "le=\"1\"} 0"))
       << text;
-  EXPECT_TRUE(hasLine(text,
-                      "bulkwarden_pass_duration_seconds_bucket{org=\"acme\",resource=\"query-jobs\","
-                      "le=\"2.5\"} 1"))
+  EXPECT_TRUE(
+      hasLine(text,
+              "bulkwarden_pass_duration_seconds_bucket{org=\"acme\",resource=\"query-jobs\","
+              "le=\"2.5\"} 1"))
       << text;
   EXPECT_TRUE(hasLine(text, "bulkwarden_ready 1")) << text;
   auto snap = m.snapshot();
@@ -146,14 +152,15 @@ class FakeJobs : public salesforce::BulkJobs {
   salesforce::Result<salesforce::ListStats> list(model::ResourceKind,
                                                  const PageSink& onPage) override {
     salesforce::Page page;
-    for (auto st : {model::JobState::InProgress, model::JobState::InProgress,
-                    model::JobState::Aborted}) {
+    for (auto st :
+         {model::JobState::InProgress, model::JobState::InProgress, model::JobState::Aborted}) {
       model::Job j;
       j.state = st;
       page.jobs.push_back(j);
     }
     onPage(std::move(page));
-    if (fail) return salesforce::ApiError{salesforce::ApiError::Kind::Malformed, 200, "", "x", true};
+    if (fail)
+      return salesforce::ApiError{salesforce::ApiError::Kind::Malformed, 200, "", "x", true};
     return salesforce::ListStats{1, 3, 0};
   }
   salesforce::Result<model::Job> get(model::ResourceKind, const std::string&) override {
@@ -180,16 +187,19 @@ TEST(MeteredJobs, CountsJobsByStateAndErrorsByKind) {
   ASSERT_TRUE(metered.list(model::ResourceKind::Query, [&](salesforce::Page&&) { ++pages; }).ok());
   EXPECT_EQ(pages, 1);
   std::string text = m.metricsText();
-  EXPECT_TRUE(hasLine(text, "bulkwarden_jobs_seen{org=\"acme\",resource=\"query-jobs\",state=\"InProgress\"} 2"))
+  EXPECT_TRUE(hasLine(
+      text, "bulkwarden_jobs_seen{org=\"acme\",resource=\"query-jobs\",state=\"InProgress\"} 2"))
       << text;
-  EXPECT_TRUE(hasLine(text, "bulkwarden_jobs_seen{org=\"acme\",resource=\"query-jobs\",state=\"Open\"} 0"))
+  EXPECT_TRUE(
+      hasLine(text, "bulkwarden_jobs_seen{org=\"acme\",resource=\"query-jobs\",state=\"Open\"} 0"))
       << text;
   // An incomplete listing leaves the last complete counts alone and counts its error.
   fake.fail = true;
   EXPECT_FALSE(metered.list(model::ResourceKind::Query, [](salesforce::Page&&) {}).ok());
   EXPECT_FALSE(metered.get(model::ResourceKind::Query, "x").ok());
   text = m.metricsText();
-  EXPECT_TRUE(hasLine(text, "bulkwarden_jobs_seen{org=\"acme\",resource=\"query-jobs\",state=\"InProgress\"} 2"));
+  EXPECT_TRUE(hasLine(
+      text, "bulkwarden_jobs_seen{org=\"acme\",resource=\"query-jobs\",state=\"InProgress\"} 2"));
   EXPECT_TRUE(hasLine(text, "bulkwarden_errors_total{kind=\"malformed\"} 1")) << text;
   EXPECT_TRUE(hasLine(text, "bulkwarden_errors_total{kind=\"not-found\"} 1")) << text;
 }
