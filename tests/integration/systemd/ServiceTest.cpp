@@ -4,6 +4,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <regex>
 #include <set>
@@ -260,7 +261,16 @@ TEST_F(Service, UnderJournaldEachLineCarriesItsPriority) {
   startSim();
   seed(1);
   std::string cfg = writeConfig(kReportPolicy);
-  child_ = startWithEnv({"run", "--once", "--config", cfg}, {"JOURNAL_STREAM=8:12345"});
+  // JOURNAL_STREAM names the device and inode of the stream stderr is connected to; the
+  // child's stderr is the file err<N>, created here first so that its inode is known.
+  auto journalEnv = [&](int run) {
+    auto path = dir_ / ("err" + std::to_string(run));
+    writeFile(path, "");
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0);
+    return "JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  };
+  child_ = startWithEnv({"run", "--once", "--config", cfg}, {journalEnv(runs_ + 1)});
   EXPECT_EQ(child_->wait(seconds(30)), 0) << child_->err();
   std::string e = child_->err();
   ASSERT_FALSE(e.empty());
@@ -272,19 +282,22 @@ TEST_F(Service, UnderJournaldEachLineCarriesItsPriority) {
     if (line.rfind("<6>", 0) == 0) ++info;
   }
   EXPECT_GE(info, 1) << "the pass summary is an info line: <6>";
-  // A pass that fails (the org refuses the token) is an error line: <3>.
+  EXPECT_NE(e.find("<6>test-org query-jobs: 1 jobs"), std::string::npos) << e;
+
+  // A pass that fails (the org refuses the token) is an error line: <3>; the token stays out.
   writeFile(dir_ / "token", "00D000000000001!AQwrong\n");
-  auto bad = startWithEnv({"run", "--once", "--config", cfg}, {"JOURNAL_STREAM=8:12345"});
-  EXPECT_NE(bad->wait(seconds(30)), 0);
-  EXPECT_NE(bad->err().find("\n<3>"), std::string::npos) << bad->err();
+  auto bad = startWithEnv({"run", "--once", "--config", cfg}, {journalEnv(runs_ + 1)});
+  EXPECT_EQ(bad->wait(seconds(30)), 69);
+  EXPECT_NE(bad->err().find("\n<3>test-org query-jobs: "), std::string::npos) << bad->err();
   EXPECT_EQ(bad->err().find("AQwrong"), std::string::npos) << "a secret reached the log";
 
-  // Without JOURNAL_STREAM: no prefix (unless the test itself runs under journald).
-  if (std::getenv("JOURNAL_STREAM")) return;
+  // JOURNAL_STREAM inherited by a process whose stderr goes elsewhere: plain lines.
   writeFile(dir_ / "token", server_->token() + "\n");
-  auto plain = startWithEnv({"run", "--once", "--config", cfg}, {});
+  auto plain = startWithEnv({"run", "--once", "--config", cfg}, {"JOURNAL_STREAM=8:12345"});
   EXPECT_EQ(plain->wait(seconds(30)), 0);
   EXPECT_EQ(plain->err().find("<6>"), std::string::npos) << plain->err();
+  EXPECT_NE(plain->err().find("bulkwarden info: test-org query-jobs: 1 jobs"), std::string::npos)
+      << plain->err();
 }
 
 }  // namespace
