@@ -128,27 +128,19 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   return g;
 }
 
-bool Service::startHttp(const config::Config& cfg, bool reload) {
+bool Service::startHttp(const config::Config& cfg) {
   std::string want = cfg.http ? cfg.http->listen : "";
   std::string have = http_ ? http_->configured() : "";
   if (want == have) return true;
   std::unique_ptr<status::StatusServer> next;
   if (!want.empty()) {
     try {
-      // Binding before the old server stops: a reload to a busy port keeps the old endpoint.
+      // Bind before the old server stops: a reload to a busy port keeps the old endpoint (and
+      // fails). Moving to another host on the same port therefore takes a restart.
       next = std::make_unique<status::StatusServer>(want, monitor_);
     } catch (const std::exception& e) {
       log::error("{}", e.what());
-      if (!reload || want.substr(want.rfind(':')) != have.substr(have.rfind(':'))) return false;
-      // Same port, other host: the old socket holds it; free it first, then bind again.
-      http_->stop();
-      http_.reset();
-      try {
-        next = std::make_unique<status::StatusServer>(want, monitor_);
-      } catch (const std::exception& e2) {
-        log::error("{}", e2.what());
-        return false;
-      }
+      return false;
     }
   }
   if (http_) http_->stop();
@@ -227,7 +219,7 @@ void Service::reload() {
   if (!cfg) return fail("configuration error");
   auto next = build(std::move(cfg), gen_.get());
   if (!next) return fail("could not build the new configuration");
-  if (!startHttp(next->rt->config, true)) return fail("http endpoint");
+  if (!startHttp(next->rt->config)) return fail("http endpoint");
   // The old scheduler finishes the actions it has sent and records them; actions it had not
   // started are dropped from its pass, and the new scheduler's first pass (every policy is due at
   // start) sees those jobs again.
@@ -291,7 +283,7 @@ int Service::run() {
   SignalWatcher signals([this] { control_.requestStop(); }, [this] { control_.requestReload(); });
   auto cfg = load();
   if (!cfg) return kExitConfig;
-  if (!startHttp(*cfg, false)) return kExitConfig;
+  if (!startHttp(*cfg)) return kExitConfig;
   auto g = build(std::move(cfg), nullptr);
   if (!g) return kExitConfig;
   gen_ = std::move(g);

@@ -89,7 +89,8 @@ class Service {
   // Builds a generation from a loaded config; reuses `current`'s audit log when the path is the
   // same. Logs and returns nullptr on error.
   std::unique_ptr<Generation> build(std::unique_ptr<config::Config> cfg, const Generation* current);
-  bool startHttp(const config::Config& cfg, bool reload);
+  // Starts, moves or stops the HTTP endpoint as the config says; false (logged) if it cannot bind.
+  bool startHttp(const config::Config& cfg);
   void start(Generation& g, std::string_view why);
   void stopGeneration(Generation& g);
   void reload();
