@@ -9,6 +9,7 @@
 #include <map>
 
 #include "app/ExitCodes.h"
+#include "app/Recovery.h"
 #include "app/Runtime.h"
 #include "app/Service.h"
 #include "app/Signals.h"
@@ -76,6 +77,12 @@ int runCommand(const RunOptions& options) {
   if (audit->recoveredBytes() > 0) {
     log::warning("audit log {}: cut off a torn last record of {} bytes", audit->path(),
                  audit->recoveredBytes());
+  }
+  try {
+    recoverOpenIntents(*rt, *audit);
+  } catch (const audit::AuditError& e) {
+    log::error("{}", e.what());
+    return kExitIoErr;
   }
   bool dryRun = options.dryRun || rt->config.dryRun;
   try {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "app/ExitCodes.h"
+#include "app/Recovery.h"
 #include "app/Signals.h"
 #include "log/Log.h"
 #include "model/Time.h"
@@ -287,6 +288,14 @@ int Service::run() {
   auto g = build(std::move(cfg), nullptr);
   if (!g) return kExitConfig;
   gen_ = std::move(g);
+  // Intents left without a result by a previous run are settled (by reading the jobs) before
+  // anything new is done.
+  try {
+    recoverOpenIntents(*gen_->rt, *gen_->audit);
+  } catch (const audit::AuditError& e) {
+    log::error("{}", e.what());
+    return kExitIoErr;
+  }
   // Config, credentials (resolved by Runtime::create) and the audit trail are ready: start()
   // records the config, sends READY=1 and starts the scheduler.
   try {

@@ -5,7 +5,16 @@
 // edit, deletion or reordering breaks the chain at the first record touched.
 //
 // Durable appends use group commit: concurrent callers share one fdatasync, and each returns only
-// once a sync that covers its own record has completed. Thread-safe.
+// once a sync that covers its own record has completed.
+//
+// Fail closed: after a failed write or sync the log refuses every record (so no action goes out
+// unrecorded) until a retry, at most once per retryInterval, reopens the file on a new descriptor,
+// cuts any torn tail and writes a `recovery` record; then it resumes by itself. Intents are also
+// refused while the file system has less than reserveBytes free, so that results of requests
+// already in flight can still be written. Rotation by size renames the file to
+// `<path>.<first seq, 12 digits>` and carries the chain into the new file; old files are never
+// deleted. reopen() (SIGUSR1, after logrotate moved the file) continues the chain in a new file.
+// Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -24,6 +33,12 @@ namespace bulkwarden::audit {
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+struct AuditOptions {
+  uint64_t rotateBytes = 0;   // rotate when the file would grow past this; 0: never
+  uint64_t reserveBytes = 0;  // refuse intents below this much free space; 0: no reserve
+  std::chrono::milliseconds retryInterval{1000};  // after a failure, how often to try again
+};
+
 class AuditLog : public AuditSink {
  public:
   using ClockFn = std::function<model::Timestamp()>;
@@ -33,6 +48,7 @@ class AuditLog : public AuditSink {
   // `recovery` record says how many bytes went. Throws AuditError if the file cannot be opened
   // or its last complete record is not a valid audit record.
   explicit AuditLog(std::string path, ClockFn clock = nullptr);
+  AuditLog(std::string path, AuditOptions options, ClockFn clock = nullptr);
   ~AuditLog() override;
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
@@ -41,18 +57,37 @@ class AuditLog : public AuditSink {
                   Sync sync) override;
   void sync() override;
 
+  // Closes and reopens the file at path() (logrotate moved it away): the chain goes on in the new
+  // file. Throws AuditError.
+  void reopen();
+
   const std::string& path() const { return path_; }
   uint64_t lastSeq() const;
+  // Empty while records can be written; otherwise why not (the log is failed closed).
+  std::string failure() const;
   // Bytes cut off a torn tail when the file was opened (0 when it ended cleanly).
   uint64_t recoveredBytes() const { return recoveredBytes_; }
 
  private:
   void syncUpTo(std::unique_lock<std::mutex>& lock, uint64_t seq);
+  // Opens path_, cuts a torn tail, loads seq_ and prevHash_ from the last record (keeping the
+  // in-memory chain when the file is new and empty). Returns the bytes cut off. Throws.
+  uint64_t openFile();
+  void fail(std::string why);
+  void tryRecover(std::unique_lock<std::mutex>& lock);
+  void rotate(std::unique_lock<std::mutex>& lock);
+  std::string format(uint64_t seq, std::string_view type, std::string_view run,
+                     const Fields& fields, std::string& hash) const;
+  void writeLine(const std::string& line);
 
   std::string path_;
+  AuditOptions options_;
   ClockFn clock_;
   int fd_ = -1;
   uint64_t recoveredBytes_ = 0;
+  uint64_t fileBytes_ = 0;
+  uint64_t firstSeqInFile_ = 0;
+  std::chrono::steady_clock::time_point nextRetry_{};
 
   mutable std::mutex mutex_;
   std::condition_variable synced_;
@@ -78,6 +113,13 @@ struct VerifyReport {
   std::string problem;                // what is wrong with it
   std::vector<uint64_t> openIntents;  // intents with no result after them
 };
+
+// Checks several files of one trail in order (rotated files first, the live file last): each
+// file's first record must continue the chain of the previous file's last record.
+VerifyReport verifyFiles(const std::vector<std::string>& paths);
+
+// The rotated files of the trail at `path`, oldest first, then `path` itself.
+std::vector<std::string> trailFiles(const std::string& path);
 
 // Checks the file: every line valid JSON with the fields above, seq contiguous, each prev equal
 // to the previous hash (the first record may start a rotated file with any prev, unless its seq

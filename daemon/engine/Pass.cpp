@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "log/Log.h"
+#include "model/Failpoint.h"
 #include "policy/Evaluator.h"
 
 namespace bulkwarden::engine {
@@ -268,6 +269,7 @@ void Pass::actOne(Decision& d) {
   }
 
   auto reply = isAbort ? jobs_.abort(d.job.kind, d.job.id) : jobs_.remove(d.job.kind, d.job.id);
+  model::failpoint("after_response");
   if (reply.ok()) {
     d.outcome = Outcome::Applied;
     d.http = reply.value().http;

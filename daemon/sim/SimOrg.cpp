@@ -22,7 +22,6 @@ namespace {
 
 constexpr int64_t kSevenDaysMs = 7LL * 24 * 3600 * 1000;
 constexpr std::size_t kMaxSnapshots = 64;  // listings whose locators stay valid at once
-constexpr std::string_view kJson = "application/json;charset=UTF-8";
 constexpr std::array<std::string_view, 6> kStateNames = {
     "Open", "UploadComplete", "InProgress", "JobComplete", "Failed", "Aborted"};
 

@@ -73,10 +73,11 @@ class EndToEnd : public ::testing::Test {
     return (dir_ / "bulkwarden.yaml").string();
   }
 
-  std::unique_ptr<Child> start(const std::vector<std::string>& args) {
+  std::unique_ptr<Child> start(const std::vector<std::string>& args,
+                               const std::vector<std::string>& env = {}) {
     ++runs_;
     return std::make_unique<Child>(args, (dir_ / ("out" + std::to_string(runs_))).string(),
-                                   (dir_ / ("err" + std::to_string(runs_))).string());
+                                   (dir_ / ("err" + std::to_string(runs_))).string(), env);
   }
   // Runs the binary to completion; returns the exit code.
   int run(const std::vector<std::string>& args) {

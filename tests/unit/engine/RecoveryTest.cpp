@@ -1,0 +1,141 @@
+#include "engine/Recovery.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "audit/AuditLog.h"
+#include "engine/Pass.h"
+
+namespace bulkwarden::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using salesforce::ApiError;
+
+// Answers GETs from a table; any action is a test failure (recovery must never re-send).
+class StatesOnly : public salesforce::BulkJobs {
+ public:
+  std::map<std::string, salesforce::Result<model::Job>> answers;
+  int actions = 0;
+  int gets = 0;
+  salesforce::Result<salesforce::ListStats> list(model::ResourceKind, const PageSink&) override {
+    return ApiError{};
+  }
+  salesforce::Result<model::Job> get(model::ResourceKind, const std::string& id) override {
+    ++gets;
+    auto it = answers.find(id);
+    if (it == answers.end()) return ApiError{ApiError::Kind::NotFound, 404, "NOT_FOUND", ""};
+    return it->second;
+  }
+  salesforce::Result<salesforce::ActionReply> abort(model::ResourceKind,
+                                                    const std::string&) override {
+    ++actions;
+    return salesforce::ActionReply{200, "Aborted"};
+  }
+  salesforce::Result<salesforce::ActionReply> remove(model::ResourceKind,
+                                                     const std::string&) override {
+    ++actions;
+    return salesforce::ActionReply{204, ""};
+  }
+  int64_t calls() const override { return gets + actions; }
+  salesforce::ApiUsage usage() const override { return {}; }
+};
+
+model::Job job(const std::string& id, model::JobState state) {
+  model::Job j;
+  j.id = id;
+  j.state = state;
+  j.createdDate = j.systemModstamp = *model::parseTimestamp("2026-11-29T10:00:00Z");
+  return j;
+}
+
+class RecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/bw-recovery-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    path_ = (dir_ / "audit.jsonl").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  uint64_t intent(audit::AuditLog& log, const std::string& action, const std::string& id,
+                  model::JobState state = model::JobState::InProgress) {
+    audit::Fields f;
+    f.add("org", "acme")
+        .add("policy", "p")
+        .add("action", action)
+        .add("mode", "enforce")
+        .add("job", jobFields(job(id, state)));
+    return log.append("intent", "r1", f, audit::AuditSink::Sync::Durable);
+  }
+  fs::path dir_;
+  std::string path_;
+};
+
+TEST_F(RecoveryTest, SettlesEveryOpenIntentByReadingTheJobNeverByActingAgain) {
+  {
+    audit::AuditLog log(path_);
+    intent(log, "abort", "750R00000000001AAA");  // applied before the crash
+    intent(log, "abort", "750R00000000002AAA");  // never sent
+    intent(log, "delete", "750R00000000003AAA", model::JobState::JobComplete);  // applied
+    intent(log, "delete", "750R00000000004AAA", model::JobState::JobComplete);  // not applied
+    uint64_t done = intent(log, "abort", "750R00000000005AAA");
+    log.append("result", "r1",
+               audit::Fields().add("intent", static_cast<int64_t>(done)).add("outcome", "applied"),
+               audit::AuditSink::Sync::Durable);
+    intent(log, "abort", "750R00000000006AAA");  // the org cannot answer now
+  }
+  auto open = findOpenIntents({path_});
+  ASSERT_EQ(open.size(), 5u);
+  EXPECT_EQ(open[0].jobId, "750R00000000001AAA");
+  EXPECT_EQ(open[2].action, "delete");
+
+  StatesOnly org;
+  org.answers.emplace("750R00000000001AAA", job("750R00000000001AAA", model::JobState::Aborted));
+  org.answers.emplace("750R00000000002AAA", job("750R00000000002AAA", model::JobState::InProgress));
+  org.answers.emplace("750R00000000004AAA",
+                      job("750R00000000004AAA", model::JobState::JobComplete));
+  org.answers.emplace("750R00000000006AAA",
+                      salesforce::Result<model::Job>(
+                          ApiError{ApiError::Kind::Transient, 503, "SERVER_UNAVAILABLE", "busy"}));
+  ReconcileSummary s;
+  {
+    audit::AuditLog log(path_);
+    s = reconcile(open, {{"acme", &org}}, log);
+  }
+  EXPECT_EQ(org.actions, 0);
+  EXPECT_EQ(org.gets, 5);
+  EXPECT_EQ(s.confirmed, 2);
+  EXPECT_EQ(s.notApplied, 2);
+  EXPECT_EQ(s.unresolved, 1);
+
+  std::map<std::string, std::string> outcome;
+  std::ifstream in(path_);
+  std::string line;
+  while (std::getline(in, line)) {
+    Poco::JSON::Parser p;
+    auto o = p.parse(line).extract<Poco::JSON::Object::Ptr>();
+    if (o->getValue<std::string>("type") == "result" && o->has("reconciled")) {
+      outcome[o->getObject("job")->getValue<std::string>("id")] =
+          o->getValue<std::string>("outcome");
+    }
+  }
+  EXPECT_EQ(outcome["750R00000000001AAA"], "confirmed");
+  EXPECT_EQ(outcome["750R00000000002AAA"], "not-applied");
+  EXPECT_EQ(outcome["750R00000000003AAA"], "confirmed");
+  EXPECT_EQ(outcome["750R00000000004AAA"], "not-applied");
+  EXPECT_EQ(outcome.count("750R00000000006AAA"), 0u);
+
+  auto report = audit::verifyFile(path_);
+  EXPECT_TRUE(report.ok) << report.problem;
+  ASSERT_EQ(report.openIntents.size(), 1u);  // the one the org could not answer for
+  EXPECT_EQ(findOpenIntents({path_}).size(), 1u);
+}
+
+}  // namespace
+}  // namespace bulkwarden::engine
