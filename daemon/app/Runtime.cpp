@@ -1,32 +1,97 @@
 #include "app/Runtime.h"
 
 #include <fmt/format.h>
+#include <sys/prctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 
 #include "log/Log.h"
 #include "salesforce/BulkClient.h"
+#include "salesforce/OAuthTokenProvider.h"
 #include "salesforce/TokenProvider.h"
 
 namespace bulkwarden::app {
+namespace {
+
+config::ConfigError orgError(const config::OrgConfig& org, const std::string& message,
+                             const policy::SourceLocation* where = nullptr) {
+  return config::ConfigError({config::Diagnostic{
+      where != nullptr ? *where : org.where, fmt::format("org {}: {}", org.name, message), ""}});
+}
+
+// Resolves the org's secrets and builds its token provider. No network: the first token is
+// fetched by the first pass, so that an unreachable or refusing token endpoint makes that org's
+// passes fail (with AUTH_* and a backoff) instead of stopping the daemon.
+std::shared_ptr<salesforce::TokenProvider> makeTokenProvider(const config::OrgConfig& org,
+                                                             int concurrency) {
+  const config::AuthConfig& auth = org.auth;
+  if (auth.flow == "access-token") {
+    if (!auth.accessToken) throw orgError(org, "auth has no access-token");
+    return std::make_shared<salesforce::AccessTokenProvider>(auth.accessToken->resolve());
+  }
+  salesforce::OAuthOptions o;
+  o.label = org.name;
+  o.loginUrl = auth.loginUrl;
+  o.clientId = auth.clientId;
+  o.username = auth.username;
+  o.audience = auth.audience;
+  o.errorBackoff = auth.errorBackoff;
+  o.transport.caFile = org.caFile;
+  o.transport.poolSize = static_cast<std::size_t>(std::max(1, concurrency));
+  const policy::SourceLocation* where = nullptr;
+  if (auth.flow == "jwt-bearer") {
+    o.flow = salesforce::OAuthFlow::JwtBearer;
+    if (!auth.privateKey) throw orgError(org, "flow jwt-bearer needs private-key");
+    o.privateKeyPem = auth.privateKey->resolve();
+    where = &auth.privateKey->where;
+  } else if (auth.flow == "client-credentials") {
+    o.flow = salesforce::OAuthFlow::ClientCredentials;
+    if (!auth.clientSecret) throw orgError(org, "flow client-credentials needs client-secret");
+    o.clientSecret = auth.clientSecret->resolve();
+  } else if (auth.flow == "refresh-token") {
+    o.flow = salesforce::OAuthFlow::RefreshToken;
+    if (!auth.refreshToken) throw orgError(org, "flow refresh-token needs refresh-token");
+    o.refreshToken = auth.refreshToken->resolve();
+    if (auth.clientSecret) o.clientSecret = auth.clientSecret->resolve();
+  } else {
+    throw orgError(org, fmt::format("unknown auth flow '{}'", auth.flow));
+  }
+  try {
+    return std::make_shared<salesforce::OAuthTokenProvider>(std::move(o));
+  } catch (const std::invalid_argument& e) {
+    std::string source = where != nullptr ? " (" + auth.privateKey->describe() + ")" : "";
+    throw orgError(org, fmt::format("{}{}", e.what(), source), where);
+  }
+}
+
+// Tokens and keys live in this process's memory: keep them out of core dumps and away from
+// ptrace by other processes of the same user (RELIABILITY.md 5.1).
+void protectSecretsInMemory() {
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    log::warning("prctl(PR_SET_DUMPABLE, 0) failed: {}; a core dump could hold tokens",
+                 std::strerror(errno));
+  }
+}
+
+}  // namespace
 
 std::unique_ptr<Runtime> Runtime::create(config::Config cfg) {
+  protectSecretsInMemory();
   auto rt = std::make_unique<Runtime>();
   rt->config = std::move(cfg);
   for (const auto& org : rt->config.orgs) {
-    if (!org.auth.accessToken) {
-      throw config::ConfigError({config::Diagnostic{
-          org.where, fmt::format("org {}: auth has no access-token", org.name), ""}});
-    }
-    auto provider =
-        std::make_shared<salesforce::AccessTokenProvider>(org.auth.accessToken->resolve());
+    auto provider = makeTokenProvider(org, rt->config.concurrency);
     salesforce::ClientOptions options;
     options.instanceUrl = org.instanceUrl;
     options.apiVersion = org.apiVersion;
     options.concurrency = rt->config.concurrency;
+    options.caFile = org.caFile;
     try {
       rt->clients.push_back(std::make_unique<salesforce::BulkClient>(options, provider));
     } catch (const std::invalid_argument& e) {
-      throw config::ConfigError(
-          {config::Diagnostic{org.where, fmt::format("org {}: {}", org.name, e.what()), ""}});
+      throw orgError(org, e.what());
     }
     rt->orgs.push_back(engine::OrgTarget{org.name, rt->clients.back().get()});
   }

@@ -2,6 +2,7 @@
 // state directory, concurrency, dry-run. Loaded once, then read-only (safe to share).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -42,15 +43,32 @@ struct SecretRef {
   std::string describe() const;  // "file /etc/x", "credential sf-token", "env SF_TOKEN"
 };
 
+// How bulkwarden logs in to one org (docs/auth.md). Which fields are set depends on the flow.
 struct AuthConfig {
-  std::string flow = "access-token";  // only access-token for now
+  std::string flow = "access-token";  // access-token | jwt-bearer | client-credentials |
+                                      // refresh-token
+  // Base URL of the token endpoint (+ /services/oauth2/token). jwt-bearer and refresh-token:
+  // default https://login.salesforce.com. client-credentials: the My Domain URL, default the
+  // org's instance-url.
+  std::string loginUrl;
+  std::string audience;  // jwt-bearer `aud`; empty: derived from login-url
+  std::string clientId;
+  std::string username;  // jwt-bearer `sub`
   std::optional<SecretRef> accessToken;
+  std::optional<SecretRef> privateKey;    // jwt-bearer: PEM RSA private key
+  std::optional<SecretRef> clientSecret;  // client-credentials (required), refresh-token (optional)
+  std::optional<SecretRef> refreshToken;
+  // After the token endpoint failed (refused the login, or could not be reached), no token
+  // request is made for this long; the org's passes fail meanwhile.
+  std::chrono::milliseconds errorBackoff{5 * 60 * 1000};
 };
 
 struct OrgConfig {
   std::string name;
   std::string apiVersion = "62.0";
-  std::string instanceUrl;  // https://..., or http:// on a loopback address only
+  std::string instanceUrl;  // https://..., or http:// on a loopback address only; may be empty
+                            // for flows whose token response names it
+  std::string caFile;       // extra CA bundle (PEM) for https, besides the system CAs
   AuthConfig auth;
   policy::SourceLocation where;
 };

@@ -11,18 +11,40 @@
 #include "config/Config.h"
 #include "config/PolicyLoader.h"
 #include "config/YamlDocument.h"
+#include "model/Time.h"
 
 namespace bulkwarden::config {
 namespace {
 
 const std::vector<std::string_view> kTopKeys = {"orgs", "policies",    "audit-log", "state-dir",
                                                 "http", "concurrency", "dry-run"};
-const std::vector<std::string_view> kOrgKeys = {"name", "api-version", "instance-url", "auth"};
-const std::vector<std::string_view> kAuthKeys = {"flow",          "access-token", "login-url",
-                                                 "client-id",     "username",     "private-key",
-                                                 "client-secret", "refresh-token"};
+const std::vector<std::string_view> kOrgKeys = {"name", "api-version", "instance-url", "ca-file",
+                                                "auth"};
+const std::vector<std::string_view> kAuthKeys = {
+    "flow",     "access-token", "login-url",     "audience",      "client-id",
+    "username", "private-key",  "client-secret", "refresh-token", "error-backoff"};
 const std::vector<std::string_view> kFlows = {"access-token", "jwt-bearer", "client-credentials",
                                               "refresh-token"};
+// The keys each flow takes (besides flow); the first `required` of them must be present.
+struct FlowKeys {
+  std::string_view flow;
+  std::vector<std::string_view> required;
+  std::vector<std::string_view> optional;
+};
+const std::vector<FlowKeys> kFlowKeys = {
+    {"access-token", {"access-token"}, {}},
+    {"jwt-bearer",
+     {"client-id", "username", "private-key"},
+     {"login-url", "audience", "error-backoff"}},
+    {"client-credentials", {"client-id", "client-secret"}, {"login-url", "error-backoff"}},
+    {"refresh-token",
+     {"client-id", "refresh-token"},
+     {"client-secret", "login-url", "error-backoff"}},
+};
+constexpr auto kMinErrorBackoff = std::chrono::seconds(1);
+constexpr auto kMaxErrorBackoff = std::chrono::hours(24);
+const char kDefaultLoginUrl[] = "https://login.salesforce.com";
+
 const std::vector<std::string_view> kSecretKeys = {"file", "credential", "env"};
 const std::vector<std::string_view> kHttpKeys = {"listen"};
 
@@ -205,44 +227,68 @@ class ConfigParser {
         }
       }
     }
-    if (const auto* e = m.require("instance-url")) instanceUrl(e->value, org);
     if (const auto* e = m.require("auth")) auth(e->value, org);
+    // The access-token flow has nothing to learn the instance from; the others get it in the
+    // token response unless it is given.
+    const auto* instance =
+        org.auth.flow == "access-token" ? m.require("instance-url") : m.find("instance-url");
+    if (instance) {
+      if (auto url = baseUrl(instance->value, "instance-url")) org.instanceUrl = *url;
+    }
+    if (const auto* e = m.find("ca-file")) {
+      if (auto file = path(e->value, "a CA bundle file (PEM)")) {
+        struct stat st {};
+        if (::stat(file->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+          sink_.error(e->value, fmt::format("ca-file '{}' is not a readable file", *file),
+                      "a PEM file with the CA certificates to trust besides the system's");
+        } else {
+          org.caFile = *file;
+        }
+      }
+    }
+    if (org.auth.flow == "client-credentials" && org.auth.loginUrl.empty()) {
+      if (org.instanceUrl.empty()) {
+        sink_.error(m.node(), "flow client-credentials needs the org's My Domain URL",
+                    "set instance-url (or auth.login-url), e.g. https://acme.my.salesforce.com");
+      } else {
+        org.auth.loginUrl = org.instanceUrl;
+      }
+    }
     return named;
   }
 
-  void instanceUrl(const YAML::Node& node, OrgConfig& org) {
+  // A scheme://host[:port] URL: https, or http to a loopback host only.
+  std::optional<std::string> baseUrl(const YAML::Node& node, std::string_view key) {
     auto text = scalarText(node, sink_, "a URL such as https://acme.my.salesforce.com");
-    if (!text) return;
+    if (!text) return std::nullopt;
     Poco::URI uri;
     try {
       uri = Poco::URI(*text);
     } catch (const Poco::Exception& e) {
-      sink_.error(node, fmt::format("bad instance-url '{}': {}", *text, e.message()));
-      return;
+      sink_.error(node, fmt::format("bad {} '{}': {}", key, *text, e.message()));
+      return std::nullopt;
     }
     const std::string& scheme = uri.getScheme();
     if (uri.getHost().empty() || (scheme != "https" && scheme != "http")) {
-      sink_.error(node, fmt::format("bad instance-url '{}'", *text),
-                  "write the org's base URL, e.g. https://acme.my.salesforce.com");
-      return;
+      sink_.error(node, fmt::format("bad {} '{}'", key, *text),
+                  "write a base URL, e.g. https://acme.my.salesforce.com");
+      return std::nullopt;
     }
     if (scheme == "http" && !isLoopbackHost(uri.getHost())) {
-      sink_.error(node,
-                  fmt::format("instance-url '{}' uses http on a host that is not loopback", *text),
+      sink_.error(node, fmt::format("{} '{}' uses http on a host that is not loopback", key, *text),
                   "use https; http is allowed only for 127.0.0.1, ::1 or localhost (the "
                   "simulated org)");
-      return;
+      return std::nullopt;
     }
     if (!uri.getUserInfo().empty() || (!uri.getPath().empty() && uri.getPath() != "/") ||
         !uri.getRawQuery().empty() || !uri.getFragment().empty()) {
-      sink_.error(node,
-                  fmt::format("instance-url '{}' has more than a scheme, host and port", *text),
-                  "write the org's base URL without a path, e.g. https://acme.my.salesforce.com");
-      return;
+      sink_.error(node, fmt::format("{} '{}' has more than a scheme, host and port", key, *text),
+                  "write the base URL without a path, e.g. https://acme.my.salesforce.com");
+      return std::nullopt;
     }
     std::string url = *text;
     while (!url.empty() && url.back() == '/') url.pop_back();
-    org.instanceUrl = url;
+    return url;
   }
 
   std::optional<SecretRef> secret(const YAML::Node& node, std::string_view key) {
@@ -308,22 +354,83 @@ class ConfigParser {
         sink_.error(e->value, fmt::format("unknown auth flow '{}'", *text), hint);
         return;
       }
-      if (*text != "access-token") {
-        sink_.error(e->value, fmt::format("auth flow '{}' is not supported yet", *text),
-                    "use flow: access-token with { credential: NAME }, { file: PATH } or "
-                    "{ env: NAME }");
-        return;
-      }
       flow = *text;
     }
     org.auth.flow = flow;
+    const FlowKeys& keys = *std::find_if(kFlowKeys.begin(), kFlowKeys.end(),
+                                         [&](const FlowKeys& k) { return k.flow == flow; });
+    std::vector<std::string_view> takes = keys.required;
+    takes.insert(takes.end(), keys.optional.begin(), keys.optional.end());
     for (const auto& e : m.entries()) {
-      if (e.key != "flow" && e.key != "access-token") {
+      if (e.key != "flow" && std::find(takes.begin(), takes.end(), e.key) == takes.end()) {
         sink_.error(e.keyNode, fmt::format("'{}' does not apply to flow {}", e.key, flow),
-                    "flow access-token takes only access-token");
+                    fmt::format("flow {} takes {}", flow, fmt::join(takes, ", ")));
       }
     }
-    if (const auto* e = m.require("access-token")) org.auth.accessToken = secret(e->value, e->key);
+    for (std::string_view key : keys.required) m.require(key);
+
+    AuthConfig& a = org.auth;
+    auto text = [&](std::string_view key, std::string& out) {
+      if (const auto* e = m.find(key)) {
+        if (auto t = scalarText(e->value, sink_, fmt::format("a value for {}", key))) {
+          if (t->empty()) {
+            sink_.error(e->value, fmt::format("empty {}", key));
+          } else {
+            out = *t;
+          }
+        }
+      }
+    };
+    auto secretOf = [&](std::string_view key, std::optional<SecretRef>& out) {
+      if (const auto* e = m.find(key)) out = secret(e->value, e->key);
+    };
+    if (flow == "access-token") {
+      secretOf("access-token", a.accessToken);
+      return;
+    }
+    text("client-id", a.clientId);
+    secretOf("client-secret", a.clientSecret);
+    if (flow == "jwt-bearer") {
+      text("username", a.username);
+      secretOf("private-key", a.privateKey);
+      if (const auto* e = m.find("audience")) {
+        if (auto t = scalarText(e->value, sink_,
+                                "an audience URL such as https://login.salesforce.com")) {
+          if (t->rfind("https://", 0) != 0 || t->size() <= 8) {
+            sink_.error(e->value, fmt::format("bad audience '{}'", *t),
+                        "https://login.salesforce.com, https://test.salesforce.com or an "
+                        "Experience Cloud site URL");
+          } else {
+            a.audience = *t;
+          }
+        }
+      }
+    }
+    if (flow == "refresh-token") secretOf("refresh-token", a.refreshToken);
+    if (const auto* e = m.find("login-url")) {
+      if (auto url = baseUrl(e->value, "login-url")) a.loginUrl = *url;
+    } else if (flow != "client-credentials") {
+      a.loginUrl = kDefaultLoginUrl;
+    }
+    if (flow == "client-credentials" && !a.loginUrl.empty()) {
+      std::string host = Poco::URI(a.loginUrl).getHost();
+      if (host == "login.salesforce.com" || host == "test.salesforce.com") {
+        sink_.error(m.find("login-url")->value,
+                    fmt::format("flow client-credentials needs the org's My Domain, not {}", host),
+                    "use https://YOUR-DOMAIN.my.salesforce.com");
+        a.loginUrl.clear();
+      }
+    }
+    if (const auto* e = m.find("error-backoff")) {
+      auto t = scalarText(e->value, sink_, "a duration such as 5m");
+      auto d = t ? model::parseDuration(*t) : std::nullopt;
+      if (t && (!d || *d < kMinErrorBackoff || *d > kMaxErrorBackoff)) {
+        sink_.error(e->value, fmt::format("bad error-backoff '{}'", *t),
+                    "a duration from 1s to 24h, e.g. 5m (default)");
+      } else if (d) {
+        a.errorBackoff = *d;
+      }
+    }
   }
 
   void http(const YAML::Node& node, Config& cfg) {

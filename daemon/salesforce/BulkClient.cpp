@@ -1,5 +1,7 @@
 #include "salesforce/BulkClient.h"
 
+#include <thread>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -107,15 +109,43 @@ Result<std::string> nextListTarget(std::string_view beganWith, std::string_view 
 }
 
 BulkClient::BulkClient(ClientOptions options, std::shared_ptr<TokenProvider> tokens)
-    : options_(std::move(options)),
-      tokens_(std::move(tokens)),
-      transport_(options_.instanceUrl, transportOptions(options_)) {
+    : options_(std::move(options)), tokens_(std::move(tokens)) {
+  if (!options_.instanceUrl.empty()) {
+    transport_ = std::make_unique<HttpTransport>(options_.instanceUrl, transportOptions(options_));
+    ready_ = transport_.get();
+  }
   if (!validApiVersion(options_.apiVersion)) {
     throw std::invalid_argument(
         fmt::format("invalid api-version \"{}\": expected a form like 62.0", options_.apiVersion));
   }
   if (!tokens_) throw std::invalid_argument("BulkClient needs a token provider");
   if (options_.maxPages < 1) throw std::invalid_argument("maxPages must be at least 1");
+}
+
+int64_t BulkClient::calls() const {
+  const HttpTransport* t = ready_.load();
+  return t != nullptr ? t->requestsSent() : 0;
+}
+
+Result<HttpTransport*> BulkClient::transport() {
+  if (HttpTransport* t = ready_.load()) return t;
+  std::lock_guard lock(transportMutex_);
+  if (transport_) return transport_.get();
+  const std::string url = tokens_->instanceUrl();
+  if (url.empty()) {
+    return refused(
+        "the instance URL is unknown: the token response named no instance_url; set "
+        "instance-url in the org's config");
+  }
+  try {
+    transport_ = std::make_unique<HttpTransport>(url, transportOptions(options_));
+  } catch (const std::invalid_argument& e) {
+    return refused(
+        fmt::format("the instance_url from the token response is unusable: {}", e.what()));
+  }
+  log::debug("salesforce: instance {} (from the token response)", url);
+  ready_ = transport_.get();
+  return transport_.get();
 }
 
 std::string BulkClient::basePath(model::ResourceKind kind) const {
@@ -143,9 +173,9 @@ HttpRequest BulkClient::makeRequest(const std::string& method, const std::string
   return r;
 }
 
-Result<HttpResponse> BulkClient::sendLogged(const HttpRequest& request) {
+Result<HttpResponse> BulkClient::sendLogged(HttpTransport& transport, const HttpRequest& request) {
   const auto start = std::chrono::steady_clock::now();
-  auto r = transport_.send(request);
+  auto r = transport.send(request);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
@@ -163,11 +193,57 @@ Result<HttpResponse> BulkClient::sendLogged(const HttpRequest& request) {
   return r;
 }
 
+namespace {
+
+// Worth another try after a pause: the org was busy or the network dropped, and the request is
+// a read. Auth, TLS and limit failures are not: they need a person or the next pass.
+bool transientFailure(const Result<HttpResponse>& r) {
+  if (!r) {
+    const ApiError& e = r.error();
+    return e.kind == ApiError::Kind::Transient && e.code.rfind("TLS_", 0) != 0 &&
+           e.code.rfind("AUTH_", 0) != 0;
+  }
+  int s = r.value().status;
+  return s >= 500 || s == 406 || s == 420;
+}
+
+}  // namespace
+
 Result<HttpResponse> BulkClient::call(const std::string& method, const std::string& target,
                                       const std::string& body, bool idempotent) {
+  for (int attempt = 0;; ++attempt) {
+    auto r = callOnce(method, target, body, idempotent);
+    if (!idempotent || attempt + 1 >= options_.backoff.maxAttempts || !transientFailure(r)) {
+      return r;
+    }
+    model::Duration wait;
+    {
+      std::lock_guard lock(rngMutex_);
+      wait = fullJitter(options_.backoff, attempt, rng_);
+    }
+    if (r) {
+      auto now =
+          std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+      if (auto after = parseRetryAfter(r.value().retryAfter, now)) {
+        if (*after > options_.maxRetryAfter) return r;  // the next pass will ask again
+        wait = std::max(wait, *after);
+      }
+    }
+    log::info("salesforce {} {}: {}; trying again in {} ms (attempt {} of {})", method, target,
+              r ? fmt::format("HTTP {}", r.value().status) : r.error().describe(), wait.count(),
+              attempt + 2, options_.backoff.maxAttempts);
+    std::this_thread::sleep_for(wait);
+  }
+}
+
+Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::string& target,
+                                          const std::string& body, bool idempotent) {
   auto token = tokens_->token();
   if (!token) return token.error();
-  auto r = sendLogged(makeRequest(method, target, body, idempotent, token.value()));
+  auto transport = this->transport();
+  if (!transport) return transport.error();
+  HttpTransport& t = *transport.value();
+  auto r = sendLogged(t, makeRequest(method, target, body, idempotent, token.value()));
   if (!r || r.value().status != 401) return r;
   ApiError rejected = classify(401, r.value().body);
   if (!isSessionExpired(rejected)) return r;
@@ -182,7 +258,9 @@ Result<HttpResponse> BulkClient::call(const std::string& method, const std::stri
                  target, renewed.error().message);
     return e;
   }
-  return sendLogged(makeRequest(method, target, body, idempotent, renewed.value()));
+  log::info("salesforce {} {}: session expired; sending it once more with a new token", method,
+            target);
+  return sendLogged(t, makeRequest(method, target, body, idempotent, renewed.value()));
 }
 
 Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onPage) {

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <string_view>
 
+#include "salesforce/Backoff.h"
 #include "salesforce/BulkJobs.h"
 #include "salesforce/HttpTransport.h"
 #include "salesforce/TokenProvider.h"
@@ -17,7 +19,9 @@
 namespace bulkwarden::salesforce {
 
 struct ClientOptions {
-  std::string instanceUrl;  // https://acme.my.salesforce.com (http:// for loopback only)
+  // https://acme.my.salesforce.com (http:// for loopback only). Empty: the instance URL the token
+  // provider learns with the first token (OAuth flows).
+  std::string instanceUrl;
   std::string apiVersion = "62.0";
   int concurrency = 8;  // actions in flight; sizes the connection pool
   std::chrono::milliseconds connectTimeout{10'000};
@@ -26,6 +30,12 @@ struct ClientOptions {
   int maxPages = 1000;                    // a listing with more pages than this fails as Malformed
   std::string clientName = "bulkwarden";  // Sforce-Call-Options: client=<name>
   std::string caFile;                     // extra CA bundle for https; empty: system CAs only
+  // Idempotent reads (list pages, GET) that fail transiently (5xx, 406, 420, network) are tried
+  // again after a full-jitter backoff, at least as long as Retry-After asks; a Retry-After longer
+  // than maxRetryAfter ends the attempt (the next pass tries again). PATCH and DELETE are never
+  // retried here.
+  BackoffPolicy backoff;
+  std::chrono::milliseconds maxRetryAfter{30'000};
 };
 
 // Where to fetch the next list page. `beganWith` is the path the listing began with
@@ -45,7 +55,7 @@ class BulkClient final : public BulkJobs {
   Result<ActionReply> abort(model::ResourceKind kind, const std::string& id) override;
   Result<ActionReply> remove(model::ResourceKind kind, const std::string& id) override;
 
-  int64_t calls() const override { return transport_.requestsSent(); }
+  int64_t calls() const override;
   ApiUsage usage() const override;
 
   // The path every request of `kind` starts with: /services/data/v62.0/jobs/query.
@@ -56,14 +66,23 @@ class BulkClient final : public BulkJobs {
   // and sends it once more.
   Result<HttpResponse> call(const std::string& method, const std::string& target,
                             const std::string& body, bool idempotent);
-  Result<HttpResponse> sendLogged(const HttpRequest& request);
+  Result<HttpResponse> callOnce(const std::string& method, const std::string& target,
+                                const std::string& body, bool idempotent);
+  Result<HttpResponse> sendLogged(HttpTransport& transport, const HttpRequest& request);
+  // The transport to the instance, created on first use when the instance URL comes from the
+  // token response.
+  Result<HttpTransport*> transport();
   HttpRequest makeRequest(const std::string& method, const std::string& target,
                           const std::string& body, bool idempotent, const std::string& token) const;
 
   const ClientOptions options_;
   std::shared_ptr<TokenProvider> tokens_;
-  HttpTransport transport_;
+  std::mutex transportMutex_;
+  std::unique_ptr<HttpTransport> transport_;  // guarded by transportMutex_ until ready_ is set
+  std::atomic<HttpTransport*> ready_{nullptr};
 
+  std::mutex rngMutex_;
+  std::mt19937_64 rng_{std::random_device{}()};  // guarded by rngMutex_: backoff jitter
   mutable std::mutex usageMutex_;
   ApiUsage usage_;  // guarded by usageMutex_
 };

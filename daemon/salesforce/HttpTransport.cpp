@@ -8,9 +8,12 @@
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/RejectCertificateHandler.h>
+#include <Poco/Net/SSLException.h>
 #include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/Socket.h>
 #include <Poco/Net/SocketImpl.h>
+#include <Poco/Net/VerificationErrorArgs.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
 #include <fmt/format.h>
@@ -84,16 +87,72 @@ bool isLoopbackHost(const std::string& host) {
   return Poco::Net::IPAddress::tryParse(host, address) && address.isLoopback();
 }
 
+// What OpenSSL said about the last certificate this thread refused. POCO's exception only says
+// "certificate verify failed"; the handler below runs on the handshaking thread and keeps the
+// reason (expired, self-signed, unknown issuer) so the error can name it.
+struct CertificateVerdict {
+  bool refused = false;
+  int number = 0;
+  int depth = 0;
+  std::string message;
+};
+thread_local CertificateVerdict tVerdict;
+
+class RecordingRejectHandler final : public Poco::Net::RejectCertificateHandler {
+ public:
+  RecordingRejectHandler() : RejectCertificateHandler(false) {}
+  void onInvalidCertificate(const void* sender, Poco::Net::VerificationErrorArgs& args) override {
+    tVerdict = CertificateVerdict{true, args.errorNumber(), args.errorDepth(), args.errorMessage()};
+    RejectCertificateHandler::onInvalidCertificate(sender, args);
+  }
+};
+
 void installRejectHandler(const Poco::Net::Context::Ptr& context) {
   static std::once_flag once;
   std::call_once(once, [&] {
     Poco::Net::initializeSSL();
     // Without this, POCO builds its invalid-certificate handler from application config, which
     // inside a Util::Application is a console prompt (RELIABILITY.md 5.2).
-    Poco::Net::SSLManager::InvalidCertificateHandlerPtr handler(
-        new Poco::Net::RejectCertificateHandler(false));
+    Poco::Net::SSLManager::InvalidCertificateHandlerPtr handler(new RecordingRejectHandler);
     Poco::Net::SSLManager::instance().initializeClient(nullptr, handler, context);
   });
+}
+
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Names why a TLS handshake failed: the error class goes into ApiError::code.
+// X509 error numbers: 9/10 not yet valid/expired, 18 self-signed, 19 self-signed in chain,
+// 20/21 unknown issuer.
+std::pair<std::string, std::string> tlsFailure(const std::string& host, const Poco::Exception& e) {
+  const std::string text = e.displayText();
+  if (tVerdict.refused) {
+    const int n = tVerdict.number;
+    const std::string code = (n == 9 || n == 10) ? "TLS_EXPIRED"
+                             : (n == 18 || n == 19 || n == 20 || n == 21 || n == 2)
+                                 ? "TLS_UNTRUSTED"
+                                 : "TLS_CERTIFICATE";
+    return {code, fmt::format("TLS certificate of {} refused: {} (X509 error {} at depth {})", host,
+                              tVerdict.message, n, tVerdict.depth)};
+  }
+  if (dynamic_cast<const Poco::Net::CertificateValidationException*>(&e) != nullptr) {
+    if (contains(text, "application verification failure")) {
+      return {"TLS_HOSTNAME",
+              fmt::format("TLS certificate does not name the host {} (hostname verification "
+                          "failed: {})",
+                          host, text)};
+    }
+    return {"TLS_CERTIFICATE", fmt::format("TLS certificate of {} refused: {}", host, text)};
+  }
+  if (contains(text, "protocol version") || contains(text, "unsupported protocol") ||
+      contains(text, "no protocols available") || contains(text, "wrong version number")) {
+    return {"TLS_PROTOCOL",
+            fmt::format("TLS handshake with {} failed: the server does not offer TLS 1.2 or "
+                        "later ({})",
+                        host, text)};
+  }
+  return {"TLS_HANDSHAKE", fmt::format("TLS handshake with {} failed: {}", host, text)};
 }
 
 ApiError transient(std::string message, bool sent) {
@@ -295,6 +354,7 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
         fmt::format("request deadline of {} ms exceeded", options_.requestDeadline.count()), sent);
   };
   auto ioTimeout = [&] { return toTimespan(std::min(options_.readTimeout, remaining(deadline))); };
+  tVerdict = CertificateVerdict{};
   try {
     if (remaining(deadline).count() <= 0) {
       out.error = deadlineError();
@@ -303,11 +363,35 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
     session.setTimeout(toTimespan(std::min(options_.connectTimeout, remaining(deadline))),
                        ioTimeout(), ioTimeout());
     const bool wasConnected = session.connected();
+    // The TLS handshake is deferred past connect() so that it runs under the watchdog: a server
+    // trickling its handshake must not hold the request past the deadline either.
+    if (https_ && !wasConnected) Poco::Net::SecureStreamSocket(session.socket()).setLazyHandshake();
     c.opener->open();
     if (!wasConnected) ++connectionsOpened_;
     armed = watchdog_->arm(deadline, session.socket().impl()->sockfd());
     session.socket().setSendTimeout(ioTimeout());
     session.socket().setReceiveTimeout(ioTimeout());
+    if (https_ && !wasConnected) {
+      Poco::Net::SecureStreamSocket secure(session.socket());
+      tVerdict = CertificateVerdict{};
+      try {
+        if (secure.completeHandshake() != 1) {
+          throw Poco::Net::SSLConnectionUnexpectedlyClosedException("during the TLS handshake");
+        }
+        secure.verifyPeerCertificate();
+      } catch (const Poco::Exception& e) {
+        const bool fired = watchdog_->disarm(armed);
+        armed = 0;
+        if (fired) {
+          out.error = deadlineError();
+          return out;
+        }
+        auto [code, message] = tlsFailure(host_, e);
+        out.error = transient(std::move(message), false);
+        out.error.code = std::move(code);
+        return out;
+      }
+    }
 
     Poco::Net::HTTPRequest req(request.method, request.target, Poco::Net::HTTPMessage::HTTP_1_1);
     req.setKeepAlive(true);
@@ -401,7 +485,15 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
       --requestsSent_;
     }
     const bool fired = armed != 0 && watchdog_->disarm(armed);
-    out.error = fired ? deadlineError() : transient(e.displayText(), sent);
+    if (fired) {
+      out.error = deadlineError();
+    } else if (!sent && dynamic_cast<const Poco::Net::SSLException*>(&e) != nullptr) {
+      auto [code, message] = tlsFailure(host_, e);
+      out.error = transient(std::move(message), false);
+      out.error.code = std::move(code);
+    } else {
+      out.error = transient(e.displayText(), sent);
+    }
   } catch (const std::exception& e) {
     if (sent && c.opener->written() == 0) {
       sent = false;
@@ -436,8 +528,9 @@ Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
     // second effect: the request surely did not leave (connect or TLS failed), or it is
     // idempotent and failed on a reused kept-alive connection, which the server may close at any
     // moment. Anything else (a PATCH that was written) is left to the caller's retry policy.
+    // A refused certificate or protocol stays refused: no second handshake.
     const bool retry = round == 0 && a.error.kind == ApiError::Kind::Transient &&
-                       (!a.error.sent || (reused && request.idempotent)) &&
+                       a.error.code.empty() && (!a.error.sent || (reused && request.idempotent)) &&
                        remaining(deadline).count() > 0;
     if (!retry) return a.error;
     log::debug("{} {}: reused connection failed ({}); retrying on a new one", request.method,

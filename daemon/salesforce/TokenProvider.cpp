@@ -1,5 +1,7 @@
 #include "salesforce/TokenProvider.h"
 
+#include <fmt/format.h>
+
 #include <utility>
 
 namespace bulkwarden::salesforce {
@@ -19,15 +21,42 @@ Result<std::string> AccessTokenProvider::refresh(const std::string& /*rejected*/
                   "access-token flow cannot renew an expired token; update the token", false};
 }
 
+FetchingTokenProvider::FetchingTokenProvider(std::chrono::milliseconds errorBackoff, Now now)
+    : errorBackoff_(errorBackoff),
+      now_(now ? std::move(now) : Now([] { return std::chrono::steady_clock::now(); })) {}
+
+std::optional<ApiError> FetchingTokenProvider::backingOff() const {
+  if (!failure_) return std::nullopt;
+  const auto left = retryAt_ - now_();
+  if (left <= std::chrono::steady_clock::duration::zero()) return std::nullopt;
+  ApiError e = *failure_;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
+  e.message += fmt::format("; no new token request for {}.{:03d} s", ms / 1000, ms % 1000);
+  e.sent = false;
+  return e;
+}
+
+Result<std::string> FetchingTokenProvider::fetchLocked(const std::string& rejected) {
+  ++fetches_;
+  auto fetched = fetch();
+  if (fetched) {
+    current_ = std::move(fetched.value().accessToken);
+    if (!fetched.value().instanceUrl.empty()) instanceUrl_ = std::move(fetched.value().instanceUrl);
+    failure_.reset();
+    failedFor_.clear();
+    return current_;
+  }
+  failedFor_ = rejected;
+  failure_ = fetched.error();
+  retryAt_ = now_() + errorBackoff_;
+  return fetched.error();
+}
+
 Result<std::string> FetchingTokenProvider::token() {
   std::lock_guard lock(mutex_);
   if (!current_.empty()) return current_;
-  auto fetched = fetch();
-  if (fetched) {
-    current_ = fetched.value();
-    failure_.reset();
-  }
-  return fetched;
+  if (auto e = backingOff()) return *e;
+  return fetchLocked("");
 }
 
 Result<std::string> FetchingTokenProvider::refresh(const std::string& rejected) {
@@ -36,15 +65,18 @@ Result<std::string> FetchingTokenProvider::refresh(const std::string& rejected) 
   if (!current_.empty() && current_ != rejected) return current_;
   if (current_.empty() && failure_ && failedFor_ == rejected) return *failure_;
   current_.clear();
-  auto fetched = fetch();
-  if (fetched) {
-    current_ = fetched.value();
-    failure_.reset();
-  } else {
-    failedFor_ = rejected;
-    failure_ = fetched.error();
-  }
-  return fetched;
+  if (auto e = backingOff()) return *e;
+  return fetchLocked(rejected);
+}
+
+std::string FetchingTokenProvider::instanceUrl() const {
+  std::lock_guard lock(mutex_);
+  return instanceUrl_;
+}
+
+int64_t FetchingTokenProvider::fetches() const {
+  std::lock_guard lock(mutex_);
+  return fetches_;
 }
 
 }  // namespace bulkwarden::salesforce

@@ -2,6 +2,8 @@
 // calls the org: implementations are thread-safe. Tokens never appear in logs or errors.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -23,6 +25,10 @@ class TokenProvider {
   // or ApiError Unauthorized when this flow cannot get one. Callers that saw the same rejected
   // token at the same time cause one refresh; they all get its result.
   virtual Result<std::string> refresh(const std::string& rejected) = 0;
+
+  // The org's instance URL as the token endpoint named it with the current token; empty when
+  // not known (yet) or when the flow does not learn it (access-token).
+  virtual std::string instanceUrl() const { return {}; }
 };
 
 // The `access-token` flow: a fixed token from the configuration. It cannot be renewed.
@@ -36,27 +42,49 @@ class AccessTokenProvider final : public TokenProvider {
   const std::string token_;
 };
 
+// What a token endpoint returned.
+struct FetchedToken {
+  std::string accessToken;
+  std::string instanceUrl;  // may be empty
+};
+
 // Base for the flows that can mint tokens (JWT bearer, client credentials, refresh token): keeps
-// the current token and makes concurrent refreshes of the same rejected token fetch only once.
-// Subclasses implement fetch().
+// the current token, makes concurrent refreshes of the same rejected token fetch only once, and
+// after a failed fetch makes no new one for `errorBackoff` (every caller meanwhile gets that
+// failure, saying when the next attempt may happen): a refused login is never retried in a loop.
 class FetchingTokenProvider : public TokenProvider {
  public:
+  using Now = std::function<std::chrono::steady_clock::time_point()>;
+
+  explicit FetchingTokenProvider(std::chrono::milliseconds errorBackoff = {}, Now now = {});
   Result<std::string> token() override;
   Result<std::string> refresh(const std::string& rejected) override;
+  std::string instanceUrl() const override;
+
+  // Fetches attempted so far (successful or not).
+  int64_t fetches() const;
 
  protected:
   // Obtains a new token from the token endpoint. Called with the provider's lock held, so never
   // concurrently with itself.
-  virtual Result<std::string> fetch() = 0;
+  virtual Result<FetchedToken> fetch() = 0;
 
  private:
-  std::mutex mutex_;
+  Result<std::string> fetchLocked(const std::string& rejected);
+  std::optional<ApiError> backingOff() const;  // with mutex_ held
+
+  const std::chrono::milliseconds errorBackoff_;
+  const Now now_;
+  mutable std::mutex mutex_;
   // Guarded by mutex_. current_ is empty until a fetch succeeds. After a failed refresh, the
   // callers still holding the same rejected token get that failure instead of fetching again;
-  // token() tries afresh.
+  // token() tries afresh once the backoff is over.
   std::string current_;
+  std::string instanceUrl_;
   std::string failedFor_;
   std::optional<ApiError> failure_;
+  std::chrono::steady_clock::time_point retryAt_{};
+  int64_t fetches_ = 0;
 };
 
 }  // namespace bulkwarden::salesforce

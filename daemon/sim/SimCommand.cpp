@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "sim/Scenario.h"
@@ -36,10 +37,61 @@ The first line of standard output is `bulkwarden sim: URL token TOKEN`.
   --not-found-as-400        PATCH/DELETE of an unknown job answer 400 NOT_FOUND instead of 404
   --help                    this text
 
+HTTPS and the OAuth token endpoint (POST /services/oauth2/token):
+  --tls-cert FILE           serve HTTPS with this PEM certificate (chain); needs --tls-key
+  --tls-key FILE            the PEM private key of --tls-cert
+  --client-id ID            the connected app's consumer key (JWT iss, client_id)
+                            (default 3MVG9SimulatedOrgConsumerKey)
+  --username NAME           the integration user (JWT sub) (default bulkwarden@sim.example)
+  --audience URL            the JWT aud accepted (default https://login.salesforce.com)
+  --jwt-cert FILE           PEM certificate (or RSA public key) of the app: enables jwt-bearer
+  --client-secret-file FILE the consumer secret: enables client_credentials
+  --refresh-token-file FILE a refresh token: enables the refresh_token grant
+  --token-lifetime DURATION issued tokens expire after this much sim time, e.g. 2h (default:
+                            never); then requests get 401 INVALID_SESSION_ID
+  --not-approved            logins fail: invalid_grant "user hasn't approved this consumer"
+Secrets are read from files so that they stay out of the process list. The JWT exp is checked
+against the wall clock (at most 5 minutes ahead); token lifetimes run on the sim clock.
+
 Without --jobs or --empty the org holds the default scenario: about 3,400 query and ingest jobs
 in every state and age (stuck, moving, finished, left Open, Classic, racing an abort).
 
 )";
+
+std::string readFile(const std::string& option, const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) throw std::invalid_argument(fmt::format("{}: cannot read '{}'", option, path));
+  std::string text;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0 && text.size() < (1 << 20)) {
+    text.append(buffer, n);
+  }
+  std::fclose(f);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) throw std::invalid_argument(fmt::format("{}: '{}' is empty", option, path));
+  return text;
+}
+
+// "90s", "45m", "2h", "1d" (the sim keeps to itself: no model/ code).
+std::optional<std::chrono::milliseconds> parseLifetime(const std::string& text) {
+  if (text.size() < 2) return std::nullopt;
+  int64_t n = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
+  if (ec != std::errc{} || ptr != text.data() + text.size() - 1 || n <= 0) return std::nullopt;
+  switch (text.back()) {
+    case 's':
+      return std::chrono::seconds(n);
+    case 'm':
+      return std::chrono::minutes(n);
+    case 'h':
+      return std::chrono::hours(n);
+    case 'd':
+      return std::chrono::hours(24 * n);
+    default:
+      return std::nullopt;
+  }
+}
 
 template <class T>
 T parseNumber(const std::string& option, const std::string& text) {
@@ -111,12 +163,42 @@ int simCommand(const std::vector<std::string>& args) {
         options.queryNextUrlOnIngestPath = true;
       } else if (arg == "--not-found-as-400") {
         options.notFoundAs400 = true;
+      } else if (arg == "--tls-cert") {
+        options.tlsCertificateFile = value();
+      } else if (arg == "--tls-key") {
+        options.tlsPrivateKeyFile = value();
+      } else if (arg == "--client-id") {
+        options.oauth.clientId = value();
+      } else if (arg == "--username") {
+        options.oauth.username = value();
+      } else if (arg == "--audience") {
+        options.oauth.audience = value();
+      } else if (arg == "--jwt-cert") {
+        options.oauth.jwtCertificatePem = readFile(arg, value());
+      } else if (arg == "--client-secret-file") {
+        options.oauth.clientSecret = readFile(arg, value());
+      } else if (arg == "--refresh-token-file") {
+        options.oauth.refreshToken = readFile(arg, value());
+      } else if (arg == "--token-lifetime") {
+        const std::string& text = value();
+        auto d = parseLifetime(text);
+        if (!d) {
+          throw std::invalid_argument(
+              fmt::format("--token-lifetime: '{}' is not a duration such as 2h", text));
+        }
+        options.oauth.tokenLifetime = *d;
+      } else if (arg == "--not-approved") {
+        options.oauth.userApproved = false;
       } else {
         throw std::invalid_argument(fmt::format("unknown option '{}'", arg));
       }
     }
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "bulkwarden sim: %s (see --help)\n", e.what());
+    return kExitUsage;
+  }
+  if (options.tlsCertificateFile.empty() != options.tlsPrivateKeyFile.empty()) {
+    std::fprintf(stderr, "bulkwarden sim: --tls-cert and --tls-key go together (see --help)\n");
     return kExitUsage;
   }
   if (!custom.groups.empty()) {

@@ -83,7 +83,8 @@ SimOrg::SimOrg(SimOptions options)
       startWallMs_(std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count()),
-      startSteady_(std::chrono::steady_clock::now()) {
+      startSteady_(std::chrono::steady_clock::now()),
+      oauth_(options_.oauth) {
   if (options_.pageSize < 1) throw std::invalid_argument("pageSize must be at least 1");
   if (options_.timeScale <= 0) throw std::invalid_argument("timeScale must be positive");
   constexpr std::array<std::string_view, 5> kPods = {"R0", "3h", "8Z", "Do", "5g"};
@@ -303,6 +304,74 @@ void SimOrg::setToken(std::string token) {
 void SimOrg::revokeToken() {
   std::lock_guard lock(mutex_);
   revoked_ = true;
+  issued_.clear();
+}
+
+void SimOrg::expireIssuedTokens() {
+  std::lock_guard lock(mutex_);
+  const int64_t now = nowLocked();
+  for (auto& [token, expiry] : issued_) expiry = std::min(expiry, now);
+}
+
+std::vector<std::string> SimOrg::issuedTokens() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [token, expiry] : issued_) out.push_back(token);
+  return out;
+}
+
+void SimOrg::setUserApproved(bool approved) {
+  std::lock_guard lock(mutex_);
+  oauth_.mutableOptions().userApproved = approved;
+}
+
+void SimOrg::respondToTokenRequests(int count, SimResponse response) {
+  std::lock_guard lock(mutex_);
+  for (int i = 0; i < count; ++i) cannedToken_.push_back(response);
+}
+
+void SimOrg::setInstanceUrl(std::string url) {
+  std::lock_guard lock(mutex_);
+  oauth_.mutableOptions().instanceUrl = std::move(url);
+}
+
+void SimOrg::setRequestHook(std::function<void(const SimRequest&)> hook) {
+  std::lock_guard lock(mutex_);
+  hook_ = std::move(hook);
+}
+
+bool SimOrg::tokenValidLocked(const std::string& token, int64_t now) const {
+  if (token == token_) return !revoked_;
+  const auto it = issued_.find(token);
+  return it != issued_.end() && it->second > now;
+}
+
+// Token endpoint choices where BULK_API.md is silent: no Sforce-Limit-Info and no API usage
+// (logins do not count against the allowance); a JWT's exp is checked against the wall clock
+// (the client's clock), while issued tokens expire on the sim clock.
+SimResponse SimOrg::tokenEndpoint(const SimRequest& request, int64_t now) {
+  ++counters_.tokenRequests;
+  if (!cannedToken_.empty()) {
+    SimResponse r = std::move(cannedToken_.front());
+    cannedToken_.pop_front();
+    if (r.status != 200) ++counters_.tokenErrors;
+    return r;
+  }
+  const TokenVerdict v = oauth_.check(request.method, request.contentType, request.body);
+  SimResponse r;
+  r.status = v.status;
+  if (v.status != 200) {
+    ++counters_.tokenErrors;
+    r.body = SimOAuth::errorBody(v);
+    return r;
+  }
+  std::string token = makeSessionToken(rng_);
+  const auto lifetime = oauth_.options().tokenLifetime.count();
+  issued_[token] = lifetime > 0 ? now + lifetime : kNever;
+  ++counters_.tokensIssued;
+  r.body = oauth_.successBody(token, now);
+  r.headers.emplace_back("Cache-Control", "no-cache,must-revalidate,max-age=0,no-store,private");
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,6 +404,20 @@ void SimOrg::clearFaults() {
   std::lock_guard lock(mutex_);
   pageFaults_.clear();
   canned_.clear();
+  cannedToken_.clear();
+  netFaults_.clear();
+  failureRate_ = 0.0;
+}
+
+void SimOrg::injectNetFault(int count, NetFault fault, std::string method,
+                            std::chrono::milliseconds trickleEvery) {
+  std::lock_guard lock(mutex_);
+  for (int i = 0; i < count; ++i) netFaults_.push_back({fault, method, trickleEvery});
+}
+
+void SimOrg::setFailureRate(double rate) {
+  std::lock_guard lock(mutex_);
+  failureRate_ = rate;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,10 +434,36 @@ SimResponse SimOrg::notFound(bool as400) const {
 }
 
 SimResponse SimOrg::handle(const SimRequest& request) {
+  std::function<void(const SimRequest&)> hook;
+  {
+    std::lock_guard lock(mutex_);
+    hook = hook_;
+  }
+  if (hook) hook(request);
   std::lock_guard lock(mutex_);
   ++counters_.requests;
   const int64_t now = nowLocked();
+  std::optional<NetFaultRule> net;
+  for (auto it = netFaults_.begin(); it != netFaults_.end(); ++it) {
+    if (it->method.empty() || it->method == request.method) {
+      net = *it;
+      netFaults_.erase(it);
+      break;
+    }
+  }
+  if (net && net->fault == NetFault::ResetBeforeApply) {
+    SimResponse reset;
+    reset.netFault = NetFault::ResetBeforeApply;
+    return reset;
+  }
+  if (failureRate_ > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < failureRate_) {
+    return errorResponse(503, "SERVER_UNAVAILABLE", "Server too busy");
+  }
   SimResponse response = handleLocked(request, now);
+  if (net) {
+    response.netFault = net->fault;
+    response.trickleEvery = net->trickleEvery;
+  }
   response.headers.emplace_back("Date",
                                 Poco::DateTimeFormatter::format(Poco::Timestamp(now * 1000),
                                                                 Poco::DateTimeFormat::HTTP_FORMAT));
@@ -383,6 +492,10 @@ SimResponse SimOrg::handleLocked(const SimRequest& request, int64_t now) {
     return errorResponse(400, "INVALID_URL", "The URL could not be parsed");
   }
   const auto segments = splitPath(path);
+  if (segments.size() == 3 && segments[0] == "services" && segments[1] == "oauth2" &&
+      segments[2] == "token") {
+    return tokenEndpoint(request, now);
+  }
   const bool underData = segments.size() >= 2 && segments[0] == "services" && segments[1] == "data";
 
   // The Versions resource needs no session and carries no Sforce-Limit-Info.
@@ -409,9 +522,9 @@ SimResponse SimOrg::handleLocked(const SimRequest& request, int64_t now) {
 
   const std::string& auth = request.authorization;
   constexpr std::string_view kBearer = "Bearer ";
-  const bool authorized = !revoked_ && auth.size() > kBearer.size() &&
+  const bool authorized = auth.size() > kBearer.size() &&
                           auth.compare(0, kBearer.size(), kBearer) == 0 &&
-                          auth.compare(kBearer.size(), std::string::npos, token_) == 0;
+                          tokenValidLocked(auth.substr(kBearer.size()), now);
   if (!authorized) {
     ++counters_.unauthorized;
     SimResponse r;

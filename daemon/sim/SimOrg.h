@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "sim/Scenario.h"
+#include "sim/SimOAuth.h"
 
 namespace bulkwarden::sim {
 
@@ -29,6 +31,11 @@ struct SimOptions {
   bool queryNextUrlOnIngestPath = false;  // the docs quirk of BULK_API.md 12.1
   bool notFoundAs400 = false;             // PATCH/DELETE on an unknown id: 400 NOT_FOUND (12.4)
   std::optional<Scenario> scenario;       // unset: empty org
+  SimOAuthOptions oauth;                  // the token endpoint (/services/oauth2/token)
+  // HTTPS (SimServer): PEM certificate (chain) and private key files; empty: plain HTTP.
+  std::string tlsCertificateFile;
+  std::string tlsPrivateKeyFile;
+  bool tlsOnly11 = false;  // serve TLS 1.0/1.1 only (tests: a client must refuse it)
 };
 
 // A snapshot of one job, dates in +0000 form.
@@ -41,7 +48,16 @@ struct SimRequest {
   std::string method;
   std::string uri;  // path and query string
   std::string authorization;
+  std::string contentType;
   std::string body;
+};
+
+// What the network does to a reply (RELIABILITY.md C7-C9): the server adapter acts it out.
+enum class NetFault {
+  None,
+  ResetBeforeApply,  // the connection is reset; the request was not applied
+  ResetAfterApply,   // the request was applied, then the connection is reset: no reply
+  Trickle,           // the reply is sent one byte at a time, `trickleEvery` apart
 };
 
 struct SimResponse {
@@ -49,6 +65,8 @@ struct SimResponse {
   std::string contentType = "application/json;charset=UTF-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  NetFault netFault = NetFault::None;
+  std::chrono::milliseconds trickleEvery{0};
 };
 
 class SimOrg {
@@ -64,6 +82,8 @@ class SimOrg {
   struct Counters {
     int64_t requests = 0, lists = 0, gets = 0, patches = 0, deletes = 0, unauthorized = 0,
             appliedAborts = 0, appliedDeletes = 0;
+    // The token endpoint: every request, the tokens issued, the requests refused.
+    int64_t tokenRequests = 0, tokensIssued = 0, tokenErrors = 0;
   };
   Counters counters() const;
   // Aborts + deletes that this job accepted (2xx); must stay <= 1 per kind of action.
@@ -73,7 +93,21 @@ class SimOrg {
 
   std::string token() const;
   void setToken(std::string token);
-  void revokeToken();  // every request answers 401 until setToken
+  void revokeToken();  // every request answers 401 until setToken; issued tokens die too
+
+  // Tokens issued by the token endpoint, with their expiry on the sim clock.
+  void expireIssuedTokens();
+  std::vector<std::string> issuedTokens()
+      const;  // every token issued so far (secret sweeps)  // every issued token expires now (a
+              // session timeout)
+  void setUserApproved(bool approved);
+  // The next `count` token requests answer exactly this (e.g. 503), before any check.
+  void respondToTokenRequests(int count,
+                              SimResponse response);  // false: logins fail with invalid_grant
+  void setInstanceUrl(std::string url);               // instance_url in token replies
+  // Called with each request before it is handled, outside the org's lock (tests: make a token
+  // expire at an exact point of a pass).
+  void setRequestHook(std::function<void(const SimRequest&)> hook);
 
   // Faults. Page faults fire once, on the next listing that reaches that page (1-based).
   void repeatLocatorOnPage(int page);        // page N's nextRecordsUrl repeats page N-1's locator
@@ -84,6 +118,11 @@ class SimOrg {
   // The next `count` requests answer exactly this (e.g. 502 with an HTML body).
   void respondNext(int count, SimResponse response);
   void clearFaults();
+  // The next `count` requests whose method is `method` (any method when empty) suffer `fault`.
+  void injectNetFault(int count, NetFault fault, std::string method = "",
+                      std::chrono::milliseconds trickleEvery = std::chrono::milliseconds(100));
+  // From now on each request fails with 503 SERVER_UNAVAILABLE with probability `rate` (seeded).
+  void setFailureRate(double rate);
 
   std::string nowText() const;  // sim clock in +0000 form
   int64_t nowMs() const;        // sim clock, ms since the epoch
@@ -145,6 +184,8 @@ class SimOrg {
   SimResponse patchJob(const Route& route, const std::string& body, int64_t now);
   SimResponse deleteJob(const Route& route, int64_t now);
   SimResponse limits() const;
+  SimResponse tokenEndpoint(const SimRequest& request, int64_t now);
+  bool tokenValidLocked(const std::string& token, int64_t now) const;
   SimResponse notFound(bool as400) const;
 
   void appendListRecord(std::string& out, const Job& job, const View& v) const;
@@ -172,7 +213,19 @@ class SimOrg {
 
   std::vector<PageFault> pageFaults_;
   std::deque<SimResponse> canned_;
+  struct NetFaultRule {
+    NetFault fault;
+    std::string method;
+    std::chrono::milliseconds trickleEvery;
+  };
+  std::deque<NetFaultRule> netFaults_;
+  double failureRate_ = 0.0;
   Counters counters_;
+
+  SimOAuth oauth_;
+  std::deque<SimResponse> cannedToken_;
+  std::unordered_map<std::string, int64_t> issued_;  // token -> expiry (sim ms), kNever: none
+  std::function<void(const SimRequest&)> hook_;
 };
 
 }  // namespace bulkwarden::sim

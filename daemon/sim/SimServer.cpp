@@ -1,15 +1,24 @@
 #include "sim/SimServer.h"
 
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <thread>
+
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/ThreadPool.h>
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 
 #include <istream>
 
@@ -31,6 +40,7 @@ class OrgHandler : public Poco::Net::HTTPRequestHandler {
       in.method = request.getMethod();
       in.uri = request.getURI();
       in.authorization = request.get("Authorization", "");
+      in.contentType = request.get("Content-Type", "");
       // Drain the body whatever the method, so the kept-alive connection stays in step.
       std::istream& body = request.stream();
       char buffer[4096];
@@ -45,10 +55,29 @@ class OrgHandler : public Poco::Net::HTTPRequestHandler {
       reply.body = fmt::format(R"([{{"errorCode":"UNKNOWN_EXCEPTION","message":"{}"}}])",
                                "An unexpected error occurred in the simulated org");
     }
+    if (reply.netFault == NetFault::ResetBeforeApply ||
+        reply.netFault == NetFault::ResetAfterApply) {
+      // An abortive close (RST): the client sees "connection reset by peer" and no reply.
+      auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket();
+      socket.setLinger(true, 0);
+      socket.close();
+      return;
+    }
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
     for (const auto& [name, value] : reply.headers) response.set(name, value);
     if (!reply.contentType.empty() && !reply.body.empty()) {
       response.setContentType(reply.contentType);
+    }
+    if (reply.netFault == NetFault::Trickle) {
+      response.setContentLength(static_cast<std::streamsize>(reply.body.size()));
+      std::ostream& out = response.send();
+      for (char c : reply.body) {
+        out.put(c);
+        out.flush();
+        if (!out) return;  // the client gave up
+        std::this_thread::sleep_for(reply.trickleEvery);
+      }
+      return;
     }
     response.sendBuffer(reply.body.data(), reply.body.size());
   }
@@ -69,15 +98,34 @@ class OrgHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
   SimOrg& org_;
 };
 
+std::unique_ptr<Poco::Net::ServerSocket> listen(const SimOptions& o) {
+  const Poco::Net::SocketAddress address(o.host, o.port);
+  if (o.tlsCertificateFile.empty() && o.tlsPrivateKeyFile.empty()) {
+    return std::make_unique<Poco::Net::ServerSocket>(address);
+  }
+  if (o.tlsCertificateFile.empty() || o.tlsPrivateKeyFile.empty()) {
+    throw std::invalid_argument("HTTPS needs both a certificate and a private key file");
+  }
+  using Poco::Net::Context;
+  Poco::Net::initializeSSL();
+  // TLS 1.0/1.1 need security level 0 under OpenSSL 3.
+  Context::Ptr context = new Context(Context::TLS_SERVER_USE, o.tlsPrivateKeyFile,
+                                     o.tlsCertificateFile, "", Context::VERIFY_NONE, 9, false,
+                                     o.tlsOnly11 ? "ALL:@SECLEVEL=0" : "HIGH:!aNULL:!eNULL");
+  if (o.tlsOnly11) {
+    SSL_CTX_set_min_proto_version(context->sslContext(), TLS1_VERSION);
+    SSL_CTX_set_max_proto_version(context->sslContext(), TLS1_1_VERSION);
+  }
+  return std::make_unique<Poco::Net::SecureServerSocket>(address, 64, context);
+}
+
 }  // namespace
 
 SimServer::SimServer(SimOptions options)
-    : options_(options),
-      org_(std::move(options)),
-      socket_(std::make_unique<Poco::Net::ServerSocket>(
-          Poco::Net::SocketAddress(options_.host, options_.port))) {
+    : options_(options), org_(std::move(options)), socket_(listen(options_)) {
   port_ = socket_->address().port();
   options_.scenario.reset();  // the org holds the jobs; no need for a second copy
+  if (options_.oauth.instanceUrl.empty()) org_.setInstanceUrl(baseUrl());
 }
 
 SimServer::~SimServer() { stop(); }
@@ -112,7 +160,12 @@ void SimServer::stop() {
 
 uint16_t SimServer::port() const { return port_; }
 
-std::string SimServer::baseUrl() const { return fmt::format("http://{}:{}", options_.host, port_); }
+std::string SimServer::baseUrl() const {
+  const bool https = !options_.tlsCertificateFile.empty();
+  const bool v6 = options_.host.find(':') != std::string::npos;
+  return fmt::format("{}://{}{}{}:{}", https ? "https" : "http", v6 ? "[" : "", options_.host,
+                     v6 ? "]" : "", port_);
+}
 
 std::string SimServer::token() const { return org_.token(); }
 

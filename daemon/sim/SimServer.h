@@ -1,5 +1,6 @@
 // Serves a SimOrg over HTTP/1.1 (POCO HTTPServer, keep-alive, a pool of 32 threads) on a loopback
-// port, for tests, `bulkwarden sim` and `bulkwarden demo`. start()/stop() are for one controlling
+// port, for tests, `bulkwarden sim` and `bulkwarden demo`; over HTTPS when SimOptions names a
+// certificate and key (SecureServerSocket). start()/stop() are for one controlling
 // thread; org() may be used from any thread while the server runs.
 #pragma once
 
@@ -31,7 +32,7 @@ class SimServer {
   void stop();  // idempotent; closes kept-alive connections too
 
   uint16_t port() const;
-  std::string baseUrl() const;  // "http://127.0.0.1:PORT"
+  std::string baseUrl() const;  // "http://127.0.0.1:PORT" or "https://127.0.0.1:PORT"
   std::string token() const;
   SimOrg& org();
 

@@ -257,6 +257,82 @@ TEST_F(BulkClientSim, ServerErrorsAreTransient) {
   EXPECT_EQ(server_->org().counters().appliedAborts, 0);
 }
 
+std::unique_ptr<BulkClient> fastRetryClient(sim::SimServer& server) {
+  ClientOptions o;
+  o.instanceUrl = server.baseUrl();
+  o.backoff = BackoffPolicy{3, std::chrono::milliseconds(5), std::chrono::milliseconds(20)};
+  return std::make_unique<BulkClient>(o, std::make_shared<AccessTokenProvider>(server.token()));
+}
+
+TEST_F(BulkClientSim, AListingRidesOutTwoServerErrors) {
+  start();
+  for (int i = 0; i < 1500; ++i) add("query", "InProgress", hours(1));
+  server_->org().failNextRequests(2, 503, "SERVER_UNAVAILABLE", "Server too busy");
+  auto c = fastRetryClient(*server_);
+  Result<ListStats> stats = ApiError{};
+  listAll(*c, ResourceKind::Query, &stats);
+  ASSERT_TRUE(stats.ok()) << stats.error().describe();
+  EXPECT_EQ(stats.value().jobs, 1500);
+  EXPECT_EQ(c->calls(), 4);  // two refused, then two pages
+}
+
+TEST_F(BulkClientSim, ReadsGiveUpAfterThreeAttempts) {
+  start();
+  add("query", "InProgress", hours(1));
+  server_->org().failNextRequests(10, 500, "UNKNOWN_EXCEPTION", "boom");
+  auto c = fastRetryClient(*server_);
+  Result<ListStats> stats = ApiError{};
+  listAll(*c, ResourceKind::Query, &stats);
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.error().kind, ApiError::Kind::Transient);
+  EXPECT_EQ(c->calls(), 3);
+}
+
+TEST_F(BulkClientSim, RetryAfterIsAFloorForTheWait) {
+  start();
+  add("query", "InProgress", hours(1));
+  sim::SimResponse busy;
+  busy.status = 503;
+  busy.body = R"([{"errorCode":"SERVER_UNAVAILABLE","message":"Server too busy"}])";
+  busy.headers.emplace_back("Retry-After", "1");
+  server_->org().respondNext(1, busy);
+  auto c = fastRetryClient(*server_);
+  auto t0 = std::chrono::steady_clock::now();
+  Result<ListStats> stats = ApiError{};
+  listAll(*c, ResourceKind::Query, &stats);
+  auto waited = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(stats.ok()) << stats.error().describe();
+  EXPECT_GE(waited, std::chrono::milliseconds(1000));
+  EXPECT_EQ(c->calls(), 2);
+}
+
+TEST_F(BulkClientSim, ARetryAfterLongerThanTheLimitEndsTheAttempt) {
+  start();
+  add("query", "InProgress", hours(1));
+  sim::SimResponse busy;
+  busy.status = 503;
+  busy.body = R"([{"errorCode":"SERVER_UNAVAILABLE","message":"Server too busy"}])";
+  busy.headers.emplace_back("Retry-After", "3600");
+  server_->org().respondNext(1, busy);
+  auto c = fastRetryClient(*server_);
+  Result<ListStats> stats = ApiError{};
+  listAll(*c, ResourceKind::Query, &stats);
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.error().http, 503);
+  EXPECT_EQ(c->calls(), 1);
+}
+
+TEST_F(BulkClientSim, ActionsAreNeverRetriedBlindly) {
+  start();
+  auto id = add("query", "InProgress", hours(1));
+  server_->org().failNextRequests(1, 503, "SERVER_UNAVAILABLE", "Server too busy");
+  auto c = fastRetryClient(*server_);
+  auto r = c->abort(ResourceKind::Query, id);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(c->calls(), 1);
+  EXPECT_EQ(server_->org().state(id), "InProgress");
+}
+
 TEST_F(BulkClientSim, ConcurrentActionsReuseAFewConnections) {
   start();
   std::vector<std::string> ids;

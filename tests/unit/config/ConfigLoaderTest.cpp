@@ -194,6 +194,65 @@ struct ConfigCase {
   const char* hint;
 };
 
+TEST(ConfigLoader, OAuthFlows) {
+  TempDir dir;
+  dir.write("p.yaml", "policies: []\n");
+  dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  std::string cfg = dir.write("c.yaml", R"(orgs:
+  - name: jwt
+    ca-file: ca.pem
+    auth:
+      flow: jwt-bearer
+      client-id: 3MVG9abc
+      username: bulkwarden@acme.com
+      private-key: { credential: sf-jwt-key }
+  - name: sandbox
+    auth:
+      flow: jwt-bearer
+      login-url: https://test.salesforce.com/
+      audience: https://test.salesforce.com
+      client-id: 3MVG9abc
+      username: bulkwarden@acme.com.uat
+      private-key: { file: key.pem }
+      error-backoff: 15m
+  - name: cc
+    instance-url: https://acme.my.salesforce.com
+    auth:
+      flow: client-credentials
+      client-id: 3MVG9abc
+      client-secret: { env: SF_SECRET }
+  - name: rt
+    auth:
+      flow: refresh-token
+      client-id: 3MVG9abc
+      refresh-token: { credential: sf-refresh }
+policies: p.yaml
+)");
+  Config c = loadConfig(cfg);
+  ASSERT_EQ(c.orgs.size(), 4u);
+  const auto& jwt = c.orgs[0];
+  EXPECT_EQ(jwt.auth.flow, "jwt-bearer");
+  EXPECT_EQ(jwt.auth.loginUrl, "https://login.salesforce.com");
+  EXPECT_EQ(jwt.auth.clientId, "3MVG9abc");
+  EXPECT_EQ(jwt.auth.username, "bulkwarden@acme.com");
+  ASSERT_TRUE(jwt.auth.privateKey.has_value());
+  EXPECT_EQ(jwt.auth.privateKey->describe(), "credential sf-jwt-key");
+  EXPECT_EQ(jwt.instanceUrl, "") << "learned from the token response";
+  EXPECT_EQ(jwt.caFile, dir.path("ca.pem"));
+  EXPECT_EQ(jwt.auth.errorBackoff, std::chrono::minutes(5));
+  const auto& sandbox = c.orgs[1];
+  EXPECT_EQ(sandbox.auth.loginUrl, "https://test.salesforce.com");
+  EXPECT_EQ(sandbox.auth.audience, "https://test.salesforce.com");
+  EXPECT_EQ(sandbox.auth.privateKey->name, dir.path("key.pem"));
+  EXPECT_EQ(sandbox.auth.errorBackoff, std::chrono::minutes(15));
+  const auto& cc = c.orgs[2];
+  EXPECT_EQ(cc.auth.loginUrl, "https://acme.my.salesforce.com") << "My Domain = instance-url";
+  EXPECT_EQ(cc.auth.clientSecret->describe(), "env SF_SECRET");
+  const auto& rt = c.orgs[3];
+  EXPECT_EQ(rt.auth.refreshToken->describe(), "credential sf-refresh");
+  EXPECT_FALSE(rt.auth.clientSecret.has_value());
+}
+
 TEST(ConfigLoader, ConfigErrors) {
   const std::string org = "orgs:\n  - name: a\n    instance-url: https://a.my.salesforce.com\n";
   const std::string auth = "    auth: { flow: access-token, access-token: { env: T } }\n";
@@ -229,12 +288,31 @@ TEST(ConfigLoader, ConfigErrors) {
        "bad instance-url 'acme'", ""},
       {"missing instance-url", "orgs:\n  - name: a\n" + auth, 2, 5, "missing key 'instance-url'",
        ""},
-      {"jwt not yet", org + "    auth: { flow: jwt-bearer, client-id: x }\n", 4, 19,
-       "auth flow 'jwt-bearer' is not supported yet", "access-token"},
-      {"client-credentials not yet", org + "    auth: { flow: client-credentials }\n", 4, 19,
-       "auth flow 'client-credentials' is not supported yet", ""},
-      {"refresh-token not yet", org + "    auth: { flow: refresh-token }\n", 4, 19,
-       "auth flow 'refresh-token' is not supported yet", ""},
+      {"jwt missing key", org + "    auth: { flow: jwt-bearer, client-id: x, username: u }\n", 4,
+       11, "missing key 'private-key' in an auth map", ""},
+      {"client-credentials on login.salesforce.com",
+       org + "    auth: { flow: client-credentials, client-id: x, client-secret: { env: S }, "
+             "login-url: https://login.salesforce.com }\n",
+       4, 91, "flow client-credentials needs the org's My Domain, not login.salesforce.com",
+       "my.salesforce.com"},
+      {"client-credentials without My Domain",
+       "orgs:\n  - name: a\n    auth: { flow: client-credentials, client-id: x, client-secret: { "
+       "env: S } }\n",
+       2, 5, "flow client-credentials needs the org's My Domain URL", "instance-url"},
+      {"key of refresh-token flow",
+       org + "    auth: { flow: refresh-token, client-id: x, refresh-token: { env: R }, username: "
+             "u }\n",
+       4, 75, "'username' does not apply to flow refresh-token", "client-id, refresh-token"},
+      {"bad error-backoff",
+       org + "    auth: { flow: jwt-bearer, client-id: x, username: u, private-key: { env: K }, "
+             "error-backoff: 0s }\n",
+       4, 98, "bad error-backoff '0s'", "1s to 24h"},
+      {"login-url http",
+       org + "    auth: { flow: jwt-bearer, client-id: x, username: u, private-key: { env: K }, "
+             "login-url: http://login.example.com }\n",
+       4, 94, "login-url 'http://login.example.com' uses http on a host that is not loopback", ""},
+      {"ca-file missing", org + auth + "    ca-file: nope.pem\n", 5, 14,
+       "nope.pem' is not a readable file", ""},
       {"unknown flow", org + "    auth: { flow: jwt }\n", 4, 19, "unknown auth flow 'jwt'", ""},
       {"key of another flow",
        org + "    auth: { flow: access-token, client-id: x, access-token: { env: T } }\n", 4, 33,

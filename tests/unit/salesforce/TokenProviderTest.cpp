@@ -29,11 +29,11 @@ class CountingProvider : public FetchingTokenProvider {
   std::atomic<bool> fail{false};
 
  protected:
-  Result<std::string> fetch() override {
+  Result<FetchedToken> fetch() override {
     int n = ++fetches;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (fail) return ApiError{ApiError::Kind::Unauthorized, 400, "invalid_grant", "no", false};
-    return "t" + std::to_string(n);
+    return FetchedToken{"t" + std::to_string(n), ""};
   }
 };
 
