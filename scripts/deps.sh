@@ -9,7 +9,7 @@ packages=(
   libpoco-dev libssl-dev libyaml-cpp-dev libfmt-dev
   libgtest-dev libgmock-dev
   libsystemd-dev prometheus-cpp-dev
-  clang-format clang libclang-rt-14-dev
+  clang-format clang libclang-rt-14-dev tzdata
   systemd dpkg-dev file
 )
 

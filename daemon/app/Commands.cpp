@@ -4,6 +4,9 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Stringifier.h>
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <iostream>
 #include <map>
@@ -17,6 +20,7 @@
 #include "engine/Pass.h"
 #include "engine/Scheduler.h"
 #include "log/Log.h"
+#include "state/SqliteStateStore.h"
 
 namespace bulkwarden::app {
 
@@ -100,9 +104,19 @@ int runCommand(const RunOptions& options) {
     log::error("{}", e.what());
     return kExitIoErr;
   }
+  std::unique_ptr<state::SqliteStateStore> stateStore;
+  try {
+    std::filesystem::create_directories(rt->config.stateDir);
+    stateStore = std::make_unique<state::SqliteStateStore>(rt->config.stateDir + "/state.sqlite");
+  } catch (const std::exception& e) {
+    log::error("state-dir {}: {}", rt->config.stateDir, e.what());
+    return kExitIoErr;
+  }
   engine::SystemClock clock;
-  engine::Scheduler scheduler(rt->orgs, rt->policies, {dryRun, rt->config.concurrency, {}}, *audit,
-                              clock, stop);
+  engine::Scheduler scheduler(
+      rt->orgs, rt->policies,
+      {dryRun, rt->config.concurrency, stateStore.get(), rt->config.actionsPerMinute}, *audit,
+      clock, stop);
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
             rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
             audit->path());
@@ -116,9 +130,12 @@ int validateCommand(const std::string& configPath) {
              config->policies.size(), config->policies.size() == 1 ? "y" : "ies",
              config->policyFiles.size());
   for (const auto& p : config->policies) {
-    fmt::print("  {:<32} {:<11} {:<7} {:<7} every {}  {}\n", p.name,
-               model::resourceName(p.resource), policy::toString(p.action),
-               policy::toString(p.mode), model::formatDuration(p.schedule.every), p.where.str());
+    std::string when = p.schedule.cron
+                           ? fmt::format("cron \"{}\" {}", p.schedule.cron->text(),
+                                         p.schedule.zone ? p.schedule.zone->name() : "UTC")
+                           : "every " + model::formatDuration(p.schedule.every);
+    fmt::print("  {:<32} {:<11} {:<7} {:<7} {}  {}\n", p.name, model::resourceName(p.resource),
+               policy::toString(p.action), policy::toString(p.mode), when, p.where.str());
   }
   return kExitOk;
 }
@@ -131,6 +148,36 @@ int planCommand(const std::string& configPath, const std::string& format) {
   NullAudit audit;
   engine::SystemClock clock;
   std::atomic<bool> stop{false};
+  // in-state-for needs the daemon's first-seen times; plan reads them from a copy of the state
+  // database so that it writes nothing the daemon uses.
+  std::unique_ptr<state::StateStore> stateStore;
+  std::string stateFile = rt->config.stateDir + "/state.sqlite";
+  std::filesystem::path copyDir;
+  try {
+    if (std::filesystem::exists(stateFile)) {
+      copyDir = std::filesystem::temp_directory_path() /
+                fmt::format("bulkwarden-plan-{}", static_cast<long>(::getpid()));
+      std::filesystem::create_directories(copyDir);
+      for (const char* suffix : {"", "-wal"}) {
+        if (std::filesystem::exists(stateFile + suffix)) {
+          std::filesystem::copy_file(stateFile + suffix,
+                                     copyDir / (std::string("state.sqlite") + suffix));
+        }
+      }
+      stateStore = std::make_unique<state::SqliteStateStore>((copyDir / "state.sqlite").string());
+    }
+  } catch (const std::exception& e) {
+    log::warning("plan: cannot read the state store {} ({}); in-state-for counts from now",
+                 stateFile, e.what());
+  }
+  if (!stateStore) stateStore = std::make_unique<state::MemoryStateStore>();
+  struct RemoveCopy {
+    std::filesystem::path dir;
+    ~RemoveCopy() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } removeCopy{copyDir};
   int code = kExitOk;
   Poco::JSON::Array::Ptr jsonPasses = new Poco::JSON::Array;
   for (const auto& org : rt->orgs) {
@@ -144,6 +191,7 @@ int planCommand(const std::string& configPath, const std::string& format) {
       }
       if (po.policies.empty()) continue;
       po.runId = "plan";
+      po.state = stateStore.get();
       engine::Pass pass(po, *org.jobs, audit, clock, stop);
       auto summary = pass.run();
       if (!summary.listingComplete) code = kExitUnavailable;
@@ -170,6 +218,7 @@ int planCommand(const std::string& configPath, const std::string& format) {
             jj->set("object", d->job.object);
             jj->set("createdDate", model::formatSalesforce(d->job.createdDate));
             jj->set("reason", d->reason);
+            if (!d->held.empty()) jj->set("held", d->held);
             if (!d->alsoMatched.empty()) {
               Poco::JSON::Array::Ptr also = new Poco::JSON::Array;
               for (const auto& n : d->alsoMatched) also->add(n);
@@ -181,6 +230,9 @@ int planCommand(const std::string& configPath, const std::string& format) {
           pols->add(pj);
         }
         jp->set("policies", pols);
+        Poco::JSON::Array::Ptr limited = new Poco::JSON::Array;
+        for (const auto& l : summary.limited) limited->add(l);
+        jp->set("limited", limited);
         jsonPasses->add(jp);
         continue;
       }
@@ -189,13 +241,16 @@ int planCommand(const std::string& configPath, const std::string& format) {
           summary.listingComplete
               ? ""
               : "; LISTING FAILED, nothing would be done: " + summary.listingError->describe());
+      for (const auto& l : summary.limited) fmt::print("  LIMIT {}: acts on nothing\n", l);
       for (const auto* p : po.policies) {
         const auto& ds = byPolicy[p->name];
-        fmt::print("  {} ({}, {}): {} job(s)\n", p->name, policy::toString(p->action),
-                   policy::toString(p->mode), ds.size());
+        size_t held = 0;
+        for (const auto* d : ds) held += d->held.empty() ? 0 : 1;
+        fmt::print("  {} ({}, {}): {} job(s) would be acted on, {} held back\n", p->name,
+                   policy::toString(p->action), policy::toString(p->mode), ds.size() - held, held);
         for (const auto* d : ds) {
-          fmt::print("    {}  {:<14} {:<12} {}\n", d->job.id, model::toString(d->job.state),
-                     d->job.object, d->reason);
+          fmt::print("    {}  {:<14} {:<12} {}{}\n", d->job.id, model::toString(d->job.state),
+                     d->job.object, d->held.empty() ? "" : "HELD (" + d->held + "): ", d->reason);
         }
       }
     }

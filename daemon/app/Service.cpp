@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "app/ExitCodes.h"
@@ -113,6 +114,18 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
                    g->audit->recoveredBytes());
     }
   }
+  std::string stateFile = c.stateDir + "/state.sqlite";
+  if (current && current->state && current->rt->config.stateDir == c.stateDir) {
+    g->state = current->state;  // one SQLite connection per file
+  } else {
+    try {
+      std::filesystem::create_directories(c.stateDir);
+      g->state = std::make_shared<state::SqliteStateStore>(stateFile);
+    } catch (const std::exception& e) {
+      log::error("state-dir {}: {}", c.stateDir, e.what());
+      return nullptr;
+    }
+  }
   g->timedAudit = std::make_unique<status::TimedAudit>(*g->audit, monitor_);
   g->dryRun = options_.dryRun || c.dryRun;
   std::vector<engine::OrgTarget> targets;
@@ -123,6 +136,8 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   engine::SchedulerOptions so;
   so.dryRun = g->dryRun;
   so.concurrency = c.concurrency;
+  so.state = g->state.get();
+  so.actionsPerMinute = c.actionsPerMinute;
   so.heartbeat = heartbeat_;
   g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
                                                      *g->timedAudit, clock_, g->stop, &listener_);

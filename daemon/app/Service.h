@@ -21,6 +21,7 @@
 #include "engine/Clock.h"
 #include "engine/Scheduler.h"
 #include "engine/StopSignal.h"
+#include "state/SqliteStateStore.h"
 #include "status/Instruments.h"
 #include "status/Monitor.h"
 #include "status/StatusServer.h"
@@ -61,6 +62,7 @@ class Service {
   struct Generation {
     std::unique_ptr<Runtime> rt;
     std::shared_ptr<audit::AuditLog> audit;
+    std::shared_ptr<state::SqliteStateStore> state;  // shared across a reload when unmoved
     std::unique_ptr<status::TimedAudit> timedAudit;
     std::vector<std::unique_ptr<status::MeteredJobs>> metered;
     engine::StopSignal stop;

@@ -87,6 +87,7 @@ struct Config {
   std::optional<HttpConfig> http;
   int concurrency = 8;
   bool dryRun = false;
+  double actionsPerMinute = 0;  // `action-rate`: per org; 0: no cap
 };
 
 // Loads the config file and every policy file it names. Throws ConfigError with file:line:col

@@ -17,7 +17,7 @@ namespace bulkwarden::config {
 namespace {
 
 const std::vector<std::string_view> kTopKeys = {"orgs", "policies",    "audit-log", "state-dir",
-                                                "http", "concurrency", "dry-run"};
+                                                "http", "concurrency", "dry-run",   "action-rate"};
 const std::vector<std::string_view> kOrgKeys = {"name", "api-version", "instance-url", "ca-file",
                                                 "auth"};
 const std::vector<std::string_view> kAuthKeys = {
@@ -138,6 +138,17 @@ class ConfigParser {
                                                     : std::string(kindName(e->value))));
       } else {
         cfg.concurrency = n;
+      }
+    }
+    if (const auto* e = top.find("action-rate")) {
+      // Abort/delete requests per minute per org, enforced by a token bucket in the engine.
+      double n = 0;
+      if (!e->value.IsScalar() || !YAML::convert<double>::decode(e->value, n) || !(n > 0) ||
+          n > 100000) {
+        sink_.error(e->value, "expected actions per minute per org (a number > 0) for action-rate",
+                    "e.g. action-rate: 60");
+      } else {
+        cfg.actionsPerMinute = n;
       }
     }
     if (const auto* e = top.find("dry-run")) {

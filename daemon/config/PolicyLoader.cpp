@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
 
 #include "policy/Glob.h"
 
@@ -16,11 +19,15 @@ using model::JobState;
 using policy::Filter;
 using policy::Op;
 
-const std::vector<std::string_view> kPolicyKeys = {"name", "description", "resource", "orgs",
-                                                   "mode", "schedule",    "filters",  "action"};
-const std::vector<std::string_view> kPolicyUnsupported = {"limits", "exempt"};
-const std::vector<std::string_view> kScheduleKeys = {"every"};
-const std::vector<std::string_view> kScheduleUnsupported = {"cron", "timezone"};
+const std::vector<std::string_view> kPolicyKeys = {"name",    "description", "resource", "orgs",
+                                                   "mode",    "schedule",    "filters",  "action",
+                                                   "windows", "limits",      "exempt"};
+const std::vector<std::string_view> kScheduleKeys = {"every", "cron", "timezone"};
+const std::vector<std::string_view> kWindowsKeys = {"allow", "deny", "timezone"};
+const std::vector<std::string_view> kWindowKeys = {"days", "from", "to"};
+const std::vector<std::string_view> kLimitsKeys = {"max-actions", "max-percent"};
+const std::vector<std::string_view> kExemptKeys = {"job", "createdById", "object", "until",
+                                                   "reason"};
 const std::vector<std::string_view> kOlderThanKeys = {"field", "age"};
 
 constexpr auto kMinEvery = std::chrono::seconds(1);
@@ -29,7 +36,7 @@ constexpr size_t kMaxRegexLength = 1000;
 
 const std::vector<std::string_view>& filterKeys() {
   static const std::vector<std::string_view> keys = [] {
-    std::vector<std::string_view> k = {"state", "older-than", "not", "or", "and"};
+    std::vector<std::string_view> k = {"state", "older-than", "in-state-for", "not", "or", "and"};
     for (JobField f : model::kAllJobFields) {
       if (f != JobField::State) k.push_back(model::fieldName(f));
     }
@@ -144,8 +151,11 @@ class FilterParser {
     } else if (key == "and") {
       f = entryList(value, Filter::Kind::All, key);
     } else if (key == "in-state-for") {
-      sink_.error(keyNode, "'in-state-for' is not supported yet",
-                  "use older-than on createdDate or systemModstamp for now");
+      if (auto d = duration(value)) {
+        f.emplace();
+        f->kind = Filter::Kind::InStateFor;
+        f->age = *d;
+      }
     } else if (auto field = model::parseFieldName(key)) {
       f = fieldFilter(*field, keyNode, value);
     } else {
@@ -267,6 +277,10 @@ class FilterParser {
   }
 
   std::optional<model::Duration> duration(const YAML::Node& node) {
+    if (!node.IsScalar()) {
+      sink_.error(node, fmt::format("expected a duration such as 30m, got {}", kindName(node)));
+      return std::nullopt;
+    }
     auto text = scalarText(node, sink_, "a duration such as 30m");
     if (!text) return std::nullopt;
     auto d = model::parseDuration(*text);
@@ -440,10 +454,257 @@ class FilterParser {
   std::optional<model::ResourceKind> resource_;
 };
 
+std::shared_ptr<const policy::TimeZone> zoneAt(const YAML::Node& node, DiagnosticSink& sink) {
+  auto name = scalarText(node, sink, "an IANA time zone such as Europe/Paris");
+  if (!name) return nullptr;
+  std::string why;
+  auto zone = policy::TimeZone::load(*name, &why);
+  if (!zone) {
+    sink.error(node, fmt::format("bad time zone '{}': {}", *name, why),
+               "an IANA name such as Europe/Paris, America/New_York or UTC "
+               "(see /usr/share/zoneinfo)");
+  }
+  return zone;
+}
+
+void loadSchedule(const YAML::Node& node, DiagnosticSink& sink, policy::Schedule& schedule) {
+  MapView s(node, sink, "a schedule such as { every: 5m } or { cron: \"*/5 * * * *\" }",
+            kScheduleKeys);
+  if (!s.ok()) return;
+  const auto* every = s.find("every");
+  const auto* cron = s.find("cron");
+  const auto* tz = s.find("timezone");
+  if (every && cron) {
+    sink.error(cron->keyNode, "a schedule has either 'every' or 'cron', not both",
+               "{ every: 5m } or { cron: \"*/5 * * * *\", timezone: Europe/Paris }");
+    return;
+  }
+  if (!every && !cron) {
+    sink.error(node, "a schedule needs 'every' or 'cron'",
+               "e.g. { every: 5m } or { cron: \"*/5 * * * *\", timezone: Europe/Paris }");
+    return;
+  }
+  if (every) {
+    if (tz) {
+      sink.error(tz->keyNode, "'timezone' goes with 'cron', not 'every'",
+                 "an 'every' schedule is a fixed interval, the same in every zone");
+    }
+    if (auto text = scalarText(every->value, sink, "a duration such as 5m")) {
+      auto d = model::parseDuration(*text);
+      if (!d) {
+        sink.error(every->value, fmt::format("bad duration '{}'", *text), kDurationHint);
+      } else if (*d < kMinEvery || *d > kMaxEvery) {
+        sink.error(every->value, fmt::format("schedule every {} is out of range", *text),
+                   "from 1s to 7d");
+      } else {
+        schedule.every = *d;
+      }
+    }
+    return;
+  }
+  if (auto text = scalarText(cron->value, sink, "a cron expression such as \"*/5 * * * *\"")) {
+    std::string why;
+    auto c = policy::Cron::parse(*text, &why);
+    if (!c) {
+      sink.error(cron->value, fmt::format("bad cron '{}': {}", *text, why),
+                 "five fields: minute hour day-of-month month day-of-week, e.g. \"*/5 * * * *\"");
+    } else if (!c->next(model::Timestamp{}, *policy::TimeZone::utc())) {
+      sink.error(cron->value, fmt::format("cron '{}' never fires", *text),
+                 "check the day-of-month against the month (e.g. there is no 30 February)");
+    } else {
+      schedule.cron = std::move(*c);
+    }
+  }
+  schedule.zone = tz ? zoneAt(tz->value, sink) : policy::TimeZone::utc();
+}
+
+std::optional<int> clockTime(const YAML::Node& node, DiagnosticSink& sink) {
+  auto text = scalarText(node, sink, "a time of day such as \"08:00\"");
+  if (!text) return std::nullopt;
+  const std::string& t = *text;
+  bool shape = t.size() == 5 && t[2] == ':' && std::isdigit(static_cast<unsigned char>(t[0])) &&
+               std::isdigit(static_cast<unsigned char>(t[1])) &&
+               std::isdigit(static_cast<unsigned char>(t[3])) &&
+               std::isdigit(static_cast<unsigned char>(t[4]));
+  int h = shape ? (t[0] - '0') * 10 + (t[1] - '0') : -1;
+  int m = shape ? (t[3] - '0') * 10 + (t[4] - '0') : -1;
+  if (t == "24:00") return 24 * 60;
+  if (!shape || h > 23 || m > 59) {
+    sink.error(node, fmt::format("bad time of day '{}'", t), "HH:MM from 00:00 to 24:00, quoted");
+    return std::nullopt;
+  }
+  return h * 60 + m;
+}
+
+void loadWindowList(const YAML::Node& node, DiagnosticSink& sink,
+                    std::vector<policy::Window>& out) {
+  if (!node.IsSequence() || node.size() == 0) {
+    sink.error(node, fmt::format("expected a list of windows, got {}", kindName(node)),
+               "e.g. [ { days: mon-fri, from: \"08:00\", to: \"18:00\" } ]");
+    return;
+  }
+  for (const YAML::Node& item : node) {
+    MapView w(item, sink, "a window such as { days: mon-fri, from: \"08:00\", to: \"18:00\" }",
+              kWindowKeys);
+    if (!w.ok()) continue;
+    policy::Window win;
+    win.where = sink.at(item);
+    win.days.set();
+    bool ok = true;
+    if (const auto* d = w.find("days")) {
+      if (auto text = scalarText(d->value, sink, "days such as mon-fri")) {
+        std::string why;
+        auto days = policy::parseDays(*text, &why);
+        if (!days) {
+          sink.error(d->value, fmt::format("bad days '{}': {}", *text, why),
+                     "names or numbers 0-7 (sun = 0 or 7), lists and ranges: mon-fri, sat,sun");
+          ok = false;
+        } else {
+          win.days = *days;
+        }
+      } else {
+        ok = false;
+      }
+    }
+    const auto* from = w.require("from");
+    const auto* to = w.require("to");
+    auto f = from ? clockTime(from->value, sink) : std::nullopt;
+    auto t = to ? clockTime(to->value, sink) : std::nullopt;
+    if (!f || !t) continue;
+    if (*f == *t) {
+      sink.error(to->value, "a window from and to the same time is empty",
+                 "use 00:00 to 24:00 for a whole day");
+      continue;
+    }
+    win.from = *f;
+    win.to = *t == 24 * 60 && *f > 0 ? 24 * 60 : *t;
+    if (ok) out.push_back(win);
+  }
+}
+
+void loadWindows(const YAML::Node& node, DiagnosticSink& sink, policy::Windows& windows) {
+  MapView m(node, sink, "windows such as { allow: [...], timezone: Europe/Paris }", kWindowsKeys);
+  if (!m.ok()) return;
+  if (const auto* e = m.find("allow")) loadWindowList(e->value, sink, windows.allow);
+  if (const auto* e = m.find("deny")) loadWindowList(e->value, sink, windows.deny);
+  if (!m.find("allow") && !m.find("deny")) {
+    sink.error(node, "windows need 'allow' or 'deny'",
+               "e.g. { allow: [ { days: mon-fri, from: \"08:00\", to: \"18:00\" } ] }");
+  }
+  windows.zone = policy::TimeZone::utc();
+  if (const auto* e = m.find("timezone")) windows.zone = zoneAt(e->value, sink);
+}
+
+void loadLimits(const YAML::Node& node, DiagnosticSink& sink, policy::Limits& limits) {
+  MapView m(node, sink, "limits such as { max-actions: 100, max-percent: 25 }", kLimitsKeys);
+  if (!m.ok()) return;
+  if (node.size() == 0) sink.error(node, "empty limits", "max-actions and/or max-percent");
+  if (const auto* e = m.find("max-actions")) {
+    if (auto text = scalarText(e->value, sink, "a whole number")) {
+      int64_t v = 0;
+      auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+      if (ec != std::errc() || ptr != text->data() + text->size() || v < 0) {
+        sink.error(e->value, fmt::format("bad max-actions '{}'", *text),
+                   "a whole number >= 0 (0: never act)");
+      } else {
+        limits.maxActions = v;
+      }
+    }
+  }
+  if (const auto* e = m.find("max-percent")) {
+    if (auto text = scalarText(e->value, sink, "a percentage")) {
+      std::string t = *text;
+      if (!t.empty() && t.back() == '%') t.pop_back();
+      char* end = nullptr;
+      double v = std::strtod(t.c_str(), &end);
+      if (t.empty() || end != t.c_str() + t.size() || !(v >= 0 && v <= 100)) {
+        sink.error(e->value, fmt::format("bad max-percent '{}'", *text), "a number from 0 to 100");
+      } else {
+        limits.maxPercent = v;
+      }
+    }
+  }
+}
+
+void loadExempt(const YAML::Node& node, DiagnosticSink& sink, std::vector<policy::Exemption>& out) {
+  if (!node.IsSequence()) {
+    sink.error(node, fmt::format("expected a list of exemptions, got {}", kindName(node)),
+               "e.g. [ { job: 750R0000000zlh9IAA, until: 2026-12-31T00:00:00Z, reason: export } ]");
+    return;
+  }
+  for (const YAML::Node& item : node) {
+    MapView m(item, sink, "an exemption such as { job: ID, reason: why }", kExemptKeys);
+    if (!m.ok()) continue;
+    policy::Exemption ex;
+    ex.where = sink.at(item);
+    int keys = 0;
+    for (auto [key, by] : {std::pair{"job", policy::Exemption::By::Job},
+                           std::pair{"createdById", policy::Exemption::By::CreatedById},
+                           std::pair{"object", policy::Exemption::By::Object}}) {
+      if (const auto* e = m.find(key)) {
+        ++keys;
+        if (auto v = scalarText(e->value, sink, "a value")) {
+          ex.by = by;
+          ex.value = *v;
+        }
+      }
+    }
+    if (keys != 1) {
+      sink.error(item, "an exemption names exactly one of job, createdById or object",
+                 "one exemption per job, creator or object, e.g. { job: 750..., reason: why }");
+      continue;
+    }
+    if (const auto* e = m.find("until")) {
+      if (auto v = scalarText(e->value, sink, "an RFC 3339 time")) {
+        ex.until = model::parseTimestamp(*v);
+        if (!ex.until) {
+          sink.error(e->value, fmt::format("bad time '{}'", *v),
+                     "RFC 3339 with a zone, e.g. 2026-12-31T00:00:00Z");
+        }
+      }
+    }
+    if (const auto* e = m.find("reason")) {
+      if (auto v = scalarText(e->value, sink, "a reason")) ex.reason = *v;
+    }
+    out.push_back(std::move(ex));
+  }
+}
+
+// Policies that can never match, or whose action can never succeed, are errors: an admin who
+// wrote them meant something else.
+void checkCanMatch(const policy::Policy& p, DiagnosticSink& sink) {
+  constexpr uint32_t kAll = (1u << 6) - 1;
+  auto bit = [](JobState s) { return 1u << static_cast<unsigned>(s); };
+  // States a job can be in, as far as the top-level state filters say.
+  uint32_t possible = kAll;
+  if (p.resource == model::ResourceKind::Query) possible &= ~bit(JobState::Open);
+  const Filter* lastState = nullptr;
+  for (const Filter& f : p.filter.children) {
+    if (f.kind == Filter::Kind::State) {
+      possible &= f.stateMask;
+      lastState = &f;
+    }
+  }
+  if (lastState && possible == 0) {
+    sink.error(lastState->where, "these state filters contradict each other: no job can match",
+               "a job has one state; list the states in one 'state:' filter");
+    return;
+  }
+  uint32_t terminal = bit(JobState::JobComplete) | bit(JobState::Failed) | bit(JobState::Aborted);
+  if (lastState && p.action == policy::Action::Delete && (possible & terminal) == 0) {
+    sink.error(lastState->where, "delete only works on finished jobs; these states never are",
+               "delete jobs in JobComplete, Failed or Aborted; abort running ones");
+  }
+  if (lastState && p.action == policy::Action::Abort && (possible & ~terminal) == 0) {
+    sink.error(lastState->where, "abort only works on unfinished jobs; these states are final",
+               "abort jobs in Open, UploadComplete or InProgress; delete finished ones");
+  }
+}
+
 void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
                 const std::vector<std::string>* knownOrgs, PolicySet& set) {
   size_t before = sink.count();
-  MapView m(node, sink, "a policy", kPolicyKeys, kPolicyUnsupported);
+  MapView m(node, sink, "a policy", kPolicyKeys);
   if (!m.ok()) return;
   policy::Policy p;
   p.where = sink.at(node);
@@ -520,25 +781,10 @@ void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
       }
     }
   }
-  if (const auto* e = m.find("schedule")) {
-    MapView s(e->value, sink, "a schedule such as { every: 5m }", kScheduleKeys,
-              kScheduleUnsupported);
-    if (s.ok() && !s.sawUnsupported()) {
-      if (const auto* every = s.require("every")) {
-        if (auto text = scalarText(every->value, sink, "a duration such as 5m")) {
-          auto d = model::parseDuration(*text);
-          if (!d) {
-            sink.error(every->value, fmt::format("bad duration '{}'", *text), kDurationHint);
-          } else if (*d < kMinEvery || *d > kMaxEvery) {
-            sink.error(every->value, fmt::format("schedule every {} is out of range", *text),
-                       "from 1s to 7d");
-          } else {
-            p.schedule.every = *d;
-          }
-        }
-      }
-    }
-  }
+  if (const auto* e = m.find("schedule")) loadSchedule(e->value, sink, p.schedule);
+  if (const auto* e = m.find("windows")) loadWindows(e->value, sink, p.windows);
+  if (const auto* e = m.find("limits")) loadLimits(e->value, sink, p.limits);
+  if (const auto* e = m.find("exempt")) loadExempt(e->value, sink, p.exempt);
   if (const auto* e = m.require("filters")) {
     FilterParser fp(sink, resource);
     if (e->value.IsSequence() && e->value.size() == 0) {
@@ -561,6 +807,7 @@ void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
       }
     }
   }
+  if (sink.count() == before) checkCanMatch(p, sink);
   if (sink.count() != before) return;
   if (set.policies.size() >= kMaxPolicies) {
     if (!set.tooMany) {

@@ -42,6 +42,11 @@ void DiagnosticSink::error(const YAML::Node& node, std::string message, std::str
   error(node.Mark(), std::move(message), std::move(hint));
 }
 
+void DiagnosticSink::error(const policy::SourceLocation& where, std::string message,
+                           std::string hint) {
+  out_.push_back(Diagnostic{where, std::move(message), std::move(hint)});
+}
+
 void DiagnosticSink::noteEmptyValue(const YAML::Node& value, const YAML::Mark& keyMark) {
   if (value.IsNull()) emptyValues_.emplace_back(value, keyMark);
 }

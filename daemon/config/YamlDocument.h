@@ -31,6 +31,7 @@ class DiagnosticSink {
   policy::SourceLocation at(const YAML::Node& node) const { return at(node.Mark()); }
   void error(const YAML::Mark& mark, std::string message, std::string hint = {});
   void error(const YAML::Node& node, std::string message, std::string hint = {});
+  void error(const policy::SourceLocation& where, std::string message, std::string hint = {});
   void fileError(std::string message, std::string hint = {});
   size_t count() const { return out_.size(); }
   // An empty value (`key:`) has no useful position of its own (yaml-cpp marks the next token);

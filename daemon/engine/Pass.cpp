@@ -30,6 +30,8 @@ std::string_view toString(Outcome outcome) {
       return "unknown";
     case Outcome::NotStarted:
       return "not-started";
+    case Outcome::Held:
+      return "held";
   }
   return "?";
 }
@@ -39,7 +41,8 @@ bool PassSummary::ok() const {
     auto it = outcomes.find(o);
     return it != outcomes.end() && it->second > 0;
   };
-  return listingComplete && !auditError && !failed(Outcome::Failed) && !failed(Outcome::Unknown);
+  return listingComplete && !auditError && !stateError && !failed(Outcome::Failed) &&
+         !failed(Outcome::Unknown);
 }
 
 std::string newRunId(model::Timestamp now) {
@@ -105,9 +108,19 @@ void Pass::collect(salesforce::Page&& page) {
     if (listener_) listener_->onSkipped(summary_, s);
   }
   model::Timestamp now = clock_.now();
-  auto matches = policy::evaluate(page.jobs, options_.policies, now);
-  // One action per job: the first abort/delete policy in load order wins; every report policy
-  // that matches is recorded on its own, since reporting changes nothing.
+  std::vector<model::Timestamp> since;
+  if (options_.state && !summary_.stateError) {
+    try {
+      since = options_.state->observe(options_.org, options_.resource, page.jobs, now);
+    } catch (const state::StateError& e) {
+      summary_.stateError = e.what();
+    }
+  }
+  if (since.size() != page.jobs.size()) since.assign(page.jobs.size(), now);
+  auto matches = policy::evaluate(page.jobs, options_.policies, now, since);
+  // One action per job: the first abort/delete policy in load order that does not exempt the job
+  // wins; every report policy that matches is recorded on its own, since reporting changes
+  // nothing. An exempted match is recorded, held back, and leaves the job to the next policy.
   size_t i = 0;
   while (i < matches.size()) {
     size_t jobIndex = matches[i].job;
@@ -121,11 +134,71 @@ void Pass::collect(salesforce::Page&& page) {
       Decision d;
       d.policy = p;
       d.job = page.jobs[jobIndex];
-      d.reason = policy::explain(p->filter, d.job, now);
+      d.since = since[jobIndex];
+      d.reason = policy::explain(p->filter, d.job, now, d.since);
       d.mode = options_.dryRun ? policy::Mode::DryRun : p->mode;
+      if (const auto* ex = p->exemptionFor(d.job, now)) {
+        d.held = fmt::format("exempted by {}{}{}", ex->where.str(), ex->reason.empty() ? "" : ": ",
+                             ex->reason);
+      }
       decisions_.push_back(std::move(d));
-      if (p->action != policy::Action::Report) winner = decisions_.size() - 1;
+      if (p->action != policy::Action::Report && decisions_.back().held.empty()) {
+        winner = decisions_.size() - 1;
+      }
     }
+  }
+  // Deadline precision: jobs that will cross an age threshold before the policy's next pass.
+  for (const auto* p : options_.policies) {
+    auto horizon = options_.nextPass.find(p->name);
+    if (horizon == options_.nextPass.end() || !policy::hasAgeFilter(p->filter)) continue;
+    for (size_t j = 0; j < page.jobs.size(); ++j) {
+      if (page.jobs[j].kind != p->resource) continue;
+      if (policy::matches(p->filter, page.jobs[j], now, since[j])) continue;
+      auto t = policy::nextMatch(p->filter, page.jobs[j], now, since[j], horizon->second);
+      if (!t) continue;
+      auto [it, fresh] = summary_.crossings.emplace(p->name, *t);
+      if (!fresh && *t < it->second) it->second = *t;
+    }
+  }
+}
+
+void Pass::applyGates() {
+  model::Timestamp now = clock_.now();
+  std::map<const policy::Policy*, int64_t> acting;
+  for (auto& d : decisions_) {
+    if (!d.held.empty()) continue;
+    if (!d.policy->windows.open(now)) {
+      d.held = "outside the policy's windows";
+      continue;
+    }
+    if (d.policy->action != policy::Action::Report) ++acting[d.policy];
+  }
+  for (auto& [p, n] : acting) {
+    std::string why;
+    if (p->limits.maxActions && n > *p->limits.maxActions) {
+      why = fmt::format("{} matches > max-actions {}", n, *p->limits.maxActions);
+    } else if (p->limits.maxPercent && summary_.jobsSeen > 0 &&
+               static_cast<double>(n) * 100.0 >
+                   *p->limits.maxPercent * static_cast<double>(summary_.jobsSeen)) {
+      why = fmt::format("{} matches of {} jobs listed > max-percent {}%", n, summary_.jobsSeen,
+                        *p->limits.maxPercent);
+    }
+    if (why.empty()) continue;
+    for (auto& d : decisions_) {
+      if (d.policy == p && d.held.empty()) d.held = "over its limit: " + why;
+    }
+    summary_.limited.push_back(p->name + ": " + why);
+    log::warning("{} {}: policy {} acts on nothing this pass: {}", options_.org,
+                 model::resourceName(options_.resource), p->name, why);
+    audit_.append("limit", options_.runId,
+                  audit::Fields()
+                      .add("org", options_.org)
+                      .add("policy", p->name)
+                      .add("action", policy::toString(p->action))
+                      .add("matched", n)
+                      .add("jobs_seen", summary_.jobsSeen)
+                      .add("reason", "over its limit: " + why),
+                  audit::AuditSink::Sync::Buffered);
   }
 }
 
@@ -158,22 +231,37 @@ PassSummary Pass::run() {
     return finish();
   }
 
+  listingStarted_ = clock_.now();
   auto listed =
       jobs_.list(options_.resource, [this](salesforce::Page&& page) { collect(std::move(page)); });
   summary_.listingComplete = listed.ok();
   if (!listed.ok()) summary_.listingError = listed.error();
+  if (summary_.listingComplete && options_.state && !summary_.stateError) {
+    try {
+      options_.state->prune(options_.org, options_.resource, listingStarted_);
+    } catch (const state::StateError& e) {
+      summary_.stateError = e.what();
+    }
+  }
 
   try {
-    if (summary_.listingComplete) {
+    if (summary_.listingComplete && summary_.stateError) {
+      log::error("{} {}: state store failed, no action this pass: {}", options_.org,
+                 model::resourceName(options_.resource), *summary_.stateError);
+      decisions_.clear();
+    } else if (summary_.listingComplete) {
+      applyGates();
       for (auto& d : decisions_) {
         ++summary_.matched;
         audit::Fields f = decisionFields(d);
         f.add("reason", d.reason);
+        if (!d.held.empty()) f.add("held", d.held);
         if (!d.alsoMatched.empty()) {
           std::string others;
           for (const auto& n : d.alsoMatched) others += (others.empty() ? "" : ",") + n;
           f.add("also_matched", others)
-              .add("won_because", "first abort/delete policy in load order");
+              .add("won_because",
+                   "first abort/delete policy in load order that does not exempt the job");
         }
         audit_.append("decision", options_.runId, f, audit::AuditSink::Sync::Buffered);
         if (listener_) listener_->onDecision(summary_, d);
@@ -203,11 +291,13 @@ PassSummary Pass::run() {
         .add("jobs_seen", summary_.jobsSeen)
         .add("skipped", summary_.skipped)
         .add("matched", summary_.matched)
-        .add("acted", summary_.acted);
+        .add("acted", summary_.acted)
+        .add("held", summary_.held);
     audit::Fields outcomes;
     for (auto& [o, n] : summary_.outcomes) outcomes.add(toString(o), n);
     end.add("outcomes", outcomes).add("api_calls", summary_.apiCalls);
     if (summary_.listingError) end.add("error", summary_.listingError->describe());
+    if (summary_.stateError) end.add("state_error", *summary_.stateError);
     if (summary_.stopped) end.add("stopped", true);
     end.add("duration_ms", static_cast<int64_t>(summary_.duration.count()));
     audit_.append("run-end", options_.runId, end, audit::AuditSink::Sync::Durable);
@@ -221,7 +311,11 @@ void Pass::act() {
   std::vector<Decision*> todo;
   for (auto& d : decisions_) {
     bool sends = d.mode == policy::Mode::Enforce && d.policy->action != policy::Action::Report;
-    if (sends) {
+    if (!d.held.empty()) {
+      d.outcome = Outcome::Held;
+      ++summary_.held;
+      ++summary_.outcomes[Outcome::Held];
+    } else if (sends) {
       todo.push_back(&d);
     } else {
       ++summary_.outcomes[Outcome::Recorded];
@@ -234,6 +328,7 @@ void Pass::act() {
     while (!stopRequested_.load() && !halt_.load()) {
       size_t i = next.fetch_add(1);
       if (i >= todo.size()) return;
+      if (options_.rate && !options_.rate->acquire(stopRequested_)) return;
       actOne(*todo[i]);
     }
   };

@@ -18,9 +18,11 @@
 
 #include "audit/AuditSink.h"
 #include "engine/Clock.h"
+#include "engine/RateLimiter.h"
 #include "model/Job.h"
 #include "policy/Policy.h"
 #include "salesforce/BulkJobs.h"
+#include "state/StateStore.h"
 
 namespace bulkwarden::engine {
 
@@ -33,6 +35,7 @@ enum class Outcome {
   Failed,           // Salesforce refused, or an error that proves nothing was applied
   Unknown,          // the request may have been applied; no answer came back
   NotStarted,       // the pass stopped (SIGTERM, auth or limit error) before this action
+  Held,             // held back: exempted, over a limit, or outside the policy's windows
 };
 std::string_view toString(Outcome outcome);
 
@@ -42,6 +45,8 @@ struct Decision {
   std::string reason;                    // explain()
   policy::Mode mode;                     // effective mode (global dry-run forces DryRun)
   std::vector<std::string> alsoMatched;  // other due policies that matched this job
+  std::string held;                      // why it was held back (empty: not held)
+  model::Timestamp since{};              // first seen in its current state
   Outcome outcome = Outcome::Recorded;
   std::optional<salesforce::ApiError> error;
   int http = 0;
@@ -54,12 +59,18 @@ struct PassSummary {
   bool listingComplete = false;
   std::optional<salesforce::ApiError> listingError;
   std::optional<std::string> auditError;  // the audit trail failed: the pass stopped acting
+  std::optional<std::string> stateError;  // the state store failed: the pass acted on nothing
   bool stopped = false;                   // a stop was requested before every action ran
   int pages = 0;
   int64_t jobsSeen = 0;
   int64_t skipped = 0;
-  int64_t matched = 0;  // decisions
-  int64_t acted = 0;    // requests sent (abort/delete)
+  int64_t matched = 0;               // decisions
+  int64_t acted = 0;                 // requests sent (abort/delete)
+  int64_t held = 0;                  // decisions held back (exempt, limit, window)
+  std::vector<std::string> limited;  // per policy over a limit: why it acted on nothing
+  // Deadline precision: per policy, the earliest time before PassOptions::nextPass at which a job
+  // of this listing crosses one of its age thresholds.
+  std::map<std::string, model::Timestamp> crossings;
   std::map<Outcome, int64_t> outcomes;
   int64_t apiCalls = 0;
   std::chrono::milliseconds duration{0};
@@ -85,6 +96,11 @@ struct PassOptions {
   bool dryRun = false;                          // global dry-run: forces every policy to dry-run
   int concurrency = 8;
   std::string runId;
+  state::StateStore* state = nullptr;  // first-seen-in-state times; none: every job just seen
+  RateLimiter* rate = nullptr;         // the org's action rate cap; none: uncapped
+  // When each policy's next scheduled pass comes (by name): crossings of its age thresholds
+  // before it are reported in the summary. Policies not in the map: none reported.
+  std::map<std::string, model::Timestamp> nextPass;
 };
 
 class Pass {
@@ -98,6 +114,7 @@ class Pass {
 
  private:
   void collect(salesforce::Page&& page);
+  void applyGates();
   void act();
   void actOne(Decision& decision);
   audit::Fields decisionFields(const Decision& d) const;
@@ -110,6 +127,7 @@ class Pass {
   PassListener* listener_;
   PassSummary summary_;
   std::vector<Decision> decisions_;
+  model::Timestamp listingStarted_{};
   std::mutex mutex_;  // guards summary_ counters and listener calls from worker threads
   std::atomic<bool> halt_{false};  // stop acting: audit failure, auth or limit error
 };

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "log/Log.h"
@@ -17,7 +18,44 @@ Scheduler::Scheduler(std::vector<OrgTarget> orgs, std::vector<const policy::Poli
       audit_(audit),
       clock_(clock),
       stop_(stop),
-      listener_(listener) {}
+      listener_(listener) {
+  if (!options_.state) options_.state = &memoryState_;
+  for (const auto& org : orgs_) {
+    if (options_.actionsPerMinute > 0) {
+      // A burst of a tenth of a minute's allowance (at least 1) smooths the start of a pass.
+      rates_[org.name] = std::make_unique<RateLimiter>(
+          options_.actionsPerMinute, std::max(1.0, options_.actionsPerMinute / 10.0));
+    }
+  }
+}
+
+NextTick advance(const policy::Schedule& schedule, model::Timestamp tick, model::Timestamp now) {
+  NextTick out;
+  auto next = schedule.nextAfter(tick);
+  // A cron that never fires again (checked at load, so only in theory): a week from now.
+  auto far = now + std::chrono::days(7);
+  out.next = next ? *next : far;
+  while (out.next <= now) {
+    ++out.missed;
+    auto n = schedule.nextAfter(out.next);
+    out.next = n ? *n : far;
+  }
+  return out;
+}
+
+model::Timestamp firstTick(const policy::Schedule& schedule, std::optional<model::Timestamp> last,
+                           model::Timestamp now) {
+  if (!last) {
+    if (schedule.cron) {
+      auto n = schedule.nextAfter(now);
+      return n ? *n : now + std::chrono::days(7);
+    }
+    return now;
+  }
+  auto n = schedule.nextAfter(*last);
+  if (!n || *n <= now) return now;  // missed one or more ticks: one catch-up pass now
+  return *n;
+}
 
 std::string summaryLine(const PassSummary& s) {
   std::string outcomes;
@@ -37,7 +75,8 @@ std::string summaryLine(const PassSummary& s) {
 }
 
 std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
-                                           const std::vector<const policy::Policy*>& due) {
+                                           const std::vector<const policy::Policy*>& due,
+                                           std::map<std::string, model::Timestamp> nextPass) {
   std::vector<PassSummary> out;
   for (auto resource : {model::ResourceKind::Query, model::ResourceKind::Ingest}) {
     PassOptions po;
@@ -45,6 +84,9 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     po.resource = resource;
     po.dryRun = options_.dryRun;
     po.concurrency = options_.concurrency;
+    po.state = options_.state;
+    po.nextPass = nextPass;
+    if (auto it = rates_.find(org.name); it != rates_.end()) po.rate = it->second.get();
     for (const auto* p : due) {
       if (p->resource == resource && p->appliesTo(org.name)) po.policies.push_back(p);
     }
@@ -67,7 +109,11 @@ std::vector<PassSummary> Scheduler::runOnce() {
   std::vector<std::vector<PassSummary>> perOrg(orgs_.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < orgs_.size(); ++i) {
-    threads.emplace_back([this, i, &perOrg] { perOrg[i] = runDue(orgs_[i], policies_); });
+    threads.emplace_back([this, i, &perOrg] {
+      model::Timestamp started = clock_.now();
+      perOrg[i] = runDue(orgs_[i], policies_);
+      recordPasses(orgs_[i], policies_, started);
+    });
   }
   for (auto& t : threads) t.join();
   std::vector<PassSummary> all;
@@ -77,58 +123,110 @@ std::vector<PassSummary> Scheduler::runOnce() {
   return all;
 }
 
+void Scheduler::recordPasses(const OrgTarget& org, const std::vector<const policy::Policy*>& ran,
+                             model::Timestamp when) {
+  for (const auto* p : ran) {
+    if (!p->appliesTo(org.name)) continue;
+    try {
+      options_.state->recordPass(org.name, p->name, when);
+    } catch (const state::StateError& e) {
+      log::error("{}: cannot record the last pass of {}: {}", org.name, p->name, e.what());
+    }
+  }
+}
+
 void Scheduler::orgLoop(const OrgTarget& org) {
-  using Steady = std::chrono::steady_clock;
   std::vector<const policy::Policy*> mine;
   for (const auto* p : policies_) {
     if (p->appliesTo(org.name)) mine.push_back(p);
   }
   if (mine.empty()) return;
-  // Every policy is due at start; then every `every`, on a fixed grid from the start so that a
-  // long pass does not make the schedule drift.
-  std::vector<Steady::time_point> next(mine.size(), Steady::now());
+  model::Timestamp start = clock_.now();
+  std::vector<model::Timestamp> next(mine.size());
+  std::vector<std::optional<model::Timestamp>> followUp(mine.size());
+  for (size_t i = 0; i < mine.size(); ++i) {
+    std::optional<model::Timestamp> last;
+    try {
+      last = options_.state->lastPass(org.name, mine[i]->name);
+    } catch (const state::StateError& e) {
+      log::error("{}: cannot read the last pass of {}: {}", org.name, mine[i]->name, e.what());
+    }
+    next[i] = firstTick(mine[i]->schedule, last, start);
+    if (last && next[i] == start) {
+      log::info("{}: policy {} missed its schedule since {}: one catch-up pass now", org.name,
+                mine[i]->name, model::formatRfc3339(*last));
+    }
+  }
   auto beat = [&](bool inPass) {
     std::lock_guard lock(mutex_);
     auto& p = progress_[org.name];
     p.org = org.name;
-    p.lastBeat = Steady::now();
+    p.lastBeat = std::chrono::steady_clock::now();
     p.passStarted = inPass ? std::optional(p.lastBeat) : std::nullopt;
   };
   while (!stop_.requested()) {
     beat(false);
-    auto now = Steady::now();
+    model::Timestamp now = clock_.now();
     std::vector<const policy::Policy*> due;
-    std::vector<size_t> ran;
+    std::vector<size_t> ran, followed;
     for (size_t i = 0; i < mine.size(); ++i) {
       if (next[i] <= now) {
         due.push_back(mine[i]);
         ran.push_back(i);
+      } else if (followUp[i] && *followUp[i] <= now) {
+        due.push_back(mine[i]);
+        followed.push_back(i);
       }
     }
     if (!due.empty()) {
+      // Each policy's next scheduled pass: crossings before it get a follow-up.
+      std::map<std::string, model::Timestamp> horizon;
+      for (size_t i = 0; i < mine.size(); ++i) {
+        horizon[mine[i]->name] =
+            next[i] <= now ? advance(mine[i]->schedule, next[i], now).next : next[i];
+      }
+      for (size_t i : followed) {
+        log::info("{}: follow-up pass for {}: a job crosses its age threshold now", org.name,
+                  mine[i]->name);
+        followUp[i].reset();
+      }
       beat(true);
-      runDue(org, due);
+      auto summaries = runDue(org, due, horizon);
       beat(false);
+      std::vector<const policy::Policy*> scheduled;
+      for (size_t i : ran) scheduled.push_back(mine[i]);
+      recordPasses(org, scheduled, now);
+      for (const auto& s : summaries) {
+        for (const auto& [name, t] : s.crossings) {
+          for (size_t i = 0; i < mine.size(); ++i) {
+            if (mine[i]->name != name) continue;
+            if (!followUp[i] || t < *followUp[i]) followUp[i] = t;
+          }
+        }
+      }
     }
-    now = Steady::now();
+    model::Timestamp after = clock_.now();
     for (size_t i : ran) {
-      auto every = std::chrono::duration_cast<Steady::duration>(mine[i]->schedule.every);
-      next[i] += every;
-      int64_t missed = 0;
-      while (next[i] <= now) {  // ticks that fell inside the pass: skipped, not queued
-        next[i] += every;
-        ++missed;
-      }
-      if (missed > 0) {
+      NextTick t = advance(mine[i]->schedule, next[i], after);
+      next[i] = t.next;
+      if (followUp[i] && *followUp[i] >= next[i]) followUp[i].reset();  // the pass comes first
+      if (t.missed > 0) {
         std::lock_guard lock(mutex_);
-        skipped_[org.name] += missed;
+        skipped_[org.name] += t.missed;
         log::warning("{}: policy {} skipped {} tick(s): the previous pass was still running",
-                     org.name, mine[i]->name, missed);
+                     org.name, mine[i]->name, t.missed);
       }
     }
-    auto wake = *std::min_element(next.begin(), next.end());
-    if (options_.heartbeat.count() > 0) wake = std::min(wake, Steady::now() + options_.heartbeat);
-    if (stop_.waitUntil(wake)) break;
+    model::Timestamp wake = *std::min_element(next.begin(), next.end());
+    for (const auto& f : followUp) {
+      if (f && *f < wake) wake = *f;
+    }
+    // Waits on the steady clock, at most a minute at a time, so that a wall-clock step (NTP,
+    // suspend) is noticed within a minute.
+    auto wait = std::clamp<model::Duration>(wake - clock_.now(), model::Duration(0),
+                                            std::chrono::minutes(1));
+    if (options_.heartbeat.count() > 0) wait = std::min<model::Duration>(wait, options_.heartbeat);
+    if (stop_.waitUntil(std::chrono::steady_clock::now() + wait)) break;
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,9 +14,11 @@
 #include "audit/AuditSink.h"
 #include "engine/Clock.h"
 #include "engine/Pass.h"
+#include "engine/RateLimiter.h"
 #include "engine/StopSignal.h"
 #include "policy/Policy.h"
 #include "salesforce/BulkJobs.h"
+#include "state/StateStore.h"
 
 namespace bulkwarden::engine {
 
@@ -27,6 +30,8 @@ struct OrgTarget {
 struct SchedulerOptions {
   bool dryRun = false;
   int concurrency = 8;
+  state::StateStore* state = nullptr;  // first-seen times and last passes; none: in memory only
+  double actionsPerMinute = 0;         // per org; 0: no cap
   // If set, an idle org loop wakes at least this often to show it is alive (see progress()).
   std::chrono::milliseconds heartbeat{0};
 };
@@ -37,6 +42,19 @@ struct OrgProgress {
   std::chrono::steady_clock::time_point lastBeat;  // the loop last woke up or finished a pass
   std::optional<std::chrono::steady_clock::time_point> passStarted;  // set while a pass runs
 };
+
+// Schedule arithmetic, pure so that it can be tested table by table.
+struct NextTick {
+  model::Timestamp next;
+  int64_t missed = 0;  // scheduled ticks that fell inside the pass just run (skipped, not queued)
+};
+// After running the tick `tick` and finishing at `now`: the next tick after `now`.
+NextTick advance(const policy::Schedule& schedule, model::Timestamp tick, model::Timestamp now);
+// At start: when the policy is first due. `last`: its last pass from the state store. One or more
+// missed ticks since `last` give exactly one catch-up pass, now. No record: `every` runs now,
+// cron waits for its next fire time.
+model::Timestamp firstTick(const policy::Schedule& schedule, std::optional<model::Timestamp> last,
+                           model::Timestamp now);
 
 class Scheduler {
  public:
@@ -58,8 +76,11 @@ class Scheduler {
 
  private:
   std::vector<PassSummary> runDue(const OrgTarget& org,
-                                  const std::vector<const policy::Policy*>& due);
+                                  const std::vector<const policy::Policy*>& due,
+                                  std::map<std::string, model::Timestamp> nextPass = {});
   void orgLoop(const OrgTarget& org);
+  void recordPasses(const OrgTarget& org, const std::vector<const policy::Policy*>& ran,
+                    model::Timestamp when);
 
   std::vector<OrgTarget> orgs_;
   std::vector<const policy::Policy*> policies_;
@@ -71,6 +92,8 @@ class Scheduler {
   mutable std::mutex mutex_;
   std::map<std::string, int64_t> skipped_;
   std::map<std::string, OrgProgress> progress_;
+  std::map<std::string, std::unique_ptr<RateLimiter>> rates_;  // per org, fixed at construction
+  state::MemoryStateStore memoryState_;                        // when no store is given
 };
 
 // The one summary line per org per pass: jobs seen, matched, acted, outcomes, API calls, time.

@@ -3,6 +3,7 @@
 #include <Poco/Exception.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -258,38 +259,42 @@ std::string describe(const Filter& f) {
     case Filter::Kind::OlderThan:
       return fmt::format("{} older than {}", model::fieldName(f.timeField),
                          model::formatDuration(f.age));
+    case Filter::Kind::InStateFor:
+      return fmt::format("in its state for more than {}", model::formatDuration(f.age));
     case Filter::Kind::Field:
       return fmt::format("{} {} {}", model::fieldName(f.field), opSymbol(f.op), operandText(f));
   }
   return "?";
 }
 
-void explainInto(const Filter& f, const Job& job, Timestamp now, std::string& out);
+void explainInto(const Filter& f, const Job& job, Timestamp now, Timestamp since, std::string& out);
 
-void explainChildren(const Filter& f, const Job& job, Timestamp now, std::string& out) {
+void explainChildren(const Filter& f, const Job& job, Timestamp now, Timestamp since,
+                     std::string& out) {
   bool first = true;
   for (const Filter& c : f.children) {
     if (!first) out += "; ";
     first = false;
-    explainInto(c, job, now, out);
+    explainInto(c, job, now, since, out);
   }
 }
 
-void explainInto(const Filter& f, const Job& job, Timestamp now, std::string& out) {
+void explainInto(const Filter& f, const Job& job, Timestamp now, Timestamp since,
+                 std::string& out) {
   switch (f.kind) {
     case Filter::Kind::All:
       if (f.children.empty()) {
         out += "every job";
       } else {
-        explainChildren(f, job, now, out);
+        explainChildren(f, job, now, since, out);
       }
       return;
     case Filter::Kind::Any:
       for (const Filter& c : f.children) {
-        if (matches(c, job, now)) {
+        if (matches(c, job, now, since)) {
           bool group = c.kind == Filter::Kind::All && c.children.size() > 1;
           if (group) out += "(";
-          explainInto(c, job, now, out);
+          explainInto(c, job, now, since, out);
           if (group) out += ")";
           return;
         }
@@ -318,6 +323,12 @@ void explainInto(const Filter& f, const Job& job, Timestamp now, std::string& ou
       out += fmt::format("{} {} > {}", model::fieldName(f.timeField), agoText(f, job, now),
                          model::formatDuration(f.age));
       return;
+    case Filter::Kind::InStateFor: {
+      auto in = std::chrono::floor<std::chrono::seconds>(now - since);
+      out += fmt::format("in state {} for {} > {}", model::toString(job.state),
+                         model::formatDuration(in), model::formatDuration(f.age));
+      return;
+    }
     case Filter::Kind::Field:
       if (f.op == Op::Eq) {
         out += fmt::format("{} {}", model::fieldName(f.field), jobValue(f, job));
@@ -331,50 +342,105 @@ void explainInto(const Filter& f, const Job& job, Timestamp now, std::string& ou
 
 }  // namespace
 
-bool matches(const Filter& filter, const model::Job& job, model::Timestamp now) {
+bool matches(const Filter& filter, const model::Job& job, model::Timestamp now,
+             model::Timestamp since) {
   switch (filter.kind) {
     case Filter::Kind::All:
       for (const Filter& c : filter.children) {
-        if (!matches(c, job, now)) return false;
+        if (!matches(c, job, now, since)) return false;
       }
       return true;
     case Filter::Kind::Any:
       for (const Filter& c : filter.children) {
-        if (matches(c, job, now)) return true;
+        if (matches(c, job, now, since)) return true;
       }
       return false;
     case Filter::Kind::Not:
       // A malformed Not (no child) never matches: never act on what we cannot read.
-      return !filter.children.empty() && !matches(filter.children[0], job, now);
+      return !filter.children.empty() && !matches(filter.children[0], job, now, since);
     case Filter::Kind::State:
       return (filter.stateMask & (1u << static_cast<unsigned>(job.state))) != 0;
     case Filter::Kind::OlderThan:
       // Strictly older; a job stamped in the future (clock skew) is never older.
       return now - job.time(filter.timeField) > filter.age;
+    case Filter::Kind::InStateFor:
+      return now - since > filter.age;
     case Filter::Kind::Field:
       return matchField(filter, job);
   }
   return false;
 }
 
-std::string explain(const Filter& filter, const model::Job& job, model::Timestamp now) {
+bool matches(const Filter& filter, const model::Job& job, model::Timestamp now) {
+  return matches(filter, job, now, now);
+}
+
+std::string explain(const Filter& filter, const model::Job& job, model::Timestamp now,
+                    model::Timestamp since) {
   std::string out;
-  explainInto(filter, job, now, out);
+  explainInto(filter, job, now, since, out);
   return out;
 }
 
+std::string explain(const Filter& filter, const model::Job& job, model::Timestamp now) {
+  return explain(filter, job, now, now);
+}
+
 std::vector<Decision> evaluate(std::span<const model::Job> jobs,
-                               std::span<const Policy* const> policies, model::Timestamp now) {
+                               std::span<const Policy* const> policies, model::Timestamp now,
+                               std::span<const model::Timestamp> since) {
   std::vector<Decision> out;
   for (size_t j = 0; j < jobs.size(); ++j) {
     for (const Policy* p : policies) {
       // The caller passes policies of the listed resource; checking again costs nothing and
       // keeps a query policy from ever acting on an ingest job.
       if (p == nullptr || p->resource != jobs[j].kind) continue;
-      if (matches(p->filter, jobs[j], now)) out.push_back(Decision{p, j});
+      if (matches(p->filter, jobs[j], now, j < since.size() ? since[j] : now))
+        out.push_back(Decision{p, j});
     }
   }
   return out;
+}
+
+namespace {
+void thresholds(const Filter& f, const model::Job& job, model::Timestamp since,
+                std::vector<model::Timestamp>& out) {
+  switch (f.kind) {
+    case Filter::Kind::All:
+    case Filter::Kind::Any:
+    case Filter::Kind::Not:
+      for (const Filter& c : f.children) thresholds(c, job, since, out);
+      return;
+    case Filter::Kind::OlderThan:
+      out.push_back(job.time(f.timeField) + f.age + model::Duration(1));
+      return;
+    case Filter::Kind::InStateFor:
+      out.push_back(since + f.age + model::Duration(1));
+      return;
+    default:
+      return;
+  }
+}
+}  // namespace
+
+bool hasAgeFilter(const Filter& filter) {
+  if (filter.kind == Filter::Kind::OlderThan || filter.kind == Filter::Kind::InStateFor)
+    return true;
+  return std::any_of(filter.children.begin(), filter.children.end(),
+                     [](const Filter& c) { return hasAgeFilter(c); });
+}
+
+std::optional<model::Timestamp> nextMatch(const Filter& filter, const model::Job& job,
+                                          model::Timestamp now, model::Timestamp since,
+                                          model::Timestamp before) {
+  std::vector<model::Timestamp> candidates;
+  thresholds(filter, job, since, candidates);
+  std::sort(candidates.begin(), candidates.end());
+  for (model::Timestamp t : candidates) {
+    if (t <= now || t >= before) continue;
+    if (matches(filter, job, t, since)) return t;
+  }
+  return std::nullopt;
 }
 
 }  // namespace bulkwarden::policy

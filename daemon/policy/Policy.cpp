@@ -76,4 +76,54 @@ bool Policy::appliesTo(std::string_view org) const {
   return orgs.empty() || std::find(orgs.begin(), orgs.end(), org) != orgs.end();
 }
 
+std::optional<model::Timestamp> Schedule::nextAfter(model::Timestamp after) const {
+  if (cron) return cron->next(after, zone ? *zone : *TimeZone::utc());
+  return after + every;
+}
+
+bool Window::contains(int dow, int minuteOfDay) const {
+  if (from < to)
+    return days.test(static_cast<size_t>(dow)) && minuteOfDay >= from && minuteOfDay < to;
+  // Spans midnight: open from `from` on a listed day until `to` on the next day.
+  int prev = (dow + 6) % 7;
+  return (days.test(static_cast<size_t>(dow)) && minuteOfDay >= from) ||
+         (days.test(static_cast<size_t>(prev)) && minuteOfDay < to);
+}
+
+bool Windows::open(model::Timestamp t) const {
+  if (empty()) return true;
+  using namespace std::chrono;
+  int64_t utc = floor<seconds>(t).time_since_epoch().count();
+  int64_t local = utc + (zone ? zone->offsetAt(utc) : 0);
+  int64_t day = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+  int minute = static_cast<int>((local - day * 86400) / 60);
+  int dow = static_cast<int>(weekday{sys_days{days{day}}}.c_encoding());
+  auto in = [&](const std::vector<Window>& ws) {
+    return std::any_of(ws.begin(), ws.end(),
+                       [&](const Window& w) { return w.contains(dow, minute); });
+  };
+  if (!allow.empty() && !in(allow)) return false;
+  return !in(deny);
+}
+
+bool Exemption::covers(const model::Job& job, model::Timestamp now) const {
+  if (until && now >= *until) return false;
+  switch (by) {
+    case By::Job:
+      return job.id == value;
+    case By::CreatedById:
+      return job.createdById == value;
+    case By::Object:
+      return job.object == value;
+  }
+  return false;
+}
+
+const Exemption* Policy::exemptionFor(const model::Job& job, model::Timestamp now) const {
+  for (const auto& e : exempt) {
+    if (e.covers(job, now)) return &e;
+  }
+  return nullptr;
+}
+
 }  // namespace bulkwarden::policy

@@ -5,6 +5,7 @@
 
 #include <Poco/RegularExpression.h>
 
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -13,6 +14,8 @@
 
 #include "model/Job.h"
 #include "model/Time.h"
+#include "policy/Cron.h"
+#include "policy/TimeZone.h"
 
 namespace bulkwarden::policy {
 
@@ -40,12 +43,13 @@ std::optional<Op> parseOp(std::string_view text);
 // One node of a filter tree. A policy's `filters:` list is an All node.
 struct Filter {
   enum class Kind {
-    All,        // every child holds (an empty All always holds)
-    Any,        // at least one child holds (`or:`)
-    Not,        // the single child does not hold (`not:`)
-    State,      // `state:` value or list -> stateMask
-    OlderThan,  // `older-than: {field, age}` -> timeField, age: now - job.<field> > age
-    Field,      // `<jobField>: value | list | {op: value}` -> field, op, values / times / regex
+    All,         // every child holds (an empty All always holds)
+    Any,         // at least one child holds (`or:`)
+    Not,         // the single child does not hold (`not:`)
+    State,       // `state:` value or list -> stateMask
+    OlderThan,   // `older-than: {field, age}` -> timeField, age: now - job.<field> > age
+    InStateFor,  // `in-state-for: age`: now - (first seen in its current state) > age
+    Field,       // `<jobField>: value | list | {op: value}` -> field, op, values / times / regex
   };
   Kind kind = Kind::All;
   SourceLocation where;
@@ -55,7 +59,7 @@ struct Filter {
   uint32_t stateMask = 0;  // State: bit (1 << int(JobState)) set for each accepted state
 
   model::JobField timeField = model::JobField::CreatedDate;  // OlderThan
-  model::Duration age{0};                                    // OlderThan
+  model::Duration age{0};                                    // OlderThan, InStateFor
 
   model::JobField field = model::JobField::Id;  // Field
   Op op = Op::Eq;                               // Field
@@ -67,9 +71,52 @@ struct Filter {
   std::shared_ptr<const Poco::RegularExpression> regex;
 };
 
-// How often a policy runs. `every` only for now; cron + timezone extends this struct.
+// How often a policy runs: every `every`, or at the fire times of `cron` in `zone`.
 struct Schedule {
   model::Duration every{std::chrono::minutes(5)};
+  std::optional<Cron> cron;              // set: cron schedule, `every` unused
+  std::shared_ptr<const TimeZone> zone;  // cron's zone (UTC when not given)
+
+  // The first scheduled time strictly after `after`.
+  std::optional<model::Timestamp> nextAfter(model::Timestamp after) const;
+};
+
+// A weekly span of local time: `{ days: mon-fri, from: "08:00", to: "18:00" }`. `to` <= `from`
+// spans midnight (the days name the day the window opens).
+struct Window {
+  std::bitset<7> days;  // bit 0 = Sunday
+  int from = 0;         // minutes after local midnight
+  int to = 0;
+  SourceLocation where;
+  bool contains(int dow, int minuteOfDay) const;
+};
+
+// When a policy may act: inside an `allow` window (any time when there is none) and inside no
+// `deny` window, in `zone`. Outside, its matches are recorded and held back.
+struct Windows {
+  std::vector<Window> allow;
+  std::vector<Window> deny;
+  std::shared_ptr<const TimeZone> zone;
+  bool empty() const { return allow.empty() && deny.empty(); }
+  bool open(model::Timestamp t) const;
+};
+
+// `limits: { max-actions: N, max-percent: P }`: over either in one pass, the policy acts on
+// nothing.
+struct Limits {
+  std::optional<int64_t> maxActions;
+  std::optional<double> maxPercent;  // of the jobs of the policy's resource listed in the pass
+};
+
+// `exempt: [ {job | createdById | object, until, reason} ]`.
+struct Exemption {
+  enum class By { Job, CreatedById, Object };
+  By by = By::Job;
+  std::string value;
+  std::optional<model::Timestamp> until;  // expires at; none: for good
+  std::string reason;
+  SourceLocation where;
+  bool covers(const model::Job& job, model::Timestamp now) const;
 };
 
 struct Policy {
@@ -81,7 +128,13 @@ struct Policy {
   Schedule schedule;
   Filter filter;  // Kind::All over the `filters:` list
   Action action = Action::Report;
+  Windows windows;
+  Limits limits;
+  std::vector<Exemption> exempt;
   SourceLocation where;  // the `- name:` entry
+
+  // The exemption that holds `job` back at `now`, if any.
+  const Exemption* exemptionFor(const model::Job& job, model::Timestamp now) const;
 
   bool appliesTo(std::string_view org) const;
 };

@@ -209,7 +209,7 @@ TEST(PolicyLoader, WrongTypes) {
   expectError(policyWith("      - state: InProgress\n") + "    orgs: { a: b }\n", 7, 11,
               "expected a list of org names, got a map");
   expectError(policyWith("      - state: InProgress\n") + "    schedule: 5m\n", 7, 15,
-              "expected a schedule such as { every: 5m }, got a value");
+              "expected a schedule such as { every: 5m } or { cron:");
   expectError(policyWith("      - state: InProgress\n      - older-than: 1h\n        object: x\n"),
               7, 9, "a filter entry has exactly one key; this one has 2 (older-than, object)");
 }
@@ -237,8 +237,7 @@ TEST(PolicyLoader, BadValues) {
               "'regex' is not available for systemModstamp (a timestamp)");
   expectError(policyWith("      - object: []\n"), 6, 17, "empty list for 'in'");
   expectError(policyWith("      - state: []\n"), 6, 16, "empty list of states");
-  expectError(policyWith("      - in-state-for: 30m\n"), 6, 9,
-              "'in-state-for' is not supported yet");
+  expectError(policyWith("      - in-state-for: 30\n"), 6, 23, "bad duration '30'");
   expectError(policyWith(""), 5, 5, "expected a list of filters for 'filters', got nothing");
   expectError(policyWith("      []\n"), 6, 7, "a policy needs at least one filter");
 }
@@ -270,9 +269,9 @@ TEST(PolicyLoader, PolicyKeys) {
       5, 12, "unknown org 'acme-prd'", "did you mean 'acme-prod'?");
   expectError(
       "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
-      "    schedule: { cron: \"*/5 * * * *\" }\n" +
+      "    schedule: { cron: \"*/5 * * *\" }\n" +
           filters,
-      5, 17, "'cron' is not supported yet");
+      5, 23, "bad cron '*/5 * * *': expected 5 fields");
   expectError(
       "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
       "    schedule: { every: 500ms }\n" +
@@ -280,14 +279,14 @@ TEST(PolicyLoader, PolicyKeys) {
       5, 24, "schedule every 500ms is out of range");
   expectError(
       "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
-      "    limits: { max-actions: 3 }\n" +
+      "    limits: { max-actions: -3 }\n" +
           filters,
-      5, 5, "'limits' is not supported yet");
+      5, 28, "bad max-actions '-3'");
   expectError(
       "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n"
-      "    exempt: []\n" +
+      "    exempt: {}\n" +
           filters,
-      5, 5, "'exempt' is not supported yet");
+      5, 13, "expected a list of exemptions, got a map");
   expectError("policies:\n  - name: a\n    name: b\n    resource: query-jobs\n    action: abort\n" +
                   filters,
               3, 5, "duplicate key 'name' in a policy");

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "audit/AuditLog.h"
+#include "state/StateStore.h"
 
 namespace bulkwarden::engine {
 namespace {
@@ -27,7 +28,8 @@ model::Timestamp t(const char* text) { return *model::parseTimestamp(text); }
 
 class FixedClock : public Clock {
  public:
-  model::Timestamp now() const override { return t("2026-11-29T12:00:00.000Z"); }
+  model::Timestamp at = t("2026-11-29T12:00:00.000Z");
+  model::Timestamp now() const override { return at; }
 };
 
 model::Job job(std::string id, JobState state, const char* created) {
@@ -151,6 +153,9 @@ class PassTest : public ::testing::Test {
     o.dryRun = dryRun;
     o.concurrency = concurrency;
     o.runId = "run-1";
+    o.state = state_;
+    o.nextPass = nextPass_;
+    o.rate = rate_;
     pass_ = std::make_unique<Pass>(o, org_, *audit_, clock_, stop_);
     return pass_->run();
   }
@@ -174,6 +179,9 @@ class PassTest : public ::testing::Test {
   FixedClock clock_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<Pass> pass_;
+  state::StateStore* state_ = nullptr;
+  std::map<std::string, model::Timestamp> nextPass_;
+  RateLimiter* rate_ = nullptr;
 };
 
 TEST_F(PassTest, AbortsExactlyTheMatchingJobsWithAnIntentBeforeEachRequest) {
@@ -388,6 +396,184 @@ TEST_F(PassTest, ConcurrencyIsBounded) {
   EXPECT_EQ(s.outcomes[Outcome::Applied], 24);
   EXPECT_LE(org_.maxInFlight, 4);
   EXPECT_GE(org_.maxInFlight, 2);  // and actually concurrent
+}
+
+// --- Gates: exemptions, limits, windows, in-state-for, deadline crossings, rate -------------
+
+policy::Filter inStateFor(model::Duration age) {
+  policy::Filter f;
+  f.kind = policy::Filter::Kind::InStateFor;
+  f.age = age;
+  return f;
+}
+
+TEST_F(PassTest, ExemptJobsAreRecordedWithTheirReasonAndNotActedOn) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
+               job("750R00000000002AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
+               job("750R00000000003AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  page.jobs[2].object = "Contact";
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  policy::Exemption byId;
+  byId.by = policy::Exemption::By::Job;
+  byId.value = "750R00000000001AAA";
+  byId.reason = "nightly export";
+  policy::Exemption expired;
+  expired.by = policy::Exemption::By::Object;
+  expired.value = "Contact";
+  expired.until = t("2026-11-29T11:00:00Z");  // before the clock's noon: no longer applies
+  p.exempt = {byId, expired};
+  auto s = run({&p});
+  EXPECT_EQ(s.held, 1);
+  EXPECT_EQ(s.acted, 2);
+  std::set<std::string> acted(org_.actions.begin(), org_.actions.end());
+  EXPECT_EQ(acted, (std::set<std::string>{"abort:750R00000000002AAA", "abort:750R00000000003AAA"}));
+  bool sawHeld = false;
+  for (auto& d : records("decision")) {
+    if (d->has("held")) {
+      sawHeld = true;
+      EXPECT_NE(d->getValue<std::string>("held").find("nightly export"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(sawHeld);
+}
+
+TEST_F(PassTest, AnExemptionInTheWinningPolicyLeavesTheJobToTheNext) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  auto first = statePolicy("abort-a", {JobState::InProgress}, policy::Action::Abort);
+  policy::Exemption ex;
+  ex.by = policy::Exemption::By::CreatedById;
+  ex.value = "005R0000000GiwjIAC";
+  first.exempt = {ex};
+  auto second = statePolicy("abort-b", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&first, &second});
+  EXPECT_EQ(s.acted, 1);
+  ASSERT_EQ(pass_->decisions().size(), 2u);
+  EXPECT_EQ(pass_->decisions()[1].policy->name, "abort-b");
+  EXPECT_EQ(pass_->decisions()[1].outcome, Outcome::Applied);
+}
+
+TEST_F(PassTest, OverMaxActionsThePolicyActsOnNothingAndSaysWhy) {
+  salesforce::Page page;
+  for (int i = 0; i < 5; ++i) {
+    page.jobs.push_back(job(fmt::format("750R0000000000{}AAA", i), JobState::InProgress,
+                            "2026-11-29T10:00:00.000Z"));
+  }
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  p.limits.maxActions = 4;
+  auto s = run({&p});
+  EXPECT_EQ(s.acted, 0);
+  EXPECT_TRUE(org_.actions.empty());
+  EXPECT_EQ(s.held, 5);
+  ASSERT_EQ(s.limited.size(), 1u);
+  EXPECT_NE(s.limited[0].find("5 matches > max-actions 4"), std::string::npos);
+  auto limits = records("limit");
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_EQ(limits[0]->getValue<std::string>("policy"), "abort-running");
+}
+
+TEST_F(PassTest, OverMaxPercentThePolicyActsOnNothing) {
+  salesforce::Page page;
+  for (int i = 0; i < 10; ++i) {
+    page.jobs.push_back(job(fmt::format("750R0000000000{}AAA", i),
+                            i < 3 ? JobState::InProgress : JobState::JobComplete,
+                            "2026-11-29T10:00:00.000Z"));
+  }
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  p.limits.maxPercent = 25;  // 3 of 10 = 30% > 25%
+  auto s = run({&p});
+  EXPECT_EQ(s.acted, 0);
+  ASSERT_EQ(s.limited.size(), 1u);
+  EXPECT_NE(s.limited[0].find("max-percent"), std::string::npos);
+  p.limits.maxPercent = 30;  // 30% is not over 30%
+  org_.actions.clear();
+  auto s2 = run({&p});
+  EXPECT_EQ(s2.acted, 3);
+}
+
+TEST_F(PassTest, OutsideItsWindowsAPolicyRecordsAndHoldsBack) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  policy::Window w;
+  w.days = *policy::parseDays("mon-fri");  // the clock says Sunday
+  w.from = 0;
+  w.to = 24 * 60;
+  p.windows.allow.push_back(w);
+  auto s = run({&p});
+  EXPECT_EQ(s.acted, 0);
+  EXPECT_EQ(s.held, 1);
+  EXPECT_EQ(pass_->decisions()[0].held, "outside the policy's windows");
+}
+
+TEST_F(PassTest, InStateForCountsFromTheFirstSightingInTheCurrentState) {
+  state::MemoryStateStore store;
+  state_ = &store;
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-01T00:00:00.000Z")};
+  org_.pages = {page};
+  auto p = statePolicy("abort-stuck", {JobState::InProgress}, policy::Action::Abort);
+  p.filter.children.push_back(inStateFor(std::chrono::minutes(30)));
+  clock_.at = t("2026-11-29T12:00:00Z");
+  EXPECT_EQ(run({&p}).acted, 0);  // first seen now, however old the job
+  clock_.at = t("2026-11-29T12:30:00Z");
+  EXPECT_EQ(run({&p}).acted, 0);  // exactly 30m: not more than
+  clock_.at = t("2026-11-29T12:31:00Z");
+  auto s = run({&p});
+  EXPECT_EQ(s.acted, 1);
+  EXPECT_NE(pass_->decisions()[0].reason.find("in state InProgress for 31m"), std::string::npos)
+      << pass_->decisions()[0].reason;
+}
+
+TEST_F(PassTest, AJobCrossingAThresholdBeforeTheNextPassIsReported) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T11:40:00.000Z"),
+               job("750R00000000002AAA", JobState::InProgress, "2026-11-29T11:50:00.000Z"),
+               job("750R00000000003AAA", JobState::JobComplete, "2026-11-29T11:00:00.000Z")};
+  org_.pages = {page};
+  auto p = statePolicy("abort-stuck", {JobState::InProgress}, policy::Action::Abort);
+  policy::Filter older;
+  older.kind = policy::Filter::Kind::OlderThan;
+  older.age = std::chrono::minutes(30);
+  p.filter.children.push_back(older);
+  nextPass_ = {{"abort-stuck", t("2026-11-29T13:00:00Z")}};
+  auto s = run({&p});
+  EXPECT_EQ(s.acted, 0);
+  ASSERT_EQ(s.crossings.count("abort-stuck"), 1u);
+  // The earliest: job 1 is 30m old at 12:10, older than 30m one millisecond later.
+  EXPECT_EQ(model::formatRfc3339(s.crossings["abort-stuck"]), "2026-11-29T12:10:00.001Z");
+  nextPass_ = {{"abort-stuck", t("2026-11-29T12:05:00Z")}};  // a pass comes first: nothing
+  EXPECT_EQ(run({&p}).crossings.count("abort-stuck"), 0u);
+}
+
+TEST_F(PassTest, TheActionRateIsCappedPerOrg) {
+  auto fake = std::chrono::steady_clock::time_point{};
+  RateLimiter limiter(60, 2, [&] { return fake; });  // 1 a second, 2 saved up
+  EXPECT_EQ(limiter.reserve(), std::chrono::steady_clock::duration::zero());
+  EXPECT_EQ(limiter.reserve(), std::chrono::steady_clock::duration::zero());
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(limiter.reserve()).count(), 1000);
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(limiter.reserve()).count(), 2000);
+  fake += std::chrono::seconds(10);  // refills, but never above the burst
+  EXPECT_EQ(limiter.reserve(), std::chrono::steady_clock::duration::zero());
+  // In a pass: 3 actions at 600/minute with a burst of 1 take >= 200ms.
+  salesforce::Page page;
+  for (int i = 0; i < 3; ++i) {
+    page.jobs.push_back(job(fmt::format("750R0000000000{}AAA", i), JobState::InProgress,
+                            "2026-11-29T10:00:00.000Z"));
+  }
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  RateLimiter real(600, 1);
+  rate_ = &real;
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(run({&p}).acted, 3);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(190));
 }
 
 }  // namespace

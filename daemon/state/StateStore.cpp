@@ -1,0 +1,56 @@
+#include "state/StateStore.h"
+
+namespace bulkwarden::state {
+
+std::vector<model::Timestamp> MemoryStateStore::observe(const std::string& org,
+                                                        model::ResourceKind kind,
+                                                        std::span<const model::Job> jobs,
+                                                        model::Timestamp now) {
+  std::lock_guard lock(mutex_);
+  std::vector<model::Timestamp> out;
+  out.reserve(jobs.size());
+  for (const auto& job : jobs) {
+    auto& m = jobs_[Key{org, static_cast<int>(kind), job.id}];
+    if (m.seen == model::Timestamp{} || m.state != job.state) {
+      m.state = job.state;
+      m.since = now;
+    }
+    m.seen = now;
+    out.push_back(m.since);
+  }
+  return out;
+}
+
+void MemoryStateStore::prune(const std::string& org, model::ResourceKind kind,
+                             model::Timestamp listingStarted) {
+  std::lock_guard lock(mutex_);
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    const auto& [o, k, id] = it->first;
+    if (o == org && k == static_cast<int>(kind) && it->second.seen < listingStarted) {
+      it = jobs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::optional<model::Timestamp> MemoryStateStore::lastPass(const std::string& org,
+                                                           const std::string& policy) {
+  std::lock_guard lock(mutex_);
+  auto it = passes_.find({org, policy});
+  if (it == passes_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryStateStore::recordPass(const std::string& org, const std::string& policy,
+                                  model::Timestamp when) {
+  std::lock_guard lock(mutex_);
+  passes_[{org, policy}] = when;
+}
+
+size_t MemoryStateStore::jobCount() const {
+  std::lock_guard lock(const_cast<std::mutex&>(mutex_));
+  return jobs_.size();
+}
+
+}  // namespace bulkwarden::state

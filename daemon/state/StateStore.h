@@ -1,0 +1,71 @@
+// What must survive a restart: when bulkwarden first saw each job in its current state (for
+// in-state-for), and when each policy last ran (for catch-up after downtime). An interface so that
+// the engine and its tests can use an in-memory store; SqliteStateStore keeps it in state-dir.
+// Implementations are thread-safe (one org thread per org uses the same store).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "model/Job.h"
+#include "model/Time.h"
+
+namespace bulkwarden::state {
+
+class StateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  // Records one listed page and returns, for each job, when it was first seen in its current
+  // state (`now` for a job new or changed since the last sighting). One transaction per call.
+  virtual std::vector<model::Timestamp> observe(const std::string& org, model::ResourceKind kind,
+                                                std::span<const model::Job> jobs,
+                                                model::Timestamp now) = 0;
+  // After a complete listing: forgets the jobs of (org, kind) not seen since `listingStarted`.
+  virtual void prune(const std::string& org, model::ResourceKind kind,
+                     model::Timestamp listingStarted) = 0;
+  virtual std::optional<model::Timestamp> lastPass(const std::string& org,
+                                                   const std::string& policy) = 0;
+  virtual void recordPass(const std::string& org, const std::string& policy,
+                          model::Timestamp when) = 0;
+};
+
+// The state of one (org, kind, job id) as remembered.
+struct JobMemory {
+  model::JobState state = model::JobState::Open;
+  model::Timestamp since{};
+  model::Timestamp seen{};
+};
+
+// In memory only: tests, and `plan` (which must write nothing).
+class MemoryStateStore : public StateStore {
+ public:
+  std::vector<model::Timestamp> observe(const std::string& org, model::ResourceKind kind,
+                                        std::span<const model::Job> jobs,
+                                        model::Timestamp now) override;
+  void prune(const std::string& org, model::ResourceKind kind,
+             model::Timestamp listingStarted) override;
+  std::optional<model::Timestamp> lastPass(const std::string& org,
+                                           const std::string& policy) override;
+  void recordPass(const std::string& org, const std::string& policy,
+                  model::Timestamp when) override;
+
+  size_t jobCount() const;
+
+ protected:
+  using Key = std::tuple<std::string, int, std::string>;
+  std::mutex mutex_;
+  std::map<Key, JobMemory> jobs_;
+  std::map<std::pair<std::string, std::string>, model::Timestamp> passes_;
+};
+
+}  // namespace bulkwarden::state
