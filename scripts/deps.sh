@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages bulkwarden builds and tests with, only those missing.
-# Runs as root (or through sudo). Safe to run again: it does nothing when all are present.
+# systemd gives systemd-analyze (the unit gates in .ci/run); dpkg-dev and file let CPack compute
+# the .deb's Depends (dpkg-shlibdeps). Runs as root (or through sudo). Safe to run again: it does nothing when all are present.
 set -euo pipefail
 
 packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libpoco-dev libssl-dev libyaml-cpp-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libsystemd-dev prometheus-cpp-dev
   clang-format clang libclang-rt-14-dev tzdata
+  systemd dpkg-dev file
 )
 
 missing=()

@@ -14,6 +14,7 @@
 #include "app/ExitCodes.h"
 #include "app/Recovery.h"
 #include "app/Runtime.h"
+#include "app/Service.h"
 #include "app/Signals.h"
 #include "audit/AuditLog.h"
 #include "engine/Pass.h"
@@ -63,8 +64,9 @@ std::unique_ptr<Runtime> createOrReport(config::Config config) {
 }  // namespace
 
 int runCommand(const RunOptions& options) {
+  if (!options.once) return Service(options).run();
   engine::StopSignal stop;
-  SignalWatcher signals(stop);  // before any other thread
+  SignalWatcher signals([&stop] { stop.request(); }, nullptr);  // before any other thread
   auto config = loadOrReport(options.configPath);
   if (!config) return kExitConfig;
   auto rt = createOrReport(std::move(*config));
@@ -118,10 +120,7 @@ int runCommand(const RunOptions& options) {
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
             rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
             audit->path());
-  if (options.once) return exitCodeFor(scheduler.runOnce());
-  scheduler.runUntilStopped();
-  log::notice("stopped");
-  return kExitOk;
+  return exitCodeFor(scheduler.runOnce());
 }
 
 int validateCommand(const std::string& configPath) {

@@ -6,7 +6,8 @@
 
 namespace bulkwarden::app {
 
-SignalWatcher::SignalWatcher(engine::StopSignal& stop) : stop_(stop) {
+SignalWatcher::SignalWatcher(std::function<void()> onStop, std::function<void()> onReload)
+    : onStop_(std::move(onStop)), onReload_(std::move(onReload)) {
   sigemptyset(&set_);
   sigaddset(&set_, SIGTERM);
   sigaddset(&set_, SIGINT);
@@ -17,23 +18,28 @@ SignalWatcher::SignalWatcher(engine::StopSignal& stop) : stop_(stop) {
     for (;;) {
       int sig = 0;
       if (sigwait(&set_, &sig) != 0) continue;
-      if (sig == SIGUSR2 && stop_.requested()) return;
+      if (sig == SIGUSR2 && done_.load()) return;
       if (sig == SIGHUP) {
-        log::notice("SIGHUP: reloading is not supported yet; restart to apply a new config");
+        if (onReload_) {
+          log::notice("SIGHUP: reloading the configuration");
+          onReload_();
+        } else {
+          log::notice("SIGHUP ignored: this command does not reload");
+        }
         continue;
       }
       if (sig == SIGTERM || sig == SIGINT) {
         log::notice("{}: finishing the actions in flight, then stopping",
                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        stop_.request();
-        return;
+        onStop_();
+        // Keep waiting: a second SIGTERM must not kill the process while actions finish.
       }
     }
   });
 }
 
 SignalWatcher::~SignalWatcher() {
-  if (!stop_.requested()) stop_.request();
+  done_.store(true);
   pthread_kill(thread_.native_handle(), SIGUSR2);
   thread_.join();
 }

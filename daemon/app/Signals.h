@@ -1,24 +1,28 @@
-// Turns SIGTERM and SIGINT into a stop request, on a thread of its own that waits with sigwait.
-// Construct it before any other thread starts: the signals are blocked in the constructing thread
-// and so in every thread created after it. SIGHUP is logged (reload comes with systemd support).
+// Turns SIGTERM and SIGINT into a stop request and SIGHUP into a reload request, on a thread of
+// its own that waits with sigwait. Construct it before any other thread starts: the signals are
+// blocked in the constructing thread and so in every thread created after it. The callbacks run
+// on the signal thread and must be quick (set a flag, notify).
 #pragma once
 
+#include <atomic>
 #include <csignal>
+#include <functional>
 #include <thread>
-
-#include "engine/StopSignal.h"
 
 namespace bulkwarden::app {
 
 class SignalWatcher {
  public:
-  explicit SignalWatcher(engine::StopSignal& stop);
+  // onReload may be empty: SIGHUP is then logged and ignored.
+  SignalWatcher(std::function<void()> onStop, std::function<void()> onReload);
   ~SignalWatcher();
   SignalWatcher(const SignalWatcher&) = delete;
   SignalWatcher& operator=(const SignalWatcher&) = delete;
 
  private:
-  engine::StopSignal& stop_;
+  std::function<void()> onStop_;
+  std::function<void()> onReload_;
+  std::atomic<bool> done_{false};
   sigset_t set_{};
   std::thread thread_;
 };

@@ -85,6 +85,8 @@ class PassListener {
   virtual void onDecision(const PassSummary&, const Decision&) {}
   virtual void onResult(const PassSummary&, const Decision&) {}
   virtual void onSkipped(const PassSummary&, const salesforce::SkippedRecord&) {}
+  // After the pass, with its final summary (called by the Scheduler, on the org's thread).
+  virtual void onPassEnd(const PassSummary&) {}
 };
 
 struct PassOptions {

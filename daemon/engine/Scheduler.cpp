@@ -101,6 +101,7 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     } else {
       log::error("{}", summaryLine(s));
     }
+    if (listener_) listener_->onPassEnd(s);
     out.push_back(std::move(s));
   }
   return out;
@@ -158,7 +159,15 @@ void Scheduler::orgLoop(const OrgTarget& org) {
                 mine[i]->name, model::formatRfc3339(*last));
     }
   }
+  auto beat = [&](bool inPass) {
+    std::lock_guard lock(mutex_);
+    auto& p = progress_[org.name];
+    p.org = org.name;
+    p.lastBeat = std::chrono::steady_clock::now();
+    p.passStarted = inPass ? std::optional(p.lastBeat) : std::nullopt;
+  };
   while (!stop_.requested()) {
+    beat(false);
     model::Timestamp now = clock_.now();
     std::vector<const policy::Policy*> due;
     std::vector<size_t> ran, followed;
@@ -183,10 +192,12 @@ void Scheduler::orgLoop(const OrgTarget& org) {
                   mine[i]->name);
         followUp[i].reset();
       }
+      beat(true);
       auto summaries = runDue(org, due, horizon);
       // A pass's worker threads leave freed pages in their malloc arenas; hand them back so that
       // the daemon idles small between passes (issue 7: idle RSS under 15 MB).
       malloc_trim(0);
+      beat(false);
       std::vector<const policy::Policy*> scheduled;
       for (size_t i : ran) scheduled.push_back(mine[i]);
       recordPasses(org, scheduled, now);
@@ -219,6 +230,7 @@ void Scheduler::orgLoop(const OrgTarget& org) {
     // suspend) is noticed within a minute.
     auto wait = std::clamp<model::Duration>(wake - clock_.now(), model::Duration(0),
                                             std::chrono::minutes(1));
+    if (options_.heartbeat.count() > 0) wait = std::min<model::Duration>(wait, options_.heartbeat);
     if (stop_.waitUntil(std::chrono::steady_clock::now() + wait)) break;
   }
 }
@@ -229,6 +241,13 @@ void Scheduler::runUntilStopped() {
     threads.emplace_back([this, &org] { orgLoop(org); });
   }
   for (auto& t : threads) t.join();
+}
+
+std::vector<OrgProgress> Scheduler::progress() const {
+  std::lock_guard lock(mutex_);
+  std::vector<OrgProgress> out;
+  for (const auto& [name, p] : progress_) out.push_back(p);
+  return out;
 }
 
 std::map<std::string, int64_t> Scheduler::skippedTicks() const {

@@ -4,6 +4,7 @@
 // that comes while a pass runs is skipped and counted. Thread-safe to stop from any thread.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,15 @@ struct SchedulerOptions {
   int concurrency = 8;
   state::StateStore* state = nullptr;  // first-seen times and last passes; none: in memory only
   double actionsPerMinute = 0;         // per org; 0: no cap
+  // If set, an idle org loop wakes at least this often to show it is alive (see progress()).
+  std::chrono::milliseconds heartbeat{0};
+};
+
+// What an org loop is doing, for the watchdog and /status (read-only).
+struct OrgProgress {
+  std::string org;
+  std::chrono::steady_clock::time_point lastBeat;  // the loop last woke up or finished a pass
+  std::optional<std::chrono::steady_clock::time_point> passStarted;  // set while a pass runs
 };
 
 // Schedule arithmetic, pure so that it can be tested table by table.
@@ -61,6 +71,9 @@ class Scheduler {
   // Ticks skipped because the previous pass of that org was still running, per org.
   std::map<std::string, int64_t> skippedTicks() const;
 
+  // One entry per org loop started by runUntilStopped. Thread-safe.
+  std::vector<OrgProgress> progress() const;
+
  private:
   std::vector<PassSummary> runDue(const OrgTarget& org,
                                   const std::vector<const policy::Policy*>& due,
@@ -78,6 +91,7 @@ class Scheduler {
   PassListener* listener_;
   mutable std::mutex mutex_;
   std::map<std::string, int64_t> skipped_;
+  std::map<std::string, OrgProgress> progress_;
   std::map<std::string, std::unique_ptr<RateLimiter>> rates_;  // per org, fixed at construction
   state::MemoryStateStore memoryState_;                        // when no store is given
 };

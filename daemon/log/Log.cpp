@@ -1,5 +1,6 @@
 #include "log/Log.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,8 +15,23 @@ namespace {
 std::atomic<int> gLevel{static_cast<int>(Level::Info)};
 std::mutex gWriteMutex;
 
+// systemd.exec(5): JOURNAL_STREAM is "DEVICE:INODE" of the stream connected to the journal.
+// Only when standard error is that very stream do the "<N>" prefixes reach journald; a child
+// whose stderr was redirected (a shell run from a service, `2>file`) inherits the variable and
+// must write plain lines.
+bool stderrIsJournal() {
+  const char* env = std::getenv("JOURNAL_STREAM");
+  if (!env) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(env, "%llu:%llu", &dev, &ino) != 2) return false;
+  struct stat st {};
+  if (::fstat(STDERR_FILENO, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == dev &&
+         static_cast<unsigned long long>(st.st_ino) == ino;
+}
+
 bool underJournal() {
-  static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+  static const bool journal = stderrIsJournal();
   return journal;
 }
 

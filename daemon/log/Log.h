@@ -1,5 +1,6 @@
-// One line per event with a level, to standard error. Under systemd (JOURNAL_STREAM set) each
-// line starts with the sd-daemon priority prefix "<N>" so journald keeps the level.
+// One line per event with a level, to standard error. Under systemd (JOURNAL_STREAM names the
+// stream standard error is connected to) each line starts with the sd-daemon priority prefix
+// "<N>" so journald keeps the level.
 // Thread-safe: lines from several threads never interleave.
 #pragma once
 

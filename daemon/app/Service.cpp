@@ -1,0 +1,342 @@
+#include "app/Service.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include "app/ExitCodes.h"
+#include "app/Recovery.h"
+#include "app/Signals.h"
+#include "log/Log.h"
+#include "model/Time.h"
+
+namespace bulkwarden::app {
+
+using Steady = std::chrono::steady_clock;
+
+void Control::requestStop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Control::requestReload() {
+  {
+    std::lock_guard lock(mutex_);
+    reload_ = true;
+  }
+  cv_.notify_all();
+}
+
+Control::Event Control::waitFor(Steady::duration timeout) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_for(lock, timeout, [this] { return stop_ || reload_; });
+  if (stop_) return Event::Stop;
+  if (reload_) {
+    reload_ = false;
+    return Event::Reload;
+  }
+  return Event::None;
+}
+
+void Service::Listener::onDecision(const engine::PassSummary& s, const engine::Decision& d) {
+  monitor_.onDecision(s, d);
+}
+void Service::Listener::onResult(const engine::PassSummary& s, const engine::Decision& d) {
+  monitor_.onResult(s, d);
+}
+void Service::Listener::onSkipped(const engine::PassSummary& s,
+                                  const salesforce::SkippedRecord& r) {
+  monitor_.onSkipped(s, r);
+}
+void Service::Listener::onPassEnd(const engine::PassSummary& s) {
+  monitor_.onPassEnd(s);
+  notifier_.status(engine::summaryLine(s));
+}
+
+Service::Service(RunOptions options)
+    : options_(std::move(options)), listener_(monitor_, notifier_) {
+  if (const char* env = std::getenv("BULKWARDEN_WATCHDOG_PASS_LIMIT")) {
+    if (auto d = model::parseDuration(env); d && d->count() > 0) {
+      passLimit_ = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    } else {
+      log::warning("BULKWARDEN_WATCHDOG_PASS_LIMIT='{}' is not a duration such as 45m; using {}",
+                   env, model::formatDuration(kDefaultPassLimit));
+    }
+  }
+  // Ping four times per interval: systemd's advice is "under half", and a busy machine may
+  // delay a wake-up.
+  auto wd = std::chrono::duration_cast<std::chrono::milliseconds>(notifier_.watchdogInterval());
+  if (wd.count() > 0) heartbeat_ = std::max(std::chrono::milliseconds(10), wd / 4);
+}
+
+Service::~Service() {
+  if (gen_) stopGeneration(*gen_);
+  if (http_) http_->stop();
+}
+
+std::unique_ptr<config::Config> Service::load() {
+  try {
+    return std::make_unique<config::Config>(config::loadConfig(options_.configPath));
+  } catch (const config::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) log::error("{}", d.str());
+    log::error("{} configuration error{} in {}", e.diagnostics().size(),
+               e.diagnostics().size() == 1 ? "" : "s", options_.configPath);
+    return nullptr;
+  }
+}
+
+std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Config> cfg,
+                                                    const Generation* current) {
+  auto g = std::make_unique<Generation>();
+  try {
+    g->rt = Runtime::create(std::move(*cfg));
+  } catch (const config::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) log::error("{}", d.str());
+    return nullptr;
+  }
+  const auto& c = g->rt->config;
+  if (current && current->audit && current->audit->path() == c.auditLog) {
+    g->audit = current->audit;  // one writer per file: the chain continues
+  } else {
+    try {
+      g->audit = std::make_shared<audit::AuditLog>(c.auditLog);
+    } catch (const audit::AuditError& e) {
+      log::error("{}", e.what());
+      return nullptr;
+    }
+    if (g->audit->recoveredBytes() > 0) {
+      log::warning("audit log {}: cut off a torn last record of {} bytes", g->audit->path(),
+                   g->audit->recoveredBytes());
+    }
+  }
+  std::string stateFile = c.stateDir + "/state.sqlite";
+  if (current && current->state && current->rt->config.stateDir == c.stateDir) {
+    g->state = current->state;  // one SQLite connection per file
+  } else {
+    try {
+      std::filesystem::create_directories(c.stateDir);
+      g->state = std::make_shared<state::SqliteStateStore>(stateFile);
+    } catch (const std::exception& e) {
+      log::error("state-dir {}: {}", c.stateDir, e.what());
+      return nullptr;
+    }
+  }
+  g->timedAudit = std::make_unique<status::TimedAudit>(*g->audit, monitor_);
+  g->dryRun = options_.dryRun || c.dryRun;
+  std::vector<engine::OrgTarget> targets;
+  for (const auto& org : g->rt->orgs) {
+    g->metered.push_back(std::make_unique<status::MeteredJobs>(org.name, *org.jobs, monitor_));
+    targets.push_back(engine::OrgTarget{org.name, g->metered.back().get()});
+  }
+  engine::SchedulerOptions so;
+  so.dryRun = g->dryRun;
+  so.concurrency = c.concurrency;
+  so.state = g->state.get();
+  so.actionsPerMinute = c.actionsPerMinute;
+  so.heartbeat = heartbeat_;
+  g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
+                                                     *g->timedAudit, clock_, g->stop, &listener_);
+  return g;
+}
+
+bool Service::startHttp(const config::Config& cfg) {
+  std::string want = cfg.http ? cfg.http->listen : "";
+  std::string have = http_ ? http_->configured() : "";
+  if (want == have) return true;
+  std::unique_ptr<status::StatusServer> next;
+  if (!want.empty()) {
+    try {
+      // Bind before the old server stops: a reload to a busy port keeps the old endpoint (and
+      // fails). Moving to another host on the same port therefore takes a restart.
+      next = std::make_unique<status::StatusServer>(want, monitor_);
+    } catch (const std::exception& e) {
+      log::error("{}", e.what());
+      return false;
+    }
+  }
+  if (http_) http_->stop();
+  http_ = std::move(next);
+  if (http_) {
+    http_->start();
+    log::notice("http endpoint on http://{} (/healthz /readyz /status /metrics)",
+                http_->listenAddress());
+  } else {
+    log::notice("http endpoint off");
+  }
+  return true;
+}
+
+void Service::start(Generation& g, std::string_view why) {
+  const auto& c = g.rt->config;
+  std::string names;
+  for (const auto* p : g.rt->policies) names += (names.empty() ? "" : ",") + p->name;
+  g.timedAudit->append("config", why,
+                       audit::Fields()
+                           .add("config", c.path)
+                           .add("orgs", static_cast<int64_t>(g.rt->orgs.size()))
+                           .add("policies", names)
+                           .add("dry_run", g.dryRun)
+                           .add("version", BULKWARDEN_VERSION),
+                       audit::AuditSink::Sync::Durable);
+  std::vector<std::string> orgNames;
+  std::map<std::string, const salesforce::BulkJobs*> clients;
+  for (size_t i = 0; i < g.rt->orgs.size(); ++i) {
+    orgNames.push_back(g.rt->orgs[i].name);
+    clients[g.rt->orgs[i].name] = g.metered[i].get();
+  }
+  monitor_.setConfig(c.path, g.dryRun, orgNames, g.rt->policies, std::move(clients));
+  monitor_.setConfigLoaded(true);
+  log::info("{} org(s), {} polic{}{}; audit trail {}", g.rt->orgs.size(), g.rt->policies.size(),
+            g.rt->policies.size() == 1 ? "y" : "ies", g.dryRun ? ", dry-run forced" : "",
+            g.audit->path());
+  // Ready before the first pass, so that its STATUS= line follows READY=1.
+  notifier_.ready(readyStatus(g));
+  g.thread = std::thread([&g] {
+    g.scheduler->runUntilStopped();
+    g.done.store(true);
+  });
+}
+
+void Service::stopGeneration(Generation& g) {
+  g.stop.request();
+  if (!g.thread.joinable()) return;
+  // Actions in flight may take up to their request deadline; keep the watchdog fed meanwhile,
+  // under the same rule as always (a pass stuck beyond the limit is not fed).
+  auto lastPing = Steady::now();
+  while (heartbeat_.count() > 0 && !g.done.load()) {
+    std::this_thread::sleep_for(kJoinPoll);
+    if (Steady::now() - lastPing < heartbeat_ / 2) continue;
+    lastPing = Steady::now();
+    if (healthy(g)) notifier_.watchdog();
+  }
+  g.thread.join();
+}
+
+std::string Service::readyStatus(const Generation& g) const {
+  const auto& rt = *g.rt;
+  return fmt::format("ready: {} org(s), {} polic{}{}", rt.orgs.size(), rt.policies.size(),
+                     rt.policies.size() == 1 ? "y" : "ies", g.dryRun ? ", dry-run" : "");
+}
+
+void Service::reload() {
+  notifier_.reloading();
+  log::notice("reloading {}", options_.configPath);
+  auto fail = [this](std::string_view what) {
+    monitor_.configReload(false);
+    log::error("reload failed ({}); still running the previous configuration", what);
+    notifier_.ready(fmt::format("{}; last reload failed: {}", readyStatus(*gen_), what));
+  };
+  auto cfg = load();
+  if (!cfg) return fail("configuration error");
+  auto next = build(std::move(cfg), gen_.get());
+  if (!next) return fail("could not build the new configuration");
+  if (!startHttp(next->rt->config)) return fail("http endpoint");
+  // The old scheduler finishes the actions it has sent and records them; actions it had not
+  // started are dropped from its pass, and the new scheduler's first pass (every policy is due at
+  // start) sees those jobs again.
+  stopGeneration(*gen_);
+  auto old = std::move(gen_);
+  gen_ = std::move(next);
+  try {
+    start(*gen_, "reload");
+  } catch (const audit::AuditError& e) {
+    // The new audit trail took no record: go back to the previous configuration.
+    log::error("{}", e.what());
+    gen_ = build(std::make_unique<config::Config>(old->rt->config), old.get());
+    old.reset();
+    try {
+      if (gen_) start(*gen_, "reload-reverted");
+    } catch (const audit::AuditError& e2) {
+      log::error("{}", e2.what());
+      gen_.reset();
+    }
+    monitor_.configReload(false);
+    if (gen_)
+      notifier_.ready(readyStatus(*gen_) + "; last reload failed: audit trail not writable");
+    return;
+  }
+  old.reset();
+  monitor_.configReload(true);
+  log::notice("reloaded: {} org(s), {} polic{}", gen_->rt->orgs.size(), gen_->rt->policies.size(),
+              gen_->rt->policies.size() == 1 ? "y" : "ies");
+}
+
+bool Service::healthy(const Generation& g) {
+  auto now = Steady::now();
+  for (const auto& p : g.scheduler->progress()) {
+    std::string problem;
+    if (p.passStarted && now - *p.passStarted > passLimit_) {
+      problem = fmt::format(
+          "org {}: a pass has been running for {}s (limit {})", p.org,
+          std::chrono::duration_cast<std::chrono::seconds>(now - *p.passStarted).count(),
+          model::formatDuration(passLimit_));
+    } else if (!p.passStarted && !g.stop.requested() &&
+               now - p.lastBeat > 4 * heartbeat_ + std::chrono::seconds(1)) {
+      // (A stopping loop no longer beats: only its pass, bounded above, matters then.)
+      problem =
+          fmt::format("org {}: the scheduling loop has not woken up for {}s", p.org,
+                      std::chrono::duration_cast<std::chrono::seconds>(now - p.lastBeat).count());
+    }
+    if (!problem.empty()) {
+      if (!withholding_) {
+        log::error("{}; withholding the watchdog ping so that systemd restarts the service",
+                   problem);
+      }
+      withholding_ = true;
+      return false;
+    }
+  }
+  withholding_ = false;
+  return true;
+}
+
+int Service::run() {
+  SignalWatcher signals([this] { control_.requestStop(); }, [this] { control_.requestReload(); });
+  auto cfg = load();
+  if (!cfg) return kExitConfig;
+  if (!startHttp(*cfg)) return kExitConfig;
+  auto g = build(std::move(cfg), nullptr);
+  if (!g) return kExitConfig;
+  gen_ = std::move(g);
+  // Intents left without a result by a previous run are settled (by reading the jobs) before
+  // anything new is done.
+  try {
+    recoverOpenIntents(*gen_->rt, *gen_->audit);
+  } catch (const audit::AuditError& e) {
+    log::error("{}", e.what());
+    return kExitIoErr;
+  }
+  // Config, credentials (resolved by Runtime::create) and the audit trail are ready: start()
+  // records the config, sends READY=1 and starts the scheduler.
+  try {
+    start(*gen_, "startup");
+  } catch (const audit::AuditError& e) {
+    log::error("{}", e.what());
+    return kExitIoErr;
+  }
+  const auto tick = heartbeat_.count() > 0 ? Steady::duration(heartbeat_) : std::chrono::hours(1);
+  for (;;) {
+    auto ev = control_.waitFor(tick);
+    if (ev == Control::Event::Stop) break;
+    if (ev == Control::Event::Reload) reload();
+    if (!gen_) {
+      log::error("no configuration can run: the audit trail cannot be written");
+      notifier_.stopping();
+      return kExitIoErr;
+    }
+    if (heartbeat_.count() > 0 && healthy(*gen_)) notifier_.watchdog();
+  }
+  notifier_.stopping();
+  monitor_.setConfigLoaded(false);
+  stopGeneration(*gen_);
+  if (http_) http_->stop();
+  log::notice("stopped");
+  return kExitOk;
+}
+
+}  // namespace bulkwarden::app

@@ -1,0 +1,115 @@
+// `bulkwarden run` as a long-running service: the scheduler on a thread of its own, and this
+// thread supervising it. It tells systemd when it is ready, what each pass did (STATUS=), pings
+// the watchdog only while every org loop shows progress, reloads the configuration on SIGHUP
+// (a bad one keeps the old) and stops on SIGTERM after the actions in flight. It also serves the
+// HTTP endpoint. Not thread-safe: one Service per process, driven by run().
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/Commands.h"
+#include "app/Notify.h"
+#include "app/Runtime.h"
+#include "audit/AuditLog.h"
+#include "engine/Clock.h"
+#include "engine/Scheduler.h"
+#include "engine/StopSignal.h"
+#include "state/SqliteStateStore.h"
+#include "status/Instruments.h"
+#include "status/Monitor.h"
+#include "status/StatusServer.h"
+
+namespace bulkwarden::app {
+
+// Stop and reload requests from the signal thread to the supervising loop. Thread-safe.
+class Control {
+ public:
+  enum class Event { None, Stop, Reload };
+  void requestStop();
+  void requestReload();
+  // Waits up to `timeout` for a request; a stop wins over a reload. A reload is consumed.
+  Event waitFor(std::chrono::steady_clock::duration timeout);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool reload_ = false;
+};
+
+class Service {
+ public:
+  // How long one pass may run before the watchdog stops being pinged (then systemd restarts us).
+  // BULKWARDEN_WATCHDOG_PASS_LIMIT (a duration such as 45m) overrides it.
+  static constexpr std::chrono::minutes kDefaultPassLimit{30};
+  static constexpr std::chrono::milliseconds kJoinPoll{50};
+
+  explicit Service(RunOptions options);
+  ~Service();
+
+  // Runs until SIGTERM/SIGINT; returns the exit code.
+  int run();
+
+ private:
+  // One configuration at work: its clients, its policies and the scheduler running them.
+  struct Generation {
+    std::unique_ptr<Runtime> rt;
+    std::shared_ptr<audit::AuditLog> audit;
+    std::shared_ptr<state::SqliteStateStore> state;  // shared across a reload when unmoved
+    std::unique_ptr<status::TimedAudit> timedAudit;
+    std::vector<std::unique_ptr<status::MeteredJobs>> metered;
+    engine::StopSignal stop;
+    std::unique_ptr<engine::Scheduler> scheduler;
+    std::thread thread;
+    std::atomic<bool> done{false};  // the scheduler thread has returned
+    bool dryRun = false;
+  };
+
+  // Listener fanning pass events out to the Monitor and STATUS=.
+  class Listener : public engine::PassListener {
+   public:
+    Listener(status::Monitor& monitor, Notifier& notifier)
+        : monitor_(monitor), notifier_(notifier) {}
+    void onDecision(const engine::PassSummary& s, const engine::Decision& d) override;
+    void onResult(const engine::PassSummary& s, const engine::Decision& d) override;
+    void onSkipped(const engine::PassSummary& s, const salesforce::SkippedRecord& r) override;
+    void onPassEnd(const engine::PassSummary& s) override;
+
+   private:
+    status::Monitor& monitor_;
+    Notifier& notifier_;
+  };
+
+  std::unique_ptr<config::Config> load();  // logs every diagnostic; nullptr on error
+  // Builds a generation from a loaded config; reuses `current`'s audit log when the path is the
+  // same. Logs and returns nullptr on error.
+  std::unique_ptr<Generation> build(std::unique_ptr<config::Config> cfg, const Generation* current);
+  // Starts, moves or stops the HTTP endpoint as the config says; false (logged) if it cannot bind.
+  bool startHttp(const config::Config& cfg);
+  void start(Generation& g, std::string_view why);
+  void stopGeneration(Generation& g);
+  void reload();
+  bool healthy(const Generation& g);
+  std::string readyStatus(const Generation& g) const;
+
+  RunOptions options_;
+  Control control_;
+  Notifier notifier_;
+  status::Monitor monitor_;
+  Listener listener_;
+  engine::SystemClock clock_;
+  std::unique_ptr<Generation> gen_;
+  std::unique_ptr<status::StatusServer> http_;
+  std::chrono::milliseconds passLimit_{kDefaultPassLimit};
+  std::chrono::milliseconds heartbeat_{0};
+  bool withholding_ = false;
+};
+
+}  // namespace bulkwarden::app

@@ -1,0 +1,238 @@
+#include "status/Monitor.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace bulkwarden::status {
+
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+// Passes take from well under a second (idle org) to many minutes (100k jobs, slow org).
+const prometheus::Histogram::BucketBoundaries kPassBuckets = {0.1, 0.25, 0.5, 1,   2.5, 5,
+                                                              10,  30,   60,  120, 300, 900};
+// An fdatasync on a healthy disk takes a few ms; hundreds of ms means trouble.
+const prometheus::Histogram::BucketBoundaries kAuditBuckets = {
+    0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+
+model::Timestamp nowMs() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+std::string resourceLabel(model::ResourceKind k) { return std::string(model::resourceName(k)); }
+
+}  // namespace
+
+Monitor::Monitor()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      passes_(BuildCounter()
+                  .Name("bulkwarden_passes_total")
+                  .Help("Passes run, by org, resource and result (ok or failed)")
+                  .Register(*registry_)),
+      passDuration_(BuildHistogram()
+                        .Name("bulkwarden_pass_duration_seconds")
+                        .Help("Duration of a pass: listing, evaluation and actions")
+                        .Register(*registry_)),
+      lastPassTime_(BuildGauge()
+                        .Name("bulkwarden_last_pass_timestamp_seconds")
+                        .Help("Unix time at which the last pass of an org and resource ended")
+                        .Register(*registry_)),
+      jobsSeen_(BuildGauge()
+                    .Name("bulkwarden_jobs_seen")
+                    .Help("Jobs in the last complete listing, by org, resource and state")
+                    .Register(*registry_)),
+      skipped_(BuildCounter()
+                   .Name("bulkwarden_records_skipped_total")
+                   .Help("List records that could not be trusted and were skipped")
+                   .Register(*registry_)),
+      decisions_(BuildCounter()
+                     .Name("bulkwarden_decisions_total")
+                     .Help("Jobs a policy matched (audit decision records), by org, policy, mode")
+                     .Register(*registry_)),
+      actions_(BuildCounter()
+                   .Name("bulkwarden_actions_total")
+                   .Help("Aborts and deletes sent (audit result records), by outcome")
+                   .Register(*registry_)),
+      apiCalls_(BuildCounter()
+                    .Name("bulkwarden_api_calls_total")
+                    .Help("HTTP requests sent to Salesforce by passes, by org")
+                    .Register(*registry_)),
+      apiUsage_(BuildGauge()
+                    .Name("bulkwarden_salesforce_api_usage")
+                    .Help("Daily API requests used and allowed, as Salesforce last reported them "
+                          "(Sforce-Limit-Info)")
+                    .Register(*registry_)),
+      auditLatency_(BuildHistogram()
+                        .Name("bulkwarden_audit_write_seconds")
+                        .Help("Time to append an audit record (durable: including fdatasync)")
+                        .Register(*registry_)),
+      errors_(BuildCounter()
+                  .Name("bulkwarden_errors_total")
+                  .Help("Errors by kind: Salesforce error classes, audit, config-reload")
+                  .Register(*registry_)),
+      reloads_(BuildCounter()
+                   .Name("bulkwarden_config_reloads_total")
+                   .Help("Configuration reloads (SIGHUP), by result")
+                   .Register(*registry_)),
+      ready_(BuildGauge()
+                 .Name("bulkwarden_ready")
+                 .Help("1 when /readyz answers 200")
+                 .Register(*registry_)),
+      info_(BuildGauge()
+                .Name("bulkwarden_build_info")
+                .Help("Always 1; the version in a label")
+                .Register(*registry_)) {
+  info_.Add({{"version", BULKWARDEN_VERSION}}).Set(1);
+  snap_.started = nowMs();
+  // Make the failure series exist from the start, so that rate() and alerts see a zero first.
+  for (const char* k : {"audit", "config-reload"}) errors_.Add({{"kind", k}});
+  reloads_.Add({{"result", "ok"}});
+  reloads_.Add({{"result", "failed"}});
+}
+
+void Monitor::setConfig(const std::string& path, bool dryRun, const std::vector<std::string>& orgs,
+                        const std::vector<const policy::Policy*>& policies,
+                        std::map<std::string, const salesforce::BulkJobs*> clients) {
+  std::vector<PolicyInfo> infos;
+  for (const auto* p : policies) {
+    infos.push_back({p->name, resourceLabel(p->resource), std::string(policy::toString(p->action)),
+                     std::string(policy::toString(p->mode)),
+                     std::chrono::duration_cast<std::chrono::milliseconds>(p->schedule.every),
+                     p->orgs});
+  }
+  std::lock_guard lock(mutex_);
+  snap_.configPath = path;
+  snap_.dryRun = dryRun;
+  snap_.orgs = orgs;
+  snap_.policies = std::move(infos);
+  clients_ = std::move(clients);
+  // Passes of orgs no longer configured would keep /readyz failing forever.
+  for (auto it = snap_.lastPass.begin(); it != snap_.lastPass.end();) {
+    bool kept = std::find(orgs.begin(), orgs.end(), it->first) != orgs.end();
+    it = kept ? std::next(it) : snap_.lastPass.erase(it);
+  }
+  for (const auto& o : orgs) apiCalls_.Add({{"org", o}});
+}
+
+void Monitor::setConfigLoaded(bool loaded) {
+  std::lock_guard lock(mutex_);
+  snap_.configLoaded = loaded;
+}
+
+void Monitor::configReload(bool ok) {
+  reloads_.Add({{"result", ok ? "ok" : "failed"}}).Increment();
+  if (!ok) error("config-reload");
+}
+
+void Monitor::error(const std::string& kind) { errors_.Add({{"kind", kind}}).Increment(); }
+
+void Monitor::onDecision(const engine::PassSummary& s, const engine::Decision& d) {
+  decisions_
+      .Add({{"org", s.org},
+            {"policy", d.policy->name},
+            {"mode", std::string(policy::toString(d.mode))}})
+      .Increment();
+}
+
+void Monitor::onResult(const engine::PassSummary& s, const engine::Decision& d) {
+  std::string action(policy::toString(d.policy->action));
+  std::string outcome(engine::toString(d.outcome));
+  actions_
+      .Add({{"org", s.org}, {"policy", d.policy->name}, {"action", action}, {"outcome", outcome}})
+      .Increment();
+  ActionRecord r{nowMs(), s.org, d.policy->name, action, d.job.id, outcome, d.http};
+  std::lock_guard lock(mutex_);
+  snap_.recentActions.push_back(std::move(r));
+  while (snap_.recentActions.size() > kRecentActions) snap_.recentActions.pop_front();
+}
+
+void Monitor::onSkipped(const engine::PassSummary& s, const salesforce::SkippedRecord&) {
+  skipped_.Add({{"org", s.org}, {"resource", resourceLabel(s.resource)}}).Increment();
+}
+
+void Monitor::onPassEnd(const engine::PassSummary& s) {
+  std::string resource = resourceLabel(s.resource);
+  passes_.Add({{"org", s.org}, {"resource", resource}, {"result", s.ok() ? "ok" : "failed"}})
+      .Increment();
+  passDuration_.Add({{"org", s.org}, {"resource", resource}}, kPassBuckets)
+      .Observe(static_cast<double>(s.duration.count()) / 1000.0);
+  auto finished = nowMs();
+  lastPassTime_.Add({{"org", s.org}, {"resource", resource}})
+      .Set(static_cast<double>(finished.time_since_epoch().count()) / 1000.0);
+  apiCalls_.Add({{"org", s.org}}).Increment(static_cast<double>(s.apiCalls));
+  if (s.auditError) error("audit");
+  const salesforce::BulkJobs* client = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    snap_.lastPass[s.org][resource] = PassRecord{s, finished};
+    auto it = clients_.find(s.org);
+    if (it != clients_.end()) client = it->second;
+  }
+  if (client) {
+    auto u = client->usage();  // the client's own lock, held for a copy
+    if (u.max > 0) {
+      apiUsage_.Add({{"org", s.org}, {"kind", "used"}}).Set(static_cast<double>(u.used));
+      apiUsage_.Add({{"org", s.org}, {"kind", "max"}}).Set(static_cast<double>(u.max));
+    }
+  }
+}
+
+void Monitor::jobsListed(const std::string& org, model::ResourceKind kind,
+                         const std::map<model::JobState, int64_t>& byState) {
+  std::string resource = resourceLabel(kind);
+  for (auto st : model::kAllJobStates) {
+    auto it = byState.find(st);
+    jobsSeen_
+        .Add({{"org", org}, {"resource", resource}, {"state", std::string(model::toString(st))}})
+        .Set(it == byState.end() ? 0.0 : static_cast<double>(it->second));
+  }
+}
+
+void Monitor::apiError(const std::string& /*org*/, const salesforce::ApiError& e) {
+  error(std::string(salesforce::kindName(e.kind)));
+}
+
+void Monitor::auditWrite(const char* sync, std::chrono::nanoseconds took, bool ok,
+                         const std::string& err) {
+  auditLatency_.Add({{"sync", sync}}, kAuditBuckets)
+      .Observe(std::chrono::duration<double>(took).count());
+  if (!ok) error("audit");
+  std::lock_guard lock(mutex_);
+  snap_.auditWritable = ok;
+  snap_.auditError = ok ? "" : err;
+}
+
+Snapshot Monitor::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return snap_;
+}
+
+std::vector<std::string> Monitor::notReadyReasons() const {
+  std::vector<std::string> why;
+  std::lock_guard lock(mutex_);
+  if (!snap_.configLoaded) why.push_back("configuration not loaded");
+  if (!snap_.auditWritable) why.push_back("audit trail not writable: " + snap_.auditError);
+  for (const auto& [org, byResource] : snap_.lastPass) {
+    for (const auto& [resource, p] : byResource) {
+      if (!p.summary.ok()) why.push_back(fmt::format("last {} pass of {} failed", resource, org));
+    }
+  }
+  return why;
+}
+
+std::string Monitor::metricsText() const {
+  // The gauge reflects /readyz at the time of the scrape.
+  ready_.Add({}).Set(notReadyReasons().empty() ? 1 : 0);
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace bulkwarden::status

@@ -1,0 +1,116 @@
+// What the daemon has done, for /metrics, /status and /readyz: Prometheus counters, gauges and
+// histograms (prometheus-cpp), plus a small snapshot of the last passes and recent actions.
+// It is the engine's PassListener. Thread-safe: engine threads record, HTTP threads read; every
+// lock here is held only to copy a few values, never across I/O, and the engine holds none of
+// them while it waits on Salesforce.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/Pass.h"
+#include "model/Job.h"
+#include "policy/Policy.h"
+#include "salesforce/BulkJobs.h"
+
+namespace bulkwarden::status {
+
+struct PassRecord {
+  engine::PassSummary summary;
+  model::Timestamp finished{};
+};
+
+struct ActionRecord {
+  model::Timestamp at{};
+  std::string org, policy, action, jobId, outcome;
+  int http = 0;
+};
+
+struct PolicyInfo {
+  std::string name, resource, action, mode;
+  std::chrono::milliseconds every{0};
+  std::vector<std::string> orgs;  // empty: every org
+};
+
+struct Snapshot {
+  bool configLoaded = false;
+  bool auditWritable = true;
+  std::string auditError;
+  std::string configPath;
+  bool dryRun = false;
+  model::Timestamp started{};
+  std::vector<std::string> orgs;
+  std::vector<PolicyInfo> policies;
+  std::map<std::string, std::map<std::string, PassRecord>> lastPass;  // org -> resource -> pass
+  std::deque<ActionRecord> recentActions;                             // newest last
+};
+
+class Monitor : public engine::PassListener {
+ public:
+  static constexpr size_t kRecentActions = 50;
+
+  Monitor();
+
+  // A config became active (startup or reload): orgs, policies, and each org's client for the
+  // API usage Salesforce reports. The clients must outlive the next call of setConfig.
+  void setConfig(const std::string& path, bool dryRun, const std::vector<std::string>& orgs,
+                 const std::vector<const policy::Policy*>& policies,
+                 std::map<std::string, const salesforce::BulkJobs*> clients);
+  void setConfigLoaded(bool loaded);
+  void configReload(bool ok);
+
+  void onDecision(const engine::PassSummary& s, const engine::Decision& d) override;
+  void onResult(const engine::PassSummary& s, const engine::Decision& d) override;
+  void onSkipped(const engine::PassSummary& s, const salesforce::SkippedRecord& r) override;
+  void onPassEnd(const engine::PassSummary& s) override;
+
+  // From the instruments around the client and the audit sink.
+  void jobsListed(const std::string& org, model::ResourceKind kind,
+                  const std::map<model::JobState, int64_t>& byState);
+  void apiError(const std::string& org, const salesforce::ApiError& e);
+  // `sync`: "buffered", "durable" (append with fdatasync) or "sync" (a later flush).
+  void auditWrite(const char* sync, std::chrono::nanoseconds took, bool ok,
+                  const std::string& error);
+
+  Snapshot snapshot() const;
+  // The Prometheus text exposition format (version 0.0.4).
+  std::string metricsText() const;
+  // Empty when ready; else why not, one reason a line.
+  std::vector<std::string> notReadyReasons() const;
+
+ private:
+  void error(const std::string& kind);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& passes_;
+  prometheus::Family<prometheus::Histogram>& passDuration_;
+  prometheus::Family<prometheus::Gauge>& lastPassTime_;
+  prometheus::Family<prometheus::Gauge>& jobsSeen_;
+  prometheus::Family<prometheus::Counter>& skipped_;
+  prometheus::Family<prometheus::Counter>& decisions_;
+  prometheus::Family<prometheus::Counter>& actions_;
+  prometheus::Family<prometheus::Counter>& apiCalls_;
+  prometheus::Family<prometheus::Gauge>& apiUsage_;
+  prometheus::Family<prometheus::Histogram>& auditLatency_;
+  prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Family<prometheus::Gauge>& ready_;
+  prometheus::Family<prometheus::Gauge>& info_;
+
+  mutable std::mutex mutex_;
+  Snapshot snap_;
+  std::map<std::string, const salesforce::BulkJobs*> clients_;
+};
+
+}  // namespace bulkwarden::status

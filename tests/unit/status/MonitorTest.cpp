@@ -1,0 +1,208 @@
+// The Monitor: pass events become Prometheus series and the /status snapshot; /readyz reasons.
+#include "status/Monitor.h"
+
+#include <Poco/JSON/Parser.h>
+#include <gtest/gtest.h>
+
+#include "status/Instruments.h"
+#include "status/StatusServer.h"
+
+namespace bulkwarden::status {
+namespace {
+
+using engine::Decision;
+using engine::Outcome;
+using engine::PassSummary;
+
+policy::Policy makePolicy(const std::string& name, policy::Action action) {
+  policy::Policy p;
+  p.name = name;
+  p.action = action;
+  p.mode = policy::Mode::Enforce;
+  return p;
+}
+
+PassSummary summary(bool ok) {
+  PassSummary s;
+  s.run = "r1";
+  s.org = "acme";
+  s.resource = model::ResourceKind::Query;
+  s.listingComplete = ok;
+  if (!ok)
+    s.listingError =
+        salesforce::ApiError{salesforce::ApiError::Kind::Transient, 503, "", "down", true};
+  s.jobsSeen = 7;
+  s.apiCalls = 3;
+  s.duration = std::chrono::milliseconds(1500);
+  return s;
+}
+
+bool hasLine(const std::string& text, const std::string& line) {
+  return text.find(line + "\n") != std::string::npos;
+}
+
+TEST(Monitor, PassEventsBecomeSeries) {
+  Monitor m;
+  auto abort = makePolicy("abort-stuck", policy::Action::Abort);
+  m.setConfig("/etc/bw.yaml", false, {"acme"}, {&abort}, {});
+  m.setConfigLoaded(true);
+  auto s = summary(true);
+  Decision d;
+  d.policy = &abort;
+  d.job.id = "750000000000001AAA";
+  d.mode = policy::Mode::Enforce;
+  m.onDecision(s, d);
+  m.onDecision(s, d);
+  d.outcome = Outcome::Applied;
+  d.http = 200;
+  m.onResult(s, d);
+  d.outcome = Outcome::AlreadyTerminal;
+  m.onResult(s, d);
+  m.onPassEnd(s);
+  std::string text = m.metricsText();
+  EXPECT_TRUE(hasLine(text, "# TYPE bulkwarden_actions_total counter")) << text;
+  EXPECT_TRUE(hasLine(
+      text, "bulkwarden_decisions_total{mode=\"enforce\",org=\"acme\",policy=\"abort-stuck\"} 2"))
+      << text;
+  EXPECT_TRUE(hasLine(text,
+                      "bulkwarden_actions_total{action=\"abort\",org=\"acme\",outcome=\"applied\","
+                      "policy=\"abort-stuck\"} 1"))
+      << text;
+  EXPECT_TRUE(hasLine(
+      text, "bulkwarden_passes_total{org=\"acme\",resource=\"query-jobs\",result=\"ok\"} 1"))
+      << text;
+  EXPECT_TRUE(hasLine(text, "bulkwarden_api_calls_total{org=\"acme\"} 3")) << text;
+  EXPECT_TRUE(
+      hasLine(text,
+              "bulkwarden_pass_duration_seconds_bucket{org=\"acme\",resource=\"query-jobs\","
+              "le=\"1\"} 0"))
+      << text;
+  EXPECT_TRUE(
+      hasLine(text,
+              "bulkwarden_pass_duration_seconds_bucket{org=\"acme\",resource=\"query-jobs\","
+              "le=\"2.5\"} 1"))
+      << text;
+  EXPECT_TRUE(hasLine(text, "bulkwarden_ready 1")) << text;
+  auto snap = m.snapshot();
+  ASSERT_EQ(snap.recentActions.size(), 2u);
+  EXPECT_EQ(snap.recentActions.back().outcome, "already-terminal");
+}
+
+TEST(Monitor, ReadinessNamesEveryReason) {
+  Monitor m;
+  EXPECT_EQ(m.notReadyReasons(), std::vector<std::string>{"configuration not loaded"});
+  m.setConfig("c", false, {"acme", "beta"}, {}, {});
+  m.setConfigLoaded(true);
+  EXPECT_TRUE(m.notReadyReasons().empty());
+  m.onPassEnd(summary(false));
+  m.auditWrite("durable", std::chrono::milliseconds(1), false, "disk full");
+  auto why = m.notReadyReasons();
+  ASSERT_EQ(why.size(), 2u);
+  EXPECT_EQ(why[0], "audit trail not writable: disk full");
+  EXPECT_EQ(why[1], "last query-jobs pass of acme failed");
+  EXPECT_TRUE(hasLine(m.metricsText(), "bulkwarden_ready 0"));
+  EXPECT_TRUE(hasLine(m.metricsText(), "bulkwarden_errors_total{kind=\"audit\"} 1"));
+  // A later good pass and write clear it; an org dropped by a reload no longer counts.
+  m.onPassEnd(summary(true));
+  m.auditWrite("durable", std::chrono::milliseconds(1), true, "");
+  EXPECT_TRUE(m.notReadyReasons().empty());
+  m.onPassEnd(summary(false));
+  m.setConfig("c", false, {"beta"}, {}, {});
+  EXPECT_TRUE(m.notReadyReasons().empty());
+}
+
+TEST(Monitor, RecentActionsAreBounded) {
+  Monitor m;
+  auto p = makePolicy("del", policy::Action::Delete);
+  Decision d;
+  d.policy = &p;
+  d.outcome = Outcome::Applied;
+  for (size_t i = 0; i < Monitor::kRecentActions + 10; ++i) {
+    d.job.id = std::to_string(i);
+    m.onResult(summary(true), d);
+  }
+  auto snap = m.snapshot();
+  ASSERT_EQ(snap.recentActions.size(), Monitor::kRecentActions);
+  EXPECT_EQ(snap.recentActions.front().jobId, "10");
+}
+
+TEST(Monitor, StatusJsonHasOrgsPoliciesPassesAndActions) {
+  Monitor m;
+  auto p = makePolicy("abort-stuck", policy::Action::Abort);
+  p.schedule.every = std::chrono::minutes(2);
+  m.setConfig("/etc/bw.yaml", true, {"acme"}, {&p}, {});
+  m.setConfigLoaded(true);
+  m.onPassEnd(summary(true));
+  Poco::JSON::Parser parser;
+  auto root = parser.parse(statusJson(m.snapshot())).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_TRUE(root->getValue<bool>("dry_run"));
+  auto org = root->getArray("orgs")->getObject(0);
+  EXPECT_EQ(org->getValue<std::string>("name"), "acme");
+  auto pass = org->getArray("last_passes")->getObject(0);
+  EXPECT_EQ(pass->getValue<int64_t>("jobs_seen"), 7);
+  EXPECT_TRUE(pass->has("next_by"));
+  auto pol = root->getArray("policies")->getObject(0);
+  EXPECT_EQ(pol->getValue<std::string>("mode"), "dry-run") << "global dry-run shows as dry-run";
+  EXPECT_EQ(pol->getValue<std::string>("every"), "2m");
+}
+
+// A fake client: the metered decorator counts listed jobs by state and errors by kind.
+class FakeJobs : public salesforce::BulkJobs {
+ public:
+  salesforce::Result<salesforce::ListStats> list(model::ResourceKind,
+                                                 const PageSink& onPage) override {
+    salesforce::Page page;
+    for (auto st :
+         {model::JobState::InProgress, model::JobState::InProgress, model::JobState::Aborted}) {
+      model::Job j;
+      j.state = st;
+      page.jobs.push_back(j);
+    }
+    onPage(std::move(page));
+    if (fail)
+      return salesforce::ApiError{salesforce::ApiError::Kind::Malformed, 200, "", "x", true};
+    return salesforce::ListStats{1, 3, 0};
+  }
+  salesforce::Result<model::Job> get(model::ResourceKind, const std::string&) override {
+    return salesforce::ApiError{salesforce::ApiError::Kind::NotFound, 404, "NOT_FOUND", "", true};
+  }
+  salesforce::Result<salesforce::ActionReply> abort(model::ResourceKind,
+                                                    const std::string&) override {
+    return salesforce::ActionReply{200, "Aborted"};
+  }
+  salesforce::Result<salesforce::ActionReply> remove(model::ResourceKind,
+                                                     const std::string&) override {
+    return salesforce::ActionReply{204, ""};
+  }
+  int64_t calls() const override { return 0; }
+  salesforce::ApiUsage usage() const override { return {}; }
+  bool fail = false;
+};
+
+TEST(MeteredJobs, CountsJobsByStateAndErrorsByKind) {
+  Monitor m;
+  FakeJobs fake;
+  MeteredJobs metered("acme", fake, m);
+  int pages = 0;
+  ASSERT_TRUE(metered.list(model::ResourceKind::Query, [&](salesforce::Page&&) { ++pages; }).ok());
+  EXPECT_EQ(pages, 1);
+  std::string text = m.metricsText();
+  EXPECT_TRUE(hasLine(
+      text, "bulkwarden_jobs_seen{org=\"acme\",resource=\"query-jobs\",state=\"InProgress\"} 2"))
+      << text;
+  EXPECT_TRUE(
+      hasLine(text, "bulkwarden_jobs_seen{org=\"acme\",resource=\"query-jobs\",state=\"Open\"} 0"))
+      << text;
+  // An incomplete listing leaves the last complete counts alone and counts its error.
+  fake.fail = true;
+  EXPECT_FALSE(metered.list(model::ResourceKind::Query, [](salesforce::Page&&) {}).ok());
+  EXPECT_FALSE(metered.get(model::ResourceKind::Query, "x").ok());
+  text = m.metricsText();
+  EXPECT_TRUE(hasLine(
+      text, "bulkwarden_jobs_seen{org=\"acme\",resource=\"query-jobs\",state=\"InProgress\"} 2"));
+  EXPECT_TRUE(hasLine(text, "bulkwarden_errors_total{kind=\"malformed\"} 1")) << text;
+  EXPECT_TRUE(hasLine(text, "bulkwarden_errors_total{kind=\"not-found\"} 1")) << text;
+}
+
+}  // namespace
+}  // namespace bulkwarden::status
