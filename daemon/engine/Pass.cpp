@@ -350,6 +350,31 @@ void Pass::act() {
   if (stopRequested_.load() && summary_.outcomes[Outcome::NotStarted] > 0) summary_.stopped = true;
 }
 
+// The request went out and no answer came back (a reset, a timeout): read the job to learn what
+// happened, instead of sending the action again. A failed read leaves the outcome unknown.
+void Pass::settle(Decision& d, std::string& observed) {
+  const bool isAbort = d.policy->action == policy::Action::Abort;
+  auto seen = jobs_.get(d.job.kind, d.job.id);
+  if (seen.ok()) {
+    model::JobState state = seen.value().state;
+    observed = std::string(model::toString(state));
+    if (isAbort) {
+      d.outcome = state == model::JobState::Aborted ? Outcome::Applied
+                  : model::isTerminal(state)        ? Outcome::AlreadyTerminal
+                                             : Outcome::Failed;  // still running: not applied
+    } else {
+      d.outcome = Outcome::Failed;  // the job is still there: the delete did not happen
+    }
+  } else if (seen.error().kind == ApiError::Kind::NotFound) {
+    observed = "gone";
+    d.outcome = isAbort ? Outcome::NotFound : Outcome::Applied;
+  } else {
+    log::warning("{}: {} {} may or may not have been applied, and reading the job failed: {}",
+                 options_.org, policy::toString(d.policy->action), d.job.id,
+                 seen.error().describe());
+  }
+}
+
 void Pass::actOne(Decision& d) {
   const bool isAbort = d.policy->action == policy::Action::Abort;
   uint64_t intentSeq;
@@ -391,16 +416,23 @@ void Pass::actOne(Decision& d) {
       case ApiError::Kind::LimitExceeded:
         halt_ = true;  // every further call would fail the same way
         d.outcome = Outcome::Failed;
+        {
+          std::lock_guard lock(mutex_);
+          summary_.limitExceeded = true;
+        }
         break;
       case ApiError::Kind::Permanent:
         d.outcome = Outcome::Failed;
         break;
     }
   }
+  std::string observed;
+  if (d.outcome == Outcome::Unknown) settle(d, observed);
 
   audit::Fields f = decisionFields(d);
   f.add("intent", static_cast<int64_t>(intentSeq)).add("outcome", toString(d.outcome));
   if (d.http != 0) f.add("http", d.http);
+  if (!observed.empty()) f.add("settled_by", "get").add("observed_state", observed);
   if (d.error) {
     audit::Fields err;
     err.add("kind", salesforce::kindName(d.error->kind));

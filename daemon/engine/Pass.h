@@ -61,6 +61,8 @@ struct PassSummary {
   std::optional<std::string> auditError;  // the audit trail failed: the pass stopped acting
   std::optional<std::string> stateError;  // the state store failed: the pass acted on nothing
   bool stopped = false;                   // a stop was requested before every action ran
+  bool limitExceeded = false;             // Salesforce said REQUEST_LIMIT_EXCEEDED during actions
+  std::optional<std::string> notRun;  // the pass did not run: why (org paused, breaker, API budget)
   int pages = 0;
   int64_t jobsSeen = 0;
   int64_t skipped = 0;
@@ -117,6 +119,7 @@ class Pass {
   void applyGates();
   void act();
   void actOne(Decision& decision);
+  void settle(Decision& decision, std::string& observed);
   audit::Fields decisionFields(const Decision& d) const;
 
   PassOptions options_;

@@ -23,6 +23,9 @@ Scheduler::Scheduler(std::vector<OrgTarget> orgs, std::vector<const policy::Poli
       listener_(listener) {
   if (!options_.state) options_.state = &memoryState_;
   for (const auto& org : orgs_) {
+    guards_.emplace(org.name,
+                    OrgGuard{CircuitBreaker(options_.breakerThreshold, options_.breakerCooldown),
+                             std::nullopt});
     if (options_.actionsPerMinute > 0) {
       // A burst of a tenth of a minute's allowance (at least 1) smooths the start of a pass.
       rates_[org.name] = std::make_unique<RateLimiter>(
@@ -73,6 +76,10 @@ std::string summaryLine(const PassSummary& s) {
   if (s.listingError) line += "; listing failed: " + s.listingError->describe();
   if (s.auditError) line += "; audit trail failed: " + *s.auditError;
   if (s.stopped) line += "; stopped before every action ran";
+  if (s.notRun) {
+    return fmt::format("{} {}: pass skipped: {}", s.org, model::resourceName(s.resource),
+                       *s.notRun);
+  }
   return line;
 }
 
@@ -93,9 +100,21 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
       if (p->resource == resource && p->appliesTo(org.name)) po.policies.push_back(p);
     }
     if (po.policies.empty() || stop_.requested()) continue;
+    OrgGuard& guard = guards_.at(org.name);
+    if (auto why = refusal(org, guard)) {
+      PassSummary s;
+      s.org = org.name;
+      s.resource = resource;
+      s.notRun = *why;
+      log::warning("{} {}: pass skipped, no call made: {}", org.name, model::resourceName(resource),
+                   *why);
+      out.push_back(std::move(s));
+      continue;
+    }
     po.runId = newRunId(clock_.now());
     Pass pass(std::move(po), *org.jobs, audit_, clock_, stop_.flag(), listener_);
     PassSummary s = pass.run();
+    learn(org, guard, s);
     if (s.ok()) {
       log::info("{}", summaryLine(s));
     } else {
@@ -105,6 +124,50 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     out.push_back(std::move(s));
   }
   return out;
+}
+
+std::optional<std::string> Scheduler::refusal(const OrgTarget& org, OrgGuard& guard) {
+  model::Timestamp now = clock_.now();
+  if (guard.pausedUntil && now < *guard.pausedUntil) {
+    return fmt::format("Salesforce refused with REQUEST_LIMIT_EXCEEDED; the org is paused until {}",
+                       model::formatRfc3339(*guard.pausedUntil));
+  }
+  guard.pausedUntil.reset();
+  auto usage = org.jobs->usage();
+  if (options_.apiUsageShare > 0 && options_.apiUsageShare < 1 && usage.max > 0 &&
+      static_cast<double>(usage.used) >= options_.apiUsageShare * static_cast<double>(usage.max)) {
+    return fmt::format("API usage {}/{} is at or above {:.0f}% of the daily allowance", usage.used,
+                       usage.max, options_.apiUsageShare * 100);
+  }
+  if (!guard.breaker.allow(now)) {
+    return fmt::format("circuit open after {} failed passes in a row; next try at {}",
+                       guard.breaker.consecutiveFailures(),
+                       model::formatRfc3339(guard.breaker.reopensAt()));
+  }
+  return std::nullopt;
+}
+
+void Scheduler::learn(const OrgTarget& org, OrgGuard& guard, const PassSummary& s) {
+  model::Timestamp now = clock_.now();
+  bool limited =
+      s.limitExceeded ||
+      (s.listingError && s.listingError->kind == salesforce::ApiError::Kind::LimitExceeded);
+  if (limited) {
+    guard.pausedUntil = now + options_.limitPause;
+    log::error("{}: REQUEST_LIMIT_EXCEEDED: no call to this org until {}", org.name,
+               model::formatRfc3339(*guard.pausedUntil));
+    return;
+  }
+  if (s.listingComplete) {
+    guard.breaker.onSuccess();
+  } else if (s.listingError) {
+    guard.breaker.onFailure(now);
+    if (guard.breaker.state() == CircuitBreaker::State::Open) {
+      log::error("{}: circuit open after {} failed passes in a row: no call until {}", org.name,
+                 guard.breaker.consecutiveFailures(),
+                 model::formatRfc3339(guard.breaker.reopensAt()));
+    }
+  }
 }
 
 std::vector<PassSummary> Scheduler::runOnce() {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "audit/AuditSink.h"
+#include "engine/CircuitBreaker.h"
 #include "engine/Clock.h"
 #include "engine/Pass.h"
 #include "engine/RateLimiter.h"
@@ -34,6 +35,15 @@ struct SchedulerOptions {
   double actionsPerMinute = 0;         // per org; 0: no cap
   // If set, an idle org loop wakes at least this often to show it is alive (see progress()).
   std::chrono::milliseconds heartbeat{0};
+  // Above this share of the org's daily API allowance (Sforce-Limit-Info), no new pass starts:
+  // only the calls for actions already decided are made. 0 or >= 1: no threshold.
+  double apiUsageShare = 0.9;
+  // After 403 REQUEST_LIMIT_EXCEEDED the org is left alone this long (the window is 24 h).
+  model::Duration limitPause = std::chrono::hours(1);
+  // Circuit breaker per org: open after this many passes in a row whose listing failed for a
+  // transient reason; then one probe pass after the cooldown.
+  int breakerThreshold = 5;
+  model::Duration breakerCooldown = std::chrono::minutes(5);
 };
 
 // What an org loop is doing, for the watchdog and /status (read-only).
@@ -92,8 +102,18 @@ class Scheduler {
   mutable std::mutex mutex_;
   std::map<std::string, int64_t> skipped_;
   std::map<std::string, OrgProgress> progress_;
-  std::map<std::string, std::unique_ptr<RateLimiter>> rates_;  // per org, fixed at construction
-  state::MemoryStateStore memoryState_;                        // when no store is given
+  std::map<std::string, std::unique_ptr<RateLimiter>> rates_;
+  // Per org, fixed at construction; each is touched only by its org's thread.
+  struct OrgGuard {
+    CircuitBreaker breaker;
+    std::optional<model::Timestamp> pausedUntil;
+  };
+  std::map<std::string, OrgGuard> guards_;
+  // Why a pass of `org` must not start now; nullopt: it may.
+  std::optional<std::string> refusal(const OrgTarget& org, OrgGuard& guard);
+  void learn(const OrgTarget& org, OrgGuard& guard,
+             const PassSummary& s);      // per org, fixed at construction
+  state::MemoryStateStore memoryState_;  // when no store is given
 };
 
 // The one summary line per org per pass: jobs seen, matched, acted, outcomes, API calls, time.

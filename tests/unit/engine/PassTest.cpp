@@ -72,7 +72,13 @@ class ScriptedJobs : public salesforce::BulkJobs {
     if (listErrorAfterPages) return *listErrorAfterPages;
     return stats;
   }
-  salesforce::Result<model::Job> get(ResourceKind, const std::string&) override {
+  std::map<std::string, model::Job> gets;  // what a GET of the job answers
+  int getCalls = 0;
+  salesforce::Result<model::Job> get(ResourceKind, const std::string& id) override {
+    ++calls_;
+    ++getCalls;
+    auto it = gets.find(id);
+    if (it != gets.end()) return it->second;
     return ApiError{ApiError::Kind::Permanent, 0, "", "not scripted"};
   }
   salesforce::Result<salesforce::ActionReply> abort(ResourceKind, const std::string& id) override {
@@ -298,6 +304,36 @@ TEST_F(PassTest, OutcomesAreMappedFromSalesforceAnswers) {
       EXPECT_EQ(r->getValue<int>("http"), 400);
     }
   }
+}
+
+// RELIABILITY.md C7: the connection resets after the request went out. A GET settles what
+// happened; the action is never sent again.
+TEST_F(PassTest, AnUnknownOutcomeIsSettledByReadingTheJob) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
+               job("750R00000000002AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
+               job("750R00000000003AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  ApiError reset{ApiError::Kind::Transient, 0, "", "Connection reset by peer"};
+  reset.sent = true;
+  for (const auto& j : page.jobs) org_.actionErrors[j.id] = reset;
+  org_.gets["750R00000000001AAA"] =
+      job("750R00000000001AAA", JobState::Aborted, "2026-11-29T10:00:00.000Z");
+  org_.gets["750R00000000002AAA"] =
+      job("750R00000000002AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z");
+  // 3: the GET fails too: the outcome stays unknown.
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p});
+  EXPECT_EQ(org_.actions.size(), 3u);  // one request each, none repeated
+  EXPECT_EQ(org_.getCalls, 3);
+  std::map<std::string, Poco::JSON::Object::Ptr> byJob;
+  for (auto& r : records("result")) byJob[r->getObject("job")->getValue<std::string>("id")] = r;
+  EXPECT_EQ(byJob["750R00000000001AAA"]->getValue<std::string>("outcome"), "applied");
+  EXPECT_EQ(byJob["750R00000000001AAA"]->getValue<std::string>("settled_by"), "get");
+  EXPECT_EQ(byJob["750R00000000001AAA"]->getValue<std::string>("observed_state"), "Aborted");
+  EXPECT_EQ(byJob["750R00000000002AAA"]->getValue<std::string>("outcome"), "failed");
+  EXPECT_EQ(byJob["750R00000000003AAA"]->getValue<std::string>("outcome"), "unknown");
+  EXPECT_EQ(s.outcomes[Outcome::Applied], 1);
 }
 
 TEST_F(PassTest, AnExpiredSessionStopsThePassAfterOneRefusedCall) {

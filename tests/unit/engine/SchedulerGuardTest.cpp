@@ -1,0 +1,141 @@
+// The scheduler's per-org guards (RELIABILITY.md C2, C3, C4): a 403 REQUEST_LIMIT_EXCEEDED pauses
+// the org, a high API usage stops new passes, repeated failures open a circuit breaker. A
+// skipped pass makes no call at all.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "audit/AuditLog.h"
+#include "engine/Scheduler.h"
+
+namespace bulkwarden::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using salesforce::ApiError;
+
+class SteppedClock : public Clock {
+ public:
+  model::Timestamp now() const override { return now_; }
+  void advance(model::Duration d) { now_ += d; }
+
+ private:
+  model::Timestamp now_ = *model::parseTimestamp("2026-11-29T12:00:00Z");
+};
+
+// Lists with a scripted answer; counts calls.
+class ListingOrg : public salesforce::BulkJobs {
+ public:
+  std::optional<ApiError> listError;
+  salesforce::ApiUsage reported;
+  int lists = 0;
+  salesforce::Result<salesforce::ListStats> list(model::ResourceKind, const PageSink&) override {
+    ++lists;
+    if (listError) return *listError;
+    return salesforce::ListStats{};
+  }
+  salesforce::Result<model::Job> get(model::ResourceKind, const std::string&) override {
+    return ApiError{};
+  }
+  salesforce::Result<salesforce::ActionReply> abort(model::ResourceKind,
+                                                    const std::string&) override {
+    return ApiError{};
+  }
+  salesforce::Result<salesforce::ActionReply> remove(model::ResourceKind,
+                                                     const std::string&) override {
+    return ApiError{};
+  }
+  int64_t calls() const override { return lists; }
+  salesforce::ApiUsage usage() const override { return reported; }
+};
+
+class SchedulerGuard : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/bw-guard-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    audit_ = std::make_unique<audit::AuditLog>((dir_ / "audit.jsonl").string());
+    policy_.name = "watch";
+    policy_.resource = model::ResourceKind::Query;
+    policy_.action = policy::Action::Report;
+    options_.breakerThreshold = 2;
+    options_.breakerCooldown = std::chrono::minutes(5);
+    options_.limitPause = std::chrono::hours(1);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::vector<PassSummary> once() {
+    Scheduler& s = scheduler();
+    return s.runOnce();
+  }
+  Scheduler& scheduler() {
+    if (!scheduler_) {
+      scheduler_ = std::make_unique<Scheduler>(std::vector<OrgTarget>{{"acme", &org_}},
+                                               std::vector<const policy::Policy*>{&policy_},
+                                               options_, *audit_, clock_, stop_);
+    }
+    return *scheduler_;
+  }
+  fs::path dir_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  ListingOrg org_;
+  SteppedClock clock_;
+  StopSignal stop_;
+  policy::Policy policy_;
+  SchedulerOptions options_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+TEST_F(SchedulerGuard, RequestLimitExceededPausesTheOrgForTheConfiguredTime) {
+  org_.listError = ApiError{ApiError::Kind::LimitExceeded, 403, "REQUEST_LIMIT_EXCEEDED",
+                            "TotalRequests Limit exceeded."};
+  once();
+  EXPECT_EQ(org_.lists, 1);
+  org_.listError.reset();
+  clock_.advance(std::chrono::minutes(59));
+  auto skipped = once();
+  EXPECT_EQ(org_.lists, 1) << "a paused org was called";
+  ASSERT_EQ(skipped.size(), 1u);
+  ASSERT_TRUE(skipped[0].notRun.has_value());
+  EXPECT_NE(skipped[0].notRun->find("REQUEST_LIMIT_EXCEEDED"), std::string::npos);
+  EXPECT_FALSE(skipped[0].ok());
+  clock_.advance(std::chrono::minutes(2));
+  auto again = once();
+  EXPECT_EQ(org_.lists, 2);
+  EXPECT_TRUE(again[0].ok());
+}
+
+TEST_F(SchedulerGuard, AboveTheApiUsageShareNoNewPassStarts) {
+  org_.reported = {91, 100};
+  auto s = once();
+  EXPECT_EQ(org_.lists, 0);
+  ASSERT_TRUE(s[0].notRun.has_value());
+  EXPECT_NE(s[0].notRun->find("91/100"), std::string::npos) << *s[0].notRun;
+  org_.reported = {89, 100};
+  once();
+  EXPECT_EQ(org_.lists, 1);
+}
+
+TEST_F(SchedulerGuard, TheBreakerOpensAfterFailuresAndProbesOnceAfterTheCooldown) {
+  org_.listError = ApiError{ApiError::Kind::Transient, 503, "SERVER_UNAVAILABLE", "busy"};
+  once();
+  once();
+  EXPECT_EQ(org_.lists, 2);
+  once();  // open: no call
+  once();
+  EXPECT_EQ(org_.lists, 2);
+  clock_.advance(std::chrono::minutes(5));
+  once();  // the probe, which fails: open again
+  EXPECT_EQ(org_.lists, 3);
+  once();
+  EXPECT_EQ(org_.lists, 3);
+  clock_.advance(std::chrono::minutes(5));
+  org_.listError.reset();
+  once();  // the probe succeeds: closed
+  once();
+  EXPECT_EQ(org_.lists, 5);
+}
+
+}  // namespace
+}  // namespace bulkwarden::engine
