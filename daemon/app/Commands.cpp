@@ -73,7 +73,9 @@ int runCommand(const RunOptions& options) {
   if (!rt) return kExitConfig;
   std::unique_ptr<audit::AuditLog> audit;
   try {
-    audit = std::make_unique<audit::AuditLog>(rt->config.auditLog);
+    audit = std::make_unique<audit::AuditLog>(
+        rt->config.auditLog,
+        audit::AuditOptions{rt->config.auditRotateBytes, rt->config.auditReserveBytes});
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
     return kExitIoErr;
@@ -113,10 +115,14 @@ int runCommand(const RunOptions& options) {
     return kExitIoErr;
   }
   engine::SystemClock clock;
-  engine::Scheduler scheduler(
-      rt->orgs, rt->policies,
-      {dryRun, rt->config.concurrency, stateStore.get(), rt->config.actionsPerMinute}, *audit,
-      clock, stop);
+  engine::SchedulerOptions so;
+  so.dryRun = dryRun;
+  so.concurrency = rt->config.concurrency;
+  so.state = stateStore.get();
+  so.actionsPerMinute = rt->config.actionsPerMinute;
+  so.apiUsageShare = rt->config.apiUsageShare;
+  so.limitPause = rt->config.limitPause;
+  engine::Scheduler scheduler(rt->orgs, rt->policies, so, *audit, clock, stop);
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
             rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
             audit->path());

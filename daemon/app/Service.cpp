@@ -32,13 +32,25 @@ void Control::requestReload() {
   cv_.notify_all();
 }
 
+void Control::requestReopen() {
+  {
+    std::lock_guard lock(mutex_);
+    reopen_ = true;
+  }
+  cv_.notify_all();
+}
+
 Control::Event Control::waitFor(Steady::duration timeout) {
   std::unique_lock lock(mutex_);
-  cv_.wait_for(lock, timeout, [this] { return stop_ || reload_; });
+  cv_.wait_for(lock, timeout, [this] { return stop_ || reload_ || reopen_; });
   if (stop_) return Event::Stop;
   if (reload_) {
     reload_ = false;
     return Event::Reload;
+  }
+  if (reopen_) {
+    reopen_ = false;
+    return Event::Reopen;
   }
   return Event::None;
 }
@@ -104,7 +116,8 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     g->audit = current->audit;  // one writer per file: the chain continues
   } else {
     try {
-      g->audit = std::make_shared<audit::AuditLog>(c.auditLog);
+      g->audit = std::make_shared<audit::AuditLog>(
+          c.auditLog, audit::AuditOptions{c.auditRotateBytes, c.auditReserveBytes});
     } catch (const audit::AuditError& e) {
       log::error("{}", e.what());
       return nullptr;
@@ -138,6 +151,8 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   so.concurrency = c.concurrency;
   so.state = g->state.get();
   so.actionsPerMinute = c.actionsPerMinute;
+  so.apiUsageShare = c.apiUsageShare;
+  so.limitPause = c.limitPause;
   so.heartbeat = heartbeat_;
   g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
                                                      *g->timedAudit, clock_, g->stop, &listener_);
@@ -296,7 +311,8 @@ bool Service::healthy(const Generation& g) {
 }
 
 int Service::run() {
-  SignalWatcher signals([this] { control_.requestStop(); }, [this] { control_.requestReload(); });
+  SignalWatcher signals([this] { control_.requestStop(); }, [this] { control_.requestReload(); },
+                        [this] { control_.requestReopen(); });
   auto cfg = load();
   if (!cfg) return kExitConfig;
   if (!startHttp(*cfg)) return kExitConfig;
@@ -324,6 +340,16 @@ int Service::run() {
     auto ev = control_.waitFor(tick);
     if (ev == Control::Event::Stop) break;
     if (ev == Control::Event::Reload) reload();
+    if (ev == Control::Event::Reopen && gen_) {
+      // logrotate moved the file (postrotate: systemctl kill -s USR1 bulkwarden): the chain goes
+      // on in a new file at the configured path.
+      try {
+        gen_->audit->reopen();
+        log::notice("audit log {} reopened", gen_->audit->path());
+      } catch (const audit::AuditError& e) {
+        log::error("audit log reopen failed, no action until it can be written: {}", e.what());
+      }
+    }
     if (!gen_) {
       log::error("no configuration can run: the audit trail cannot be written");
       notifier_.stopping();

@@ -31,9 +31,10 @@ namespace bulkwarden::app {
 // Stop and reload requests from the signal thread to the supervising loop. Thread-safe.
 class Control {
  public:
-  enum class Event { None, Stop, Reload };
+  enum class Event { None, Stop, Reload, Reopen };
   void requestStop();
   void requestReload();
+  void requestReopen();
   // Waits up to `timeout` for a request; a stop wins over a reload. A reload is consumed.
   Event waitFor(std::chrono::steady_clock::duration timeout);
 
@@ -42,6 +43,7 @@ class Control {
   std::condition_variable cv_;
   bool stop_ = false;
   bool reload_ = false;
+  bool reopen_ = false;
 };
 
 class Service {

@@ -6,12 +6,14 @@
 
 namespace bulkwarden::app {
 
-SignalWatcher::SignalWatcher(std::function<void()> onStop, std::function<void()> onReload)
-    : onStop_(std::move(onStop)), onReload_(std::move(onReload)) {
+SignalWatcher::SignalWatcher(std::function<void()> onStop, std::function<void()> onReload,
+                             std::function<void()> onReopen)
+    : onStop_(std::move(onStop)), onReload_(std::move(onReload)), onReopen_(std::move(onReopen)) {
   sigemptyset(&set_);
   sigaddset(&set_, SIGTERM);
   sigaddset(&set_, SIGINT);
   sigaddset(&set_, SIGHUP);
+  sigaddset(&set_, SIGUSR1);
   sigaddset(&set_, SIGUSR2);  // used only to wake this thread when it should end
   pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   thread_ = std::thread([this] {
@@ -25,6 +27,15 @@ SignalWatcher::SignalWatcher(std::function<void()> onStop, std::function<void()>
           onReload_();
         } else {
           log::notice("SIGHUP ignored: this command does not reload");
+        }
+        continue;
+      }
+      if (sig == SIGUSR1) {
+        if (onReopen_) {
+          log::notice("SIGUSR1: reopening the audit log");
+          onReopen_();
+        } else {
+          log::notice("SIGUSR1 ignored: this command keeps no audit log open");
         }
         continue;
       }

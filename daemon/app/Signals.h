@@ -1,4 +1,5 @@
-// Turns SIGTERM and SIGINT into a stop request and SIGHUP into a reload request, on a thread of
+// Turns SIGTERM and SIGINT into a stop request, SIGHUP into a reload request and SIGUSR1 into an
+// audit-log reopen request, on a thread of
 // its own that waits with sigwait. Construct it before any other thread starts: the signals are
 // blocked in the constructing thread and so in every thread created after it. The callbacks run
 // on the signal thread and must be quick (set a flag, notify).
@@ -13,8 +14,10 @@ namespace bulkwarden::app {
 
 class SignalWatcher {
  public:
-  // onReload may be empty: SIGHUP is then logged and ignored.
-  SignalWatcher(std::function<void()> onStop, std::function<void()> onReload);
+  // onReload may be empty: SIGHUP is then logged and ignored. onReopen (SIGUSR1: logrotate moved
+  // the audit log) may be empty likewise.
+  SignalWatcher(std::function<void()> onStop, std::function<void()> onReload,
+                std::function<void()> onReopen = nullptr);
   ~SignalWatcher();
   SignalWatcher(const SignalWatcher&) = delete;
   SignalWatcher& operator=(const SignalWatcher&) = delete;
@@ -22,6 +25,7 @@ class SignalWatcher {
  private:
   std::function<void()> onStop_;
   std::function<void()> onReload_;
+  std::function<void()> onReopen_;
   std::atomic<bool> done_{false};
   sigset_t set_{};
   std::thread thread_;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/Time.h"
 #include "policy/Policy.h"
 
 namespace bulkwarden::config {
@@ -88,6 +89,14 @@ struct Config {
   int concurrency = 8;
   bool dryRun = false;
   double actionsPerMinute = 0;  // `action-rate`: per org; 0: no cap
+  // `audit-rotate-size`: rotate the audit log past this many bytes; 0: never (use logrotate and
+  // SIGUSR1). `audit-reserve`: below this much free space no new action starts.
+  uint64_t auditRotateBytes = 0;
+  uint64_t auditReserveBytes = 16ull << 20;
+  // `api-usage-limit`: above this share of the daily API allowance no new pass starts.
+  double apiUsageShare = 0.9;
+  // `limit-pause`: how long an org is left alone after 403 REQUEST_LIMIT_EXCEEDED.
+  model::Duration limitPause = std::chrono::hours(1);
 };
 
 // Loads the config file and every policy file it names. Throws ConfigError with file:line:col

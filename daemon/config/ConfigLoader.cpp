@@ -16,8 +16,35 @@
 namespace bulkwarden::config {
 namespace {
 
-const std::vector<std::string_view> kTopKeys = {"orgs", "policies",    "audit-log", "state-dir",
-                                                "http", "concurrency", "dry-run",   "action-rate"};
+const std::vector<std::string_view> kTopKeys = {"orgs",
+                                                "policies",
+                                                "audit-log",
+                                                "state-dir",
+                                                "http",
+                                                "concurrency",
+                                                "dry-run",
+                                                "action-rate",
+                                                "audit-rotate-size",
+                                                "audit-reserve",
+                                                "api-usage-limit",
+                                                "limit-pause"};
+
+// "64MiB", "1GiB", "512KiB" or a plain number of bytes.
+std::optional<uint64_t> parseBytes(const std::string& text) {
+  size_t i = 0;
+  uint64_t n = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    if (n > (uint64_t{1} << 50)) return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(text[i++] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string unit = text.substr(i);
+  if (unit.empty() || unit == "B") return n;
+  if (unit == "KiB") return n << 10;
+  if (unit == "MiB") return n << 20;
+  if (unit == "GiB") return n << 30;
+  return std::nullopt;
+}
 const std::vector<std::string_view> kOrgKeys = {"name", "api-version", "instance-url", "ca-file",
                                                 "auth"};
 const std::vector<std::string_view> kAuthKeys = {
@@ -149,6 +176,52 @@ class ConfigParser {
                     "e.g. action-rate: 60");
       } else {
         cfg.actionsPerMinute = n;
+      }
+    }
+    for (const char* key : {"audit-rotate-size", "audit-reserve"}) {
+      if (const auto* e = top.find(key)) {
+        auto bytes = e->value.IsScalar() ? parseBytes(e->value.Scalar()) : std::nullopt;
+        if (!bytes) {
+          sink_.error(e->value, fmt::format("expected a size such as 64MiB for {}", key),
+                      "a number of bytes, or one with KiB, MiB or GiB");
+        } else if (std::string_view(key) == "audit-rotate-size") {
+          if (*bytes != 0 && *bytes < (64u << 10)) {
+            sink_.error(e->value, "audit-rotate-size below 64KiB", "0 turns rotation off");
+          } else {
+            cfg.auditRotateBytes = *bytes;
+          }
+        } else {
+          cfg.auditReserveBytes = *bytes;
+        }
+      }
+    }
+    if (const auto* e = top.find("api-usage-limit")) {
+      // "90%" or 0.9: the share of the daily API allowance above which no new pass starts.
+      std::string text = e->value.IsScalar() ? e->value.Scalar() : "";
+      double share = -1;
+      bool percent = !text.empty() && text.back() == '%';
+      if (percent) text.pop_back();
+      try {
+        size_t used = 0;
+        share = std::stod(text, &used);
+        if (used != text.size()) share = -1;
+      } catch (const std::exception&) {
+        share = -1;
+      }
+      if (percent) share /= 100;
+      if (!(share > 0 && share <= 1)) {
+        sink_.error(e->value, "expected a share of the daily API allowance for api-usage-limit",
+                    "e.g. api-usage-limit: 90%");
+      } else {
+        cfg.apiUsageShare = share;
+      }
+    }
+    if (const auto* e = top.find("limit-pause")) {
+      auto d = e->value.IsScalar() ? model::parseDuration(e->value.Scalar()) : std::nullopt;
+      if (!d) {
+        sink_.error(e->value, "expected a duration such as 1h for limit-pause", "");
+      } else {
+        cfg.limitPause = *d;
       }
     }
     if (const auto* e = top.find("dry-run")) {

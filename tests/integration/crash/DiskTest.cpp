@@ -77,7 +77,8 @@ class Disk : public EndToEnd {
 TEST_F(Disk, AFullDiskStopsEveryActionAtTheFirstFailedWrite) {
   if (shell("unshare -m true 2>/dev/null") != 0) GTEST_SKIP() << "no mount namespaces here";
   seed(60);
-  auto config = writeConfig(kPolicy, "", "");
+  // No free-space reserve here: the point is to fill the disk while acting.
+  auto config = writeConfig(kPolicy, "", "audit-reserve: 0\n");
   // audit-log on a 64 KiB tmpfs private to the child's mount namespace; copied out at the end.
   std::string small = (dir_ / "small").string();
   fs::create_directories(small);

@@ -153,6 +153,37 @@ TEST(ConfigLoader, DefaultsAndRelativePaths) {
   EXPECT_FALSE(c.http.has_value());
   EXPECT_EQ(c.concurrency, 3);
   EXPECT_TRUE(c.dryRun);
+  // Reliability defaults.
+  EXPECT_EQ(c.auditRotateBytes, 0u);
+  EXPECT_EQ(c.auditReserveBytes, 16u << 20);
+  EXPECT_DOUBLE_EQ(c.apiUsageShare, 0.9);
+  EXPECT_EQ(c.limitPause, std::chrono::hours(1));
+}
+
+TEST(ConfigLoader, ReliabilityKeys) {
+  TempDir dir;
+  dir.write("p.yaml", fmt::format(kPolicy, "a"));
+  Config c = loadConfig(dir.write("c.yaml", std::string(kOrg) + "policies: p.yaml\n"
+                                                                "audit-rotate-size: 100MiB\n"
+                                                                "audit-reserve: 512KiB\n"
+                                                                "api-usage-limit: 75%\n"
+                                                                "limit-pause: 2h\n"));
+  EXPECT_EQ(c.auditRotateBytes, 100u << 20);
+  EXPECT_EQ(c.auditReserveBytes, 512u << 10);
+  EXPECT_DOUBLE_EQ(c.apiUsageShare, 0.75);
+  EXPECT_EQ(c.limitPause, std::chrono::hours(2));
+  for (const char* bad :
+       {"audit-rotate-size: 10TB\n", "audit-rotate-size: 1KiB\n", "audit-reserve: lots\n",
+        "api-usage-limit: 150%\n", "api-usage-limit: 0\n", "limit-pause: soon\n"}) {
+    std::string path = dir.write("bad.yaml", std::string(kOrg) + "policies: p.yaml\n" + bad);
+    try {
+      loadConfig(path);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const ConfigError& e) {
+      ASSERT_EQ(e.diagnostics().size(), 1u) << bad;
+      EXPECT_EQ(e.diagnostics()[0].where.line, 9) << bad << e.what();
+    }
+  }
 }
 
 TEST(ConfigLoader, OrgForms) {
