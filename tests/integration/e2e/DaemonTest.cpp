@@ -42,6 +42,45 @@ TEST_F(Daemon, KeepsItsScheduleUntilSigterm) {
   EXPECT_GE(audit("run-end").size(), 3u);
 }
 
+// logrotate's postrotate step: the file was moved away, SIGUSR1 makes the daemon write to a new
+// file at the configured path; the chain goes on across the two.
+TEST_F(Daemon, Sigusr1ReopensTheAuditLogAfterLogrotateMovedIt) {
+  startSim();
+  sim::JobSeed s;
+  s.kind = "query";
+  s.state = "InProgress";
+  s.age = hours(1);
+  org().addJob(s);
+  const char* policies = R"(policies:
+  - name: watch
+    resource: query-jobs
+    schedule: { every: 1s }
+    filters:
+      - state: InProgress
+    action: report
+)";
+  child_ = start({"run", "--config", writeConfig(policies)});
+  auto waitFor = [&](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return done();
+  };
+  ASSERT_TRUE(waitFor([&] { return !audit("run-end").empty(); })) << err();
+  std::string rotated = auditPath() + ".1";
+  fs::rename(auditPath(), rotated);
+  child_->signal(SIGUSR1);
+  ASSERT_TRUE(waitFor([&] { return fs::exists(auditPath()) && !audit("run-end").empty(); }))
+      << err();
+  child_->signal(SIGTERM);
+  EXPECT_EQ(child_->wait(std::chrono::seconds(10)), 0) << err();
+  EXPECT_NE(err().find("reopened"), std::string::npos) << err();
+  auto report = audit::verifyFiles({rotated, auditPath()});
+  EXPECT_TRUE(report.ok) << report.problem;
+  EXPECT_GT(fs::file_size(auditPath()), 0u);
+}
+
 TEST_F(Daemon, SigtermMidPassFinishesTheActionsInFlightAndRecordsThem) {
   startSim();
   for (int i = 0; i < 3000; ++i) {
