@@ -38,7 +38,8 @@ Options:
 Exit codes (sysexits.h):
   0 success, 64 usage error, 65 bad input data (audit verify found a damaged log),
   69 Salesforce unavailable or refusing (run --once, plan), 70 internal error,
-  74 the audit trail cannot be written, 78 configuration error (with file:line:col)
+  74 the audit trail cannot be written, 75 another bulkwarden holds the state-dir lock,
+  78 configuration error (with file:line:col)
 
 Documentation: README.md and docs/ in the source tree, or /usr/share/doc/bulkwarden.
 )";

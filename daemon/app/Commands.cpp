@@ -12,6 +12,7 @@
 #include <map>
 
 #include "app/ExitCodes.h"
+#include "app/InstanceLock.h"
 #include "app/Recovery.h"
 #include "app/Runtime.h"
 #include "app/Service.h"
@@ -71,6 +72,12 @@ int runCommand(const RunOptions& options) {
   if (!config) return kExitConfig;
   auto rt = createOrReport(std::move(*config));
   if (!rt) return kExitConfig;
+  std::string why;
+  auto lock = InstanceLock::acquire(rt->config.stateDir, why);
+  if (!lock) {
+    log::error("{}", why);
+    return kExitTempFail;
+  }
   std::unique_ptr<audit::AuditLog> audit;
   try {
     audit = std::make_unique<audit::AuditLog>(

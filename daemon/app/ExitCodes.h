@@ -9,6 +9,7 @@ inline constexpr int kExitDataErr = 65;      // EX_DATAERR: bad input data (a da
 inline constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE: Salesforce unreachable or refusing
 inline constexpr int kExitSoftware = 70;     // EX_SOFTWARE: internal error
 inline constexpr int kExitIoErr = 74;        // EX_IOERR: the audit trail cannot be written
+inline constexpr int kExitTempFail = 75;     // EX_TEMPFAIL: another instance holds the state-dir
 inline constexpr int kExitConfig = 78;       // EX_CONFIG: configuration error
 
 }  // namespace bulkwarden::app

@@ -1,5 +1,7 @@
 #include "app/Service.h"
 
+#include "app/InstanceLock.h"
+
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -315,6 +317,12 @@ int Service::run() {
                         [this] { control_.requestReopen(); });
   auto cfg = load();
   if (!cfg) return kExitConfig;
+  std::string why;
+  auto lock = InstanceLock::acquire(cfg->stateDir, why);
+  if (!lock) {
+    log::error("{}", why);
+    return kExitTempFail;
+  }
   if (!startHttp(*cfg)) return kExitConfig;
   auto g = build(std::move(cfg), nullptr);
   if (!g) return kExitConfig;

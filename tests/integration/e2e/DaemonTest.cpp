@@ -81,6 +81,36 @@ TEST_F(Daemon, Sigusr1ReopensTheAuditLogAfterLogrotateMovedIt) {
   EXPECT_GT(fs::file_size(auditPath()), 0u);
 }
 
+// RELIABILITY.md B4: a second instance on the same state directory exits at once, touching
+// neither the org nor the audit trail; the first one is unaffected.
+TEST_F(Daemon, ASecondInstanceOnTheSameStateDirectoryExitsWithLockHeld) {
+  startSim();
+  const char* policies = R"(policies:
+  - name: watch
+    resource: query-jobs
+    schedule: { every: 1h }
+    filters:
+      - state: InProgress
+    action: report
+)";
+  auto config = writeConfig(policies);
+  auto first = start({"run", "--config", config});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (audit("run-end").empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(audit("run-end").empty()) << first->err();
+  auto lists = org().counters().lists;
+  auto records = audit().size();
+  EXPECT_EQ(run({"run", "--once", "--config", config}), 75);
+  EXPECT_NE(err().find("lock held"), std::string::npos) << err();
+  EXPECT_NE(err().find(std::to_string(first->pid())), std::string::npos) << err();
+  EXPECT_EQ(org().counters().lists, lists);
+  EXPECT_EQ(audit().size(), records);
+  first->signal(SIGTERM);
+  EXPECT_EQ(first->wait(std::chrono::seconds(10)), 0) << first->err();
+}
+
 TEST_F(Daemon, SigtermMidPassFinishesTheActionsInFlightAndRecordsThem) {
   startSim();
   for (int i = 0; i < 3000; ++i) {
