@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,31 @@ class EndToEnd : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override {
+    sweepForSecrets();
     if (server_) server_->stop();
     if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  // RELIABILITY.md S2: every run logs at debug level; afterwards no file it wrote (stdout,
+  // stderr, the audit trail, the state store) may hold the token or anything shaped like a
+  // secret.
+  void sweepForSecrets() {
+    if (!server_ || runs_ == 0) return;
+    const std::regex pattern(R"(Bearer |00D[0-9A-Za-z]{12,15}!|BEGIN .*PRIVATE KEY|assertion=)");
+    const std::string token = server_->token();
+    for (const auto& entry : fs::recursive_directory_iterator(dir_)) {
+      if (!entry.is_regular_file()) continue;
+      std::string name = entry.path().filename().string();
+      if (name == "token" || name == "bulkwarden.yaml" || name == "policies.yaml") continue;
+      std::string text = Child::slurp(entry.path().string());
+      std::smatch m;
+      if (std::regex_search(text, m, pattern)) {
+        ADD_FAILURE() << entry.path() << " holds secret-looking text: " << m.str();
+      }
+      if (text.find(token) != std::string::npos) {
+        ADD_FAILURE() << entry.path() << " holds the access token";
+      }
+    }
   }
 
   sim::SimServer& startSim(sim::SimOptions options = {}) {
@@ -73,9 +97,10 @@ class EndToEnd : public ::testing::Test {
     return (dir_ / "bulkwarden.yaml").string();
   }
 
-  std::unique_ptr<Child> start(const std::vector<std::string>& args,
+  std::unique_ptr<Child> start(std::vector<std::string> args,
                                const std::vector<std::string>& env = {}) {
     ++runs_;
+    args.insert(args.end(), {"--log-level", "debug"});  // the most verbose, for the sweep
     return std::make_unique<Child>(args, (dir_ / ("out" + std::to_string(runs_))).string(),
                                    (dir_ / ("err" + std::to_string(runs_))).string(), env);
   }
