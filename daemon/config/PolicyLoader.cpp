@@ -568,16 +568,24 @@ void loadWindowList(const YAML::Node& node, DiagnosticSink& sink,
     }
     const auto* from = w.require("from");
     const auto* to = w.require("to");
-    auto f = from ? clockTime(from->value, sink) : std::nullopt;
-    auto t = to ? clockTime(to->value, sink) : std::nullopt;
-    if (!f || !t) continue;
-    if (*f == *t) {
+    // Plain ints rather than optionals: GCC 12 at -O2 misreads the optionals here as maybe
+    // uninitialised.
+    int fromMinute = -1;
+    int toMinute = -1;
+    if (from) {
+      if (auto v = clockTime(from->value, sink)) fromMinute = *v;
+    }
+    if (to) {
+      if (auto v = clockTime(to->value, sink)) toMinute = *v;
+    }
+    if (fromMinute < 0 || toMinute < 0) continue;
+    if (fromMinute == toMinute) {
       sink.error(to->value, "a window from and to the same time is empty",
                  "use 00:00 to 24:00 for a whole day");
       continue;
     }
-    win.from = *f;
-    win.to = *t == 24 * 60 && *f > 0 ? 24 * 60 : *t;
+    win.from = fromMinute;
+    win.to = toMinute == 24 * 60 && fromMinute > 0 ? 24 * 60 : toMinute;
     if (ok) out.push_back(win);
   }
 }

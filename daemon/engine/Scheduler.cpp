@@ -67,12 +67,12 @@ std::string summaryLine(const PassSummary& s) {
   for (auto& [o, n] : s.outcomes) {
     outcomes += fmt::format("{}{} {}", outcomes.empty() ? "" : ", ", n, toString(o));
   }
-  std::string line =
-      fmt::format("{} {}: {} jobs in {} pages, {} matched, {} acted{}{}, {} API calls, {:.1f}s",
-                  s.org, model::resourceName(s.resource), s.jobsSeen, s.pages, s.matched, s.acted,
-                  outcomes.empty() ? "" : " (" + outcomes + ")",
-                  s.skipped ? fmt::format(", {} records skipped", s.skipped) : "", s.apiCalls,
-                  static_cast<double>(s.duration.count()) / 1000.0);
+  std::string line = fmt::format(
+      "{} {}: {} jobs in {} page{}, {} matched, {} acted{}{}, {} API calls, {:.1f}s", s.org,
+      model::resourceName(s.resource), s.jobsSeen, s.pages, s.pages == 1 ? "" : "s", s.matched,
+      s.acted, outcomes.empty() ? "" : " (" + outcomes + ")",
+      s.skipped ? fmt::format(", {} records skipped", s.skipped) : "", s.apiCalls,
+      static_cast<double>(s.duration.count()) / 1000.0);
   if (s.listingError) line += "; listing failed: " + s.listingError->describe();
   if (s.auditError) line += "; audit trail failed: " + *s.auditError;
   if (s.stopped) line += "; stopped before every action ran";
