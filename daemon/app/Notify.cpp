@@ -38,7 +38,10 @@ std::string oneLine(std::string_view text) {
 
 void Notifier::ready(std::string_view status) { send("READY=1\nSTATUS=" + oneLine(status)); }
 
-void Notifier::status(std::string_view status) { send("STATUS=" + oneLine(status)); }
+void Notifier::status(std::string_view status) {
+  if (stopping_.load()) return;
+  send("STATUS=" + oneLine(status));
+}
 
 void Notifier::reloading() {
   // MONOTONIC_USEC lets newer systemd (Type=notify-reload) match the reload to this message.
@@ -49,7 +52,10 @@ void Notifier::reloading() {
   send("RELOADING=1\nSTATUS=reloading the configuration\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 
-void Notifier::stopping() { send("STOPPING=1\nSTATUS=stopping: finishing the actions in flight"); }
+void Notifier::stopping() {
+  stopping_.store(true);
+  send("STOPPING=1\nSTATUS=stopping: finishing the actions in flight");
+}
 
 void Notifier::watchdog() { send("WATCHDOG=1"); }
 

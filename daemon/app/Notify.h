@@ -2,6 +2,7 @@
 // watchdog ping. Outside systemd (no NOTIFY_SOCKET) every call does nothing. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string_view>
 
@@ -26,6 +27,9 @@ class Notifier {
 
   bool enabled_ = false;
   std::chrono::microseconds watchdog_{0};
+  // After STOPPING=1 the status stays "stopping": a pass that ends while the daemon stops does
+  // not replace it.
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace bulkwarden::app
