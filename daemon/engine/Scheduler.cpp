@@ -25,7 +25,7 @@ Scheduler::Scheduler(std::vector<OrgTarget> orgs, std::vector<const policy::Poli
   for (const auto& org : orgs_) {
     guards_.emplace(org.name,
                     OrgGuard{CircuitBreaker(options_.breakerThreshold, options_.breakerCooldown),
-                             std::nullopt});
+                             std::nullopt, std::nullopt});
     if (options_.actionsPerMinute > 0) {
       // A burst of a tenth of a minute's allowance (at least 1) smooths the start of a pass.
       rates_[org.name] = std::make_unique<RateLimiter>(
@@ -136,8 +136,14 @@ std::optional<std::string> Scheduler::refusal(const OrgTarget& org, OrgGuard& gu
   auto usage = org.jobs->usage();
   if (options_.apiUsageShare > 0 && options_.apiUsageShare < 1 && usage.max > 0 &&
       static_cast<double>(usage.used) >= options_.apiUsageShare * static_cast<double>(usage.max)) {
-    return fmt::format("API usage {}/{} is at or above {:.0f}% of the daily allowance", usage.used,
-                       usage.max, options_.apiUsageShare * 100);
+    if (!guard.budgetSkippedSince) guard.budgetSkippedSince = now;
+    if (now < *guard.budgetSkippedSince + kBudgetRecheck) {
+      return fmt::format("API usage {}/{} is at or above {:.0f}% of the daily allowance",
+                         usage.used, usage.max, options_.apiUsageShare * 100);
+    }
+    guard.budgetSkippedSince = now;  // this pass runs, and refreshes what we know
+  } else {
+    guard.budgetSkippedSince.reset();
   }
   if (!guard.breaker.allow(now)) {
     return fmt::format("circuit open after {} failed passes in a row; next try at {}",

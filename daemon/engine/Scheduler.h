@@ -107,6 +107,10 @@ class Scheduler {
   struct OrgGuard {
     CircuitBreaker breaker;
     std::optional<model::Timestamp> pausedUntil;
+    // When passes began to be skipped for the API budget. The usage we know is the last
+    // Sforce-Limit-Info seen, which a skipped pass cannot refresh: every kBudgetRecheck one pass
+    // runs, to learn whether the rolling 24-hour window has come down.
+    std::optional<model::Timestamp> budgetSkippedSince;
   };
   std::map<std::string, OrgGuard> guards_;
   // Why a pass of `org` must not start now; nullopt: it may.
@@ -115,6 +119,9 @@ class Scheduler {
              const PassSummary& s);      // per org, fixed at construction
   state::MemoryStateStore memoryState_;  // when no store is given
 };
+
+// While an org is above its API budget, how often one pass runs anyway to refresh the usage.
+inline constexpr model::Duration kBudgetRecheck = std::chrono::minutes(15);
 
 // The one summary line per org per pass: jobs seen, matched, acted, outcomes, API calls, time.
 std::string summaryLine(const PassSummary& s);
