@@ -27,13 +27,7 @@ class Disk : public EndToEnd {
  protected:
   void seed(int n) {
     startSim();
-    for (int i = 0; i < n; ++i) {
-      sim::JobSeed s;
-      s.kind = "query";
-      s.state = "InProgress";
-      s.age = hours(1);
-      org().addJob(s);
-    }
+    addJobs(n, "query", "InProgress", hours(1));
   }
   // Runs a shell command line; returns the exit code (128+signal when killed).
   static int shell(const std::string& command) {

@@ -41,13 +41,7 @@ class Kill : public EndToEnd {
     fs::remove(auditPath());
     for (const auto& f : audit::trailFiles(auditPath())) fs::remove(f);
     startSim();
-    for (int i = 0; i < n; ++i) {
-      sim::JobSeed s;
-      s.kind = "query";
-      s.state = "InProgress";
-      s.age = hours(2);
-      org().addJob(s);
-    }
+    addJobs(n, "query", "InProgress", hours(2));
     config_ = writeConfig(kPolicy);
   }
 

@@ -14,14 +14,7 @@ using std::chrono::hours;
 
 class Daemon : public EndToEnd {};
 
-TEST_F(Daemon, KeepsItsScheduleUntilSigterm) {
-  startSim();
-  sim::JobSeed s;
-  s.kind = "query";
-  s.state = "InProgress";
-  s.age = hours(1);
-  org().addJob(s);
-  const char* policies = R"(policies:
+constexpr const char* kWatchEverySecond = R"(policies:
   - name: watch
     resource: query-jobs
     schedule: { every: 1s }
@@ -29,12 +22,13 @@ TEST_F(Daemon, KeepsItsScheduleUntilSigterm) {
       - state: InProgress
     action: report
 )";
-  child_ = start({"run", "--config", writeConfig(policies)});
+
+TEST_F(Daemon, KeepsItsScheduleUntilSigterm) {
+  startSim();
+  addJobs(1, "query", "InProgress", hours(1));
+  child_ = start({"run", "--config", writeConfig(kWatchEverySecond)});
   // Wait for three passes (three listings), then stop it.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (org().counters().lists < 3 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  waitFor([&] { return org().counters().lists >= 3; });
   EXPECT_GE(org().counters().lists, 3);
   EXPECT_LE(org().counters().lists, 5);  // on schedule, not in a loop
   child_->signal(SIGTERM);
@@ -46,27 +40,8 @@ TEST_F(Daemon, KeepsItsScheduleUntilSigterm) {
 // file at the configured path; the chain goes on across the two.
 TEST_F(Daemon, Sigusr1ReopensTheAuditLogAfterLogrotateMovedIt) {
   startSim();
-  sim::JobSeed s;
-  s.kind = "query";
-  s.state = "InProgress";
-  s.age = hours(1);
-  org().addJob(s);
-  const char* policies = R"(policies:
-  - name: watch
-    resource: query-jobs
-    schedule: { every: 1s }
-    filters:
-      - state: InProgress
-    action: report
-)";
-  child_ = start({"run", "--config", writeConfig(policies)});
-  auto waitFor = [&](auto done) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return done();
-  };
+  addJobs(1, "query", "InProgress", hours(1));
+  child_ = start({"run", "--config", writeConfig(kWatchEverySecond)});
   ASSERT_TRUE(waitFor([&] { return !audit("run-end").empty(); })) << err();
   std::string rotated = auditPath() + ".1";
   fs::rename(auditPath(), rotated);
@@ -95,10 +70,7 @@ TEST_F(Daemon, ASecondInstanceOnTheSameStateDirectoryExitsWithLockHeld) {
 )";
   auto config = writeConfig(policies);
   auto first = start({"run", "--config", config});
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (audit("run-end").empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  waitFor([&] { return !audit("run-end").empty(); });
   ASSERT_FALSE(audit("run-end").empty()) << first->err();
   auto lists = org().counters().lists;
   auto records = audit().size();
@@ -113,13 +85,7 @@ TEST_F(Daemon, ASecondInstanceOnTheSameStateDirectoryExitsWithLockHeld) {
 
 TEST_F(Daemon, SigtermMidPassFinishesTheActionsInFlightAndRecordsThem) {
   startSim();
-  for (int i = 0; i < 3000; ++i) {
-    sim::JobSeed s;
-    s.kind = "query";
-    s.state = "InProgress";
-    s.age = hours(1);
-    org().addJob(s);
-  }
+  addJobs(3000, "query", "InProgress", hours(1));
   const char* policies = R"(policies:
   - name: abort-all
     resource: query-jobs
@@ -129,10 +95,7 @@ TEST_F(Daemon, SigtermMidPassFinishesTheActionsInFlightAndRecordsThem) {
     action: abort
 )";
   child_ = start({"run", "--config", writeConfig(policies, "", "")});
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (org().counters().appliedAborts < 50 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  waitFor([&] { return org().counters().appliedAborts >= 50; }, std::chrono::seconds(20));
   child_->signal(SIGTERM);
   EXPECT_EQ(child_->wait(std::chrono::seconds(20)), 0) << err();
   int64_t applied = org().counters().appliedAborts;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sim/SimServer.h"
@@ -64,6 +65,30 @@ class EndToEnd : public ::testing::Test {
     return *server_;
   }
   sim::SimOrg& org() { return server_->org(); }
+
+  // Adds `n` jobs of one kind, state and age to the simulated org; returns their ids.
+  std::vector<std::string> addJobs(int n, const char* kind, const char* state,
+                                   std::chrono::milliseconds age) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      sim::JobSeed s;
+      s.kind = kind;
+      s.state = state;
+      s.age = age;
+      ids.push_back(org().addJob(s));
+    }
+    return ids;
+  }
+
+  // Polls `done` until it holds or `timeout` passes; returns whether it holds.
+  template <class Done>
+  static bool waitFor(Done done, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return done();
+  }
 
   static void writeFile(const fs::path& path, const std::string& text, mode_t mode = 0600) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
