@@ -463,6 +463,12 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
       out.error = deadlineError();
       return out;
     }
+    if (rs.bad() && remaining(deadline) <= std::chrono::milliseconds(10)) {
+      // The receive timeout was the time left before the deadline, and it ran out: say so
+      // (the watchdog would have fired a moment later).
+      out.error = deadlineError();
+      return out;
+    }
     if (rs.bad()) {
       const Poco::Exception* exc = session.networkException();
       out.error =
@@ -485,7 +491,10 @@ HttpTransport::Attempt HttpTransport::attempt(Connection& c, const HttpRequest& 
       --requestsSent_;
     }
     const bool fired = armed != 0 && watchdog_->disarm(armed);
-    if (fired) {
+    // A receive timeout set to the time left fires at the deadline, a moment before the watchdog.
+    const bool atDeadline = dynamic_cast<const Poco::TimeoutException*>(&e) != nullptr &&
+                            remaining(deadline) <= std::chrono::milliseconds(10);
+    if (fired || atDeadline) {
       out.error = deadlineError();
     } else if (!sent && dynamic_cast<const Poco::Net::SSLException*>(&e) != nullptr) {
       auto [code, message] = tlsFailure(host_, e);
