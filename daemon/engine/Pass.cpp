@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -86,6 +87,12 @@ Pass::Pass(PassOptions options, salesforce::BulkJobs& jobs, audit::AuditSink& au
   summary_.run = options_.runId;
   summary_.org = options_.org;
   summary_.resource = options_.resource;
+  // First-seen-in-state times are only read by in-state-for. Without such a policy a pass neither
+  // records nor prunes them: no write per listed job, no memory for the org's job count.
+  if (std::none_of(options_.policies.begin(), options_.policies.end(),
+                   [](const policy::Policy* p) { return policy::usesInStateFor(p->filter); })) {
+    options_.state = nullptr;
+  }
 }
 
 audit::Fields Pass::decisionFields(const Decision& d) const {

@@ -98,7 +98,9 @@ struct PassOptions {
   bool dryRun = false;                          // global dry-run: forces every policy to dry-run
   int concurrency = 8;
   std::string runId;
-  state::StateStore* state = nullptr;  // first-seen-in-state times; none: every job just seen
+  // First-seen-in-state times; none: every job just seen. Used only when one of `policies` has an
+  // in-state-for filter.
+  state::StateStore* state = nullptr;
   RateLimiter* rate = nullptr;         // the org's action rate cap; none: uncapped
   // When each policy's next scheduled pass comes (by name): crossings of its age thresholds
   // before it are reported in the summary. Policies not in the map: none reported.

@@ -430,6 +430,12 @@ bool hasAgeFilter(const Filter& filter) {
                      [](const Filter& c) { return hasAgeFilter(c); });
 }
 
+bool usesInStateFor(const Filter& filter) {
+  if (filter.kind == Filter::Kind::InStateFor) return true;
+  return std::any_of(filter.children.begin(), filter.children.end(),
+                     [](const Filter& c) { return usesInStateFor(c); });
+}
+
 std::optional<model::Timestamp> nextMatch(const Filter& filter, const model::Job& job,
                                           model::Timestamp now, model::Timestamp since,
                                           model::Timestamp before) {

@@ -30,6 +30,8 @@ std::string explain(const Filter& filter, const model::Job& job, model::Timestam
 // in-state-for) is crossed. nullopt when it does not within the span.
 // Whether the tree has an older-than or in-state-for node (whether nextMatch can find anything).
 bool hasAgeFilter(const Filter& filter);
+// Whether the tree has an in-state-for node (whether it needs first-seen-in-state times).
+bool usesInStateFor(const Filter& filter);
 std::optional<model::Timestamp> nextMatch(const Filter& filter, const model::Job& job,
                                           model::Timestamp now, model::Timestamp since,
                                           model::Timestamp before);

@@ -567,6 +567,25 @@ TEST_F(PassTest, InStateForCountsFromTheFirstSightingInTheCurrentState) {
       << pass_->decisions()[0].reason;
 }
 
+TEST_F(PassTest, FirstSightingsAreRecordedOnlyForPoliciesThatUseInStateFor) {
+  state::MemoryStateStore store;
+  state_ = &store;
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-01T00:00:00.000Z"),
+               job("750R00000000002AAA", JobState::JobComplete, "2026-11-01T00:00:00.000Z")};
+  org_.pages = {page};
+  auto plain = statePolicy("abort-stuck", {JobState::InProgress}, policy::Action::Abort,
+                           policy::Mode::DryRun);
+  EXPECT_EQ(run({&plain}).matched, 1);
+  EXPECT_EQ(store.jobCount(), 0u);  // nothing reads them: no write per listed job
+
+  auto timed = statePolicy("abort-long-in-state", {JobState::InProgress}, policy::Action::Abort,
+                           policy::Mode::DryRun);
+  timed.filter.children.push_back(inStateFor(std::chrono::minutes(30)));
+  run({&plain, &timed});
+  EXPECT_EQ(store.jobCount(), 2u);  // every listed job, in whatever state
+}
+
 TEST_F(PassTest, AJobCrossingAThresholdBeforeTheNextPassIsReported) {
   salesforce::Page page;
   page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T11:40:00.000Z"),
