@@ -9,13 +9,16 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 mkdir -p build/fuzz/findings
 status=0
-for target in job_list policy time; do
+# job_list_diff checks the streaming list mapping against its document-tree oracle; it starts from
+# the job_list seeds.
+for target in job_list job_list_diff policy time; do
   work="build/fuzz/corpus/$target"
+  seeds="tests/fuzz/corpus/${target%_diff}"
   mkdir -p "$work"
   echo "fuzz_$target: ${seconds}s"
   if ! "build/fuzz/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=8192 \
       -rss_limit_mb=2048 -timeout=10 -dict=tests/fuzz/dictionary.txt \
-      -artifact_prefix="build/fuzz/findings/$target-" "$work" "tests/fuzz/corpus/$target" \
+      -artifact_prefix="build/fuzz/findings/$target-" "$work" "$seeds" \
       > "build/fuzz/$target.log" 2>&1; then
     echo "fuzz_$target: FINDING (see build/fuzz/$target.log and build/fuzz/findings/)"
     tail -30 "build/fuzz/$target.log"

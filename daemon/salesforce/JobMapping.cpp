@@ -3,15 +3,18 @@
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
+#include <Poco/JSON/Handler.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <variant>
 #include <vector>
@@ -50,44 +53,6 @@ class StrictHandler : public Poco::JSON::ParseHandler {
   std::vector<std::set<std::string>> keys_;
 };
 
-// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool validUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    unsigned c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int extra = 0;
-    unsigned cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    p += extra + 1;
-  }
-  return true;
-}
-
 ApiError malformed(std::string message) {
   ApiError e;
   e.kind = ApiError::Kind::Malformed;
@@ -98,7 +63,7 @@ ApiError malformed(std::string message) {
 
 // Parses JSON strictly; returns the value or the reason it was refused.
 std::variant<Var, std::string> parseJson(std::string_view body) {
-  if (!validUtf8(body)) return std::string("body is not valid UTF-8");
+  if (!isValidUtf8(body)) return std::string("body is not valid UTF-8");
   try {
     Poco::JSON::Parser parser(new StrictHandler);
     parser.setDepth(kMaxJsonDepth);
@@ -129,49 +94,102 @@ std::optional<std::string> optionalText(const Object& o, const std::string& key)
   return std::nullopt;
 }
 
+// The keys the mapping reads: a list record's fields (BULK_API.md 4) in the order they are
+// checked, then the list page's own keys. Any other key is carried over and ignored.
+enum Slot : uint8_t {
+  kId,
+  kJobType,
+  kState,
+  kCreatedDate,
+  kSystemModstamp,
+  kApiVersion,
+  kOperation,
+  kObject,
+  kCreatedById,
+  kConcurrencyMode,
+  kContentType,
+  kLineEnding,
+  kColumnDelimiter,
+  kRecordSlots,
+  kDone = kRecordSlots,
+  kRecords,
+  kNextRecordsUrl,
+  kSlots,
+  kOther = kSlots,
+};
+constexpr std::array<std::string_view, kSlots> kSlotNames = {"id",
+                                                             "jobType",
+                                                             "state",
+                                                             "createdDate",
+                                                             "systemModstamp",
+                                                             "apiVersion",
+                                                             "operation",
+                                                             "object",
+                                                             "createdById",
+                                                             "concurrencyMode",
+                                                             "contentType",
+                                                             "lineEnding",
+                                                             "columnDelimiter",
+                                                             "done",
+                                                             "records",
+                                                             "nextRecordsUrl"};
+
+Slot slotOf(std::string_view key, Slot first, Slot last) {
+  for (int i = first; i < last; ++i) {
+    if (kSlotNames[i] == key) return static_cast<Slot>(i);
+  }
+  return kOther;
+}
+
+// One JSON value as the mapping needs it: its type, and its text or number.
+struct Value {
+  enum class Type : uint8_t { Missing, Null, String, Bool, Integer, Unsigned, Double, Container };
+  Type type = Type::Missing;
+  std::string text;  // String (the buffer is reused from record to record)
+  bool flag = false;
+  int64_t integer = 0;
+  uint64_t unsignedInteger = 0;
+  double real = 0;
+};
+
+// A string member: "" when missing or null, nullopt when of another type.
+std::optional<std::string> optionalText(Value& v) {
+  if (v.type == Value::Type::Missing || v.type == Value::Type::Null) return std::string();
+  if (v.type == Value::Type::String) return std::move(v.text);
+  return std::nullopt;
+}
+
 // apiVersion arrives as 46.0, 53 or "62.0" (BULK_API.md 1, 12.7).
-std::optional<std::string> apiVersionText(const Object& o) {
-  if (!o.has("apiVersion")) return std::string();
-  Var v = o.get("apiVersion");
-  if (v.isEmpty()) return std::string();
-  if (v.isString()) return v.extract<std::string>();
-  if (v.isBoolean()) return std::nullopt;
-  try {
-    if (v.isInteger()) return fmt::format("{}.0", v.convert<Poco::Int64>());
-    if (v.isNumeric()) {
-      double d = v.convert<double>();
-      if (!std::isfinite(d) || d < 0 || d > 1e6) return std::nullopt;
-      return fmt::format("{:.1f}", d);
-    }
-  } catch (const Poco::Exception&) {
-    return std::nullopt;
+std::optional<std::string> apiVersionText(Value& v) {
+  switch (v.type) {
+    case Value::Type::Missing:
+    case Value::Type::Null:
+      return std::string();
+    case Value::Type::String:
+      return std::move(v.text);
+    case Value::Type::Integer:
+      return fmt::format("{}.0", v.integer);
+    case Value::Type::Unsigned:
+      if (v.unsignedInteger > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) break;
+      return fmt::format("{}.0", v.unsignedInteger);
+    case Value::Type::Double:
+      if (!std::isfinite(v.real) || v.real < 0 || v.real > 1e6) break;
+      return fmt::format("{:.1f}", v.real);
+    default:
+      break;
   }
   return std::nullopt;
 }
 
-std::string idOf(const Object& o) {
-  if (!o.has("id")) return {};
-  Var v = o.get("id");
-  if (!v.isString()) return {};
-  std::string id = v.extract<std::string>();
-  if (id.size() > 64) id.resize(64);  // a reason, not a payload
-  return id;
-}
+// A trusted job from one record's fields, or the reason the record was skipped. Consumes the
+// fields' text.
+std::variant<model::Job, std::string> toJob(std::array<Value, kRecordSlots>& f,
+                                            model::ResourceKind kind) {
+  if (f[kId].type == Value::Type::Missing) return std::string("missing id");
+  if (f[kId].type != Value::Type::String) return std::string("id is not a string");
+  if (!isJobId(f[kId].text)) return std::string("id is not a Bulk job id (750...)");
 
-// A trusted job, or the reason the record was skipped.
-std::variant<model::Job, std::string> parseRecord(const Var& v, model::ResourceKind kind) {
-  Object::Ptr o = asObject(v);
-  if (!o) return std::string("record is not an object");
-
-  if (!o->has("id")) return std::string("missing id");
-  Var idVar = o->get("id");
-  if (!idVar.isString()) return std::string("id is not a string");
-  model::Job job;
-  job.kind = kind;
-  job.id = idVar.extract<std::string>();
-  if (!isJobId(job.id)) return std::string("id is not a Bulk job id (750...)");
-
-  auto jobType = optionalText(*o, "jobType");
+  auto jobType = optionalText(f[kJobType]);
   if (!jobType) return std::string("jobType is not a string");
   if (*jobType == "Classic" || *jobType == "BigObjectIngest") {
     return std::string("not a Bulk API 2.0 job");
@@ -180,53 +198,210 @@ std::variant<model::Job, std::string> parseRecord(const Var& v, model::ResourceK
       (kind == model::ResourceKind::Ingest && *jobType == "V2Query")) {
     return fmt::format("jobType {} in a {} listing", *jobType, model::resourcePath(kind));
   }
-  job.jobType = std::move(*jobType);
 
-  if (!o->has("state") || !o->get("state").isString()) return std::string("missing state");
-  auto stateText = o->get("state").extract<std::string>();
-  auto state = model::parseJobState(stateText);
-  if (!state) return fmt::format("unknown state \"{:.40}\"", stateText);
-  job.state = *state;
+  if (f[kState].type != Value::Type::String) return std::string("missing state");
+  auto state = model::parseJobState(f[kState].text);
+  if (!state) return fmt::format("unknown state \"{:.40}\"", f[kState].text);
 
-  if (!o->has("createdDate") || !o->get("createdDate").isString()) {
-    return std::string("missing createdDate");
-  }
-  auto created = model::parseTimestamp(o->get("createdDate").extract<std::string>());
+  if (f[kCreatedDate].type != Value::Type::String) return std::string("missing createdDate");
+  auto created = model::parseTimestamp(f[kCreatedDate].text);
   if (!created) return std::string("unparsable createdDate");
-  job.createdDate = *created;
 
   // Filters may age jobs by systemModstamp; a made-up value could make a job look old enough to
   // act on, so a record without a valid one is not trusted either.
-  if (!o->has("systemModstamp") || !o->get("systemModstamp").isString()) {
-    return std::string("missing systemModstamp");
-  }
-  auto modstamp = model::parseTimestamp(o->get("systemModstamp").extract<std::string>());
+  if (f[kSystemModstamp].type != Value::Type::String) return std::string("missing systemModstamp");
+  auto modstamp = model::parseTimestamp(f[kSystemModstamp].text);
   if (!modstamp) return std::string("unparsable systemModstamp");
-  job.systemModstamp = *modstamp;
 
-  auto version = apiVersionText(*o);
+  auto version = apiVersionText(f[kApiVersion]);
   if (!version) return std::string("apiVersion is neither a number nor a string");
+
+  model::Job job;
+  job.kind = kind;
+  job.jobType = std::move(*jobType);
+  job.state = *state;
+  job.createdDate = *created;
+  job.systemModstamp = *modstamp;
   job.apiVersion = std::move(*version);
 
   struct TextField {
-    const char* name;
+    Slot slot;
     std::string model::Job::*member;
   };
-  static const TextField kText[] = {
-      {"operation", &model::Job::operation},
-      {"object", &model::Job::object},
-      {"createdById", &model::Job::createdById},
-      {"concurrencyMode", &model::Job::concurrencyMode},
-      {"contentType", &model::Job::contentType},
-      {"lineEnding", &model::Job::lineEnding},
-      {"columnDelimiter", &model::Job::columnDelimiter},
+  static constexpr TextField kText[] = {
+      {kOperation, &model::Job::operation},
+      {kObject, &model::Job::object},
+      {kCreatedById, &model::Job::createdById},
+      {kConcurrencyMode, &model::Job::concurrencyMode},
+      {kContentType, &model::Job::contentType},
+      {kLineEnding, &model::Job::lineEnding},
+      {kColumnDelimiter, &model::Job::columnDelimiter},
   };
-  for (const auto& f : kText) {
-    auto text = optionalText(*o, f.name);
-    if (!text) return fmt::format("{} is not a string", f.name);
-    job.*(f.member) = std::move(*text);
+  for (const auto& t : kText) {
+    auto text = optionalText(f[t.slot]);
+    if (!text) return fmt::format("{} is not a string", kSlotNames[t.slot]);
+    job.*(t.member) = std::move(*text);
   }
+  job.id = std::move(f[kId].text);  // last: a skipped record is reported with its id
   return job;
+}
+
+// Maps a list page (or one job) while POCO's parser reads it: no document tree, one record's
+// fields at a time. Refuses duplicate keys in any object, as StrictHandler does. What does not
+// fit the expected shape is noted and reported once the whole body has parsed, so that invalid
+// JSON anywhere is reported as such first.
+class JobStreamHandler : public Poco::JSON::Handler {
+ public:
+  enum class Shape { ListPage, SingleJob };
+
+  JobStreamHandler(Shape shape, model::ResourceKind kind) : shape_(shape), kind_(kind) {}
+
+  // What was found, once parse() returned.
+  bool topIsObject = false;
+  bool recordsIsArray = false;
+  Value done;
+  Value records;
+  Value nextRecordsUrl;
+  Page page;
+  std::optional<std::variant<model::Job, std::string>> single;  // SingleJob: the record, if any
+
+  void reset() override {}
+  void startObject() override { open(true); }
+  void endObject() override { close(); }
+  void startArray() override { open(false); }
+  void endArray() override { close(); }
+
+  void key(const std::string& k) override {
+    Frame& f = frames_.back();
+    Slot slot = kOther;
+    if (f.kind == Frame::Kind::Top) slot = slotOf(k, kDone, kSlots);
+    if (f.kind == Frame::Kind::Record) slot = slotOf(k, kId, kRecordSlots);
+    bool fresh = slot == kOther ? f.otherKeys.insert(k).second : !(f.seen & (1u << slot));
+    if (!fresh) throw Poco::JSON::JSONException(fmt::format("duplicate key \"{}\"", k));
+    if (slot != kOther) f.seen |= 1u << slot;
+    f.pending = slot;
+  }
+
+  void null() override { scalar(Value::Type::Null); }
+  void value(bool b) override { scalar(Value::Type::Bool).flag = b; }
+  void value(int v) override { scalar(Value::Type::Integer).integer = v; }
+  void value(unsigned v) override { scalar(Value::Type::Integer).integer = v; }
+  void value(Poco::Int64 v) override { scalar(Value::Type::Integer).integer = v; }
+  void value(Poco::UInt64 v) override { scalar(Value::Type::Unsigned).unsignedInteger = v; }
+  void value(double d) override { scalar(Value::Type::Double).real = d; }
+  void value(const std::string& s) override { scalar(Value::Type::String).text = s; }
+
+ private:
+  struct Frame {
+    enum class Kind : uint8_t { Top, Records, Record, Ignored };
+    Kind kind = Kind::Ignored;
+    uint32_t seen = 0;                // the known keys met so far (1 << Slot)
+    std::set<std::string> otherKeys;  // every other key met so far
+    Slot pending = kOther;            // the key whose value comes next
+  };
+
+  // Where a value that starts now goes: a field of the current record, a key of the page, or
+  // nowhere (scratch).
+  Value* slotForValue(Value::Type type) {
+    if (frames_.empty()) return &scratch_;  // the top level: opened by open()
+    Frame& f = frames_.back();
+    switch (f.kind) {
+      case Frame::Kind::Top:
+        if (f.pending == kDone) return &done;
+        if (f.pending == kRecords) return &records;
+        if (f.pending == kNextRecordsUrl) return &nextRecordsUrl;
+        return &scratch_;
+      case Frame::Kind::Record:
+        return f.pending == kOther ? &scratch_ : &fields_[f.pending];
+      case Frame::Kind::Records:
+        if (type != Value::Type::Container) {
+          page.skipped.push_back({std::string(), "record is not an object"});
+        }
+        return &scratch_;
+      case Frame::Kind::Ignored:
+        return &scratch_;
+    }
+    return &scratch_;
+  }
+
+  Value& scalar(Value::Type type) {
+    if (frames_.empty() && shape_ == Shape::SingleJob) {
+      single = std::string("record is not an object");
+    }
+    Value* v = slotForValue(type);
+    v->type = type;
+    return *v;
+  }
+
+  void open(bool object) {
+    Frame::Kind kind = Frame::Kind::Ignored;
+    if (frames_.empty()) {
+      if (object && shape_ == Shape::ListPage) {
+        topIsObject = true;
+        kind = Frame::Kind::Top;
+      } else if (object) {
+        kind = Frame::Kind::Record;
+      } else if (shape_ == Shape::SingleJob) {
+        single = std::string("record is not an object");
+      }
+    } else {
+      Frame& parent = frames_.back();
+      Value* v = slotForValue(Value::Type::Container);
+      v->type = Value::Type::Container;
+      if (parent.kind == Frame::Kind::Top && parent.pending == kRecords && !object) {
+        recordsIsArray = true;
+        kind = Frame::Kind::Records;
+      } else if (parent.kind == Frame::Kind::Records) {
+        if (object) {
+          kind = Frame::Kind::Record;
+        } else {
+          page.skipped.push_back({std::string(), "record is not an object"});
+        }
+      }
+    }
+    if (kind == Frame::Kind::Record) {
+      for (auto& f : fields_) f.type = Value::Type::Missing;
+    }
+    frames_.emplace_back().kind = kind;
+  }
+
+  void close() {
+    if (frames_.empty()) return;  // the parser reports the imbalance
+    Frame::Kind kind = frames_.back().kind;
+    frames_.pop_back();
+    if (kind != Frame::Kind::Record) return;
+    auto r = toJob(fields_, kind_);
+    if (shape_ == Shape::SingleJob) {
+      single = std::move(r);
+    } else if (auto* job = std::get_if<model::Job>(&r)) {
+      page.jobs.push_back(std::move(*job));
+    } else {
+      std::string id;
+      if (fields_[kId].type == Value::Type::String) id = fields_[kId].text.substr(0, 64);
+      page.skipped.push_back({std::move(id), std::get<std::string>(std::move(r))});
+    }
+  }
+
+  Shape shape_;
+  model::ResourceKind kind_;
+  std::vector<Frame> frames_;
+  std::array<Value, kRecordSlots> fields_;
+  Value scratch_;
+};
+
+// Runs POCO's parser over `body` with `handler`; the reason it was refused, if it was.
+std::optional<std::string> stream(std::string_view body, const Poco::JSON::Handler::Ptr& handler) {
+  if (!isValidUtf8(body)) return std::string("body is not valid UTF-8");
+  try {
+    Poco::JSON::Parser parser(handler);
+    parser.setDepth(kMaxJsonDepth);
+    parser.parse(std::string(body));
+    return std::nullopt;
+  } catch (const Poco::Exception& e) {
+    return fmt::format("invalid JSON: {}", e.displayText());
+  } catch (const std::exception& e) {
+    return fmt::format("invalid JSON: {}", e.what());
+  }
 }
 
 std::string upperNoUnderscore(std::string_view s) {
@@ -264,6 +439,43 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
+bool isValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int extra = 0;
+    unsigned cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (end - p <= extra) return false;
+    for (int i = 1; i <= extra; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    p += extra + 1;
+  }
+  return true;
+}
+
 bool isJobId(std::string_view id) {
   if (id.size() < 15 || id.size() > 18 || id.substr(0, 3) != "750") return false;
   return std::all_of(id.begin(), id.end(),
@@ -271,50 +483,36 @@ bool isJobId(std::string_view id) {
 }
 
 Result<ListPage> parseJobList(std::string_view body, model::ResourceKind kind) {
-  auto parsed = parseJson(body);
-  if (auto* why = std::get_if<std::string>(&parsed)) return malformed("job list: " + *why);
-  Object::Ptr top = asObject(std::get<Var>(parsed));
-  if (!top) return malformed("job list: top level is not an object");
-
-  if (!top->has("done")) return malformed("job list: `done` is missing");
-  Var done = top->get("done");
-  if (!done.isBoolean()) return malformed("job list: `done` is not a boolean");
-
-  if (!top->has("records")) return malformed("job list: `records` is missing");
-  Array::Ptr records = asArray(top->get("records"));
-  if (!records) return malformed("job list: `records` is not an array");
-
+  Poco::SharedPtr<JobStreamHandler> handler =
+      new JobStreamHandler(JobStreamHandler::Shape::ListPage, kind);
+  if (auto why = stream(body, handler)) return malformed("job list: " + *why);
+  JobStreamHandler& h = *handler;
+  if (!h.topIsObject) return malformed("job list: top level is not an object");
+  if (h.done.type == Value::Type::Missing) return malformed("job list: `done` is missing");
+  if (h.done.type != Value::Type::Bool) return malformed("job list: `done` is not a boolean");
+  if (h.records.type == Value::Type::Missing) return malformed("job list: `records` is missing");
+  if (h.records.type != Value::Type::Container || !h.recordsIsArray) {
+    return malformed("job list: `records` is not an array");
+  }
   ListPage out;
-  out.done = done.extract<bool>();
-  if (top->has("nextRecordsUrl")) {
-    Var next = top->get("nextRecordsUrl");
-    if (next.isString()) {
-      out.nextRecordsUrl = next.extract<std::string>();
-    } else if (!next.isEmpty()) {
-      return malformed("job list: `nextRecordsUrl` is neither a string nor null");
-    }
+  out.done = h.done.flag;
+  if (h.nextRecordsUrl.type == Value::Type::String) {
+    out.nextRecordsUrl = std::move(h.nextRecordsUrl.text);
+  } else if (h.nextRecordsUrl.type != Value::Type::Missing &&
+             h.nextRecordsUrl.type != Value::Type::Null) {
+    return malformed("job list: `nextRecordsUrl` is neither a string nor null");
   }
-
-  out.page.jobs.reserve(records->size());
-  for (std::size_t i = 0; i < records->size(); ++i) {
-    Var record = records->get(static_cast<unsigned>(i));
-    auto r = parseRecord(record, kind);
-    if (auto* job = std::get_if<model::Job>(&r)) {
-      out.page.jobs.push_back(std::move(*job));
-    } else {
-      Object::Ptr o = asObject(record);
-      out.page.skipped.push_back({o ? idOf(*o) : std::string(), std::get<std::string>(r)});
-    }
-  }
+  out.page = std::move(h.page);
   return out;
 }
 
 Result<model::Job> parseJob(std::string_view body, model::ResourceKind kind) {
-  auto parsed = parseJson(body);
-  if (auto* why = std::get_if<std::string>(&parsed)) return malformed("job: " + *why);
-  auto r = parseRecord(std::get<Var>(parsed), kind);
-  if (auto* why = std::get_if<std::string>(&r)) return malformed("job: " + *why);
-  return std::get<model::Job>(std::move(r));
+  Poco::SharedPtr<JobStreamHandler> handler =
+      new JobStreamHandler(JobStreamHandler::Shape::SingleJob, kind);
+  if (auto why = stream(body, handler)) return malformed("job: " + *why);
+  if (!handler->single) return malformed("job: record is not an object");
+  if (auto* why = std::get_if<std::string>(&*handler->single)) return malformed("job: " + *why);
+  return std::get<model::Job>(std::move(*handler->single));
 }
 
 std::optional<std::string> parseReplyState(std::string_view body) {

@@ -46,6 +46,9 @@ ApiError classify(int status, std::string_view body);
 // `api-usage=10018/100000`, possibly followed by `; per-app-api-usage=...`.
 std::optional<ApiUsage> parseLimitInfo(std::string_view header);
 
+// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool isValidUtf8(std::string_view s);
+
 // True for a Bulk job id: ^750[A-Za-z0-9]{12,15}$.
 bool isJobId(std::string_view id);
 

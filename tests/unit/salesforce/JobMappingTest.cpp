@@ -208,6 +208,11 @@ TEST(ParseJobList, SkippedRecordKeepsIdAndOthersSurvive) {
   ASSERT_EQ(p.page.skipped.size(), 2u);
   EXPECT_EQ(p.page.skipped[0].id, "750R0000000zlh9IAB");
   EXPECT_EQ(p.page.skipped[1].id, "");
+  // The id is kept whichever check fails, the last one included.
+  ListPage late = parseOk(listOf(record(kGoodFields + R"(,"columnDelimiter":1)")));
+  ASSERT_EQ(late.page.skipped.size(), 1u);
+  EXPECT_EQ(late.page.skipped[0].id, "750R0000000zlh9IAA");
+  EXPECT_EQ(late.page.skipped[0].reason, "columnDelimiter is not a string");
 }
 
 TEST(ParseJobList, EveryMalformedCase) {

@@ -1,0 +1,244 @@
+// The list-page mapping as it was before the streaming handler: POCO's document tree, then the
+// checks on it. Kept only as an oracle for fuzz_job_list_diff, which requires the streaming
+// mapping in daemon/salesforce/JobMapping.cpp to give the same jobs, skip reasons and errors for
+// every input. Not linked into bulkwarden.
+#include "JobMappingReference.h"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
+#include <Poco/JSON/Parser.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+#include <variant>
+#include <vector>
+
+namespace bulkwarden::salesforce {
+namespace {
+
+using Poco::Dynamic::Var;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+// POCO keeps the last of two equal keys silently; a record with two `state`s must not be trusted,
+// so the handler refuses duplicates while parsing.
+class StrictHandler : public Poco::JSON::ParseHandler {
+ public:
+  void reset() override {
+    ParseHandler::reset();
+    keys_.clear();
+  }
+  void startObject() override {
+    keys_.emplace_back();
+    ParseHandler::startObject();
+  }
+  void endObject() override {
+    if (!keys_.empty()) keys_.pop_back();
+    ParseHandler::endObject();
+  }
+  void key(const std::string& k) override {
+    if (!keys_.empty() && !keys_.back().insert(k).second) {
+      throw Poco::JSON::JSONException(fmt::format("duplicate key \"{}\"", k));
+    }
+    ParseHandler::key(k);
+  }
+
+ private:
+  std::vector<std::set<std::string>> keys_;
+};
+
+ApiError malformed(std::string message) {
+  ApiError e;
+  e.kind = ApiError::Kind::Malformed;
+  e.message = std::move(message);
+  e.sent = true;
+  return e;
+}
+
+// The UTF-8 check is shared (isValidUtf8): it is not what this oracle is for.
+std::variant<Var, std::string> parseJson(std::string_view body) {
+  if (!isValidUtf8(body)) return std::string("body is not valid UTF-8");
+  try {
+    Poco::JSON::Parser parser(new StrictHandler);
+    parser.setDepth(kMaxJsonDepth);
+    return parser.parse(std::string(body));
+  } catch (const Poco::Exception& e) {
+    return fmt::format("invalid JSON: {}", e.displayText());
+  } catch (const std::exception& e) {
+    return fmt::format("invalid JSON: {}", e.what());
+  }
+}
+
+Object::Ptr asObject(const Var& v) {
+  if (v.type() == typeid(Object::Ptr)) return v.extract<Object::Ptr>();
+  return nullptr;
+}
+
+Array::Ptr asArray(const Var& v) {
+  if (v.type() == typeid(Array::Ptr)) return v.extract<Array::Ptr>();
+  return nullptr;
+}
+
+// A string member, "" when missing or null, nullopt when of another type.
+std::optional<std::string> optionalText(const Object& o, const std::string& key) {
+  if (!o.has(key)) return std::string();
+  Var v = o.get(key);
+  if (v.isEmpty()) return std::string();
+  if (v.isString()) return v.extract<std::string>();
+  return std::nullopt;
+}
+
+// apiVersion arrives as 46.0, 53 or "62.0" (BULK_API.md 1, 12.7).
+std::optional<std::string> apiVersionText(const Object& o) {
+  if (!o.has("apiVersion")) return std::string();
+  Var v = o.get("apiVersion");
+  if (v.isEmpty()) return std::string();
+  if (v.isString()) return v.extract<std::string>();
+  if (v.isBoolean()) return std::nullopt;
+  try {
+    if (v.isInteger()) return fmt::format("{}.0", v.convert<Poco::Int64>());
+    if (v.isNumeric()) {
+      double d = v.convert<double>();
+      if (!std::isfinite(d) || d < 0 || d > 1e6) return std::nullopt;
+      return fmt::format("{:.1f}", d);
+    }
+  } catch (const Poco::Exception&) {
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::string idOf(const Object& o) {
+  if (!o.has("id")) return {};
+  Var v = o.get("id");
+  if (!v.isString()) return {};
+  std::string id = v.extract<std::string>();
+  if (id.size() > 64) id.resize(64);  // a reason, not a payload
+  return id;
+}
+
+// A trusted job, or the reason the record was skipped.
+std::variant<model::Job, std::string> parseRecord(const Var& v, model::ResourceKind kind) {
+  Object::Ptr o = asObject(v);
+  if (!o) return std::string("record is not an object");
+
+  if (!o->has("id")) return std::string("missing id");
+  Var idVar = o->get("id");
+  if (!idVar.isString()) return std::string("id is not a string");
+  model::Job job;
+  job.kind = kind;
+  job.id = idVar.extract<std::string>();
+  if (!isJobId(job.id)) return std::string("id is not a Bulk job id (750...)");
+
+  auto jobType = optionalText(*o, "jobType");
+  if (!jobType) return std::string("jobType is not a string");
+  if (*jobType == "Classic" || *jobType == "BigObjectIngest") {
+    return std::string("not a Bulk API 2.0 job");
+  }
+  if ((kind == model::ResourceKind::Query && *jobType == "V2Ingest") ||
+      (kind == model::ResourceKind::Ingest && *jobType == "V2Query")) {
+    return fmt::format("jobType {} in a {} listing", *jobType, model::resourcePath(kind));
+  }
+  job.jobType = std::move(*jobType);
+
+  if (!o->has("state") || !o->get("state").isString()) return std::string("missing state");
+  auto stateText = o->get("state").extract<std::string>();
+  auto state = model::parseJobState(stateText);
+  if (!state) return fmt::format("unknown state \"{:.40}\"", stateText);
+  job.state = *state;
+
+  if (!o->has("createdDate") || !o->get("createdDate").isString()) {
+    return std::string("missing createdDate");
+  }
+  auto created = model::parseTimestamp(o->get("createdDate").extract<std::string>());
+  if (!created) return std::string("unparsable createdDate");
+  job.createdDate = *created;
+
+  // Filters may age jobs by systemModstamp; a made-up value could make a job look old enough to
+  // act on, so a record without a valid one is not trusted either.
+  if (!o->has("systemModstamp") || !o->get("systemModstamp").isString()) {
+    return std::string("missing systemModstamp");
+  }
+  auto modstamp = model::parseTimestamp(o->get("systemModstamp").extract<std::string>());
+  if (!modstamp) return std::string("unparsable systemModstamp");
+  job.systemModstamp = *modstamp;
+
+  auto version = apiVersionText(*o);
+  if (!version) return std::string("apiVersion is neither a number nor a string");
+  job.apiVersion = std::move(*version);
+
+  struct TextField {
+    const char* name;
+    std::string model::Job::*member;
+  };
+  static const TextField kText[] = {
+      {"operation", &model::Job::operation},
+      {"object", &model::Job::object},
+      {"createdById", &model::Job::createdById},
+      {"concurrencyMode", &model::Job::concurrencyMode},
+      {"contentType", &model::Job::contentType},
+      {"lineEnding", &model::Job::lineEnding},
+      {"columnDelimiter", &model::Job::columnDelimiter},
+  };
+  for (const auto& f : kText) {
+    auto text = optionalText(*o, f.name);
+    if (!text) return fmt::format("{} is not a string", f.name);
+    job.*(f.member) = std::move(*text);
+  }
+  return job;
+}
+
+}  // namespace
+
+Result<ListPage> referenceParseJobList(std::string_view body, model::ResourceKind kind) {
+  auto parsed = parseJson(body);
+  if (auto* why = std::get_if<std::string>(&parsed)) return malformed("job list: " + *why);
+  Object::Ptr top = asObject(std::get<Var>(parsed));
+  if (!top) return malformed("job list: top level is not an object");
+
+  if (!top->has("done")) return malformed("job list: `done` is missing");
+  Var done = top->get("done");
+  if (!done.isBoolean()) return malformed("job list: `done` is not a boolean");
+
+  if (!top->has("records")) return malformed("job list: `records` is missing");
+  Array::Ptr records = asArray(top->get("records"));
+  if (!records) return malformed("job list: `records` is not an array");
+
+  ListPage out;
+  out.done = done.extract<bool>();
+  if (top->has("nextRecordsUrl")) {
+    Var next = top->get("nextRecordsUrl");
+    if (next.isString()) {
+      out.nextRecordsUrl = next.extract<std::string>();
+    } else if (!next.isEmpty()) {
+      return malformed("job list: `nextRecordsUrl` is neither a string nor null");
+    }
+  }
+
+  out.page.jobs.reserve(records->size());
+  for (std::size_t i = 0; i < records->size(); ++i) {
+    Var record = records->get(static_cast<unsigned>(i));
+    auto r = parseRecord(record, kind);
+    if (auto* job = std::get_if<model::Job>(&r)) {
+      out.page.jobs.push_back(std::move(*job));
+    } else {
+      Object::Ptr o = asObject(record);
+      out.page.skipped.push_back({o ? idOf(*o) : std::string(), std::get<std::string>(r)});
+    }
+  }
+  return out;
+}
+
+Result<model::Job> referenceParseJob(std::string_view body, model::ResourceKind kind) {
+  auto parsed = parseJson(body);
+  if (auto* why = std::get_if<std::string>(&parsed)) return malformed("job: " + *why);
+  auto r = parseRecord(std::get<Var>(parsed), kind);
+  if (auto* why = std::get_if<std::string>(&r)) return malformed("job: " + *why);
+  return std::get<model::Job>(std::move(r));
+}
+
+}  // namespace bulkwarden::salesforce
