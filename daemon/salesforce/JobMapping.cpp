@@ -264,6 +264,7 @@ class JobStreamHandler : public Poco::JSON::Handler {
   Value nextRecordsUrl;
   Page page;
   std::optional<std::variant<model::Job, std::string>> single;  // SingleJob: the record, if any
+  std::optional<std::string> state;  // SingleJob: the record's `state`, valid record or not
 
   void reset() override {}
   void startObject() override { open(true); }
@@ -370,6 +371,9 @@ class JobStreamHandler : public Poco::JSON::Handler {
     Frame::Kind kind = frames_.back().kind;
     frames_.pop_back();
     if (kind != Frame::Kind::Record) return;
+    if (shape_ == Shape::SingleJob && fields_[kState].type == Value::Type::String) {
+      state = fields_[kState].text;
+    }
     auto r = toJob(fields_, kind_);
     if (shape_ == Shape::SingleJob) {
       single = std::move(r);
@@ -516,11 +520,11 @@ Result<model::Job> parseJob(std::string_view body, model::ResourceKind kind) {
 }
 
 std::optional<std::string> parseReplyState(std::string_view body) {
-  auto parsed = parseJson(body);
-  if (!std::holds_alternative<Var>(parsed)) return std::nullopt;
-  Object::Ptr o = asObject(std::get<Var>(parsed));
-  if (!o || !o->has("state") || !o->get("state").isString()) return std::nullopt;
-  return o->get("state").extract<std::string>();
+  // The reply is a short JobInfo; the job kind does not matter for its state.
+  Poco::SharedPtr<JobStreamHandler> handler =
+      new JobStreamHandler(JobStreamHandler::Shape::SingleJob, model::ResourceKind::Query);
+  if (stream(body, handler)) return std::nullopt;
+  return handler->state;
 }
 
 ApiError classify(int status, std::string_view body) {

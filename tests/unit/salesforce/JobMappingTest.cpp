@@ -293,6 +293,12 @@ TEST(ParseReplyState, AbortReply) {
   EXPECT_EQ(parseReplyState(R"({"id":"750R0000000zlh9IAA","state":"Aborted"})"), "Aborted");
   EXPECT_EQ(parseReplyState(""), std::nullopt);
   EXPECT_EQ(parseReplyState("[]"), std::nullopt);
+  // Only the top level's own `state`, a string, once.
+  EXPECT_EQ(parseReplyState(R"({"x":{"state":"Aborted"}})"), std::nullopt);
+  EXPECT_EQ(parseReplyState(R"([{"state":"Aborted"}])"), std::nullopt);
+  EXPECT_EQ(parseReplyState(R"({"state":3})"), std::nullopt);
+  EXPECT_EQ(parseReplyState(R"({"state":"Aborted","state":"JobComplete"})"), std::nullopt);
+  EXPECT_EQ(parseReplyState(R"({"state":"Aborted","x":[1,{"state":"Open"}]})"), "Aborted");
 }
 
 struct ClassifyCase {
