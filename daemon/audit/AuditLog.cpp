@@ -338,7 +338,6 @@ uint64_t AuditLog::append(std::string_view type, std::string_view run, const Fie
   prevHash_ = std::move(hash);
   if (type == "intent") model::failpoint("after_intent_write");
   if (sync == Sync::Durable) syncUpTo(lock, seq);
-  if (type == "intent") model::failpoint("after_intent_fsync");
   if (type == "result") model::failpoint("after_result_write");
   return seq;
 }
@@ -347,6 +346,12 @@ void AuditLog::sync() {
   std::unique_lock lock(mutex_);
   if (failed_) throw AuditError(failure_);
   syncUpTo(lock, seq_);
+}
+
+void AuditLog::syncThrough(uint64_t seq) {
+  std::unique_lock lock(mutex_);
+  if (failed_) throw AuditError(failure_);
+  syncUpTo(lock, std::min(seq, seq_));
 }
 
 // Group commit: one caller syncs for everyone whose record was written before the sync began;

@@ -56,6 +56,7 @@ class AuditLog : public AuditSink {
   uint64_t append(std::string_view type, std::string_view run, const Fields& fields,
                   Sync sync) override;
   void sync() override;
+  void syncThrough(uint64_t seq) override;
 
   // Closes and reopens the file at path() (logrotate moved it away): the chain goes on in the new
   // file. Throws AuditError.

@@ -31,6 +31,12 @@ class AuditSink {
                           Sync sync) = 0;
   // Makes everything appended so far durable. Throws AuditError.
   virtual void sync() = 0;
+  // Makes every record up to `seq` durable; a sink that can tell skips the work when a sync
+  // already covered it. Throws AuditError.
+  virtual void syncThrough(uint64_t seq) {
+    (void)seq;
+    sync();
+  }
 };
 
 }  // namespace bulkwarden::audit

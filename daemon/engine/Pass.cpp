@@ -330,28 +330,77 @@ void Pass::act() {
   }
   if (todo.empty()) return;
 
+  size_t threads =
+      std::min<size_t>(static_cast<size_t>(std::max(1, options_.concurrency)), todo.size());
+  // Intents are written ahead, a batch of `threads` at a time under one fdatasync, so that one
+  // sync makes a whole round of actions sendable instead of each worker waiting for its own. Each
+  // request still goes out only once its intent is durable. With an action-rate cap, an intent is
+  // written when its action's turn comes, so that its time is the request's time.
+  const size_t ahead = options_.rate ? 1 : threads;
+  std::vector<uint64_t> intentSeq(todo.size(), 0);
+  std::mutex aheadMutex;
+  size_t written = 0;  // intents written so far (todo order)
+  auto haltOn = [this](const audit::AuditError& e) {
+    std::lock_guard lock(mutex_);
+    halt_ = true;
+    if (!summary_.auditError) summary_.auditError = e.what();
+  };
+  // The seq of todo[i]'s intent, durable; 0 when it could not be written or synced.
+  auto durableIntent = [&](size_t i) -> uint64_t {
+    uint64_t seq = 0;
+    try {
+      {
+        std::lock_guard lock(aheadMutex);
+        if (written <= i) {
+          for (size_t end = std::min(todo.size(), i + ahead); written < end; ++written) {
+            intentSeq[written] =
+                audit_.append("intent", options_.runId, decisionFields(*todo[written]),
+                              audit::AuditSink::Sync::Buffered);
+          }
+        }
+        seq = intentSeq[i];
+      }
+      audit_.syncThrough(seq);
+    } catch (const audit::AuditError& e) {
+      haltOn(e);
+      return 0;
+    }
+    model::failpoint("after_intent_fsync");
+    return seq;
+  };
+
   std::atomic<size_t> next{0};
   auto worker = [&] {
     while (!stopRequested_.load() && !halt_.load()) {
       size_t i = next.fetch_add(1);
       if (i >= todo.size()) return;
       if (options_.rate && !options_.rate->acquire(stopRequested_)) return;
-      actOne(*todo[i]);
+      uint64_t seq = durableIntent(i);
+      // A stop or halt that came meanwhile: the intent is on disk, the request never goes out.
+      if (seq == 0 || stopRequested_.load() || halt_.load()) return;
+      actOne(*todo[i], seq);
     }
   };
-  size_t threads =
-      std::min<size_t>(static_cast<size_t>(std::max(1, options_.concurrency)), todo.size());
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();  // this thread works too
   for (auto& t : pool) t.join();
 
-  // Whatever no worker took (stop requested, or halted) was never sent.
-  for (auto* d : todo) {
-    if (d->outcome == Outcome::Recorded) {
-      d->outcome = Outcome::NotStarted;
-      ++summary_.outcomes[Outcome::NotStarted];
+  // Whatever no worker sent (stop requested, or halted) was never sent. An intent written ahead
+  // for it gets its result, so that every intent has one.
+  for (size_t i = 0; i < todo.size(); ++i) {
+    Decision& d = *todo[i];
+    if (d.outcome != Outcome::Recorded) continue;
+    d.outcome = Outcome::NotStarted;
+    ++summary_.outcomes[Outcome::NotStarted];
+    if (intentSeq[i] == 0) continue;
+    audit::Fields f = decisionFields(d);
+    f.add("intent", static_cast<int64_t>(intentSeq[i])).add("outcome", toString(d.outcome));
+    try {
+      audit_.append("result", options_.runId, f, audit::AuditSink::Sync::Buffered);
+    } catch (const audit::AuditError& e) {
+      if (!summary_.auditError) summary_.auditError = e.what();
     }
   }
   if (stopRequested_.load() && summary_.outcomes[Outcome::NotStarted] > 0) summary_.stopped = true;
@@ -382,19 +431,8 @@ void Pass::settle(Decision& d, std::string& observed) {
   }
 }
 
-void Pass::actOne(Decision& d) {
+void Pass::actOne(Decision& d, uint64_t intentSeq) {
   const bool isAbort = d.policy->action == policy::Action::Abort;
-  uint64_t intentSeq;
-  try {
-    intentSeq =
-        audit_.append("intent", options_.runId, decisionFields(d), audit::AuditSink::Sync::Durable);
-  } catch (const audit::AuditError& e) {
-    std::lock_guard lock(mutex_);
-    halt_ = true;
-    if (!summary_.auditError) summary_.auditError = e.what();
-    return;  // outcome stays Recorded -> NotStarted: nothing was sent
-  }
-
   auto reply = isAbort ? jobs_.abort(d.job.kind, d.job.id) : jobs_.remove(d.job.kind, d.job.id);
   model::failpoint("after_response");
   if (reply.ok()) {

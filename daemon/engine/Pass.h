@@ -101,7 +101,7 @@ struct PassOptions {
   // First-seen-in-state times; none: every job just seen. Used only when one of `policies` has an
   // in-state-for filter.
   state::StateStore* state = nullptr;
-  RateLimiter* rate = nullptr;         // the org's action rate cap; none: uncapped
+  RateLimiter* rate = nullptr;  // the org's action rate cap; none: uncapped
   // When each policy's next scheduled pass comes (by name): crossings of its age thresholds
   // before it are reported in the summary. Policies not in the map: none reported.
   std::map<std::string, model::Timestamp> nextPass;
@@ -120,7 +120,8 @@ class Pass {
   void collect(salesforce::Page&& page);
   void applyGates();
   void act();
-  void actOne(Decision& decision);
+  // Sends one action whose intent (`intentSeq`) is durable, and writes its result.
+  void actOne(Decision& decision, uint64_t intentSeq);
   void settle(Decision& decision, std::string& observed);
   audit::Fields decisionFields(const Decision& d) const;
 

@@ -47,14 +47,11 @@ uint64_t TimedAudit::append(std::string_view type, std::string_view run,
 }
 
 void TimedAudit::sync() {
-  auto start = std::chrono::steady_clock::now();
-  try {
-    inner_.sync();
-    monitor_.auditWrite("sync", std::chrono::steady_clock::now() - start, true, "");
-  } catch (const audit::AuditError& e) {
-    monitor_.auditWrite("sync", std::chrono::steady_clock::now() - start, false, e.what());
-    throw;
-  }
+  timedSync([this] { inner_.sync(); });
+}
+
+void TimedAudit::syncThrough(uint64_t seq) {
+  timedSync([this, seq] { inner_.syncThrough(seq); });
 }
 
 }  // namespace bulkwarden::status

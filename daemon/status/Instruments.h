@@ -3,6 +3,7 @@
 // (write latency, failures). Both are as thread-safe as what they wrap.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "audit/AuditSink.h"
@@ -45,8 +46,21 @@ class TimedAudit : public audit::AuditSink {
   uint64_t append(std::string_view type, std::string_view run, const audit::Fields& fields,
                   Sync sync) override;
   void sync() override;
+  void syncThrough(uint64_t seq) override;
 
  private:
+  template <class F>
+  void timedSync(F sync) {
+    auto start = std::chrono::steady_clock::now();
+    try {
+      sync();
+      monitor_.auditWrite("sync", std::chrono::steady_clock::now() - start, true, "");
+    } catch (const audit::AuditError& e) {
+      monitor_.auditWrite("sync", std::chrono::steady_clock::now() - start, false, e.what());
+      throw;
+    }
+  }
+
   audit::AuditSink& inner_;
   Monitor& monitor_;
 };

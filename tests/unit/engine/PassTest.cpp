@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -58,6 +60,8 @@ class ScriptedJobs : public salesforce::BulkJobs {
   std::mutex mutex;
   std::vector<std::string> actions;  // "abort:ID" / "delete:ID"
   std::vector<std::string> intentMissing;
+  std::vector<int> intentsAtAction;  // intents on disk as each action went out
+  std::function<void()> onAction;    // called as each action goes out
   int inFlight = 0;
   int maxInFlight = 0;
 
@@ -98,8 +102,10 @@ class ScriptedJobs : public salesforce::BulkJobs {
       std::lock_guard lock(mutex);
       actions.push_back(std::string(what) + ":" + id);
       if (!auditPath.empty() && !intentOnDisk(id)) intentMissing.push_back(id);
+      if (!auditPath.empty()) intentsAtAction.push_back(intentsOnDisk());
       maxInFlight = std::max(maxInFlight, ++inFlight);
     }
+    if (onAction) onAction();
     if (actionDelay.count() > 0) std::this_thread::sleep_for(actionDelay);
     {
       std::lock_guard lock(mutex);
@@ -108,6 +114,13 @@ class ScriptedJobs : public salesforce::BulkJobs {
     auto it = actionErrors.find(id);
     if (it != actionErrors.end()) return it->second;
     return salesforce::ActionReply{status, ""};
+  }
+  int intentsOnDisk() {
+    std::ifstream in(auditPath);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) n += line.find("\"type\":\"intent\"") != std::string::npos;
+    return n;
   }
   bool intentOnDisk(const std::string& id) {
     std::ifstream in(auditPath);
@@ -432,6 +445,61 @@ TEST_F(PassTest, ConcurrencyIsBounded) {
   EXPECT_EQ(s.outcomes[Outcome::Applied], 24);
   EXPECT_LE(org_.maxInFlight, 4);
   EXPECT_GE(org_.maxInFlight, 2);  // and actually concurrent
+}
+
+TEST_F(PassTest, IntentsAreWrittenARoundAheadUnderOneSync) {
+  salesforce::Page page;
+  for (int i = 0; i < 12; ++i) {
+    page.jobs.push_back(job(fmt::format("750R0000000{:04d}AAA", i), JobState::InProgress,
+                            "2026-11-29T10:00:00.000Z"));
+  }
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p}, false, /*concurrency=*/4);
+  EXPECT_EQ(s.outcomes[Outcome::Applied], 12);
+  EXPECT_TRUE(org_.intentMissing.empty());
+  ASSERT_EQ(org_.intentsAtAction.size(), 12u);
+  // Whoever wrote the first intent wrote the whole first round with it.
+  EXPECT_GE(*std::min_element(org_.intentsAtAction.begin(), org_.intentsAtAction.end()), 4);
+  EXPECT_TRUE(audit::verifyFile(auditPath_).openIntents.empty());
+}
+
+TEST_F(PassTest, AStopMidPassGivesEveryIntentWrittenAheadAResult) {
+  salesforce::Page page;
+  for (int i = 0; i < 24; ++i) {
+    page.jobs.push_back(job(fmt::format("750R0000000{:04d}AAA", i), JobState::InProgress,
+                            "2026-11-29T10:00:00.000Z"));
+  }
+  org_.pages = {page};
+  org_.actionDelay = std::chrono::milliseconds(5);
+  org_.onAction = [this] { stop_ = true; };  // SIGTERM as the first request goes out
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p}, false, /*concurrency=*/4);
+  EXPECT_TRUE(s.stopped);
+  size_t sent = org_.actions.size();
+  EXPECT_GE(sent, 1u);
+  EXPECT_LT(sent, 24u);
+  auto intents = records("intent");
+  auto results = records("result");
+  ASSERT_EQ(results.size(), intents.size());  // every intent has its result
+  EXPECT_GE(intents.size(), sent);
+  size_t notStarted = 0;
+  std::set<int64_t> answered;
+  for (auto& r : results) {
+    answered.insert(r->getValue<int64_t>("intent"));
+    auto outcome = r->getValue<std::string>("outcome");
+    if (outcome == "not-started") {
+      ++notStarted;
+    } else {
+      EXPECT_EQ(outcome, "applied");
+    }
+  }
+  EXPECT_EQ(answered.size(), intents.size());
+  EXPECT_EQ(notStarted, intents.size() - sent);  // written ahead, never sent, and said so
+  EXPECT_EQ(s.outcomes[Outcome::NotStarted], static_cast<int>(24 - sent));
+  auto verified = audit::verifyFile(auditPath_);
+  EXPECT_TRUE(verified.ok);
+  EXPECT_TRUE(verified.openIntents.empty());
 }
 
 // --- Gates: exemptions, limits, windows, in-state-for, deadline crossings, rate -------------
