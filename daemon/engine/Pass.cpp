@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -332,34 +333,57 @@ void Pass::act() {
 
   size_t threads =
       std::min<size_t>(static_cast<size_t>(std::max(1, options_.concurrency)), todo.size());
-  // Intents are written ahead, a batch of `threads` at a time under one fdatasync, so that one
-  // sync makes a whole round of actions sendable instead of each worker waiting for its own. Each
-  // request still goes out only once its intent is durable. With an action-rate cap, an intent is
-  // written when its action's turn comes, so that its time is the request's time.
-  const size_t ahead = options_.rate ? 1 : threads;
+  // Intents are written a round ahead: a worker taking action i writes the intents up to
+  // i + `threads`, so that each request's intent went to the file a round earlier, and a flusher
+  // thread syncs whatever has been written, while the requests are in flight. Each request still
+  // goes out only once its own intent is durable (syncThrough, which waits only if the flusher
+  // has not got there yet). With an action-rate cap, an intent is written when its action's turn
+  // comes, so that its time is the request's time.
+  const size_t ahead = options_.rate ? 0 : threads;
   std::vector<uint64_t> intentSeq(todo.size(), 0);
   std::mutex aheadMutex;
-  size_t written = 0;  // intents written so far (todo order)
+  std::condition_variable aheadWritten;
+  size_t written = 0;        // intents written so far (todo order)
+  uint64_t lastWritten = 0;  // seq of the last of them
+  bool workersDone = false;
   auto haltOn = [this](const audit::AuditError& e) {
     std::lock_guard lock(mutex_);
     halt_ = true;
     if (!summary_.auditError) summary_.auditError = e.what();
   };
+  std::thread flusher([&] {
+    uint64_t flushed = 0;
+    std::unique_lock lock(aheadMutex);
+    while (true) {
+      aheadWritten.wait(lock, [&] { return workersDone || lastWritten > flushed; });
+      if (lastWritten <= flushed) return;  // workers done, nothing left to sync
+      uint64_t target = lastWritten;
+      lock.unlock();
+      try {
+        audit_.syncThrough(target);
+      } catch (const audit::AuditError& e) {
+        haltOn(e);
+        return;  // the log fails closed: every syncThrough of a worker now throws too
+      }
+      lock.lock();
+      flushed = target;
+    }
+  });
   // The seq of todo[i]'s intent, durable; 0 when it could not be written or synced.
   auto durableIntent = [&](size_t i) -> uint64_t {
     uint64_t seq = 0;
     try {
       {
         std::lock_guard lock(aheadMutex);
-        if (written <= i) {
-          for (size_t end = std::min(todo.size(), i + ahead); written < end; ++written) {
-            intentSeq[written] =
-                audit_.append("intent", options_.runId, decisionFields(*todo[written]),
-                              audit::AuditSink::Sync::Buffered);
-          }
+        for (size_t end = std::min(todo.size(), i + 1 + ahead); written < end; ++written) {
+          intentSeq[written] =
+              audit_.append("intent", options_.runId, decisionFields(*todo[written]),
+                            audit::AuditSink::Sync::Buffered);
+          lastWritten = intentSeq[written];
         }
         seq = intentSeq[i];
       }
+      aheadWritten.notify_one();
       audit_.syncThrough(seq);
     } catch (const audit::AuditError& e) {
       haltOn(e);
@@ -386,6 +410,12 @@ void Pass::act() {
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();  // this thread works too
   for (auto& t : pool) t.join();
+  {
+    std::lock_guard lock(aheadMutex);
+    workersDone = true;
+  }
+  aheadWritten.notify_one();
+  flusher.join();
 
   // Whatever no worker sent (stop requested, or halted) was never sent. An intent written ahead
   // for it gets its result, so that every intent has one.

@@ -168,15 +168,15 @@ TEST_F(Endpoint, MetricsAgreeWithTheAuditTrail) {
   EXPECT_GE(used, static_cast<double>(org().apiUsed() - 8));
   EXPECT_GT(sum(m, "bulkwarden_salesforce_api_usage", {"kind=\"max\""}), 0.0);
   // Every audit write was timed: durable ones (config, run-end), buffered ones (run-start,
-  // decisions, intents written a round ahead, results), and the sync each action waits for
-  // before its request (one per intent sent; it costs nothing when another covered it).
+  // decisions, intents written a round ahead, results), and syncs: the one each action waits for
+  // before its request (free when the flusher got there first), and the flusher's own.
   auto intents = audit("intent");
   EXPECT_EQ(sum(m, "bulkwarden_audit_write_seconds_count", {"sync=\"durable\""}),
             static_cast<double>(audit("config").size() + audit("run-end").size()));
   EXPECT_EQ(sum(m, "bulkwarden_audit_write_seconds_count", {"sync=\"buffered\""}),
             static_cast<double>(audit("run-start").size() + decisions.size() + intents.size() +
                                 results.size()));
-  EXPECT_EQ(sum(m, "bulkwarden_audit_write_seconds_count", {"sync=\"sync\""}),
+  EXPECT_GE(sum(m, "bulkwarden_audit_write_seconds_count", {"sync=\"sync\""}),
             static_cast<double>(intents.size()));
   EXPECT_EQ(sum(m, "bulkwarden_errors_total"), 0.0);
   EXPECT_EQ(sum(m, "bulkwarden_ready"), 1.0);
