@@ -5,14 +5,19 @@
 # the next 10 s (strace -f -c, if installed), and reports VmRSS. Usage: bench/e2e/idle.sh [BULKWARDEN]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-binary="${1:-${BULKWARDEN:-$here/../../build/release/bulkwarden}}"
+binary="$(realpath "${1:-${BULKWARDEN:-$here/../../build/release/bulkwarden}}")"
+[ -x "$binary" ] || { echo "idle.sh: $binary is not an executable" >&2; exit 66; }
 dir="$(mktemp -d)"
+rp= sp=
 trap 'kill $rp $sp 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 cd "$dir"
 "$binary" sim --jobs query:InProgress:1000:age=1h-5h --jobs query:JobComplete:8000:age=1m-3d \
   --jobs query:InProgress:1000:age=1m-20m >sim.out 2>sim.err &
 sp=$!
-while [ ! -s sim.out ]; do sleep 0.05; done
+while [ ! -s sim.out ]; do
+  kill -0 "$sp" 2>/dev/null || { echo "idle.sh: the sim did not start: $(cat sim.err)" >&2; exit 1; }
+  sleep 0.05
+done
 read -r _ _ url _ token <sim.out
 echo "$token" >token && chmod 600 token
 cat >policies.yaml <<'YAML'
