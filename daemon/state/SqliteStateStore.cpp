@@ -1,10 +1,13 @@
 #include "state/SqliteStateStore.h"
 
+#include <Poco/Data/DataException.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Exception.h>
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <iterator>
+#include <unordered_map>
 
 namespace bulkwarden::state {
 
@@ -15,6 +18,64 @@ namespace {
 
 Int64 ms(model::Timestamp t) { return static_cast<Int64>(t.time_since_epoch().count()); }
 model::Timestamp fromMs(Int64 v) { return model::Timestamp(model::Duration(v)); }
+
+// Listed ids are alphanumeric (isJobId), but the store takes any string.
+void appendJsonString(std::string& out, std::string_view s) {
+  out += '"';
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+// Records jobs given as one JSON array of [id, state] (one parameter, so no limit on variables
+// and one statement for the page) and returns each row's `since`. A stored state that is not a
+// job state (0..5) never equals the job's, so such a row counts as never seen. `WHERE true` keeps
+// SQLite from reading ON CONFLICT as a join constraint.
+constexpr const char* kRecord =
+    "INSERT INTO job_state (org, kind, id, state, since, seen) "
+    "SELECT ?, ?, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), ?, ? "
+    "FROM json_each(?) j WHERE true "
+    "ON CONFLICT (org, kind, id) DO UPDATE SET "
+    "since = CASE WHEN job_state.state = excluded.state THEN job_state.since "
+    "ELSE excluded.since END, state = excluded.state, seen = excluded.seen "
+    "RETURNING id, since";
+
+// Records `run` (ids all different; `index` gives each id's place in `out`) and fills in its
+// first-seen times.
+void recordRun(Poco::Data::Session& session, std::string org, int kind,
+               std::span<const model::Job> run,
+               const std::unordered_map<std::string_view, size_t>& index, Int64 seen,
+               std::vector<model::Timestamp>& out) {
+  std::string rows = "[";
+  for (const auto& job : run) {
+    if (rows.size() > 1) rows += ',';
+    rows += '[';
+    appendJsonString(rows, job.id);
+    fmt::format_to(std::back_inserter(rows), ",{}]", static_cast<int>(job.state));
+  }
+  rows += ']';
+  std::vector<std::string> ids;
+  std::vector<Int64> sinces;
+  session << kRecord, use(org), use(kind), use(seen), use(seen), use(rows), into(ids), into(sinces),
+      now;
+  if (ids.size() != run.size()) {
+    throw Poco::Data::DataException(
+        fmt::format("{} rows recorded for {} jobs", ids.size(), run.size()));
+  }
+  for (size_t r = 0; r < ids.size(); ++r) {
+    auto it = index.find(ids[r]);
+    if (it == index.end()) throw Poco::Data::DataException("recorded an unlisted job " + ids[r]);
+    out[it->second] = fromMs(sinces[r]);
+  }
+}
 
 }  // namespace
 
@@ -39,6 +100,9 @@ SqliteStateStore::SqliteStateStore(const std::string& path) : path_(path) {
     s << "CREATE TABLE IF NOT EXISTS last_pass (org TEXT NOT NULL, policy TEXT NOT NULL, "
          "at INTEGER NOT NULL, PRIMARY KEY (org, policy))",
         now;
+    // An SQLite without JSON, UPSERT or RETURNING fails here rather than at the first page.
+    std::vector<model::Timestamp> none;
+    recordRun(s, "", 0, {}, {}, 0, none);
   } catch (const Poco::Exception& e) {
     throw StateError(fmt::format("state store {}: {}", path, e.displayText()));
   }
@@ -46,54 +110,25 @@ SqliteStateStore::SqliteStateStore(const std::string& path) : path_(path) {
 
 SqliteStateStore::~SqliteStateStore() = default;
 
-void SqliteStateStore::loadLocked(const std::string& org, model::ResourceKind kind) {
-  int k = static_cast<int>(kind);
-  if (!loaded_.emplace(org, k).second) return;
-  std::vector<std::string> ids;
-  std::vector<int> states;
-  std::vector<Int64> sinces, seens;
-  std::string o = org;
-  *session_ << "SELECT id, state, since, seen FROM job_state WHERE org = ? AND kind = ?", use(o),
-      use(k), into(ids), into(states), into(sinces), into(seens), now;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (states[i] < 0 || states[i] > 5) continue;  // not ours: ignore rather than trust
-    jobs_[Key{org, k, ids[i]}] =
-        JobMemory{static_cast<model::JobState>(states[i]), fromMs(sinces[i]), fromMs(seens[i])};
-  }
-}
-
 std::vector<model::Timestamp> SqliteStateStore::observe(const std::string& org,
                                                         model::ResourceKind kind,
                                                         std::span<const model::Job> jobs,
                                                         model::Timestamp now) {
   std::lock_guard lock(mutex_);
+  std::vector<model::Timestamp> out(jobs.size());
+  if (jobs.empty()) return out;
   try {
-    loadLocked(org, kind);
-    int k = static_cast<int>(kind);
-    std::vector<model::Timestamp> out;
-    out.reserve(jobs.size());
-    std::vector<std::string> orgs(jobs.size(), org), ids;
-    std::vector<int> kinds(jobs.size(), k), states;
-    std::vector<Int64> sinces, seens(jobs.size(), ms(now));
-    for (const auto& job : jobs) {
-      auto& m = jobs_[Key{org, k, job.id}];
-      if (m.seen == model::Timestamp{} || m.state != job.state) {
-        m.state = job.state;
-        m.since = now;
-      }
-      m.seen = now;
-      out.push_back(m.since);
-      ids.push_back(job.id);
-      states.push_back(static_cast<int>(job.state));
-      sinces.push_back(ms(m.since));
-    }
-    if (jobs.empty()) return out;
     session_->begin();
     try {
-      *session_ << "INSERT OR REPLACE INTO job_state (org, kind, id, state, since, seen) "
-                   "VALUES (?, ?, ?, ?, ?, ?)",
-          use(orgs), use(kinds), use(ids), use(states), use(sinces), use(seens),
-          Poco::Data::Keywords::now;
+      // RETURNING rows come in no set order and are matched to jobs by id, so a page that lists
+      // an id twice is recorded in runs without repeats, each run seeing the rows of the one
+      // before (as MemoryStateStore would). A page from Salesforce is one run.
+      for (size_t begin = 0, end = 0; begin < jobs.size(); begin = end) {
+        std::unordered_map<std::string_view, size_t> index;
+        while (end < jobs.size() && index.emplace(jobs[end].id, end).second) ++end;
+        recordRun(*session_, org, static_cast<int>(kind), jobs.subspan(begin, end - begin), index,
+                  ms(now), out);
+      }
       session_->commit();
     } catch (...) {
       session_->rollback();
@@ -101,15 +136,12 @@ std::vector<model::Timestamp> SqliteStateStore::observe(const std::string& org,
     }
     return out;
   } catch (const Poco::Exception& e) {
-    // The cache may now be ahead of the file; reread it next time.
-    loaded_.erase({org, static_cast<int>(kind)});
     throw StateError(fmt::format("state store {}: {}", path_, e.displayText()));
   }
 }
 
 void SqliteStateStore::prune(const std::string& org, model::ResourceKind kind,
                              model::Timestamp listingStarted) {
-  MemoryStateStore::prune(org, kind, listingStarted);
   std::lock_guard lock(mutex_);
   try {
     std::string o = org;
@@ -117,6 +149,17 @@ void SqliteStateStore::prune(const std::string& org, model::ResourceKind kind,
     Int64 before = ms(listingStarted);
     *session_ << "DELETE FROM job_state WHERE org = ? AND kind = ? AND seen < ?", use(o), use(k),
         use(before), now;
+  } catch (const Poco::Exception& e) {
+    throw StateError(fmt::format("state store {}: {}", path_, e.displayText()));
+  }
+}
+
+size_t SqliteStateStore::jobCount() const {
+  std::lock_guard lock(mutex_);
+  try {
+    Int64 n = 0;
+    *session_ << "SELECT COUNT(*) FROM job_state", into(n), now;
+    return static_cast<size_t>(n);
   } catch (const Poco::Exception& e) {
     throw StateError(fmt::format("state store {}: {}", path_, e.displayText()));
   }

@@ -1,19 +1,20 @@
 // The state store on disk: one SQLite database (state-dir/state.sqlite) through POCO Data.
-// Each (org, kind)'s rows are read once into memory on first use and kept in step, so a page of
-// 1000 jobs costs one write transaction and no reads. Thread-safe (one mutex; passes of different
-// orgs take turns for the few milliseconds a page takes).
+// Nothing per job is kept between calls: a page of 1000 jobs is one transaction in which one
+// UPSERT looks up, rewrites and returns exactly those jobs' rows (by primary key), so memory is
+// bounded by a page whatever the org's job count. Thread-safe (one mutex; passes of different orgs
+// take turns for the few milliseconds a page takes).
 #pragma once
 
 #include <Poco/Data/Session.h>
 
 #include <memory>
-#include <set>
+#include <mutex>
 
 #include "state/StateStore.h"
 
 namespace bulkwarden::state {
 
-class SqliteStateStore : public MemoryStateStore {
+class SqliteStateStore : public StateStore {
  public:
   // Opens or creates `path`; throws StateError when it cannot.
   explicit SqliteStateStore(const std::string& path);
@@ -29,12 +30,13 @@ class SqliteStateStore : public MemoryStateStore {
   void recordPass(const std::string& org, const std::string& policy,
                   model::Timestamp when) override;
 
- private:
-  void loadLocked(const std::string& org, model::ResourceKind kind);
+  // Jobs remembered, all orgs and kinds.
+  size_t jobCount() const;
 
+ private:
   std::string path_;
+  mutable std::mutex mutex_;
   std::unique_ptr<Poco::Data::Session> session_;
-  std::set<std::pair<std::string, int>> loaded_;
 };
 
 }  // namespace bulkwarden::state
