@@ -211,8 +211,15 @@ Result<HttpResponse> BulkClient::sendLogged(HttpTransport& transport, const Http
     log::debug("salesforce {} {} -> {} ({} ms)", request.method, request.target, r.value().status,
                ms);
     if (auto u = parseLimitInfo(r.value().limitInfo)) {
+      // Answers to concurrent requests arrive in any order, so the last one read may carry an
+      // older count: keep the highest of those sent within a minute of each other. The count is
+      // over a rolling 24 hours, so a lower one is taken once the higher is a minute old.
       std::lock_guard lock(usageMutex_);
-      usage_ = *u;
+      if (u->used >= usage_.used || u->max != usage_.max ||
+          start - usageSent_ > std::chrono::minutes(1)) {
+        usage_ = *u;
+        usageSent_ = start;
+      }
     }
   } else {
     log::debug("salesforce {} {} -> {} ({} ms)", request.method, request.target,

@@ -84,7 +84,8 @@ class BulkClient final : public BulkJobs {
   std::mutex rngMutex_;
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by rngMutex_: backoff jitter
   mutable std::mutex usageMutex_;
-  ApiUsage usage_;  // guarded by usageMutex_
+  ApiUsage usage_;                                     // guarded by usageMutex_
+  std::chrono::steady_clock::time_point usageSent_{};  // when usage_'s request went out
 };
 
 }  // namespace bulkwarden::salesforce
