@@ -4,6 +4,14 @@
 
 namespace bulkwarden::salesforce {
 
+ApiError malformedReply(std::string message) {
+  ApiError e;
+  e.kind = ApiError::Kind::Malformed;
+  e.message = std::move(message);
+  e.sent = true;
+  return e;
+}
+
 std::string_view kindName(ApiError::Kind kind) {
   switch (kind) {
     case ApiError::Kind::Unauthorized:

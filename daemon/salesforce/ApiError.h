@@ -30,6 +30,9 @@ struct ApiError {
 
 std::string_view kindName(ApiError::Kind kind);
 
+// A reply that does not have the documented shape (kind Malformed; the request was sent).
+ApiError malformedReply(std::string message);
+
 // A value or an ApiError. Deliberately tiny: std::expected is C++23.
 template <class T>
 class Result {

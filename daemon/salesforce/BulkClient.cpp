@@ -20,14 +20,6 @@ namespace {
 constexpr std::string_view kDataPrefix = "/services/data/";
 constexpr std::size_t kMaxTargetLength = 2048;
 
-ApiError malformed(std::string message) {
-  ApiError e;
-  e.kind = ApiError::Kind::Malformed;
-  e.message = std::move(message);
-  e.sent = true;
-  return e;
-}
-
 ApiError refused(std::string message) {
   ApiError e;
   e.kind = ApiError::Kind::Permanent;
@@ -97,7 +89,7 @@ std::optional<std::string_view> tailNextRecordsUrl(std::string_view body) {
 }  // namespace
 
 Result<std::string> nextListTarget(std::string_view beganWith, std::string_view next) {
-  if (next.size() > kMaxTargetLength) return malformed("nextRecordsUrl is too long");
+  if (next.size() > kMaxTargetLength) return malformedReply("nextRecordsUrl is too long");
   auto q = next.find('?');
   if (q != std::string_view::npos) {
     std::string_view query = next.substr(q + 1);
@@ -110,14 +102,14 @@ Result<std::string> nextListTarget(std::string_view beganWith, std::string_view 
       query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
       constexpr std::string_view kKey = "queryLocator=";
       if (param.substr(0, kKey.size()) == kKey) {
-        if (locator) return malformed("nextRecordsUrl has two queryLocator parameters");
+        if (locator) return malformedReply("nextRecordsUrl has two queryLocator parameters");
         locator = param.substr(kKey.size());
       }
     }
     if (locator) {
       if (locator->empty() || locator->size() > 200 ||
           !std::all_of(locator->begin(), locator->end(), isLocatorChar)) {
-        return malformed("nextRecordsUrl has an invalid queryLocator: " + quoted(*locator));
+        return malformedReply("nextRecordsUrl has an invalid queryLocator: " + quoted(*locator));
       }
       return fmt::format("{}?queryLocator={}", beganWith, *locator);
     }
@@ -129,7 +121,7 @@ Result<std::string> nextListTarget(std::string_view beganWith, std::string_view 
   if (next.substr(0, kDataPrefix.size()) != kDataPrefix || !plain ||
       next.find("//") != std::string_view::npos || next.find("/..") != std::string_view::npos ||
       next.find("/./") != std::string_view::npos) {
-    return malformed(
+    return malformedReply(
         "nextRecordsUrl has no queryLocator and is not a path under /services/data/: " +
         quoted(next));
   }
@@ -317,7 +309,7 @@ Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onP
   while (true) {
     if (stats.pages >= options_.maxPages) {
       waitAhead();
-      return malformed(
+      return malformedReply(
           fmt::format("job listing has more than {} pages; stopped", options_.maxPages));
     }
     Result<HttpResponse> r = ApiError{};
@@ -370,7 +362,7 @@ Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onP
     }
     if (next.empty()) {
       waitAhead();
-      return malformed("job listing: done is false but nextRecordsUrl is null");
+      return malformedReply("job listing: done is false but nextRecordsUrl is null");
     }
     auto t = nextListTarget(base, next);
     if (!t) {
@@ -379,7 +371,7 @@ Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onP
     }
     if (!seen.insert(t.value()).second) {
       waitAhead();
-      return malformed("job listing: nextRecordsUrl repeats an earlier locator: " + t.value());
+      return malformedReply("job listing: nextRecordsUrl repeats an earlier locator: " + t.value());
     }
     target = std::move(t.value());
   }
@@ -397,7 +389,7 @@ Result<model::Job> BulkClient::get(model::ResourceKind kind, const std::string& 
     return e;
   }
   if (job.value().id != id) {
-    ApiError e = malformed(fmt::format("asked for job {} but got {}", id, job.value().id));
+    ApiError e = malformedReply(fmt::format("asked for job {} but got {}", id, job.value().id));
     e.http = 200;
     return e;
   }

@@ -26,74 +26,6 @@ using Poco::Dynamic::Var;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-// POCO keeps the last of two equal keys silently; a record with two `state`s must not be trusted,
-// so the handler refuses duplicates while parsing.
-class StrictHandler : public Poco::JSON::ParseHandler {
- public:
-  void reset() override {
-    ParseHandler::reset();
-    keys_.clear();
-  }
-  void startObject() override {
-    keys_.emplace_back();
-    ParseHandler::startObject();
-  }
-  void endObject() override {
-    if (!keys_.empty()) keys_.pop_back();
-    ParseHandler::endObject();
-  }
-  void key(const std::string& k) override {
-    if (!keys_.empty() && !keys_.back().insert(k).second) {
-      throw Poco::JSON::JSONException(fmt::format("duplicate key \"{}\"", k));
-    }
-    ParseHandler::key(k);
-  }
-
- private:
-  std::vector<std::set<std::string>> keys_;
-};
-
-ApiError malformed(std::string message) {
-  ApiError e;
-  e.kind = ApiError::Kind::Malformed;
-  e.message = std::move(message);
-  e.sent = true;
-  return e;
-}
-
-// Parses JSON strictly; returns the value or the reason it was refused.
-std::variant<Var, std::string> parseJson(std::string_view body) {
-  if (!isValidUtf8(body)) return std::string("body is not valid UTF-8");
-  try {
-    Poco::JSON::Parser parser(new StrictHandler);
-    parser.setDepth(kMaxJsonDepth);
-    return parser.parse(std::string(body));
-  } catch (const Poco::Exception& e) {
-    return fmt::format("invalid JSON: {}", e.displayText());
-  } catch (const std::exception& e) {
-    return fmt::format("invalid JSON: {}", e.what());
-  }
-}
-
-Object::Ptr asObject(const Var& v) {
-  if (v.type() == typeid(Object::Ptr)) return v.extract<Object::Ptr>();
-  return nullptr;
-}
-
-Array::Ptr asArray(const Var& v) {
-  if (v.type() == typeid(Array::Ptr)) return v.extract<Array::Ptr>();
-  return nullptr;
-}
-
-// A string member, "" when missing or null, nullopt when of another type.
-std::optional<std::string> optionalText(const Object& o, const std::string& key) {
-  if (!o.has(key)) return std::string();
-  Var v = o.get(key);
-  if (v.isEmpty()) return std::string();
-  if (v.isString()) return v.extract<std::string>();
-  return std::nullopt;
-}
-
 // The keys the mapping reads: a list record's fields (BULK_API.md 4) in the order they are
 // checked, then the list page's own keys. Any other key is carried over and ignored.
 enum Slot : uint8_t {
@@ -443,43 +375,6 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-bool isValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    unsigned c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int extra = 0;
-    unsigned cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    p += extra + 1;
-  }
-  return true;
-}
-
 bool isJobId(std::string_view id) {
   if (id.size() < 15 || id.size() > 18 || id.substr(0, 3) != "750") return false;
   return std::all_of(id.begin(), id.end(),
@@ -489,14 +384,15 @@ bool isJobId(std::string_view id) {
 Result<ListPage> parseJobList(std::string_view body, model::ResourceKind kind) {
   Poco::SharedPtr<JobStreamHandler> handler =
       new JobStreamHandler(JobStreamHandler::Shape::ListPage, kind);
-  if (auto why = stream(body, handler)) return malformed("job list: " + *why);
+  if (auto why = stream(body, handler)) return malformedReply("job list: " + *why);
   JobStreamHandler& h = *handler;
-  if (!h.topIsObject) return malformed("job list: top level is not an object");
-  if (h.done.type == Value::Type::Missing) return malformed("job list: `done` is missing");
-  if (h.done.type != Value::Type::Bool) return malformed("job list: `done` is not a boolean");
-  if (h.records.type == Value::Type::Missing) return malformed("job list: `records` is missing");
+  if (!h.topIsObject) return malformedReply("job list: top level is not an object");
+  if (h.done.type == Value::Type::Missing) return malformedReply("job list: `done` is missing");
+  if (h.done.type != Value::Type::Bool) return malformedReply("job list: `done` is not a boolean");
+  if (h.records.type == Value::Type::Missing)
+    return malformedReply("job list: `records` is missing");
   if (h.records.type != Value::Type::Container || !h.recordsIsArray) {
-    return malformed("job list: `records` is not an array");
+    return malformedReply("job list: `records` is not an array");
   }
   ListPage out;
   out.done = h.done.flag;
@@ -504,7 +400,7 @@ Result<ListPage> parseJobList(std::string_view body, model::ResourceKind kind) {
     out.nextRecordsUrl = std::move(h.nextRecordsUrl.text);
   } else if (h.nextRecordsUrl.type != Value::Type::Missing &&
              h.nextRecordsUrl.type != Value::Type::Null) {
-    return malformed("job list: `nextRecordsUrl` is neither a string nor null");
+    return malformedReply("job list: `nextRecordsUrl` is neither a string nor null");
   }
   out.page = std::move(h.page);
   return out;
@@ -513,9 +409,10 @@ Result<ListPage> parseJobList(std::string_view body, model::ResourceKind kind) {
 Result<model::Job> parseJob(std::string_view body, model::ResourceKind kind) {
   Poco::SharedPtr<JobStreamHandler> handler =
       new JobStreamHandler(JobStreamHandler::Shape::SingleJob, kind);
-  if (auto why = stream(body, handler)) return malformed("job: " + *why);
-  if (!handler->single) return malformed("job: record is not an object");
-  if (auto* why = std::get_if<std::string>(&*handler->single)) return malformed("job: " + *why);
+  if (auto why = stream(body, handler)) return malformedReply("job: " + *why);
+  if (!handler->single) return malformedReply("job: record is not an object");
+  if (auto* why = std::get_if<std::string>(&*handler->single))
+    return malformedReply("job: " + *why);
   return std::get<model::Job>(std::move(*handler->single));
 }
 
@@ -535,7 +432,7 @@ ApiError classify(int status, std::string_view body) {
   std::string trimmed(trim(body));
   if (trimmed.empty()) {
     // Nothing to keep.
-  } else if (auto parsed = parseJson(trimmed); std::holds_alternative<Var>(parsed)) {
+  } else if (auto parsed = parseStrictJson(trimmed); std::holds_alternative<Var>(parsed)) {
     Var v = std::get<Var>(parsed);
     Object::Ptr o;
     if (Array::Ptr a = asArray(v); a && a->size() > 0) {

@@ -10,11 +10,10 @@
 #include "model/Job.h"
 #include "salesforce/ApiError.h"
 #include "salesforce/BulkJobs.h"
+#include "salesforce/StrictJson.h"
 
 namespace bulkwarden::salesforce {
 
-// Largest JSON nesting accepted (the real shape is about three levels; RELIABILITY.md 4.3).
-inline constexpr std::size_t kMaxJsonDepth = 32;
 // Messages kept from Salesforce error bodies are cut to this many bytes.
 inline constexpr std::size_t kMaxErrorMessage = 300;
 
@@ -45,9 +44,6 @@ ApiError classify(int status, std::string_view body);
 
 // `api-usage=10018/100000`, possibly followed by `; per-app-api-usage=...`.
 std::optional<ApiUsage> parseLimitInfo(std::string_view header);
-
-// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool isValidUtf8(std::string_view s);
 
 // True for a Bulk job id: ^750[A-Za-z0-9]{12,15}$.
 bool isJobId(std::string_view id);

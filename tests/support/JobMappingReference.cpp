@@ -1,15 +1,14 @@
-// The list-page mapping as it was before the streaming handler: POCO's document tree, then the
-// checks on it. Kept only as an oracle for fuzz_job_list_diff, which requires the streaming
-// mapping in daemon/salesforce/JobMapping.cpp to give the same jobs, skip reasons and errors for
-// every input. Not linked into bulkwarden.
+// The list-page mapping as it was before the streaming handler: POCO's document tree (the strict
+// parser of salesforce/StrictJson.h, which classify() still uses), then the checks on it. Kept only
+// as an oracle for fuzz_job_list_diff, which requires the streaming mapping in
+// daemon/salesforce/JobMapping.cpp to give the same jobs, skip reasons and errors for every input.
+// Not linked into bulkwarden.
 #include "JobMappingReference.h"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/ParseHandler.h>
-#include <Poco/JSON/Parser.h>
 #include <fmt/format.h>
 
 #include <cmath>
@@ -23,74 +22,6 @@ namespace {
 using Poco::Dynamic::Var;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
-
-// POCO keeps the last of two equal keys silently; a record with two `state`s must not be trusted,
-// so the handler refuses duplicates while parsing.
-class StrictHandler : public Poco::JSON::ParseHandler {
- public:
-  void reset() override {
-    ParseHandler::reset();
-    keys_.clear();
-  }
-  void startObject() override {
-    keys_.emplace_back();
-    ParseHandler::startObject();
-  }
-  void endObject() override {
-    if (!keys_.empty()) keys_.pop_back();
-    ParseHandler::endObject();
-  }
-  void key(const std::string& k) override {
-    if (!keys_.empty() && !keys_.back().insert(k).second) {
-      throw Poco::JSON::JSONException(fmt::format("duplicate key \"{}\"", k));
-    }
-    ParseHandler::key(k);
-  }
-
- private:
-  std::vector<std::set<std::string>> keys_;
-};
-
-ApiError malformed(std::string message) {
-  ApiError e;
-  e.kind = ApiError::Kind::Malformed;
-  e.message = std::move(message);
-  e.sent = true;
-  return e;
-}
-
-// The UTF-8 check is shared (isValidUtf8): it is not what this oracle is for.
-std::variant<Var, std::string> parseJson(std::string_view body) {
-  if (!isValidUtf8(body)) return std::string("body is not valid UTF-8");
-  try {
-    Poco::JSON::Parser parser(new StrictHandler);
-    parser.setDepth(kMaxJsonDepth);
-    return parser.parse(std::string(body));
-  } catch (const Poco::Exception& e) {
-    return fmt::format("invalid JSON: {}", e.displayText());
-  } catch (const std::exception& e) {
-    return fmt::format("invalid JSON: {}", e.what());
-  }
-}
-
-Object::Ptr asObject(const Var& v) {
-  if (v.type() == typeid(Object::Ptr)) return v.extract<Object::Ptr>();
-  return nullptr;
-}
-
-Array::Ptr asArray(const Var& v) {
-  if (v.type() == typeid(Array::Ptr)) return v.extract<Array::Ptr>();
-  return nullptr;
-}
-
-// A string member, "" when missing or null, nullopt when of another type.
-std::optional<std::string> optionalText(const Object& o, const std::string& key) {
-  if (!o.has(key)) return std::string();
-  Var v = o.get(key);
-  if (v.isEmpty()) return std::string();
-  if (v.isString()) return v.extract<std::string>();
-  return std::nullopt;
-}
 
 // apiVersion arrives as 46.0, 53 or "62.0" (BULK_API.md 1, 12.7).
 std::optional<std::string> apiVersionText(const Object& o) {
@@ -195,18 +126,18 @@ std::variant<model::Job, std::string> parseRecord(const Var& v, model::ResourceK
 }  // namespace
 
 Result<ListPage> referenceParseJobList(std::string_view body, model::ResourceKind kind) {
-  auto parsed = parseJson(body);
-  if (auto* why = std::get_if<std::string>(&parsed)) return malformed("job list: " + *why);
+  auto parsed = parseStrictJson(body);
+  if (auto* why = std::get_if<std::string>(&parsed)) return malformedReply("job list: " + *why);
   Object::Ptr top = asObject(std::get<Var>(parsed));
-  if (!top) return malformed("job list: top level is not an object");
+  if (!top) return malformedReply("job list: top level is not an object");
 
-  if (!top->has("done")) return malformed("job list: `done` is missing");
+  if (!top->has("done")) return malformedReply("job list: `done` is missing");
   Var done = top->get("done");
-  if (!done.isBoolean()) return malformed("job list: `done` is not a boolean");
+  if (!done.isBoolean()) return malformedReply("job list: `done` is not a boolean");
 
-  if (!top->has("records")) return malformed("job list: `records` is missing");
+  if (!top->has("records")) return malformedReply("job list: `records` is missing");
   Array::Ptr records = asArray(top->get("records"));
-  if (!records) return malformed("job list: `records` is not an array");
+  if (!records) return malformedReply("job list: `records` is not an array");
 
   ListPage out;
   out.done = done.extract<bool>();
@@ -215,7 +146,7 @@ Result<ListPage> referenceParseJobList(std::string_view body, model::ResourceKin
     if (next.isString()) {
       out.nextRecordsUrl = next.extract<std::string>();
     } else if (!next.isEmpty()) {
-      return malformed("job list: `nextRecordsUrl` is neither a string nor null");
+      return malformedReply("job list: `nextRecordsUrl` is neither a string nor null");
     }
   }
 
@@ -234,10 +165,10 @@ Result<ListPage> referenceParseJobList(std::string_view body, model::ResourceKin
 }
 
 Result<model::Job> referenceParseJob(std::string_view body, model::ResourceKind kind) {
-  auto parsed = parseJson(body);
-  if (auto* why = std::get_if<std::string>(&parsed)) return malformed("job: " + *why);
+  auto parsed = parseStrictJson(body);
+  if (auto* why = std::get_if<std::string>(&parsed)) return malformedReply("job: " + *why);
   auto r = parseRecord(std::get<Var>(parsed), kind);
-  if (auto* why = std::get_if<std::string>(&r)) return malformed("job: " + *why);
+  if (auto* why = std::get_if<std::string>(&r)) return malformedReply("job: " + *why);
   return std::get<model::Job>(std::move(r));
 }
 

@@ -47,6 +47,16 @@ model::Job job(std::string id, JobState state, const char* created) {
   return j;
 }
 
+// A page of `n` InProgress jobs created at 10:00, ids 750R0000000{0000..}AAA.
+salesforce::Page inProgressPage(int n) {
+  salesforce::Page page;
+  for (int i = 0; i < n; ++i) {
+    page.jobs.push_back(job(fmt::format("750R0000000{:04d}AAA", i), JobState::InProgress,
+                            "2026-11-29T10:00:00.000Z"));
+  }
+  return page;
+}
+
 // A scripted org: pages to list, errors to answer, and every call recorded. At each action it
 // checks that the intent for that job is already in the audit file (write-ahead).
 class ScriptedJobs : public salesforce::BulkJobs {
@@ -438,12 +448,7 @@ TEST_F(PassTest, AStopRequestStartsNoNewAction) {
 }
 
 TEST_F(PassTest, ConcurrencyIsBounded) {
-  salesforce::Page page;
-  for (int i = 0; i < 24; ++i) {
-    page.jobs.push_back(job(fmt::format("750R0000000{:04d}AAA", i), JobState::InProgress,
-                            "2026-11-29T10:00:00.000Z"));
-  }
-  org_.pages = {page};
+  org_.pages = {inProgressPage(24)};
   org_.actionDelay = std::chrono::milliseconds(15);
   org_.auditPath.clear();
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
@@ -454,12 +459,7 @@ TEST_F(PassTest, ConcurrencyIsBounded) {
 }
 
 TEST_F(PassTest, IntentsAreWrittenARoundAhead) {
-  salesforce::Page page;
-  for (int i = 0; i < 12; ++i) {
-    page.jobs.push_back(job(fmt::format("750R0000000{:04d}AAA", i), JobState::InProgress,
-                            "2026-11-29T10:00:00.000Z"));
-  }
-  org_.pages = {page};
+  org_.pages = {inProgressPage(12)};
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
   auto s = run({&p}, false, /*concurrency=*/4);
   EXPECT_EQ(s.outcomes[Outcome::Applied], 12);
@@ -471,12 +471,7 @@ TEST_F(PassTest, IntentsAreWrittenARoundAhead) {
 }
 
 TEST_F(PassTest, AStopMidPassGivesEveryIntentWrittenAheadAResult) {
-  salesforce::Page page;
-  for (int i = 0; i < 24; ++i) {
-    page.jobs.push_back(job(fmt::format("750R0000000{:04d}AAA", i), JobState::InProgress,
-                            "2026-11-29T10:00:00.000Z"));
-  }
-  org_.pages = {page};
+  org_.pages = {inProgressPage(24)};
   org_.actionDelay = std::chrono::milliseconds(5);
   org_.onAction = [this] { stop_ = true; };  // SIGTERM as the first request goes out
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
