@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "JobMappingReference.h"
 #include "salesforce/JobMapping.h"
 
 namespace bulkwarden {
@@ -27,10 +28,13 @@ std::string makeListBody(int records) {
   return body;
 }
 
+// `parse` is parseJobList (streaming) or the document-tree mapping it replaced (the oracle of
+// tests/support), for comparison.
+template <auto parse>
 void BM_ParseJobList1000(benchmark::State& state) {
   const std::string body = makeListBody(1000);
   for (auto _ : state) {
-    auto page = salesforce::parseJobList(body, model::ResourceKind::Query);
+    auto page = parse(body, model::ResourceKind::Query);
     if (!page || page.value().page.jobs.size() != 1000) {
       state.SkipWithError("page did not parse");
       break;
@@ -41,7 +45,12 @@ void BM_ParseJobList1000(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
   state.counters["page_bytes"] = static_cast<double>(body.size());
 }
-BENCHMARK(BM_ParseJobList1000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ParseJobList1000<salesforce::parseJobList>)
+    ->Name("BM_ParseJobList1000")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ParseJobList1000<salesforce::referenceParseJobList>)
+    ->Name("BM_ParseJobList1000DocumentTree")
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace bulkwarden
