@@ -296,84 +296,82 @@ Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onP
                                    kind == model::ResourceKind::Query ? "V2Query" : "V2Ingest");
   std::set<std::string> seen;
   ListStats stats;
-  // The next page is requested while this one is parsed and handed on (parsing a page of 1,000
-  // takes several ms; the round trip to Salesforce is tens), when the page's last member names it:
-  // see tailNextRecordsUrl. It is used only if the parsed page names the same target, so it never
-  // changes what is listed; and on a well-formed page it costs no call that paging would not make.
-  std::future<Result<HttpResponse>> ahead;
-  std::string aheadTarget;
-  auto fetch = [this](std::string t) { return call("GET", t, "", true); };
-  auto waitAhead = [&] {
-    if (ahead.valid()) ahead.wait();
+  // What parsing a page and handing it on left to decide the next step.
+  struct PageEnd {
+    bool done = true;
+    std::string next;
+    int64_t jobs = 0;
+    int64_t skipped = 0;
   };
-  while (true) {
-    if (stats.pages >= options_.maxPages) {
-      waitAhead();
-      return malformedReply(
-          fmt::format("job listing has more than {} pages; stopped", options_.maxPages));
-    }
-    Result<HttpResponse> r = ApiError{};
-    if (ahead.valid() && aheadTarget == target) {
-      r = ahead.get();
-    } else {
-      waitAhead();
-      ahead = {};
-      r = call("GET", target, "", true);
-    }
-    if (!r) return r.error();
-    if (r.value().status != 200) return classify(r.value().status, r.value().body);
-    // A last page (done true) should end with "nextRecordsUrl":null; if it names a next page
-    // anyway, fetching it ahead would be a call that paging never makes.
-    if (auto guess = tailNextRecordsUrl(r.value().body);
-        guess && stats.pages + 1 < options_.maxPages &&
-        r.value().body.find("\"done\":true") == std::string::npos) {
-      auto t = nextListTarget(base, *guess);
-      if (t && seen.count(t.value()) == 0 && t.value() != target) {
-        aheadTarget = t.value();
-        ahead = std::async(std::launch::async, fetch, aheadTarget);
-      }
-    }
-    auto parsed = parseJobList(r.value().body, kind);
+  auto digest = [&kind, &onPage](std::string body, int number) -> Result<PageEnd> {
+    auto parsed = parseJobList(body, kind);
     if (!parsed) {
-      waitAhead();
       ApiError e = parsed.error();
       e.http = 200;
-      e.message = fmt::format("page {}: {}", stats.pages + 1, e.message);
+      e.message = fmt::format("page {}: {}", number, e.message);
       return e;
     }
     ListPage& page = parsed.value();
-    ++stats.pages;
-    stats.jobs += static_cast<int64_t>(page.page.jobs.size());
-    stats.skipped += static_cast<int64_t>(page.page.skipped.size());
     for (const auto& s : page.page.skipped) {
       log::debug("salesforce {} list: skipped record {}: {}", model::resourcePath(kind),
                  s.id.empty() ? std::string("(no id)") : s.id, s.reason);
     }
     if (!page.page.skipped.empty()) {
       log::warning("salesforce {} list page {}: {} record(s) skipped as untrustworthy",
-                   model::resourcePath(kind), stats.pages, page.page.skipped.size());
+                   model::resourcePath(kind), number, page.page.skipped.size());
     }
-    const bool done = page.done;
-    std::string next = std::move(page.nextRecordsUrl);
+    PageEnd end{page.done, std::move(page.nextRecordsUrl),
+                static_cast<int64_t>(page.page.jobs.size()),
+                static_cast<int64_t>(page.page.skipped.size())};
     onPage(std::move(page.page));
-    if (done) {
-      waitAhead();
-      return stats;
+    return end;
+  };
+  // Each page is parsed and handed on (onPage) on a helper thread while this one requests the
+  // next page, when the page's last member names it (see tailNextRecordsUrl): parsing a page of
+  // 1,000 takes a few ms, the round trip to Salesforce tens, and the request goes out at once,
+  // without waiting for a new thread to be scheduled. The page fetched ahead is used only if the
+  // parsed page names the same target, so it never changes what is listed; on a well-formed page
+  // it costs no call that paging would not make. Pages are handed on in order, one at a time.
+  Result<HttpResponse> r = call("GET", target, "", true);
+  while (true) {
+    if (!r) return r.error();
+    if (r.value().status != 200) return classify(r.value().status, r.value().body);
+    std::string body = std::move(r.value().body);
+    // A last page (done true) should end with "nextRecordsUrl":null; if it names a next page
+    // anyway, fetching it ahead would be a call that paging never makes.
+    std::string ahead;
+    if (auto guess = tailNextRecordsUrl(body); guess && stats.pages + 2 <= options_.maxPages &&
+                                               body.find("\"done\":true") == std::string::npos) {
+      auto t = nextListTarget(base, *guess);
+      if (t && seen.count(t.value()) == 0 && t.value() != target) ahead = std::move(t.value());
     }
-    if (next.empty()) {
-      waitAhead();
+    auto digested = std::async(std::launch::async, digest, std::move(body), stats.pages + 1);
+    Result<HttpResponse> fetched = ApiError{};
+    if (!ahead.empty()) fetched = call("GET", ahead, "", true);
+    auto end = digested.get();
+    if (!end) return end.error();
+    ++stats.pages;
+    stats.jobs += end.value().jobs;
+    stats.skipped += end.value().skipped;
+    if (end.value().done) return stats;
+    if (end.value().next.empty()) {
       return malformedReply("job listing: done is false but nextRecordsUrl is null");
     }
-    auto t = nextListTarget(base, next);
-    if (!t) {
-      waitAhead();
-      return t.error();
-    }
+    auto t = nextListTarget(base, end.value().next);
+    if (!t) return t.error();
     if (!seen.insert(t.value()).second) {
-      waitAhead();
       return malformedReply("job listing: nextRecordsUrl repeats an earlier locator: " + t.value());
     }
     target = std::move(t.value());
+    if (!ahead.empty() && ahead == target) {
+      r = std::move(fetched);
+      continue;
+    }
+    if (stats.pages >= options_.maxPages) {
+      return malformedReply(
+          fmt::format("job listing has more than {} pages; stopped", options_.maxPages));
+    }
+    r = call("GET", target, "", true);
   }
 }
 

@@ -49,7 +49,8 @@ class BulkJobs {
 
   virtual ~BulkJobs() = default;
 
-  // Lists every job of `kind`, calling `onPage` for each page as it arrives. Returns the stats
+  // Lists every job of `kind`, calling `onPage` for each page as it arrives (in order, one call at
+  // a time, possibly on another thread; what it throws reaches the caller). Returns the stats
   // when the listing is complete; an error otherwise (pages already delivered stay delivered, and
   // the caller must treat the listing as incomplete).
   virtual Result<ListStats> list(model::ResourceKind kind, const PageSink& onPage) = 0;

@@ -1,8 +1,15 @@
-// BulkClient::list requests page N+1 while it parses page N (issue 7). The prefetch must never
-// change what is listed nor cost a call that plain paging would not make.
+// BulkClient::list requests page N+1 while page N is parsed and handed on (issue 7). The prefetch
+// must never change what is listed nor cost a call that plain paging would not make, and the
+// page sink sees the pages in order, one at a time.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "salesforce/BulkClient.h"
 #include "salesforce/TokenProvider.h"
@@ -61,6 +68,34 @@ TEST_P(ListPrefetch, AFailedListingStopsWithoutExtraCalls) {
   EXPECT_EQ(r.error().kind, ApiError::Kind::Malformed);
   EXPECT_EQ(client_->calls(), 4);
   EXPECT_EQ(server_->org().counters().lists, 4);
+}
+
+TEST_P(ListPrefetch, PagesAreHandedOnInOrderOneAtATime) {
+  std::atomic<int> inside{0};
+  int most = 0;
+  std::vector<size_t> sizes;
+  auto r = client_->list(model::ResourceKind::Query, [&](Page&& p) {
+    most = std::max(most, ++inside);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // while the next page comes
+    sizes.push_back(p.jobs.size());
+    --inside;
+  });
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(most, 1);
+  ASSERT_EQ(sizes.size(), 11u);
+  for (size_t i = 0; i < 10; ++i) EXPECT_EQ(sizes[i], 100u) << i;
+  EXPECT_EQ(sizes[10], 50u);  // the short page last
+}
+
+TEST_P(ListPrefetch, WhatThePageSinkThrowsReachesTheCaller) {
+  int pages = 0;
+  EXPECT_THROW(client_->list(model::ResourceKind::Query,
+                             [&](Page&&) {
+                               if (++pages == 2) throw std::runtime_error("sink failed");
+                             }),
+               std::runtime_error);
+  EXPECT_EQ(pages, 2);
+  EXPECT_LE(client_->calls(), 3);  // at most the page fetched ahead of the failing one
 }
 
 INSTANTIATE_TEST_SUITE_P(NextUrlPath, ListPrefetch, ::testing::Bool());
