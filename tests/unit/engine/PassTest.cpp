@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "ScriptedJobs.h"
 #include "audit/AuditLog.h"
 #include "state/StateStore.h"
 
@@ -25,6 +26,7 @@ namespace fs = std::filesystem;
 using model::JobState;
 using model::ResourceKind;
 using salesforce::ApiError;
+using testing::ScriptedJobs;
 
 model::Timestamp t(const char* text) { return *model::parseTimestamp(text); }
 
@@ -56,95 +58,6 @@ salesforce::Page inProgressPage(int n) {
   }
   return page;
 }
-
-// A scripted org: pages to list, errors to answer, and every call recorded. At each action it
-// checks that the intent for that job is already in the audit file (write-ahead).
-class ScriptedJobs : public salesforce::BulkJobs {
- public:
-  std::vector<salesforce::Page> pages;
-  std::optional<ApiError> listErrorAfterPages;  // fail after delivering all `pages`
-  std::map<std::string, ApiError> actionErrors;
-  std::string auditPath;
-  std::chrono::milliseconds actionDelay{0};
-
-  std::mutex mutex;
-  std::vector<std::string> actions;  // "abort:ID" / "delete:ID"
-  std::vector<std::string> intentMissing;
-  std::vector<int> intentsAtAction;  // intents on disk as each action went out
-  std::function<void()> onAction;    // called as each action goes out
-  int inFlight = 0;
-  int maxInFlight = 0;
-
-  salesforce::Result<salesforce::ListStats> list(ResourceKind, const PageSink& sink) override {
-    ++calls_;
-    salesforce::ListStats stats;
-    for (auto p : pages) {
-      ++stats.pages;
-      stats.jobs += static_cast<int64_t>(p.jobs.size());
-      sink(std::move(p));
-    }
-    if (listErrorAfterPages) return *listErrorAfterPages;
-    return stats;
-  }
-  std::map<std::string, model::Job> gets;  // what a GET of the job answers
-  int getCalls = 0;
-  salesforce::Result<model::Job> get(ResourceKind, const std::string& id) override {
-    ++calls_;
-    ++getCalls;
-    auto it = gets.find(id);
-    if (it != gets.end()) return it->second;
-    return ApiError{ApiError::Kind::Permanent, 0, "", "not scripted"};
-  }
-  salesforce::Result<salesforce::ActionReply> abort(ResourceKind, const std::string& id) override {
-    return act("abort", id, 200);
-  }
-  salesforce::Result<salesforce::ActionReply> remove(ResourceKind, const std::string& id) override {
-    return act("delete", id, 204);
-  }
-  int64_t calls() const override { return calls_; }
-  salesforce::ApiUsage usage() const override { return {}; }
-
- private:
-  salesforce::Result<salesforce::ActionReply> act(const char* what, const std::string& id,
-                                                  int status) {
-    ++calls_;
-    {
-      std::lock_guard lock(mutex);
-      actions.push_back(std::string(what) + ":" + id);
-      if (!auditPath.empty() && !intentOnDisk(id)) intentMissing.push_back(id);
-      if (!auditPath.empty()) intentsAtAction.push_back(intentsOnDisk());
-      maxInFlight = std::max(maxInFlight, ++inFlight);
-    }
-    if (onAction) onAction();
-    if (actionDelay.count() > 0) std::this_thread::sleep_for(actionDelay);
-    {
-      std::lock_guard lock(mutex);
-      --inFlight;
-    }
-    auto it = actionErrors.find(id);
-    if (it != actionErrors.end()) return it->second;
-    return salesforce::ActionReply{status, ""};
-  }
-  int intentsOnDisk() {
-    std::ifstream in(auditPath);
-    std::string line;
-    int n = 0;
-    while (std::getline(in, line)) n += line.find("\"type\":\"intent\"") != std::string::npos;
-    return n;
-  }
-  bool intentOnDisk(const std::string& id) {
-    std::ifstream in(auditPath);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.find("\"type\":\"intent\"") != std::string::npos &&
-          line.find("\"id\":\"" + id + "\"") != std::string::npos) {
-        return true;
-      }
-    }
-    return false;
-  }
-  std::atomic<int64_t> calls_{0};
-};
 
 policy::Policy statePolicy(std::string name, std::initializer_list<JobState> states,
                            policy::Action action, policy::Mode mode = policy::Mode::Enforce) {
@@ -340,10 +253,10 @@ TEST_F(PassTest, AnUnknownOutcomeIsSettledByReadingTheJob) {
   ApiError reset{ApiError::Kind::Transient, 0, "", "Connection reset by peer"};
   reset.sent = true;
   for (const auto& j : page.jobs) org_.actionErrors[j.id] = reset;
-  org_.gets["750R00000000001AAA"] =
-      job("750R00000000001AAA", JobState::Aborted, "2026-11-29T10:00:00.000Z");
-  org_.gets["750R00000000002AAA"] =
-      job("750R00000000002AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z");
+  org_.gets.emplace("750R00000000001AAA",
+                    job("750R00000000001AAA", JobState::Aborted, "2026-11-29T10:00:00.000Z"));
+  org_.gets.emplace("750R00000000002AAA",
+                    job("750R00000000002AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"));
   // 3: the GET fails too: the outcome stays unknown.
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
   auto s = run({&p});

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "ScriptedJobs.h"
 #include "audit/AuditLog.h"
 #include "engine/Pass.h"
 
@@ -16,35 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using salesforce::ApiError;
-
-// Answers GETs from a table; any action is a test failure (recovery must never re-send).
-class StatesOnly : public salesforce::BulkJobs {
- public:
-  std::map<std::string, salesforce::Result<model::Job>> answers;
-  int actions = 0;
-  int gets = 0;
-  salesforce::Result<salesforce::ListStats> list(model::ResourceKind, const PageSink&) override {
-    return ApiError{};
-  }
-  salesforce::Result<model::Job> get(model::ResourceKind, const std::string& id) override {
-    ++gets;
-    auto it = answers.find(id);
-    if (it == answers.end()) return ApiError{ApiError::Kind::NotFound, 404, "NOT_FOUND", ""};
-    return it->second;
-  }
-  salesforce::Result<salesforce::ActionReply> abort(model::ResourceKind,
-                                                    const std::string&) override {
-    ++actions;
-    return salesforce::ActionReply{200, "Aborted"};
-  }
-  salesforce::Result<salesforce::ActionReply> remove(model::ResourceKind,
-                                                     const std::string&) override {
-    ++actions;
-    return salesforce::ActionReply{204, ""};
-  }
-  int64_t calls() const override { return gets + actions; }
-  salesforce::ApiUsage usage() const override { return {}; }
-};
 
 model::Job job(const std::string& id, model::JobState state) {
   model::Job j;
@@ -95,21 +67,22 @@ TEST_F(RecoveryTest, SettlesEveryOpenIntentByReadingTheJobNeverByActingAgain) {
   EXPECT_EQ(open[0].jobId, "750R00000000001AAA");
   EXPECT_EQ(open[2].action, "delete");
 
-  StatesOnly org;
-  org.answers.emplace("750R00000000001AAA", job("750R00000000001AAA", model::JobState::Aborted));
-  org.answers.emplace("750R00000000002AAA", job("750R00000000002AAA", model::JobState::InProgress));
-  org.answers.emplace("750R00000000004AAA",
-                      job("750R00000000004AAA", model::JobState::JobComplete));
-  org.answers.emplace("750R00000000006AAA",
-                      salesforce::Result<model::Job>(
-                          ApiError{ApiError::Kind::Transient, 503, "SERVER_UNAVAILABLE", "busy"}));
+  // Answers GETs from a table; any action is a test failure (recovery must never re-send).
+  testing::ScriptedJobs org;
+  org.unscriptedGet = ApiError{ApiError::Kind::NotFound, 404, "NOT_FOUND", ""};
+  org.gets.emplace("750R00000000001AAA", job("750R00000000001AAA", model::JobState::Aborted));
+  org.gets.emplace("750R00000000002AAA", job("750R00000000002AAA", model::JobState::InProgress));
+  org.gets.emplace("750R00000000004AAA", job("750R00000000004AAA", model::JobState::JobComplete));
+  org.gets.emplace("750R00000000006AAA",
+                   salesforce::Result<model::Job>(
+                       ApiError{ApiError::Kind::Transient, 503, "SERVER_UNAVAILABLE", "busy"}));
   ReconcileSummary s;
   {
     audit::AuditLog log(path_);
     s = reconcile(open, {{"acme", &org}}, log);
   }
-  EXPECT_EQ(org.actions, 0);
-  EXPECT_EQ(org.gets, 5);
+  EXPECT_TRUE(org.actions.empty());
+  EXPECT_EQ(org.getCalls, 5);
   EXPECT_EQ(s.confirmed, 2);
   EXPECT_EQ(s.notApplied, 2);
   EXPECT_EQ(s.unresolved, 1);

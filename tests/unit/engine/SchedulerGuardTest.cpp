@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "ScriptedJobs.h"
 #include "audit/AuditLog.h"
 #include "engine/Scheduler.h"
 
@@ -22,32 +23,6 @@ class SteppedClock : public Clock {
 
  private:
   model::Timestamp now_ = *model::parseTimestamp("2026-11-29T12:00:00Z");
-};
-
-// Lists with a scripted answer; counts calls.
-class ListingOrg : public salesforce::BulkJobs {
- public:
-  std::optional<ApiError> listError;
-  salesforce::ApiUsage reported;
-  int lists = 0;
-  salesforce::Result<salesforce::ListStats> list(model::ResourceKind, const PageSink&) override {
-    ++lists;
-    if (listError) return *listError;
-    return salesforce::ListStats{};
-  }
-  salesforce::Result<model::Job> get(model::ResourceKind, const std::string&) override {
-    return ApiError{};
-  }
-  salesforce::Result<salesforce::ActionReply> abort(model::ResourceKind,
-                                                    const std::string&) override {
-    return ApiError{};
-  }
-  salesforce::Result<salesforce::ActionReply> remove(model::ResourceKind,
-                                                     const std::string&) override {
-    return ApiError{};
-  }
-  int64_t calls() const override { return lists; }
-  salesforce::ApiUsage usage() const override { return reported; }
 };
 
 class SchedulerGuard : public ::testing::Test {
@@ -79,7 +54,7 @@ class SchedulerGuard : public ::testing::Test {
   }
   fs::path dir_;
   std::unique_ptr<audit::AuditLog> audit_;
-  ListingOrg org_;
+  testing::ScriptedJobs org_;  // lists no page: a listing that succeeds or fails at once
   SteppedClock clock_;
   StopSignal stop_;
   policy::Policy policy_;
@@ -88,11 +63,11 @@ class SchedulerGuard : public ::testing::Test {
 };
 
 TEST_F(SchedulerGuard, RequestLimitExceededPausesTheOrgForTheConfiguredTime) {
-  org_.listError = ApiError{ApiError::Kind::LimitExceeded, 403, "REQUEST_LIMIT_EXCEEDED",
-                            "TotalRequests Limit exceeded."};
+  org_.listErrorAfterPages = ApiError{ApiError::Kind::LimitExceeded, 403, "REQUEST_LIMIT_EXCEEDED",
+                                      "TotalRequests Limit exceeded."};
   once();
   EXPECT_EQ(org_.lists, 1);
-  org_.listError.reset();
+  org_.listErrorAfterPages.reset();
   clock_.advance(std::chrono::minutes(59));
   auto skipped = once();
   EXPECT_EQ(org_.lists, 1) << "a paused org was called";
@@ -128,7 +103,7 @@ TEST_F(SchedulerGuard, AboveTheApiUsageShareNoNewPassStarts) {
 }
 
 TEST_F(SchedulerGuard, TheBreakerOpensAfterFailuresAndProbesOnceAfterTheCooldown) {
-  org_.listError = ApiError{ApiError::Kind::Transient, 503, "SERVER_UNAVAILABLE", "busy"};
+  org_.listErrorAfterPages = ApiError{ApiError::Kind::Transient, 503, "SERVER_UNAVAILABLE", "busy"};
   once();
   once();
   EXPECT_EQ(org_.lists, 2);
@@ -141,7 +116,7 @@ TEST_F(SchedulerGuard, TheBreakerOpensAfterFailuresAndProbesOnceAfterTheCooldown
   once();
   EXPECT_EQ(org_.lists, 3);
   clock_.advance(std::chrono::minutes(5));
-  org_.listError.reset();
+  org_.listErrorAfterPages.reset();
   once();  // the probe succeeds: closed
   once();
   EXPECT_EQ(org_.lists, 5);
