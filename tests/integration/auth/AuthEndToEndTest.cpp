@@ -13,6 +13,7 @@
 
 #include "auth/AuthSupport.h"
 #include "support/Child.h"
+#include "support/SecretSweep.h"
 
 namespace bulkwarden::testing {
 namespace {
@@ -111,7 +112,6 @@ class AuthEndToEnd : public AuthTest {
 
   // Files (other than the test's own inputs) holding secret-looking text or a known secret.
   std::vector<std::string> leaks(int& swept) const {
-    std::vector<std::string> found;
     std::set<std::string> literals = {kClientSecret, kRefreshToken, server_->token()};
     for (const auto& t : server_->org().issuedTokens()) literals.insert(t);
     // Lines of the private key's base64 body.
@@ -119,29 +119,13 @@ class AuthEndToEnd : public AuthTest {
     for (std::string line; std::getline(key, line);) {
       if (line.find("-----") == std::string::npos && line.size() > 20) literals.insert(line);
     }
-    const std::regex pattern(R"(Bearer |00D[0-9A-Za-z]{12,15}!|BEGIN .*PRIVATE KEY|assertion=)");
-    const std::set<std::string> inputs = {"jwt.key", "bulkwarden.yaml", "policies.yaml", "ca.pem"};
-    for (const auto& entry : fs::recursive_directory_iterator(dir_)) {
-      if (!entry.is_regular_file()) continue;
-      const std::string name = entry.path().filename().string();
-      if (inputs.count(name) != 0 || entry.path().parent_path().filename() == "creds" ||
-          entry.path().extension() == ".key" || entry.path().extension() == ".crt") {
-        continue;  // what the test wrote as input
-      }
-      const std::string text = slurp(entry.path());
-      std::smatch m;
-      if (std::regex_search(text, m, pattern)) {
-        found.push_back(entry.path().string() + " holds secret-looking text: " + m.str());
-      }
-      for (const auto& secret : literals) {
-        if (text.find(secret) != std::string::npos) {
-          found.push_back(entry.path().string() + " holds a secret of " +
-                          std::to_string(secret.size()) + " chars");
-        }
-      }
-      ++swept;
-    }
-    return found;
+    auto isInput = [](const fs::path& p) {
+      static const std::set<std::string> inputs = {"jwt.key", "bulkwarden.yaml", "policies.yaml",
+                                                   "ca.pem"};
+      return inputs.count(p.filename().string()) != 0 || p.parent_path().filename() == "creds" ||
+             p.extension() == ".key" || p.extension() == ".crt";
+    };
+    return findSecrets(dir_, literals, isInput, swept);
   }
 
   std::unique_ptr<Child> child_;

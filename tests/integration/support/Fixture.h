@@ -19,6 +19,7 @@
 
 #include "sim/SimServer.h"
 #include "support/Child.h"
+#include "support/SecretSweep.h"
 
 namespace bulkwarden::testing {
 
@@ -42,20 +43,13 @@ class EndToEnd : public ::testing::Test {
   // secret.
   void sweepForSecrets() {
     if (!server_ || runs_ == 0) return;
-    const std::regex pattern(R"(Bearer |00D[0-9A-Za-z]{12,15}!|BEGIN .*PRIVATE KEY|assertion=)");
-    const std::string token = server_->token();
-    for (const auto& entry : fs::recursive_directory_iterator(dir_)) {
-      if (!entry.is_regular_file()) continue;
-      std::string name = entry.path().filename().string();
-      if (name == "token" || name == "bulkwarden.yaml" || name == "policies.yaml") continue;
-      std::string text = Child::slurp(entry.path().string());
-      std::smatch m;
-      if (std::regex_search(text, m, pattern)) {
-        ADD_FAILURE() << entry.path() << " holds secret-looking text: " << m.str();
-      }
-      if (text.find(token) != std::string::npos) {
-        ADD_FAILURE() << entry.path() << " holds the access token";
-      }
+    int swept = 0;
+    auto isInput = [](const fs::path& p) {
+      const std::string name = p.filename().string();
+      return name == "token" || name == "bulkwarden.yaml" || name == "policies.yaml";
+    };
+    for (const auto& leak : findSecrets(dir_, {server_->token()}, isInput, swept)) {
+      ADD_FAILURE() << leak;
     }
   }
 
