@@ -32,8 +32,8 @@ class SimTokenEndpoint : public ::testing::Test {
     o.oauth.tokenLifetime = 1h;
     o.oauth.instanceUrl = "https://acme.my.salesforce.com";
     org_ = std::make_unique<SimOrg>(o);
-    key_ = Poco::SharedPtr<Poco::Crypto::RSAKey>(
-        new Poco::Crypto::RSAKey(nullptr, new std::istringstream(keys_.privateKeyPem), ""));
+    std::istringstream pem(keys_.privateKeyPem);  // read by the constructor, not kept
+    key_ = Poco::SharedPtr<Poco::Crypto::RSAKey>(new Poco::Crypto::RSAKey(nullptr, &pem, ""));
   }
 
   SimResponse post(const std::string& body,
