@@ -4,8 +4,9 @@
 // up to (not including) `,"hash":`, which contains `prev`, the previous record's hash. So any
 // edit, deletion or reordering breaks the chain at the first record touched.
 //
-// Durable appends use group commit: concurrent callers share one fdatasync, and each returns only
-// once a sync that covers its own record has completed.
+// Durable appends and syncThrough use group commit: concurrent callers share one fdatasync, and
+// each returns only once a sync that covers its own record has completed (at once, when one
+// already has).
 //
 // Fail closed: after a failed write or sync the log refuses every record (so no action goes out
 // unrecorded) until a retry, at most once per retryInterval, reopens the file on a new descriptor,

@@ -20,8 +20,8 @@ class AuditError : public std::runtime_error {
 class AuditSink {
  public:
   enum class Sync {
-    Buffered,  // written with write(2); synced later (decisions, run-start, run-end)
-    Durable,   // on stable storage (fdatasync) before append returns (intents, results)
+    Buffered,  // written with write(2); synced later (decisions, intents written ahead, results)
+    Durable,   // on stable storage (fdatasync) before append returns (config, recovery, run-end)
   };
   virtual ~AuditSink() = default;
 
