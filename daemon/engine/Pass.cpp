@@ -343,8 +343,8 @@ void Pass::act() {
   std::vector<uint64_t> intentSeq(todo.size(), 0);
   std::mutex aheadMutex;
   std::condition_variable aheadWritten;
-  size_t written = 0;        // intents written so far (todo order)
-  uint64_t lastWritten = 0;  // seq of the last of them
+  size_t written = 0;  // intents written so far (todo order)
+  auto lastWritten = [&] { return written == 0 ? uint64_t{0} : intentSeq[written - 1]; };
   bool workersDone = false;
   auto haltOn = [this](const audit::AuditError& e) {
     std::lock_guard lock(mutex_);
@@ -355,9 +355,9 @@ void Pass::act() {
     uint64_t flushed = 0;
     std::unique_lock lock(aheadMutex);
     while (true) {
-      aheadWritten.wait(lock, [&] { return workersDone || lastWritten > flushed; });
-      if (lastWritten <= flushed) return;  // workers done, nothing left to sync
-      uint64_t target = lastWritten;
+      aheadWritten.wait(lock, [&] { return workersDone || lastWritten() > flushed; });
+      if (lastWritten() <= flushed) return;  // workers done, nothing left to sync
+      uint64_t target = lastWritten();
       lock.unlock();
       try {
         audit_.syncThrough(target);
@@ -373,17 +373,18 @@ void Pass::act() {
   auto durableIntent = [&](size_t i) -> uint64_t {
     uint64_t seq = 0;
     try {
+      bool wrote = false;
       {
         std::lock_guard lock(aheadMutex);
         for (size_t end = std::min(todo.size(), i + 1 + ahead); written < end; ++written) {
           intentSeq[written] =
               audit_.append("intent", options_.runId, decisionFields(*todo[written]),
                             audit::AuditSink::Sync::Buffered);
-          lastWritten = intentSeq[written];
+          wrote = true;
         }
         seq = intentSeq[i];
       }
-      aheadWritten.notify_one();
+      if (wrote) aheadWritten.notify_one();
       audit_.syncThrough(seq);
     } catch (const audit::AuditError& e) {
       haltOn(e);

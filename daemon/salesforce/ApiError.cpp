@@ -5,11 +5,7 @@
 namespace bulkwarden::salesforce {
 
 ApiError malformedReply(std::string message) {
-  ApiError e;
-  e.kind = ApiError::Kind::Malformed;
-  e.message = std::move(message);
-  e.sent = true;
-  return e;
+  return ApiError{ApiError::Kind::Malformed, 0, {}, std::move(message), true};
 }
 
 std::string_view kindName(ApiError::Kind kind) {

@@ -21,11 +21,7 @@ constexpr std::string_view kDataPrefix = "/services/data/";
 constexpr std::size_t kMaxTargetLength = 2048;
 
 ApiError refused(std::string message) {
-  ApiError e;
-  e.kind = ApiError::Kind::Permanent;
-  e.message = std::move(message);
-  e.sent = false;
-  return e;
+  return ApiError{ApiError::Kind::Permanent, 0, {}, std::move(message), false};
 }
 
 bool isLocatorChar(char c) {
