@@ -80,7 +80,7 @@ TEST_F(Disk, AFullDiskStopsEveryActionAtTheFirstFailedWrite) {
   cfg.replace(cfg.find("audit-log: audit.jsonl"), 22, "audit-log: " + small + "/audit.jsonl");
   writeFile(config, cfg);
   std::string cmd = "unshare -m sh -c 'mount -t tmpfs -o size=64k tmpfs " + small + " && " +
-                    BULKWARDEN_BINARY + " run --once --config " + config + " 2>" +
+                    binaryPath() + " run --once --config " + config + " 2>" +
                     (dir_ / "err").string() + "; rc=$?; cp " + small + "/audit.jsonl " +
                     (dir_ / "full.jsonl").string() + "; exit $rc'";
   int rc = shell(cmd);
@@ -94,7 +94,7 @@ TEST_F(Disk, AFileSizeLimitIsEfbigNotADeathBySigxfsz) {
   if (shell("command -v prlimit >/dev/null") != 0) GTEST_SKIP() << "prlimit not installed";
   seed(60);
   auto config = writeConfig(kPolicy);
-  std::string cmd = "prlimit --fsize=60000 " + std::string(BULKWARDEN_BINARY) +
+  std::string cmd = "prlimit --fsize=60000 " + binaryPath() +
                     " run --once --config " + config + " 2>" + (dir_ / "err").string();
   int rc = shell(cmd);
   std::string err = Child::slurp((dir_ / "err").string());

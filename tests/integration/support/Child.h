@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/BinaryPath.h"
+
 extern char** environ;
 
 namespace bulkwarden::testing {
@@ -25,7 +27,7 @@ class Child {
   Child(const std::vector<std::string>& args, const std::string& outFile,
         const std::string& errFile, const std::vector<std::string>& extraEnv = {})
       : outFile_(outFile), errFile_(errFile) {
-    std::vector<std::string> full{BULKWARDEN_BINARY};
+    std::vector<std::string> full{binaryPath()};
     full.insert(full.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : full) argv.push_back(a.data());
