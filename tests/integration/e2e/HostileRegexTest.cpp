@@ -30,27 +30,26 @@ class HostileRegex : public EndToEnd {};
 
 TEST_F(HostileRegex, ValidateRefusesBackReferencesAndLookAroundWithTheirPlace) {
   startSim();
-  auto config = writeConfig(R"(policies:
-  - name: backref
-    resource: query-jobs
-    action: report
-    filters:
-      - object: { regex: '(a)\1' }
-  - name: lookahead
-    resource: query-jobs
-    action: report
-    filters:
-      - not: { object: { regex: "(?=x)"
-}
-}
-)");
+  const std::string policies =
+      "policies:\n"
+      "  - name: backref\n"
+      "    resource: query-jobs\n"
+      "    action: report\n"
+      "    filters:\n"
+      "      - object: { regex: '(a)\\1' }\n"
+      "  - name: lookahead\n"
+      "    resource: query-jobs\n"
+      "    action: report\n"
+      "    filters:\n"
+      "      - not: { object: { regex: \"(?=x)\" } }\n";
+  auto config = writeConfig(policies);
   ASSERT_EQ(run({"validate", "--config", config}), 78) << err();
-for (const char* text :
-     {"policies.yaml:6:26: bad regex '(a)\\1': invalid escape sequence: \\1 (a back-reference)",
-      "policies.yaml:11:33: bad regex '(?=x)': invalid perl operator: (?= (a look-ahead)",
-      "(RE2 syntax: no back-references or look-around; see docs/policies.md)"}) {
-  EXPECT_NE(err().find(text), std::string::npos) << text << "\n" << err();
-}
+  for (const char* text :
+       {"policies.yaml:6:26: bad regex '(a)\\1': invalid escape sequence: \\1 (a back-reference)",
+        "policies.yaml:11:33: bad regex '(?=x)': invalid perl operator: (?= (a look-ahead)",
+        "(RE2 syntax: no back-references or look-around; see docs/policies.md)"}) {
+    EXPECT_NE(err().find(text), std::string::npos) << text << "\n" << err();
+  }
 }
 
 TEST_F(HostileRegex, ATenThousandCharacterObjectIsSkippedAndThePassActsOnTheRest) {
