@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
-  libpoco-dev libssl-dev libyaml-cpp-dev libfmt-dev
+  libpoco-dev libssl-dev libyaml-cpp-dev libfmt-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev prometheus-cpp-dev
   clang-format clang libclang-rt-14-dev tzdata

@@ -1,15 +1,15 @@
 #include "config/PolicyLoader.h"
 
-#include <Poco/Exception.h>
-#include <Poco/RegularExpression.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <variant>
 
 #include "policy/Glob.h"
+#include "policy/Regex.h"
 
 namespace bulkwarden::config {
 namespace {
@@ -32,7 +32,6 @@ const std::vector<std::string_view> kOlderThanKeys = {"field", "age"};
 
 constexpr auto kMinEvery = std::chrono::seconds(1);
 constexpr auto kMaxEvery = std::chrono::days(7);
-constexpr size_t kMaxRegexLength = 1000;
 
 const std::vector<std::string_view>& filterKeys() {
   static const std::vector<std::string_view> keys = [] {
@@ -386,19 +385,13 @@ class FilterParser {
     }
     if (!operand(field, value, f, "a value")) return std::nullopt;
     if (op == Op::Regex) {
-      const std::string& pattern = f.values[0];
-      if (pattern.size() > kMaxRegexLength) {
-        sink_.error(value, fmt::format("regex longer than {} characters", kMaxRegexLength));
+      // RE2, not PCRE: linear time whatever the pattern; what RE2 cannot run is refused here.
+      auto compiled = policy::Regex::compile(f.values[0]);
+      if (auto* err = std::get_if<policy::Regex::Error>(&compiled)) {
+        sink_.error(value, std::move(err->message), std::move(err->hint));
         return std::nullopt;
       }
-      try {
-        f.regex = std::make_shared<const Poco::RegularExpression>(pattern);
-      } catch (const Poco::Exception& e) {
-        sink_.error(value, fmt::format("bad regex '{}': {}", pattern, e.message()),
-                    "Perl-compatible syntax; the regex may match anywhere unless anchored with ^ "
-                    "and $");
-        return std::nullopt;
-      }
+      f.regex = std::get<std::shared_ptr<const policy::Regex>>(std::move(compiled));
     } else if (op == Op::Glob) {
       if (auto err = policy::globError(f.values[0])) {
         sink_.error(value, fmt::format("bad glob '{}': {}", f.values[0], *err));

@@ -1,6 +1,5 @@
 #include "policy/Evaluator.h"
 
-#include <Poco/Exception.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,48 +14,6 @@ namespace {
 using model::Job;
 using model::JobField;
 using model::Timestamp;
-
-// Poco::RegularExpression wants a std::string; the job's members are std::strings already, so
-// hand out a reference instead of copying (matches() must not allocate).
-const std::string& fieldString(const Job& job, JobField field) {
-  static const std::string kStates[] = {
-      std::string(toString(model::JobState::Open)),
-      std::string(toString(model::JobState::UploadComplete)),
-      std::string(toString(model::JobState::InProgress)),
-      std::string(toString(model::JobState::JobComplete)),
-      std::string(toString(model::JobState::Failed)),
-      std::string(toString(model::JobState::Aborted)),
-  };
-  static const std::string kEmpty;
-  switch (field) {
-    case JobField::Id:
-      return job.id;
-    case JobField::Operation:
-      return job.operation;
-    case JobField::Object:
-      return job.object;
-    case JobField::CreatedById:
-      return job.createdById;
-    case JobField::State:
-      return kStates[static_cast<size_t>(job.state)];
-    case JobField::ConcurrencyMode:
-      return job.concurrencyMode;
-    case JobField::ContentType:
-      return job.contentType;
-    case JobField::ApiVersion:
-      return job.apiVersion;
-    case JobField::JobType:
-      return job.jobType;
-    case JobField::LineEnding:
-      return job.lineEnding;
-    case JobField::ColumnDelimiter:
-      return job.columnDelimiter;
-    case JobField::CreatedDate:
-    case JobField::SystemModstamp:
-      break;
-  }
-  return kEmpty;
-}
 
 // A number only when the whole text is one finite decimal number: "62.0", "-3", "1e3".
 bool parseNumber(std::string_view text, double& out) {
@@ -94,15 +51,10 @@ bool ordered(Op op, int cmp) {
   }
 }
 
-bool regexSearch(const Poco::RegularExpression& re, const std::string& subject) {
-  try {
-    Poco::RegularExpression::Match m;
-    return re.match(subject, 0, m) > 0;
-  } catch (const Poco::Exception&) {
-    // PCRE gave up (match or recursion limit). Not matching is the safe side: a policy never
-    // acts on a job it could not decide about.
-    return false;
-  }
+// A regex that is missing or cannot run decides nothing: Unknown, never "no match" (which a `not`
+// would turn into a match).
+Truth regexSearch(const Filter& f, std::string_view text) {
+  return f.regex ? f.regex->search(text) : Truth::Unknown;
 }
 
 bool matchTimeField(const Filter& f, Timestamp t) {
@@ -136,15 +88,8 @@ bool matchTimeField(const Filter& f, Timestamp t) {
   return false;
 }
 
-bool matchField(const Filter& f, const Job& job) {
-  if (model::isTimeField(f.field)) {
-    if (f.op != Op::Regex && f.op != Op::Glob) return matchTimeField(f, job.time(f.field));
-    // The loader refuses regex/glob on timestamps; a hand-built filter gets the Salesforce text.
-    std::string text = job.text(f.field);
-    if (f.op == Op::Regex) return f.regex && regexSearch(*f.regex, text);
-    return !f.values.empty() && globMatch(f.values[0], text);
-  }
-  std::string_view v = job.view(f.field);
+// A text field against every operator but regex.
+bool matchText(const Filter& f, std::string_view v) {
   switch (f.op) {
     case Op::Eq:
       return !f.values.empty() && v == f.values[0];
@@ -161,7 +106,7 @@ bool matchField(const Filter& f, const Job& job) {
       }
       return true;
     case Op::Regex:
-      return f.regex && regexSearch(*f.regex, fieldString(job, f.field));
+      return false;  // three-valued: see matchField
     case Op::Glob:
       return !f.values.empty() && globMatch(f.values[0], v);
     case Op::Gt:
@@ -171,6 +116,20 @@ bool matchField(const Filter& f, const Job& job) {
       return !f.values.empty() && ordered(f.op, compareText(v, f.values[0]));
   }
   return false;
+}
+
+// Only a regex can be undecided; every other comparison is plain true or false.
+Truth matchField(const Filter& f, const Job& job) {
+  if (model::isTimeField(f.field)) {
+    if (f.op != Op::Regex && f.op != Op::Glob) return truthOf(matchTimeField(f, job.time(f.field)));
+    // The loader refuses regex/glob on timestamps; a hand-built filter gets the Salesforce text.
+    std::string text = job.text(f.field);
+    if (f.op == Op::Regex) return regexSearch(f, text);
+    return truthOf(!f.values.empty() && globMatch(f.values[0], text));
+  }
+  std::string_view v = job.view(f.field);
+  if (f.op == Op::Regex) return regexSearch(f, v);
+  return truthOf(matchText(f, v));
 }
 
 std::string_view opSymbol(Op op) {
@@ -342,33 +301,76 @@ void explainInto(const Filter& f, const Job& job, Timestamp now, Timestamp since
 
 }  // namespace
 
-bool matches(const Filter& filter, const model::Job& job, model::Timestamp now,
-             model::Timestamp since) {
+Truth truth(const Filter& filter, const model::Job& job, model::Timestamp now,
+            model::Timestamp since) {
   switch (filter.kind) {
-    case Filter::Kind::All:
+    case Filter::Kind::All: {
+      // Kleene: one False decides; an Unknown child leaves the rest to look for a False.
+      Truth out = Truth::True;
       for (const Filter& c : filter.children) {
-        if (!matches(c, job, now, since)) return false;
+        out = kleeneAnd(out, truth(c, job, now, since));
+        if (out == Truth::False) return out;
       }
-      return true;
-    case Filter::Kind::Any:
+      return out;
+    }
+    case Filter::Kind::Any: {
+      Truth out = Truth::False;
       for (const Filter& c : filter.children) {
-        if (matches(c, job, now, since)) return true;
+        out = kleeneOr(out, truth(c, job, now, since));
+        if (out == Truth::True) return out;
       }
-      return false;
+      return out;
+    }
     case Filter::Kind::Not:
-      // A malformed Not (no child) never matches: never act on what we cannot read.
-      return !filter.children.empty() && !matches(filter.children[0], job, now, since);
+      // A malformed Not (no child) says nothing, so neither does its negation.
+      if (filter.children.empty()) return Truth::Unknown;
+      return kleeneNot(truth(filter.children[0], job, now, since));
     case Filter::Kind::State:
-      return (filter.stateMask & (1u << static_cast<unsigned>(job.state))) != 0;
+      return truthOf((filter.stateMask & (1u << static_cast<unsigned>(job.state))) != 0);
     case Filter::Kind::OlderThan:
       // Strictly older; a job stamped in the future (clock skew) is never older.
-      return now - job.time(filter.timeField) > filter.age;
+      return truthOf(now - job.time(filter.timeField) > filter.age);
     case Filter::Kind::InStateFor:
-      return now - since > filter.age;
+      return truthOf(now - since > filter.age);
     case Filter::Kind::Field:
       return matchField(filter, job);
   }
-  return false;
+  return Truth::Unknown;
+}
+
+bool matches(const Filter& filter, const model::Job& job, model::Timestamp now,
+             model::Timestamp since) {
+  return truth(filter, job, now, since) == Truth::True;
+}
+
+namespace {
+// The first leaf under `f` that is Unknown for `job`, if any.
+const Filter* firstUndecided(const Filter& f, const model::Job& job, model::Timestamp now,
+                             model::Timestamp since) {
+  if (truth(f, job, now, since) != Truth::Unknown) return nullptr;
+  if (f.kind == Filter::Kind::All || f.kind == Filter::Kind::Any || f.kind == Filter::Kind::Not) {
+    for (const Filter& c : f.children) {
+      if (const Filter* leaf = firstUndecided(c, job, now, since)) return leaf;
+    }
+  }
+  return &f;
+}
+}  // namespace
+
+std::string undecided(const Filter& filter, const model::Job& job, model::Timestamp now,
+                      model::Timestamp since) {
+  const Filter* leaf = firstUndecided(filter, job, now, since);
+  if (leaf == nullptr) return {};
+  std::string where = leaf->where.str().empty() ? std::string() : " at " + leaf->where.str();
+  if (leaf->kind == Filter::Kind::Field && leaf->op == Op::Regex) {
+    std::string why = !leaf->regex ? std::string("no compiled regex") : leaf->regex->error();
+    return fmt::format("could not decide {} matches {}{}: the regex cannot run ({})",
+                       model::fieldName(leaf->field),
+                       leaf->regex ? leaf->regex->pattern() : operandText(*leaf), where, why);
+  }
+  if (leaf->kind == Filter::Kind::Not)
+    return fmt::format("could not decide a `not` without a filter{}", where);
+  return fmt::format("could not decide {}{}", describe(*leaf), where);
 }
 
 bool matches(const Filter& filter, const model::Job& job, model::Timestamp now) {
@@ -388,15 +390,20 @@ std::string explain(const Filter& filter, const model::Job& job, model::Timestam
 
 std::vector<Decision> evaluate(std::span<const model::Job> jobs,
                                std::span<const Policy* const> policies, model::Timestamp now,
-                               std::span<const model::Timestamp> since) {
+                               std::span<const model::Timestamp> since, Undecided undecidedPairs) {
   std::vector<Decision> out;
   for (size_t j = 0; j < jobs.size(); ++j) {
     for (const Policy* p : policies) {
       // The caller passes policies of the listed resource; checking again costs nothing and
       // keeps a query policy from ever acting on an ingest job.
       if (p == nullptr || p->resource != jobs[j].kind) continue;
-      if (matches(p->filter, jobs[j], now, j < since.size() ? since[j] : now))
-        out.push_back(Decision{p, j});
+      model::Timestamp s = j < since.size() ? since[j] : now;
+      Truth t = truth(p->filter, jobs[j], now, s);
+      if (t == Truth::True) {
+        out.push_back(Decision{p, j, {}});
+      } else if (t == Truth::Unknown && undecidedPairs == Undecided::Include) {
+        out.push_back(Decision{p, j, undecided(p->filter, jobs[j], now, s)});
+      }
     }
   }
   return out;

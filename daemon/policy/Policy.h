@@ -3,8 +3,6 @@
 // loaded, so one Policy may be read from many threads.
 #pragma once
 
-#include <Poco/RegularExpression.h>
-
 #include <bitset>
 #include <cstdint>
 #include <memory>
@@ -15,6 +13,7 @@
 #include "model/Job.h"
 #include "model/Time.h"
 #include "policy/Cron.h"
+#include "policy/Regex.h"
 #include "policy/TimeZone.h"
 
 namespace bulkwarden::policy {
@@ -67,8 +66,8 @@ struct Filter {
   std::vector<std::string> values;
   // Field on createdDate/systemModstamp: operands parsed as timestamps, same order as values.
   std::vector<model::Timestamp> times;
-  // Field with Op::Regex: compiled once at load time; matching is const and thread-safe.
-  std::shared_ptr<const Poco::RegularExpression> regex;
+  // Field with Op::Regex: compiled once at load time (RE2); matching is const and thread-safe.
+  std::shared_ptr<const Regex> regex;
 };
 
 // How often a policy runs: every `every`, or at the fire times of `cron` in `zone`.

@@ -174,6 +174,7 @@ std::variant<model::Job, std::string> toJob(std::array<Value, kRecordSlots>& f,
     if (!text) return fmt::format("{} is not a string", kSlotNames[t.slot]);
     job.*(t.member) = std::move(*text);
   }
+  if (auto why = overlongField(job)) return std::move(*why);
   job.id = std::move(f[kId].text);  // last: a skipped record is reported with its id
   return job;
 }
@@ -374,6 +375,32 @@ std::string_view trim(std::string_view s) {
 }
 
 }  // namespace
+
+std::optional<std::string> overlongField(const model::Job& job) {
+  // Every regex and every log line that reads a field costs in its length: a value no real org
+  // sends is refused here, once, rather than carried through the pass.
+  struct Cap {
+    std::string_view name;
+    const std::string model::Job::*member;
+    std::size_t max;
+  };
+  static constexpr Cap kCaps[] = {
+      {"jobType", &model::Job::jobType, kMaxCodeField},
+      {"apiVersion", &model::Job::apiVersion, kMaxCodeField},
+      {"operation", &model::Job::operation, kMaxCodeField},
+      {"object", &model::Job::object, kMaxNameField},
+      {"createdById", &model::Job::createdById, kMaxIdField},
+      {"concurrencyMode", &model::Job::concurrencyMode, kMaxCodeField},
+      {"contentType", &model::Job::contentType, kMaxCodeField},
+      {"lineEnding", &model::Job::lineEnding, kMaxCodeField},
+      {"columnDelimiter", &model::Job::columnDelimiter, kMaxCodeField},
+  };
+  for (const Cap& c : kCaps) {
+    std::size_t size = (job.*(c.member)).size();
+    if (size > c.max) return fmt::format("{} is {} bytes, over {}", c.name, size, c.max);
+  }
+  return std::nullopt;
+}
 
 bool isJobId(std::string_view id) {
   if (id.size() < 15 || id.size() > 18 || id.substr(0, 3) != "750") return false;

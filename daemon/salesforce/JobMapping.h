@@ -17,6 +17,17 @@ namespace bulkwarden::salesforce {
 // Messages kept from Salesforce error bodies are cut to this many bytes.
 inline constexpr std::size_t kMaxErrorMessage = 300;
 
+// The longest value a job record may carry in a text field, in bytes. Salesforce's own limits are
+// shorter (object API names are at most 40 characters plus a namespace prefix and suffix; user
+// ids are 15 or 18 characters; the other fields are short codes such as "V2Query" or "CRLF"); a
+// longer value is a broken or lying server, and the record is skipped with a reason.
+inline constexpr std::size_t kMaxNameField = 255;  // object
+inline constexpr std::size_t kMaxIdField = 18;     // createdById (a job id is checked as an id)
+inline constexpr std::size_t kMaxCodeField = 40;   // operation, jobType, apiVersion, ...
+
+// Why `job` has a field longer than its cap ("object is 10000 bytes, over 255"), if it does.
+std::optional<std::string> overlongField(const model::Job& job);
+
 // One page of GET /jobs/{query|ingest}.
 struct ListPage {
   Page page;                   // trusted jobs, and the records that were skipped with a reason
@@ -28,7 +39,8 @@ struct ListPage {
 // `nextRecordsUrl` that is a string or null (missing = null); otherwise ApiError Malformed naming
 // what was wrong. Invalid UTF-8, duplicate keys, nesting deeper than kMaxJsonDepth and numbers out
 // of range make the whole body Malformed. A record that cannot be trusted (not an object, missing
-// or bad id/state/createdDate, a Bulk 1.0 job) is skipped with a reason, never fatal.
+// or bad id/state/createdDate, a Bulk 1.0 job, a field over its length cap) is skipped with a
+// reason, never fatal.
 Result<ListPage> parseJobList(std::string_view body, model::ResourceKind kind);
 
 // Parses the body of GET /jobs/{kind}/{id} (counters are ignored). Malformed if the body is not a

@@ -120,6 +120,7 @@ std::variant<model::Job, std::string> parseRecord(const Var& v, model::ResourceK
     if (!text) return fmt::format("{} is not a string", f.name);
     job.*(f.member) = std::move(*text);
   }
+  if (auto why = overlongField(job)) return *why;
   return job;
 }
 

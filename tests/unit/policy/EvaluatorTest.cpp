@@ -62,7 +62,7 @@ Filter fieldF(JobField field, Op op, std::vector<std::string> values) {
   if (model::isTimeField(field)) {
     for (const auto& v : values) f.times.push_back(ts(v.c_str()));
   }
-  if (op == Op::Regex) f.regex = std::make_shared<const Poco::RegularExpression>(values.at(0));
+  if (op == Op::Regex) f.regex = std::make_shared<const Regex>(values.at(0));
   return f;
 }
 
