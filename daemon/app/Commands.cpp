@@ -132,6 +132,7 @@ int runCommand(const RunOptions& options) {
   engine::SchedulerOptions so;
   so.dryRun = dryRun;
   so.concurrency = rt->config.concurrency;
+  so.maxJobsPerListing = rt->config.maxJobsPerListing;
   so.state = stateStore.get();
   so.actionsPerMinute = rt->config.actionsPerMinute;
   so.apiUsageShare = rt->config.apiUsageShare;
@@ -206,6 +207,7 @@ int planCommand(const std::string& configPath, const std::string& format) {
       po.org = org.name;
       po.resource = resource;
       po.dryRun = true;  // read-only, whatever the policies say
+      po.maxJobsPerListing = rt->config.maxJobsPerListing;
       for (const auto* p : rt->policies) {
         if (p->resource == resource && p->appliesTo(org.name)) po.policies.push_back(p);
       }

@@ -151,6 +151,7 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   engine::SchedulerOptions so;
   so.dryRun = g->dryRun;
   so.concurrency = c.concurrency;
+  so.maxJobsPerListing = c.maxJobsPerListing;
   so.state = g->state.get();
   so.actionsPerMinute = c.actionsPerMinute;
   so.apiUsageShare = c.apiUsageShare;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -87,6 +88,9 @@ struct Config {
   std::string stateDir;
   std::optional<HttpConfig> http;
   int concurrency = 8;
+  // `max-jobs-per-listing`: a listing with more distinct jobs is stopped and its pass acts on
+  // nothing (engine::kDefaultMaxJobsPerListing).
+  int64_t maxJobsPerListing = 200'000;
   bool dryRun = false;
   double actionsPerMinute = 0;  // `action-rate`: per org; 0: no cap
   // `audit-rotate-size`: rotate the audit log past this many bytes; 0: never (use logrotate and

@@ -22,6 +22,7 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "state-dir",
                                                 "http",
                                                 "concurrency",
+                                                "max-jobs-per-listing",
                                                 "dry-run",
                                                 "action-rate",
                                                 "audit-rotate-size",
@@ -165,6 +166,21 @@ class ConfigParser {
                                                     : std::string(kindName(e->value))));
       } else {
         cfg.concurrency = n;
+      }
+    }
+    if (const auto* e = top.find("max-jobs-per-listing")) {
+      // A listing can have at most 1,000 pages of 1,000 jobs (the client's page cap).
+      int64_t n = 0;
+      if (!e->value.IsScalar() || !YAML::convert<int64_t>::decode(e->value, n) || n < 1 ||
+          n > 1'000'000) {
+        sink_.error(e->value,
+                    fmt::format("expected an integer from 1 to 1000000 for max-jobs-per-listing, "
+                                "got {}",
+                                e->value.IsScalar() ? "'" + e->value.Scalar() + "'"
+                                                    : std::string(kindName(e->value))),
+                    "e.g. max-jobs-per-listing: 200000");
+      } else {
+        cfg.maxJobsPerListing = n;
       }
     }
     if (const auto* e = top.find("action-rate")) {

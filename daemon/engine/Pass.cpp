@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -15,6 +16,54 @@
 namespace bulkwarden::engine {
 
 using salesforce::ApiError;
+
+namespace {
+
+// Thrown from the page sink (collect) to stop the listing: BulkJobs::list hands it to its caller,
+// Pass::run, which treats the listing as incomplete, so that the pass acts on nothing.
+struct ListingRefused {
+  ApiError error;
+};
+
+// A fingerprint of every field of a listed job, to tell a repeated list record from one that
+// names the same job with other fields. A collision could only make a differing duplicate look
+// like a repeat, which is then dropped: the pass goes on with the first record, the one a
+// server could as well have sent alone.
+uint64_t fingerprint(const model::Job& j, std::string& buffer) {
+  buffer.clear();
+  auto put = [&buffer](std::string_view text) {
+    buffer += std::to_string(text.size());
+    buffer += ':';
+    buffer += text;
+  };
+  put(model::resourcePath(j.kind));
+  put(j.id);
+  put(j.operation);
+  put(j.object);
+  put(j.createdById);
+  put(std::to_string(j.createdDate.time_since_epoch().count()));
+  put(std::to_string(j.systemModstamp.time_since_epoch().count()));
+  put(model::toString(j.state));
+  put(j.concurrencyMode);
+  put(j.contentType);
+  put(j.apiVersion);
+  put(j.jobType);
+  put(j.lineEnding);
+  put(j.columnDelimiter);
+  return std::hash<std::string_view>{}(buffer);
+}
+
+// `"a","b"` as a JSON array of strings.
+std::string jsonArray(const std::vector<std::string_view>& items) {
+  std::string out = "[";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    audit::appendJsonString(out, item);
+  }
+  return out + "]";
+}
+
+}  // namespace
 
 std::string_view toString(Outcome outcome) {
   switch (outcome) {
@@ -106,14 +155,58 @@ audit::Fields Pass::decisionFields(const Decision& d) const {
   return f;
 }
 
+void Pass::dedupe(salesforce::Page& page) {
+  size_t kept = 0;
+  for (size_t i = 0; i < page.jobs.size(); ++i) {
+    model::Job& j = page.jobs[i];
+    IdKey key{};
+    std::memcpy(key.data(), j.id.data(), std::min(j.id.size(), key.size()));
+    const uint64_t print = fingerprint(j, scratch_);
+    auto [it, fresh] = listed_.try_emplace(key, print);
+    if (!fresh) {
+      if (it->second != print) {
+        throw ListingRefused{salesforce::malformedReply(fmt::format(
+            "job listing: job {} is listed twice with different fields (state {} on page {}); "
+            "the listing cannot be trusted, nothing is acted on this pass",
+            j.id, model::toString(j.state), summary_.pages))};
+      }
+      ++summary_.duplicates;  // offset paging over a changing org repeats jobs: one action each
+      continue;
+    }
+    if (static_cast<int64_t>(listed_.size()) > options_.maxJobsPerListing) {
+      throw ListingRefused{ApiError{
+          ApiError::Kind::Permanent,
+          0,
+          {},
+          fmt::format("job listing has more than {} jobs (max-jobs-per-listing); stopped listing "
+                      "at page {}, nothing is acted on this pass: raise max-jobs-per-listing in "
+                      "the config if the org really keeps that many jobs",
+                      options_.maxJobsPerListing, summary_.pages),
+          false}};
+    }
+    if (kept != i) page.jobs[kept] = std::move(j);
+    ++kept;
+  }
+  page.jobs.erase(page.jobs.begin() + static_cast<std::ptrdiff_t>(kept), page.jobs.end());
+}
+
 void Pass::collect(salesforce::Page&& page) {
   ++summary_.pages;
-  summary_.jobsSeen += static_cast<int64_t>(page.jobs.size());
   summary_.skipped += static_cast<int64_t>(page.skipped.size());
   for (const auto& s : page.skipped) {
     log::warning("{} {}: skipped list record {}: {}", options_.org,
                  model::resourceName(options_.resource), s.id.empty() ? "(no id)" : s.id, s.reason);
     if (listener_) listener_->onSkipped(summary_, s);
+  }
+  const int64_t duplicatesBefore = summary_.duplicates;
+  dedupe(page);
+  summary_.jobsSeen += static_cast<int64_t>(page.jobs.size());
+  if (summary_.duplicates > duplicatesBefore) {
+    log::warning(
+        "{} {}: list page {} repeats {} job(s) listed before; each is counted and acted "
+        "on once",
+        options_.org, model::resourceName(options_.resource), summary_.pages,
+        summary_.duplicates - duplicatesBefore);
   }
   model::Timestamp now = clock_.now();
   std::vector<model::Timestamp> since;
@@ -210,6 +303,55 @@ void Pass::applyGates() {
   }
 }
 
+void Pass::recordDecisions() {
+  // Jobs held back are written in bulk: a policy over its limit, or outside its windows, holds
+  // back every job it matched, and one record each would make the trail as large as whatever
+  // the server lists. One `held` record per policy and reason says how many, and which first.
+  struct Held {
+    const Decision* first;
+    int64_t count = 0;
+    std::vector<std::string_view> ids;
+  };
+  std::vector<Held> held;
+  std::map<std::pair<const policy::Policy*, std::string_view>, size_t> heldIndex;
+  for (auto& d : decisions_) {
+    ++summary_.matched;
+    if (!d.held.empty()) {
+      auto [it, fresh] = heldIndex.try_emplace({d.policy, d.held}, held.size());
+      if (fresh) held.push_back(Held{&d, 0, {}});
+      Held& h = held[it->second];
+      ++h.count;
+      if (h.ids.size() < kHeldIdsShown) h.ids.push_back(d.job.id);
+      continue;
+    }
+    audit::Fields f = decisionFields(d);
+    f.add("reason", d.reason);
+    if (!d.alsoMatched.empty()) {
+      std::string others;
+      for (const auto& n : d.alsoMatched) others += (others.empty() ? "" : ",") + n;
+      f.add("also_matched", others)
+          .add("won_because",
+               "first abort/delete policy in load order that does not exempt the job");
+    }
+    audit_.append("decision", options_.runId, f, audit::AuditSink::Sync::Buffered);
+    if (listener_) listener_->onDecision(summary_, d);
+  }
+  for (const auto& h : held) {
+    audit::Fields f;
+    f.add("org", options_.org)
+        .add("policy", h.first->policy->name)
+        .add("action", policy::toString(h.first->policy->action))
+        .add("mode", policy::toString(h.first->mode))
+        .add("reason", h.first->held)
+        .add("count", h.count)
+        .addRaw("ids", jsonArray(h.ids));
+    if (h.count > static_cast<int64_t>(h.ids.size())) {
+      f.add("ids_omitted", h.count - static_cast<int64_t>(h.ids.size()));
+    }
+    audit_.append("held", options_.runId, f, audit::AuditSink::Sync::Buffered);
+  }
+}
+
 PassSummary Pass::run() {
   auto started = std::chrono::steady_clock::now();
   int64_t callsBefore = jobs_.calls();
@@ -240,10 +382,16 @@ PassSummary Pass::run() {
   }
 
   listingStarted_ = clock_.now();
-  auto listed =
-      jobs_.list(options_.resource, [this](salesforce::Page&& page) { collect(std::move(page)); });
-  summary_.listingComplete = listed.ok();
-  if (!listed.ok()) summary_.listingError = listed.error();
+  try {
+    auto listed = jobs_.list(options_.resource,
+                             [this](salesforce::Page&& page) { collect(std::move(page)); });
+    summary_.listingComplete = listed.ok();
+    if (!listed.ok()) summary_.listingError = listed.error();
+  } catch (const ListingRefused& refused) {
+    summary_.listingComplete = false;
+    summary_.listingError = refused.error;
+  }
+  listed_ = {};  // the ids are needed only while listing: give the memory back before acting
   if (summary_.listingComplete && options_.state && !summary_.stateError) {
     try {
       options_.state->prune(options_.org, options_.resource, listingStarted_);
@@ -259,21 +407,7 @@ PassSummary Pass::run() {
       decisions_.clear();
     } else if (summary_.listingComplete) {
       applyGates();
-      for (auto& d : decisions_) {
-        ++summary_.matched;
-        audit::Fields f = decisionFields(d);
-        f.add("reason", d.reason);
-        if (!d.held.empty()) f.add("held", d.held);
-        if (!d.alsoMatched.empty()) {
-          std::string others;
-          for (const auto& n : d.alsoMatched) others += (others.empty() ? "" : ",") + n;
-          f.add("also_matched", others)
-              .add("won_because",
-                   "first abort/delete policy in load order that does not exempt the job");
-        }
-        audit_.append("decision", options_.runId, f, audit::AuditSink::Sync::Buffered);
-        if (listener_) listener_->onDecision(summary_, d);
-      }
+      recordDecisions();
       act();
     } else {
       log::error("{} {}: listing incomplete after {} pages, no action this pass: {}", options_.org,
@@ -297,10 +431,9 @@ PassSummary Pass::run() {
         .add("listing_complete", summary_.listingComplete)
         .add("pages", summary_.pages)
         .add("jobs_seen", summary_.jobsSeen)
-        .add("skipped", summary_.skipped)
-        .add("matched", summary_.matched)
-        .add("acted", summary_.acted)
-        .add("held", summary_.held);
+        .add("skipped", summary_.skipped);
+    if (summary_.duplicates > 0) end.add("duplicates", summary_.duplicates);
+    end.add("matched", summary_.matched).add("acted", summary_.acted).add("held", summary_.held);
     audit::Fields outcomes;
     for (auto& [o, n] : summary_.outcomes) outcomes.add(toString(o), n);
     end.add("outcomes", outcomes).add("api_calls", summary_.apiCalls);

@@ -1,12 +1,14 @@
 // One pass for one org and one resource: list every page (streamed), evaluate the due policies
 // with the pure evaluator, apply the gates, then act with bounded concurrency: for each action an
 // intent (durable) before the request, a result (durable) after it. A pass whose listing did not
-// complete acts on nothing.
+// complete acts on nothing; nor does one whose listing named a job twice with different fields,
+// or listed more jobs than its cap (PassOptions::maxJobsPerListing).
 //
 // A Pass object runs once; it is not shared between threads, but its actions run on a small pool
 // of worker threads it owns for the duration of act().
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -64,7 +66,8 @@ struct PassSummary {
   bool limitExceeded = false;             // Salesforce said REQUEST_LIMIT_EXCEEDED during actions
   std::optional<std::string> notRun;  // the pass did not run: why (org paused, breaker, API budget)
   int pages = 0;
-  int64_t jobsSeen = 0;
+  int64_t jobsSeen = 0;    // distinct jobs listed: a job listed twice counts once
+  int64_t duplicates = 0;  // list records naming a job already listed (same fields), dropped
   int64_t skipped = 0;
   int64_t matched = 0;               // decisions
   int64_t acted = 0;                 // requests sent (abort/delete)
@@ -91,12 +94,24 @@ class PassListener {
   virtual void onPassEnd(const PassSummary&) {}
 };
 
+// The default cap on distinct jobs in one listing: twice the largest org measured in
+// docs/performance.md (100k jobs), 200 pages of 1,000.
+inline constexpr int64_t kDefaultMaxJobsPerListing = 200'000;
+
+// Held decisions are written to the audit trail as one `held` record per policy and reason,
+// naming at most this many job ids (the first ones listed) and the count of the others.
+inline constexpr size_t kHeldIdsShown = 20;
+
 struct PassOptions {
   std::string org;
   model::ResourceKind resource = model::ResourceKind::Query;
   std::vector<const policy::Policy*> policies;  // due now, applying to this org and resource
   bool dryRun = false;                          // global dry-run: forces every policy to dry-run
   int concurrency = 8;
+  // A listing with more distinct jobs than this is stopped and the pass acts on nothing: what a
+  // pass holds in memory and writes to the audit trail is bounded by it, whatever the server
+  // lists (config `max-jobs-per-listing`).
+  int64_t maxJobsPerListing = kDefaultMaxJobsPerListing;
   std::string runId;
   // First-seen-in-state times; none: every job just seen. Used only when one of `policies` has an
   // in-state-for filter.
@@ -118,7 +133,13 @@ class Pass {
 
  private:
   void collect(salesforce::Page&& page);
+  // Drops from `page` the jobs listed earlier in this pass; throws ListingRefused when one of
+  // them comes back with different fields, or the listing grows past the cap.
+  void dedupe(salesforce::Page& page);
   void applyGates();
+  // Writes a `decision` record for every decision not held back, and one `held` record for each
+  // policy and reason that held jobs back.
+  void recordDecisions();
   void act();
   // Sends one action whose intent (`intentSeq`) is durable, and writes its result.
   void actOne(Decision& decision, uint64_t intentSeq);
@@ -134,7 +155,15 @@ class Pass {
   PassSummary summary_;
   std::vector<Decision> decisions_;
   model::Timestamp listingStarted_{};
-  std::mutex mutex_;  // guards summary_ counters and listener calls from worker threads
+  // Every job listed so far in this pass, by the 15-character form of its id (the 18-character
+  // form only adds a checksum of the first 15), with a fingerprint of its fields: a job listed
+  // again is dropped, or, with other fields, makes the listing malformed. At most
+  // maxJobsPerListing + 1 entries (about 64 bytes each). An ordered map, not a hash table: the
+  // ids come from the server, which could otherwise choose them to collide.
+  using IdKey = std::array<char, 15>;
+  std::map<IdKey, uint64_t> listed_;
+  std::string scratch_;  // reused to fingerprint each job
+  std::mutex mutex_;     // guards summary_ counters and listener calls from worker threads
   std::atomic<bool> halt_{false};  // stop acting: audit failure, auth or limit error
 };
 

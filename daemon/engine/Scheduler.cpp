@@ -93,6 +93,7 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     po.resource = resource;
     po.dryRun = options_.dryRun;
     po.concurrency = options_.concurrency;
+    po.maxJobsPerListing = options_.maxJobsPerListing;
     po.state = options_.state;
     po.nextPass = nextPass;
     if (auto it = rates_.find(org.name); it != rates_.end()) po.rate = it->second.get();

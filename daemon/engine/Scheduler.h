@@ -31,6 +31,7 @@ struct OrgTarget {
 struct SchedulerOptions {
   bool dryRun = false;
   int concurrency = 8;
+  int64_t maxJobsPerListing = kDefaultMaxJobsPerListing;  // PassOptions::maxJobsPerListing
   state::StateStore* state = nullptr;  // first-seen times and last passes; none: in memory only
   double actionsPerMinute = 0;         // per org; 0: no cap
   // If set, an idle org loop wakes at least this often to show it is alive (see progress()).

@@ -17,7 +17,6 @@
 namespace bulkwarden::salesforce {
 namespace {
 
-constexpr std::string_view kDataPrefix = "/services/data/";
 constexpr std::size_t kMaxTargetLength = 2048;
 
 ApiError refused(std::string message) {
@@ -82,6 +81,35 @@ std::optional<std::string_view> tailNextRecordsUrl(std::string_view body) {
   return url;
 }
 
+// `path` with %XX escapes decoded; none when an escape is bad or decodes to a slash, a backslash,
+// a control character or a non-ASCII byte: an escaped separator is a different path to some
+// servers and the same to others.
+std::optional<std::string> percentDecodedPath(std::string_view path) {
+  std::string out;
+  out.reserve(path.size());
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '%') {
+      out.push_back(path[i]);
+      continue;
+    }
+    if (i + 2 >= path.size()) return std::nullopt;
+    const int hi = hex(path[i + 1]);
+    const int lo = hex(path[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    const int c = hi * 16 + lo;
+    if (c == '/' || c == '\\' || c <= 0x20 || c >= 0x7f) return std::nullopt;
+    out.push_back(static_cast<char>(c));
+    i += 2;
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::string> nextListTarget(std::string_view beganWith, std::string_view next) {
@@ -110,18 +138,22 @@ Result<std::string> nextListTarget(std::string_view beganWith, std::string_view 
       return fmt::format("{}?queryLocator={}", beganWith, *locator);
     }
   }
-  // No locator: follow the URL only if it stays on this API, on this host.
+  // No locator (offset paging, say): the URL is followed only if its path is the listing's own,
+  // compared percent-decoded, and it is re-issued on that path, with its query. Any other path on
+  // the same host (`/services/data/%2e%2e/...`, `/sobjects/...`) would read or change something
+  // else with the org's token.
   const bool plain = std::all_of(next.begin(), next.end(), [](char c) {
     return c > 0x20 && c < 0x7f && c != '\\' && c != '#';
   });
-  if (next.substr(0, kDataPrefix.size()) != kDataPrefix || !plain ||
-      next.find("//") != std::string_view::npos || next.find("/..") != std::string_view::npos ||
-      next.find("/./") != std::string_view::npos) {
+  std::string_view rawPath = next.substr(0, q);
+  std::string_view query = q == std::string_view::npos ? std::string_view() : next.substr(q + 1);
+  std::optional<std::string> path = plain ? percentDecodedPath(rawPath) : std::nullopt;
+  if (!path || *path != beganWith) {
     return malformedReply(
-        "nextRecordsUrl has no queryLocator and is not a path under /services/data/: " +
-        quoted(next));
+        fmt::format("nextRecordsUrl has no queryLocator and is not the listing's own path {}: {}",
+                    beganWith, quoted(next)));
   }
-  return std::string(next);
+  return query.empty() ? std::string(beganWith) : fmt::format("{}?{}", beganWith, query);
 }
 
 BulkClient::BulkClient(ClientOptions options, std::shared_ptr<TokenProvider> tokens)

@@ -41,8 +41,9 @@ struct ClientOptions {
 // Where to fetch the next list page. `beganWith` is the path the listing began with
 // (/services/data/v62.0/jobs/query). If `nextRecordsUrl` carries a queryLocator, it is re-issued
 // on `beganWith` (BULK_API.md 12.1: the docs' query list points at /jobs/ingest); otherwise the
-// URL is followed as given only if it is a plain relative path under /services/data/.
-// Anything else is ApiError Malformed.
+// URL is followed only if its path, percent-decoded, is `beganWith` itself (no dot segments, no
+// escaped slashes, no other resource on the same host), and is re-issued on `beganWith` with its
+// query. Anything else is ApiError Malformed.
 Result<std::string> nextListTarget(std::string_view beganWith, std::string_view nextRecordsUrl);
 
 class BulkClient final : public BulkJobs {

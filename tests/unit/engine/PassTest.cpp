@@ -98,6 +98,7 @@ class PassTest : public ::testing::Test {
     o.state = state_;
     o.nextPass = nextPass_;
     o.rate = rate_;
+    o.maxJobsPerListing = maxJobs_;
     pass_ = std::make_unique<Pass>(o, org_, *audit_, clock_, stop_);
     return pass_->run();
   }
@@ -124,6 +125,7 @@ class PassTest : public ::testing::Test {
   state::StateStore* state_ = nullptr;
   std::map<std::string, model::Timestamp> nextPass_;
   RateLimiter* rate_ = nullptr;
+  int64_t maxJobs_ = kDefaultMaxJobsPerListing;
 };
 
 TEST_F(PassTest, AbortsExactlyTheMatchingJobsWithAnIntentBeforeEachRequest) {
@@ -447,14 +449,12 @@ TEST_F(PassTest, ExemptJobsAreRecordedWithTheirReasonAndNotActedOn) {
   EXPECT_EQ(s.acted, 2);
   std::set<std::string> acted(org_.actions.begin(), org_.actions.end());
   EXPECT_EQ(acted, (std::set<std::string>{"abort:750R00000000002AAA", "abort:750R00000000003AAA"}));
-  bool sawHeld = false;
-  for (auto& d : records("decision")) {
-    if (d->has("held")) {
-      sawHeld = true;
-      EXPECT_NE(d->getValue<std::string>("held").find("nightly export"), std::string::npos);
-    }
-  }
-  EXPECT_TRUE(sawHeld);
+  EXPECT_EQ(records("decision").size(), 2u);  // the two acted on
+  auto held = records("held");
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_NE(held[0]->getValue<std::string>("reason").find("nightly export"), std::string::npos);
+  EXPECT_EQ(held[0]->getValue<int>("count"), 1);
+  EXPECT_EQ(held[0]->getArray("ids")->getElement<std::string>(0), "750R00000000001AAA");
 }
 
 TEST_F(PassTest, AnExemptionInTheWinningPolicyLeavesTheJobToTheNext) {
@@ -492,6 +492,12 @@ TEST_F(PassTest, OverMaxActionsThePolicyActsOnNothingAndSaysWhy) {
   auto limits = records("limit");
   ASSERT_EQ(limits.size(), 1u);
   EXPECT_EQ(limits[0]->getValue<std::string>("policy"), "abort-running");
+  EXPECT_TRUE(records("decision").empty());  // held in bulk: one `held` record, not five
+  auto held = records("held");
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0]->getValue<int>("count"), 5);
+  EXPECT_EQ(held[0]->getArray("ids")->size(), 5u);
+  EXPECT_FALSE(held[0]->has("ids_omitted"));
 }
 
 TEST_F(PassTest, OverMaxPercentThePolicyActsOnNothing) {
@@ -611,6 +617,191 @@ TEST_F(PassTest, TheActionRateIsCappedPerOrg) {
   auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(run({&p}).acted, 3);
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(190));
+}
+
+// --- Listings that repeat jobs, or list too many (issue 11, items 5 and 11) -------------------
+
+std::multiset<std::string> actedOn(const ScriptedJobs& org) {
+  return std::multiset<std::string>(org.actions.begin(), org.actions.end());
+}
+
+TEST_F(PassTest, AJobListedTwiceOnAPageOrAgainOnALaterPageIsActedOnOnce) {
+  auto a = job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z");
+  auto b = job("750R00000000002AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z");
+  auto c = job("750R00000000003AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z");
+  salesforce::Page first;
+  first.jobs = {a, b, a, a};
+  salesforce::Page second;  // offset paging over a changing org repeats jobs of earlier pages
+  second.jobs = {b, c, a};
+  org_.pages = {first, second};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p});
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(actedOn(org_),
+            (std::multiset<std::string>{"abort:750R00000000001AAA", "abort:750R00000000002AAA",
+                                        "abort:750R00000000003AAA"}));
+  EXPECT_EQ(s.jobsSeen, 3);
+  EXPECT_EQ(s.duplicates, 4);
+  EXPECT_EQ(s.matched, 3);
+  EXPECT_EQ(records("decision").size(), 3u);
+  EXPECT_EQ(records("intent").size(), 3u);
+  auto end = records("run-end");
+  ASSERT_EQ(end.size(), 1u);
+  EXPECT_EQ(end[0]->getValue<int>("jobs_seen"), 3);
+  EXPECT_EQ(end[0]->getValue<int>("duplicates"), 4);
+}
+
+TEST_F(PassTest, ADuplicateCountsOnceForMaxPercent) {
+  // 3 matching jobs of 10: 30%, not over max-percent 30. Listed twice, they would be 6 of 13.
+  salesforce::Page page;
+  for (int i = 0; i < 10; ++i) {
+    page.jobs.push_back(job(fmt::format("750R0000000000{}AAA", i),
+                            i < 3 ? JobState::InProgress : JobState::JobComplete,
+                            "2026-11-29T10:00:00.000Z"));
+  }
+  salesforce::Page again;
+  again.jobs = {page.jobs[0], page.jobs[1], page.jobs[2]};
+  org_.pages = {page, again};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  p.limits.maxPercent = 30;
+  auto s = run({&p});
+  EXPECT_TRUE(s.limited.empty()) << s.limited[0];
+  EXPECT_EQ(s.jobsSeen, 10);
+  EXPECT_EQ(s.acted, 3);
+  EXPECT_EQ(actedOn(org_).size(), 3u);
+  // And max-actions counts each job once too.
+  org_.actions.clear();
+  p.limits = {};
+  p.limits.maxActions = 3;
+  EXPECT_EQ(run({&p}).acted, 3);
+}
+
+TEST_F(PassTest, ADuplicateWithOtherFieldsIsAMalformedListingAndNothingIsDone) {
+  auto running = job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z");
+  auto other = job("750R00000000002AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z");
+  struct Case {
+    const char* what;
+    model::Job again;
+  };
+  std::vector<Case> cases;
+  auto finished = running;
+  finished.state = JobState::JobComplete;
+  cases.push_back({"state", finished});
+  auto renamed = running;
+  renamed.object = "Contact";
+  cases.push_back({"object", renamed});
+  auto touched = running;
+  touched.systemModstamp += std::chrono::seconds(1);
+  cases.push_back({"systemModstamp", touched});
+  auto shortForm = running;  // the 15-character form of the same id, other fields equal
+  shortForm.id = "750R00000000001";
+  cases.push_back({"id form", shortForm});
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    salesforce::Page first;
+    first.jobs = {running, other};
+    salesforce::Page second;
+    second.jobs = {c.again};
+    org_.pages = {first, second};
+    org_.actions.clear();
+    auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+    auto s = run({&p});
+    EXPECT_FALSE(s.listingComplete);
+    ASSERT_TRUE(s.listingError.has_value());
+    EXPECT_EQ(s.listingError->kind, ApiError::Kind::Malformed);
+    EXPECT_NE(s.listingError->message.find("listed twice with different fields"), std::string::npos)
+        << s.listingError->message;
+    EXPECT_TRUE(org_.actions.empty());
+    EXPECT_EQ(s.matched, 0);
+  }
+  EXPECT_TRUE(records("decision").empty());
+  EXPECT_TRUE(records("intent").empty());
+  // The same page repeating a job with another state: the same.
+  salesforce::Page one;
+  one.jobs = {running, other, finished};
+  org_.pages = {one};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p});
+  EXPECT_FALSE(s.listingComplete);
+  EXPECT_TRUE(org_.actions.empty());
+}
+
+TEST_F(PassTest, AListingOverTheCapStopsListingAndActsOnNothing) {
+  maxJobs_ = 25;
+  org_.pages.clear();
+  for (int n = 0; n < 6; ++n) {
+    salesforce::Page page;
+    for (int i = 0; i < 10; ++i) {
+      page.jobs.push_back(job(fmt::format("750R000000{:02d}{:02d}AAA", n, i), JobState::InProgress,
+                              "2026-11-29T10:00:00.000Z"));
+    }
+    org_.pages.push_back(page);
+  }
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  auto s = run({&p});
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(s.listingComplete);
+  EXPECT_EQ(s.pages, 3);  // the third page went over: no page after it was read
+  ASSERT_TRUE(s.listingError.has_value());
+  EXPECT_NE(s.listingError->message.find("more than 25 jobs (max-jobs-per-listing)"),
+            std::string::npos)
+      << s.listingError->message;
+  EXPECT_TRUE(org_.actions.empty());
+  EXPECT_TRUE(records("decision").empty());
+  EXPECT_TRUE(records("held").empty());
+  auto end = records("run-end");
+  ASSERT_EQ(end.size(), 1u);
+  EXPECT_FALSE(end[0]->getValue<bool>("listing_complete"));
+  EXPECT_NE(end[0]->getValue<std::string>("error").find("max-jobs-per-listing"), std::string::npos);
+  // At the cap exactly, the pass acts; repeats do not count towards it.
+  maxJobs_ = 60;
+  org_.pages.push_back(org_.pages[0]);
+  auto full = run({&p});
+  EXPECT_TRUE(full.ok());
+  EXPECT_EQ(full.jobsSeen, 60);
+  EXPECT_EQ(full.acted, 60);
+}
+
+TEST_F(PassTest, JobsHeldBackInBulkGetOneSummaryRecordNotOneEach) {
+  org_.pages = {inProgressPage(1000)};
+  auto limited = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  limited.limits.maxActions = 10;
+  auto watch = statePolicy("watch", {JobState::InProgress}, policy::Action::Report);
+  policy::Window w;
+  w.days = *policy::parseDays("mon-fri");  // the clock says Sunday
+  w.from = 0;
+  w.to = 24 * 60;
+  watch.windows.allow.push_back(w);
+  auto s = run({&limited, &watch});
+  EXPECT_TRUE(org_.actions.empty());
+  EXPECT_EQ(s.held, 2000);
+  EXPECT_EQ(s.matched, 2000);
+  EXPECT_EQ(s.outcomes[Outcome::Held], 2000);
+  EXPECT_TRUE(records("decision").empty());
+  auto held = records("held");
+  ASSERT_EQ(held.size(), 2u);
+  std::map<std::string, Poco::JSON::Object::Ptr> byPolicy;
+  for (auto& h : held) byPolicy[h->getValue<std::string>("policy")] = h;
+  auto& overLimit = byPolicy.at("abort-running");
+  EXPECT_EQ(overLimit->getValue<std::string>("org"), "acme");
+  EXPECT_EQ(overLimit->getValue<std::string>("action"), "abort");
+  EXPECT_EQ(overLimit->getValue<std::string>("mode"), "enforce");
+  EXPECT_EQ(overLimit->getValue<std::string>("reason"),
+            "over its limit: 1000 matches > max-actions 10");
+  EXPECT_EQ(overLimit->getValue<int>("count"), 1000);
+  auto ids = overLimit->getArray("ids");
+  ASSERT_EQ(ids->size(), kHeldIdsShown);
+  EXPECT_EQ(ids->getElement<std::string>(0), "750R00000000000AAA");  // the first listed
+  EXPECT_EQ(ids->getElement<std::string>(19), "750R00000000019AAA");
+  EXPECT_EQ(overLimit->getValue<int>("ids_omitted"), 980);
+  auto& closed = byPolicy.at("watch");
+  EXPECT_EQ(closed->getValue<std::string>("reason"), "outside the policy's windows");
+  EXPECT_EQ(closed->getValue<int>("count"), 1000);
+  // The trail stays small: a few records, not one per held job.
+  EXPECT_LT(fs::file_size(auditPath_), 16u * 1024);
+  EXPECT_TRUE(audit::verifyFile(auditPath_).ok);
+  // `plan` still sees every held decision.
+  EXPECT_EQ(pass_->decisions().size(), 2000u);
 }
 
 }  // namespace

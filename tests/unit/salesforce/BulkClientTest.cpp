@@ -59,11 +59,14 @@ TEST(NextListTarget, BadLocatorsAreRefused) {
   refused("/services/data/v62.0/jobs/query?queryLocator=a\r\nX-Injected: 1");
 }
 
-TEST(NextListTarget, WithoutLocatorFollowsOnlyRelativePathsUnderServicesData) {
+TEST(NextListTarget, WithoutLocatorFollowsOnlyTheListingsOwnPath) {
   EXPECT_EQ(target(kQuery, "/services/data/v62.0/jobs/query?page=2"),
             "/services/data/v62.0/jobs/query?page=2");
-  EXPECT_EQ(target(kQuery, "/services/data/v62.0/jobs/query/next-page-token"),
-            "/services/data/v62.0/jobs/query/next-page-token");
+  EXPECT_EQ(target(kIngest, "/services/data/v62.0/jobs/ingest?jobType=V2Ingest&offset=1000"),
+            "/services/data/v62.0/jobs/ingest?jobType=V2Ingest&offset=1000");
+  // Compared percent-decoded, and re-issued on the listing's own path as the client spells it.
+  EXPECT_EQ(target(kQuery, "/services/data/v62%2E0/jobs/%71uery?page=3"),
+            "/services/data/v62.0/jobs/query?page=3");
   // A parameter merely starting with "queryLocator" is not a locator.
   EXPECT_EQ(target(kQuery, "/services/data/v62.0/jobs/query?queryLocatorX=1"),
             "/services/data/v62.0/jobs/query?queryLocatorX=1");
@@ -79,6 +82,34 @@ TEST(NextListTarget, WithoutLocatorFollowsOnlyRelativePathsUnderServicesData) {
   refused("/services/data/v62.0/jobs/query\r\nHost: evil");
   refused("/services/data/v62.0/jobs/query\\x");
   refused("/services/data/v62.0/jobs/query?x=" + std::string(3000, 'a'));
+}
+
+// Issue 11 item 15: without a locator, a next URL on the same host but another path is refused,
+// however it is spelled.
+TEST(NextListTarget, WithoutLocatorAnyOtherPathOnTheHostIsRefused) {
+  refused("/services/data/%2e%2e/x");
+  refused("/services/data/%2E%2E/%2e%2e/services/apexrest/x");
+  refused("/services/data/v62.0/sobjects/Account");
+  refused("/services/data/v62.0/jobs/query/../../sobjects");
+  refused("/services/data/v62.0/jobs/query/%2e%2e/%2e%2e/sobjects");
+  refused("/services/data/v62.0/jobs/query/.");
+  refused("/services/data/v62.0/jobs/query/");
+  refused("/services/data/v62.0/jobs/query/next-page-token");
+  refused("/services/data/v62.0/jobs/query/750R0000000zlh9IAA");
+  refused("/services/data/v62.0/jobs%2Fquery");      // an escaped slash
+  refused("/services/data/v62.0/jobs%2fquery?p=2");  // in either case
+  refused("/services/data/v62.0/jobs%5Cquery");      // an escaped backslash
+  refused("/services/data/v62.0/jobs/query%00");
+  refused("/services/data/v62.0/jobs/query%");
+  refused("/services/data/v62.0/jobs/query%4");
+  refused("/services/data/v62.0/jobs/query%zz");
+  refused("/services/data/v61.0/jobs/query?page=2");  // another API version
+  // Without a locator, the docs' /jobs/ingest quirk would list the other resource: refused.
+  refused("/services/data/v62.0/jobs/ingest?page=2");
+  auto r = nextListTarget(kQuery, "/services/data/v62.0/sobjects/Account");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("not the listing's own path"), std::string::npos)
+      << r.error().message;
 }
 
 ClientOptions options(const std::string& url) {
