@@ -218,7 +218,10 @@ void Pass::collect(salesforce::Page&& page) {
     }
   }
   if (since.size() != page.jobs.size()) since.assign(page.jobs.size(), now);
-  auto matches = policy::evaluate(page.jobs, options_.policies, now, since);
+  // Pairs whose filter could not be decided come too: recorded as held with the reason, never
+  // acted on, never the winner.
+  auto matches =
+      policy::evaluate(page.jobs, options_.policies, now, since, policy::Undecided::Include);
   // One action per job: the first abort/delete policy in load order that does not exempt the job
   // wins; every report policy that matches is recorded on its own, since reporting changes
   // nothing. An exempted match is recorded, held back, and leaves the job to the next policy.
@@ -228,6 +231,17 @@ void Pass::collect(salesforce::Page&& page) {
     std::optional<size_t> winner;  // index: decisions_ may grow (and move) below
     for (; i < matches.size() && matches[i].job == jobIndex; ++i) {
       const policy::Policy* p = matches[i].policy;
+      if (!matches[i].undecided.empty()) {
+        Decision d;
+        d.policy = p;
+        d.job = page.jobs[jobIndex];
+        d.since = since[jobIndex];
+        d.reason = matches[i].undecided;
+        d.held = "undecided: " + matches[i].undecided;
+        d.mode = options_.dryRun ? policy::Mode::DryRun : p->mode;
+        decisions_.push_back(std::move(d));
+        continue;
+      }
       if (p->action != policy::Action::Report && winner) {
         decisions_[*winner].alsoMatched.push_back(p->name);
         continue;

@@ -804,5 +804,37 @@ TEST_F(PassTest, JobsHeldBackInBulkGetOneSummaryRecordNotOneEach) {
   EXPECT_EQ(pass_->decisions().size(), 2000u);
 }
 
+// A filter that cannot be decided (here a regex that cannot run, under `not`) never acts: the
+// job is recorded as held with the reason, and another policy may still act on it.
+TEST_F(PassTest, AnUndecidedFilterHoldsTheJobBackWithItsReason) {
+  salesforce::Page page;
+  page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
+  org_.pages = {page};
+  auto p = statePolicy("abort-unless-ab", {JobState::InProgress}, policy::Action::Abort);
+  policy::Filter re;
+  re.kind = policy::Filter::Kind::Field;
+  re.field = model::JobField::Object;
+  re.op = policy::Op::Regex;
+  re.values = {"^(a|b)*$"};
+  re.regex = std::make_shared<const policy::Regex>("^(a|b)*$", 64);  // too little memory to run
+  policy::Filter notRe;
+  notRe.kind = policy::Filter::Kind::Not;
+  notRe.children = {re};
+  p.filter.children.push_back(notRe);
+  auto s = run({&p});
+  EXPECT_EQ(s.acted, 0);
+  EXPECT_EQ(s.held, 1);
+  EXPECT_TRUE(org_.actions.empty());
+  // Held back in bulk: one `held` summary record carries the reason and the job.
+  auto h = records("held");
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0]->getValue<std::string>("reason").rfind(
+                "undecided: could not decide object matches ^(a|b)*$", 0),
+            0u)
+      << h[0]->getValue<std::string>("reason");
+  EXPECT_EQ(h[0]->getValue<int>("count"), 1);
+  EXPECT_TRUE(records("decision").empty());
+}
+
 }  // namespace
 }  // namespace bulkwarden::engine
