@@ -1,6 +1,7 @@
 #include "app/Cli.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <cstdio>
@@ -120,7 +121,15 @@ int dispatch(std::vector<std::string> args) {
 
 }  // namespace
 
+mode_t restrictUmask() {
+  mode_t current = ::umask(kUmaskFloor);
+  mode_t next = current | kUmaskFloor;
+  ::umask(next);
+  return next;
+}
+
 int main(int argc, char** argv) {
+  restrictUmask();
   // A write past RLIMIT_FSIZE must fail with EFBIG (handled: fail closed), not kill the process.
   std::signal(SIGXFSZ, SIG_IGN);
   std::signal(SIGPIPE, SIG_IGN);
