@@ -48,12 +48,14 @@ struct Fd {
 std::string checkStat(const SecretRef& ref, const std::string& path, const struct stat& st,
                       bool checkMode, std::string& hint) {
   if (S_ISDIR(st.st_mode)) return fmt::format("secret from {} is a directory", ref.describe());
-  if (!S_ISREG(st.st_mode)) return fmt::format("secret from {} is not a regular file", ref.describe());
+  if (!S_ISREG(st.st_mode))
+    return fmt::format("secret from {} is not a regular file", ref.describe());
   if (checkMode && st.st_uid != ::geteuid() && st.st_uid != 0) {
     hint = fmt::format("chown {} {}", ::geteuid(), path);
-    return fmt::format("secret from {} belongs to uid {}, neither the running user (uid {}) nor "
-                       "root: that user could replace it",
-                       ref.describe(), st.st_uid, ::geteuid());
+    return fmt::format(
+        "secret from {} belongs to uid {}, neither the running user (uid {}) nor "
+        "root: that user could replace it",
+        ref.describe(), st.st_uid, ::geteuid());
   }
   if (checkMode && (st.st_mode & 077) != 0) {
     hint = fmt::format("chmod 600 {}", path);
@@ -150,9 +152,10 @@ std::string credentialsDirectory(const SecretRef& ref) {
   }
   std::string path = std::string(dir) + "/" + ref.name;
   if (::access(path.c_str(), F_OK) != 0) {
-    fail(ref,
-         fmt::format("cannot read {}: no such credential in $CREDENTIALS_DIRECTORY", ref.describe()),
-         fmt::format("add LoadCredential={}:/path/to/secret to the unit", ref.name));
+    fail(
+        ref,
+        fmt::format("cannot read {}: no such credential in $CREDENTIALS_DIRECTORY", ref.describe()),
+        fmt::format("add LoadCredential={}:/path/to/secret to the unit", ref.name));
   }
   return path;
 }

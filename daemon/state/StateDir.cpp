@@ -103,8 +103,7 @@ StateDir StateDir::open(const std::string& path, bool create) {
   return dir;
 }
 
-StateDir::StateDir(StateDir&& other) noexcept
-    : path_(std::move(other.path_)), fd_(other.fd_) {
+StateDir::StateDir(StateDir&& other) noexcept : path_(std::move(other.path_)), fd_(other.fd_) {
   other.fd_ = -1;
 }
 
@@ -123,8 +122,8 @@ void StateDir::checkFile(const std::string& name) const {
 
 int StateDir::openFile(const std::string& name, int flags) const {
   // O_NONBLOCK: a FIFO planted under the name must not hang the open (it is refused below).
-  int fd = ::openat(fd_, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-                    0600);
+  int fd =
+      ::openat(fd_, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
   if (fd < 0) {
     int err = errno;
     if (err == ELOOP) checkFile(name);  // throws the "symbolic link" message

@@ -132,8 +132,8 @@ class DeadlineGuard {
 };
 
 bool ListenError::temporary() const {
-  return error_ == EADDRINUSE || error_ == EADDRNOTAVAIL || error_ == EAGAIN ||
-         error_ == ENOBUFS || error_ == ENOMEM;
+  return error_ == EADDRINUSE || error_ == EADDRNOTAVAIL || error_ == EAGAIN || error_ == ENOBUFS ||
+         error_ == ENOMEM;
 }
 
 namespace {
@@ -141,8 +141,7 @@ namespace {
 // An HTTP connection that holds its thread no longer than the guard's deadline.
 class DeadlineConnection : public Poco::Net::HTTPServerConnection {
  public:
-  DeadlineConnection(const Poco::Net::StreamSocket& socket,
-                     Poco::Net::HTTPServerParams::Ptr params,
+  DeadlineConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
                      Poco::Net::HTTPRequestHandlerFactory::Ptr factory, DeadlineGuard& guard)
       : HTTPServerConnection(socket, params, factory), guard_(guard) {}
 
@@ -164,8 +163,7 @@ class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
   ConnectionFactory(Poco::Net::HTTPServerParams::Ptr params,
                     Poco::Net::HTTPRequestHandlerFactory::Ptr factory, DeadlineGuard& guard)
       : params_(std::move(params)), factory_(std::move(factory)), guard_(guard) {}
-  Poco::Net::TCPServerConnection* createConnection(
-      const Poco::Net::StreamSocket& socket) override {
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
     return new DeadlineConnection(socket, params_, factory_, guard_);
   }
 
@@ -326,11 +324,8 @@ std::string statusJson(const Snapshot& s) {
   return out.str();
 }
 
-StatusServer::StatusServer(const std::string& listen, Monitor& monitor,
-                           StatusServerOptions options)
-    : configured_(listen),
-      options_(options),
-      pool_("http", 1, std::max(1, options.threads)) {
+StatusServer::StatusServer(const std::string& listen, Monitor& monitor, StatusServerOptions options)
+    : configured_(listen), options_(options), pool_("http", 1, std::max(1, options.threads)) {
   Poco::Net::SocketAddress addr;
   try {
     addr = Poco::Net::SocketAddress(listen);
@@ -339,7 +334,10 @@ StatusServer::StatusServer(const std::string& listen, Monitor& monitor,
   }
   Poco::Net::ServerSocket socket;
   try {
-    socket.bind(addr, true);
+    // SO_REUSEADDR (a restart binds at once), never SO_REUSEPORT: POCO's two-argument bind()
+    // sets both, and with it a second process of the same user would share the port and take
+    // half of the scrapes instead of failing with "address in use".
+    socket.bind(addr, true, false);
     socket.listen(std::max(1, options_.queue));
   } catch (const Poco::Exception& e) {
     throw ListenError(fmt::format("http: cannot listen on {}: {}", listen, e.displayText()),
