@@ -11,6 +11,7 @@
 #include "app/Signals.h"
 #include "log/Log.h"
 #include "model/Time.h"
+#include "state/StateDir.h"
 
 namespace bulkwarden::app {
 
@@ -136,8 +137,8 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     g->state = current->state;  // one SQLite connection per file
   } else {
     try {
-      // The folder exists: InstanceLock made it (0700) and checked it; a reload to another
-      // state-dir must name one that exists.
+      // At start InstanceLock made the folder (0700) and checked it; a reload may name another.
+      state::StateDir::open(c.stateDir, true);
       g->state = std::make_shared<state::SqliteStateStore>(stateFile);
     } catch (const state::StateError& e) {
       log::error("{}", e.what());
