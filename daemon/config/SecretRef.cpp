@@ -32,11 +32,17 @@ std::string trimNewline(std::string value) {
   return value;
 }
 
+// An open descriptor, closed once (move-only: openSecret() returns it).
 struct Fd {
-  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& other) noexcept : fd(other.fd) { other.fd = -1; }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&&) = delete;
   ~Fd() {
     if (fd >= 0) ::close(fd);
   }
+  int fd = -1;
 };
 
 // The rule for a secret in a plain file (`{ file: PATH }`): a regular file, owned by the running
