@@ -1,6 +1,7 @@
 #include "app/Cli.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <cstdio>
@@ -38,8 +39,9 @@ Options:
 Exit codes (sysexits.h):
   0 success, 64 usage error, 65 bad input data (audit verify found a damaged log),
   69 Salesforce unavailable or refusing (run --once, plan), 70 internal error,
-  74 the audit trail cannot be written, 75 another bulkwarden holds the state-dir lock,
-  78 configuration error (with file:line:col)
+  74 the audit trail cannot be written, 75 temporary: another bulkwarden holds the
+  state-dir lock, the http port is in use, a read-only or full file system,
+  78 configuration error (with file:line:col), an unusable secret or an unsafe state-dir
 
 Documentation: README.md and docs/ in the source tree, or /usr/share/doc/bulkwarden.
 )";
@@ -120,7 +122,15 @@ int dispatch(std::vector<std::string> args) {
 
 }  // namespace
 
+mode_t restrictUmask() {
+  mode_t current = ::umask(kUmaskFloor);
+  mode_t next = current | kUmaskFloor;
+  ::umask(next);
+  return next;
+}
+
 int main(int argc, char** argv) {
+  restrictUmask();
   // A write past RLIMIT_FSIZE must fail with EFBIG (handled: fail closed), not kill the process.
   std::signal(SIGXFSZ, SIG_IGN);
   std::signal(SIGPIPE, SIG_IGN);

@@ -80,10 +80,11 @@ int runCommand(const RunOptions& options) {
   auto rt = createOrReport(std::move(*config));
   if (!rt) return kExitConfig;
   std::string why;
-  auto lock = InstanceLock::acquire(rt->config.stateDir, why);
+  int lockCode = kExitTempFail;
+  auto lock = InstanceLock::acquire(rt->config.stateDir, why, lockCode);
   if (!lock) {
     log::error("{}", why);
-    return kExitTempFail;
+    return lockCode;
   }
   std::unique_ptr<audit::AuditLog> audit;
   try {
@@ -92,7 +93,7 @@ int runCommand(const RunOptions& options) {
         audit::AuditOptions{rt->config.auditRotateBytes, rt->config.auditReserveBytes});
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
-    return kExitIoErr;
+    return auditOpenExitCode(rt->config.auditLog);
   }
   if (audit->recoveredBytes() > 0) {
     log::warning("audit log {}: cut off a torn last record of {} bytes", audit->path(),
@@ -122,11 +123,10 @@ int runCommand(const RunOptions& options) {
   }
   std::unique_ptr<state::SqliteStateStore> stateStore;
   try {
-    std::filesystem::create_directories(rt->config.stateDir);
     stateStore = std::make_unique<state::SqliteStateStore>(rt->config.stateDir + "/state.sqlite");
-  } catch (const std::exception& e) {
-    log::error("state-dir {}: {}", rt->config.stateDir, e.what());
-    return kExitIoErr;
+  } catch (const state::StateError& e) {
+    log::error("{}", e.what());
+    return stateExitCode(e);
   }
   engine::SystemClock clock;
   engine::SchedulerOptions so;
@@ -147,6 +147,35 @@ int runCommand(const RunOptions& options) {
 int validateCommand(const std::string& configPath) {
   auto config = loadOrReport(configPath);
   if (!config) return kExitConfig;
+  // Every secret is checked as `run` would read it (existence, type, owner, mode, not empty),
+  // without printing or keeping it. A credential can only be checked where systemd provides it
+  // (the unit's ExecStartPre= has $CREDENTIALS_DIRECTORY); run by hand, it is named, not failed,
+  // so that `validate && systemctl reload` keeps working on the packaged config.
+  const char* credDir = std::getenv("CREDENTIALS_DIRECTORY");
+  bool haveCredentials = credDir != nullptr && *credDir != '\0';
+  std::vector<config::Diagnostic> problems;
+  for (const config::SecretRef* ref : config::secretRefs(*config)) {
+    if (ref->source == config::SecretRef::Source::Credential && !haveCredentials) {
+      fmt::print(stderr,
+                 "{}: note: {} not checked: credentials come from systemd's LoadCredential= "
+                 "($CREDENTIALS_DIRECTORY is not set); to check it: systemd-run -p "
+                 "LoadCredential={}:/path/to/secret --pipe --wait bulkwarden validate --config {} "
+                 "(docs/operations.md)\n",
+                 ref->where.str(), ref->describe(), ref->name, configPath);
+      continue;
+    }
+    try {
+      ref->check();
+    } catch (const config::ConfigError& e) {
+      problems.insert(problems.end(), e.diagnostics().begin(), e.diagnostics().end());
+    }
+  }
+  if (!problems.empty()) {
+    for (const auto& d : problems) fmt::print(stderr, "{}\n", d.str());
+    fmt::print(stderr, "bulkwarden: {} secret{} cannot be used in {}\n", problems.size(),
+               problems.size() == 1 ? "" : "s", configPath);
+    return kExitConfig;
+  }
   fmt::print("{}: OK: {} org(s), {} polic{} from {} file(s)\n", configPath, config->orgs.size(),
              config->policies.size(), config->policies.size() == 1 ? "y" : "ies",
              config->policyFiles.size());

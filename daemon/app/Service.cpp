@@ -1,18 +1,17 @@
 #include "app/Service.h"
 
-#include "app/InstanceLock.h"
-
 #include <fmt/format.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 
 #include "app/ExitCodes.h"
+#include "app/InstanceLock.h"
 #include "app/Recovery.h"
 #include "app/Signals.h"
 #include "log/Log.h"
 #include "model/Time.h"
+#include "state/StateDir.h"
 
 namespace bulkwarden::app {
 
@@ -105,13 +104,17 @@ std::unique_ptr<config::Config> Service::load() {
 }
 
 std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Config> cfg,
-                                                    const Generation* current) {
+                                                    const Generation* current, int* exitCode) {
+  auto failed = [exitCode](int code) {
+    if (exitCode != nullptr) *exitCode = code;
+    return nullptr;
+  };
   auto g = std::make_unique<Generation>();
   try {
     g->rt = Runtime::create(std::move(*cfg));
   } catch (const config::ConfigError& e) {
     for (const auto& d : e.diagnostics()) log::error("{}", d.str());
-    return nullptr;
+    return failed(kExitConfig);
   }
   const auto& c = g->rt->config;
   if (current && current->audit && current->audit->path() == c.auditLog) {
@@ -122,7 +125,7 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
           c.auditLog, audit::AuditOptions{c.auditRotateBytes, c.auditReserveBytes});
     } catch (const audit::AuditError& e) {
       log::error("{}", e.what());
-      return nullptr;
+      return failed(auditOpenExitCode(c.auditLog));
     }
     if (g->audit->recoveredBytes() > 0) {
       log::warning("audit log {}: cut off a torn last record of {} bytes", g->audit->path(),
@@ -134,11 +137,12 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     g->state = current->state;  // one SQLite connection per file
   } else {
     try {
-      std::filesystem::create_directories(c.stateDir);
+      // At start InstanceLock made the folder (0700) and checked it; a reload may name another.
+      state::StateDir::open(c.stateDir, true);
       g->state = std::make_shared<state::SqliteStateStore>(stateFile);
-    } catch (const std::exception& e) {
-      log::error("state-dir {}: {}", c.stateDir, e.what());
-      return nullptr;
+    } catch (const state::StateError& e) {
+      log::error("{}", e.what());
+      return failed(stateExitCode(e));
     }
   }
   g->timedAudit = std::make_unique<status::TimedAudit>(*g->audit, monitor_);
@@ -162,19 +166,19 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   return g;
 }
 
-bool Service::startHttp(const config::Config& cfg) {
+int Service::startHttp(const config::Config& cfg) {
   std::string want = cfg.http ? cfg.http->listen : "";
   std::string have = http_ ? http_->configured() : "";
-  if (want == have) return true;
+  if (want == have) return kExitOk;
   std::unique_ptr<status::StatusServer> next;
   if (!want.empty()) {
     try {
       // Bind before the old server stops: a reload to a busy port keeps the old endpoint (and
       // fails). Moving to another host on the same port therefore takes a restart.
       next = std::make_unique<status::StatusServer>(want, monitor_);
-    } catch (const std::exception& e) {
+    } catch (const status::ListenError& e) {
       log::error("{}", e.what());
-      return false;
+      return e.temporary() ? kExitTempFail : kExitConfig;
     }
   }
   if (http_) http_->stop();
@@ -186,7 +190,7 @@ bool Service::startHttp(const config::Config& cfg) {
   } else {
     log::notice("http endpoint off");
   }
-  return true;
+  return kExitOk;
 }
 
 void Service::start(Generation& g, std::string_view why) {
@@ -253,7 +257,7 @@ void Service::reload() {
   if (!cfg) return fail("configuration error");
   auto next = build(std::move(cfg), gen_.get());
   if (!next) return fail("could not build the new configuration");
-  if (!startHttp(next->rt->config)) return fail("http endpoint");
+  if (startHttp(next->rt->config) != kExitOk) return fail("http endpoint");
   // The old scheduler finishes the actions it has sent and records them; actions it had not
   // started are dropped from its pass, and the new scheduler's first pass (every policy is due at
   // start) sees those jobs again.
@@ -319,14 +323,18 @@ int Service::run() {
   auto cfg = load();
   if (!cfg) return kExitConfig;
   std::string why;
-  auto lock = InstanceLock::acquire(cfg->stateDir, why);
+  int code = kExitTempFail;
+  auto lock = InstanceLock::acquire(cfg->stateDir, why, code);
   if (!lock) {
     log::error("{}", why);
-    return kExitTempFail;
+    return code;
   }
-  if (!startHttp(*cfg)) return kExitConfig;
-  auto g = build(std::move(cfg), nullptr);
-  if (!g) return kExitConfig;
+  // Start-up failures that may clear by themselves (a port in use, a read-only or full file
+  // system) exit 75, which systemd retries; only what a person must fix exits 78 (ExitCodes.h).
+  if (code = startHttp(*cfg); code != kExitOk) return code;
+  code = kExitConfig;
+  auto g = build(std::move(cfg), nullptr, &code);
+  if (!g) return code;
   gen_ = std::move(g);
   // Intents left without a result by a previous run are settled (by reading the jobs) before
   // anything new is done.

@@ -91,10 +91,12 @@ class Service {
 
   std::unique_ptr<config::Config> load();  // logs every diagnostic; nullptr on error
   // Builds a generation from a loaded config; reuses `current`'s audit log when the path is the
-  // same. Logs and returns nullptr on error.
-  std::unique_ptr<Generation> build(std::unique_ptr<config::Config> cfg, const Generation* current);
-  // Starts, moves or stops the HTTP endpoint as the config says; false (logged) if it cannot bind.
-  bool startHttp(const config::Config& cfg);
+  // same. Logs and returns nullptr on error, with the exit code for it in `exitCode`.
+  std::unique_ptr<Generation> build(std::unique_ptr<config::Config> cfg, const Generation* current,
+                                    int* exitCode = nullptr);
+  // Starts, moves or stops the HTTP endpoint as the config says; 0, or (logged) 75 when the
+  // address is in use or not yet assigned, 78 when it is wrong.
+  int startHttp(const config::Config& cfg);
   void start(Generation& g, std::string_view why);
   void stopGeneration(Generation& g);
   void reload();

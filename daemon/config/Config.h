@@ -42,6 +42,9 @@ struct SecretRef {
   // Reads the secret (trailing newline trimmed). Throws ConfigError naming the source, never the
   // value: a missing file or variable, an empty value, a file readable by group or others.
   std::string resolve() const;
+  // Checks what resolve() would read, as resolve() would, without keeping the value (reading only
+  // up to the first byte that is not a newline). Throws ConfigError as resolve() does.
+  void check() const;
   std::string describe() const;  // "file /etc/x", "credential sf-token", "env SF_TOKEN"
 };
 
@@ -102,6 +105,10 @@ struct Config {
   // `limit-pause`: how long an org is left alone after 403 REQUEST_LIMIT_EXCEEDED.
   model::Duration limitPause = std::chrono::hours(1);
 };
+
+// Every secret reference of the config, in file order: each org's auth secrets. A new secret
+// setting (an audit key...) must be listed here, so that `validate` checks it.
+std::vector<const SecretRef*> secretRefs(const Config& config);
 
 // Loads the config file and every policy file it names. Throws ConfigError with file:line:col
 // for every problem found.

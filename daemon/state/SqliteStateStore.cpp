@@ -3,11 +3,15 @@
 #include <Poco/Data/DataException.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Exception.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <iterator>
 #include <unordered_map>
+
+#include "state/StateDir.h"
 
 namespace bulkwarden::state {
 
@@ -81,11 +85,17 @@ void recordRun(Poco::Data::Session& session, std::string org, int kind,
 
 SqliteStateStore::SqliteStateStore(const std::string& path) : path_(path) {
   // POCO's SQLite connector retries a failing open for its whole connect timeout (a minute);
-  // a missing folder will not appear meanwhile, so say so at once.
-  std::error_code ec;
-  auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
-    throw StateError(fmt::format("state store {}: {} is not a directory", path, parent.string()));
+  // a missing folder will not appear meanwhile, so say so at once. SQLite opens its files by
+  // name and POCO 1.11 passes no SQLITE_OPEN_NOFOLLOW, so they are checked here first (no link,
+  // the running user's, closed to others' writes), and the database is created 0600 by us: the
+  // -wal and -shm files SQLite creates later copy its mode.
+  auto p = std::filesystem::path(path);
+  std::string parent = p.parent_path().empty() ? "." : p.parent_path().string();
+  std::string base = p.filename().string();
+  {
+    auto dir = StateDir::open(parent, false);
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) dir.checkFile(base + suffix);
+    ::close(dir.openFile(base, O_RDWR | O_CREAT));
   }
   try {
     Poco::Data::SQLite::Connector::registerConnector();

@@ -3,6 +3,10 @@
 // UPSERT looks up, rewrites and returns exactly those jobs' rows (by primary key), so memory is
 // bounded by a page whatever the org's job count. Thread-safe (one mutex; passes of different orgs
 // take turns for the few milliseconds a page takes).
+// Opening: the folder and the files (database, -wal, -shm, -journal) are checked as
+// state/StateDir.h says just before SQLite opens them by name. What remains is a race: a process
+// that can write in the folder could swap a link in between; the folder check leaves that to the
+// running user and root, who can write the files anyway.
 #pragma once
 
 #include <Poco/Data/Session.h>
@@ -16,7 +20,8 @@ namespace bulkwarden::state {
 
 class SqliteStateStore : public StateStore {
  public:
-  // Opens or creates `path`; throws StateError when it cannot.
+  // Opens or creates `path` (its folder must exist); throws StateError when it cannot, or
+  // (Kind::Unsafe) when the folder or a file is a link, another user's or writable by others.
   explicit SqliteStateStore(const std::string& path);
   ~SqliteStateStore() override;
 

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -17,9 +18,18 @@
 
 namespace bulkwarden::state {
 
+// What went wrong with the state store, for the exit code: Unsafe (a link, a foreign owner, a
+// mode open to others: a person must fix it, 78), Temporary (read-only or full file system: it
+// may clear by itself, 75), Other.
 class StateError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  enum class Kind { Other, Unsafe, Temporary };
+  explicit StateError(const std::string& what, Kind kind = Kind::Other)
+      : std::runtime_error(what), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
 };
 
 class StateStore {

@@ -5,22 +5,173 @@
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServerConnection.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "log/Log.h"
 
 namespace bulkwarden::status {
 
+// Cuts connections past their deadline: each connection registers its socket when a thread takes
+// it and leaves when done; one thread sleeps until the earliest deadline and shuts down the sockets
+// whose time is up, so that the serving thread's blocked read returns and the connection ends.
+// Thread-safe.
+class DeadlineGuard {
+ public:
+  using Steady = std::chrono::steady_clock;
+
+  explicit DeadlineGuard(std::chrono::milliseconds deadline)
+      : deadline_(deadline), thread_([this] { loop(); }) {}
+  ~DeadlineGuard() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  uint64_t enter(const Poco::Net::StreamSocket& socket) {
+    std::lock_guard lock(mutex_);
+    uint64_t id = ++next_;
+    auto& e = entries_[id];
+    e.socket = socket;
+    e.deadline = Steady::now() + deadline_;
+    if (aborting_) cut(e);
+    cv_.notify_all();
+    return id;
+  }
+  void leave(uint64_t id) {
+    std::lock_guard lock(mutex_);
+    entries_.erase(id);
+  }
+  // Cuts every connection in progress, and every one that starts from now on.
+  void abortAll() {
+    std::lock_guard lock(mutex_);
+    aborting_ = true;
+    for (auto& [id, e] : entries_) cut(e);
+  }
+  void resume() {
+    std::lock_guard lock(mutex_);
+    aborting_ = false;
+  }
+  size_t active() const {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+  }
+  uint64_t dropped() const {
+    std::lock_guard lock(mutex_);
+    return dropped_;
+  }
+
+ private:
+  struct Entry {
+    Poco::Net::StreamSocket socket;
+    Steady::time_point deadline;
+    bool cut = false;
+  };
+
+  static void cut(Entry& e) {
+    if (e.cut) return;
+    e.cut = true;
+    try {
+      e.socket.shutdown();  // the peer may be gone already
+    } catch (const Poco::Exception&) {
+    }
+  }
+
+  void loop() {
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      auto now = Steady::now();
+      std::optional<Steady::time_point> next;
+      for (auto& [id, e] : entries_) {
+        if (e.cut) continue;
+        if (e.deadline <= now) {
+          cut(e);
+          ++dropped_;
+          log::debug("http: connection cut at its {} ms deadline", deadline_.count());
+        } else if (!next || e.deadline < *next) {
+          next = e.deadline;
+        }
+      }
+      if (next) {
+        cv_.wait_until(lock, *next);
+      } else {
+        cv_.wait(lock);
+      }
+    }
+  }
+
+  const std::chrono::milliseconds deadline_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::map<uint64_t, Entry> entries_;
+  uint64_t next_ = 0;
+  uint64_t dropped_ = 0;
+  bool stop_ = false;
+  bool aborting_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+bool ListenError::temporary() const {
+  return error_ == EADDRINUSE || error_ == EADDRNOTAVAIL || error_ == EAGAIN || error_ == ENOBUFS ||
+         error_ == ENOMEM;
+}
+
 namespace {
+
+// An HTTP connection that holds its thread no longer than the guard's deadline.
+class DeadlineConnection : public Poco::Net::HTTPServerConnection {
+ public:
+  DeadlineConnection(const Poco::Net::StreamSocket& socket, Poco::Net::HTTPServerParams::Ptr params,
+                     Poco::Net::HTTPRequestHandlerFactory::Ptr factory, DeadlineGuard& guard)
+      : HTTPServerConnection(socket, params, factory), guard_(guard) {}
+
+  void run() override {
+    struct Leave {
+      DeadlineGuard& guard;
+      uint64_t id;
+      ~Leave() { guard.leave(id); }
+    } leave{guard_, guard_.enter(socket())};
+    HTTPServerConnection::run();
+  }
+
+ private:
+  DeadlineGuard& guard_;
+};
+
+class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  ConnectionFactory(Poco::Net::HTTPServerParams::Ptr params,
+                    Poco::Net::HTTPRequestHandlerFactory::Ptr factory, DeadlineGuard& guard)
+      : params_(std::move(params)), factory_(std::move(factory)), guard_(guard) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
+    return new DeadlineConnection(socket, params_, factory_, guard_);
+  }
+
+ private:
+  Poco::Net::HTTPServerParams::Ptr params_;
+  Poco::Net::HTTPRequestHandlerFactory::Ptr factory_;
+  DeadlineGuard& guard_;
+};
 
 using Poco::Net::HTTPResponse;
 using Poco::Net::HTTPServerRequest;
@@ -173,20 +324,24 @@ std::string statusJson(const Snapshot& s) {
   return out.str();
 }
 
-StatusServer::StatusServer(const std::string& listen, Monitor& monitor)
-    : configured_(listen), pool_("http", 1, kThreads) {
+StatusServer::StatusServer(const std::string& listen, Monitor& monitor, StatusServerOptions options)
+    : configured_(listen), options_(options), pool_("http", 1, std::max(1, options.threads)) {
   Poco::Net::SocketAddress addr;
   try {
     addr = Poco::Net::SocketAddress(listen);
   } catch (const Poco::Exception& e) {
-    throw std::runtime_error(fmt::format("http listen address '{}': {}", listen, e.displayText()));
+    throw ListenError(fmt::format("http listen address '{}': {}", listen, e.displayText()), 0);
   }
   Poco::Net::ServerSocket socket;
   try {
-    socket.bind(addr, true);
-    socket.listen(kQueue);
+    // SO_REUSEADDR (a restart binds at once), never SO_REUSEPORT: POCO's two-argument bind()
+    // sets both, and with it a second process of the same user would share the port and take
+    // half of the scrapes instead of failing with "address in use".
+    socket.bind(addr, true, false);
+    socket.listen(std::max(1, options_.queue));
   } catch (const Poco::Exception& e) {
-    throw std::runtime_error(fmt::format("http: cannot listen on {}: {}", listen, e.displayText()));
+    throw ListenError(fmt::format("http: cannot listen on {}: {}", listen, e.displayText()),
+                      e.code());
   }
   if (!addr.host().isLoopback()) {
     log::warning("http endpoint on {} is reachable from other hosts: it has no authentication",
@@ -194,28 +349,37 @@ StatusServer::StatusServer(const std::string& listen, Monitor& monitor)
   }
   address_ = socket.address().toString();
   port_ = socket.address().port();
-  auto* params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(kThreads);
-  params->setMaxQueued(kQueue);
-  params->setTimeout(Poco::Timespan(kTimeoutSeconds, 0));
+  Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(std::max(1, options_.threads));
+  params->setMaxQueued(std::max(1, options_.queue));
+  // Per read; the guard bounds the whole request.
+  params->setTimeout(Poco::Timespan(
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.deadline).count()));
   params->setKeepAlive(false);
   params->setServerName("bulkwarden");
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(monitor), pool_, socket, params);
+  guard_ = std::make_unique<DeadlineGuard>(options_.deadline);
+  server_ = std::make_unique<Poco::Net::TCPServer>(
+      new ConnectionFactory(params, new Factory(monitor), *guard_), pool_, socket, params);
 }
 
 StatusServer::~StatusServer() { stop(); }
 
 void StatusServer::start() {
   if (running_) return;
+  guard_->resume();
   server_->start();
   running_ = true;
 }
 
 void StatusServer::stop() {
   if (!running_) return;
-  server_->stopAll(true);
+  server_->stop();
+  guard_->abortAll();
   running_ = false;
   pool_.joinAll();
 }
+
+size_t StatusServer::activeConnections() const { return guard_->active(); }
+uint64_t StatusServer::droppedConnections() const { return guard_->dropped(); }
 
 }  // namespace bulkwarden::status

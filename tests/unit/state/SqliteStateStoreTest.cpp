@@ -7,10 +7,12 @@
 #include <Poco/Data/Session.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 namespace bulkwarden::state {
@@ -280,6 +282,50 @@ TEST_F(SqliteStateStoreTest, AnswersAsTheMemoryStoreDoes) {
 
 TEST_F(SqliteStateStoreTest, AnUnwritablePathIsAStateError) {
   EXPECT_THROW(SqliteStateStore((dir_ / "no" / "such" / "dir" / "s.sqlite").string()), StateError);
+}
+
+// A link planted at the database or at one of SQLite's side files is refused before SQLite
+// opens anything; the file it points at is left as it was.
+TEST_F(SqliteStateStoreTest, ALinkAtTheDatabaseOrASideFileIsRefusedUntouched) {
+  auto victim = dir_ / "victim";
+  { std::ofstream(victim) << "precious\n"; }
+  fs::create_directories(dir_ / "s");
+  for (const char* name :
+       {"state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "state.sqlite-journal"}) {
+    SCOPED_TRACE(name);
+    fs::create_symlink(victim, dir_ / "s" / name);
+    try {
+      SqliteStateStore store((dir_ / "s" / "state.sqlite").string());
+      ADD_FAILURE() << "opened through a link";
+    } catch (const StateError& e) {
+      EXPECT_EQ(e.kind(), StateError::Kind::Unsafe);
+      EXPECT_NE(std::string(e.what()).find("symbolic link"), std::string::npos) << e.what();
+    }
+    fs::remove(dir_ / "s" / name);
+    EXPECT_EQ(fs::file_size(victim), 9u);
+  }
+}
+
+TEST_F(SqliteStateStoreTest, AFolderOrFileWritableByOthersIsRefused) {
+  fs::permissions(dir_, fs::perms::all);
+  try {
+    SqliteStateStore store(db());
+    ADD_FAILURE() << "opened in a folder others may write to";
+  } catch (const StateError& e) {
+    EXPECT_EQ(e.kind(), StateError::Kind::Unsafe);
+    EXPECT_NE(std::string(e.what()).find("chmod 700"), std::string::npos) << e.what();
+  }
+  fs::permissions(dir_, fs::perms::owner_all);
+  { SqliteStateStore store(db()); }
+  fs::permissions(db(), fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_write);
+  EXPECT_THROW(SqliteStateStore store(db()), StateError);
+}
+
+TEST_F(SqliteStateStoreTest, TheDatabaseIsCreatedPrivateWhateverTheUmask) {
+  mode_t old = ::umask(0);
+  { SqliteStateStore store(db()); }
+  ::umask(old);
+  EXPECT_EQ(fs::status(db()).permissions(), fs::perms::owner_read | fs::perms::owner_write);
 }
 
 }  // namespace
