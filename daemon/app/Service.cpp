@@ -118,11 +118,14 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     g->audit = current->audit;  // one writer per file: the chain continues
   } else {
     try {
-      g->audit = std::make_shared<audit::AuditLog>(
-          c.auditLog, audit::AuditOptions{c.auditRotateBytes, c.auditReserveBytes});
+      g->audit = std::make_shared<audit::AuditLog>(c.auditLog, g->rt->auditOptions);
     } catch (const audit::AuditError& e) {
       log::error("{}", e.what());
+      buildExit_ = exitCodeFor(e);
       return nullptr;
+    }
+    if (!g->audit->anchorNote().empty()) {
+      log::notice("audit anchor {}/audit.anchor: {}", c.stateDir, g->audit->anchorNote());
     }
     if (g->audit->recoveredBytes() > 0) {
       log::warning("audit log {}: cut off a torn last record of {} bytes", g->audit->path(),
@@ -325,7 +328,7 @@ int Service::run() {
   }
   if (!startHttp(*cfg)) return kExitConfig;
   auto g = build(std::move(cfg), nullptr);
-  if (!g) return kExitConfig;
+  if (!g) return buildExit_;
   gen_ = std::move(g);
   // Intents left without a result by a previous run are settled (by reading the jobs) before
   // anything new is done.

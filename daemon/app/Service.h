@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "app/Commands.h"
+#include "app/ExitCodes.h"
 #include "app/Notify.h"
 #include "app/Runtime.h"
 #include "audit/AuditLog.h"
@@ -112,6 +113,8 @@ class Service {
   std::chrono::milliseconds passLimit_{kDefaultPassLimit};
   std::chrono::milliseconds heartbeat_{0};
   bool withholding_ = false;
+  int buildExit_ =
+      kExitConfig;  // why the first build() failed: 78, or the audit trail's code (75, 74)
 };
 
 }  // namespace bulkwarden::app
