@@ -9,6 +9,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <regex>
 #include <sstream>
 
 #include "audit/AuditLog.h"
@@ -79,11 +82,19 @@ class AuditTrailSafety : public ::testing::Test {
     std::vector<std::string> out;
     std::string prev(kGenesisHash);
     uint64_t seq = 0;
+    std::map<std::string, std::string> renumbered;  // old seq -> new, for results' "intent"
+    const std::regex intentRef("\"intent\":([0-9]+)");
     for (const auto& l : ls) {
       auto prevAt = l.find(",\"prev\":\"");
       std::string body = l.substr(0, prevAt);
       auto comma = body.find(',');
-      body = "{\"seq\":" + std::to_string(++seq) + body.substr(comma);
+      renumbered[body.substr(7, comma - 7)] = std::to_string(++seq);
+      body = "{\"seq\":" + std::to_string(seq) + body.substr(comma);
+      std::smatch m;
+      if (std::regex_search(body, m, intentRef)) {
+        body.replace(static_cast<size_t>(m.position(1)), static_cast<size_t>(m.length(1)),
+                     renumbered[m[1].str()]);
+      }
       body += ",\"prev\":\"" + prev + "\"";
       std::string hash = sha256Hex(body);
       out.push_back(body + ",\"hash\":\"" + hash + "\"}");
