@@ -1134,7 +1134,14 @@ std::vector<std::string> trailFiles(const std::string& path, std::vector<std::st
     }
     // Ordered by the records they hold: names differ between bulkwarden and logrotate (and
     // logrotate's numbers run backwards), seqs do not.
-    if (auto seq = firstSeqOf(full)) rotated.emplace_back(*seq, full);
+    // A file that is not empty but does not start with a record (or is a link) is kept first,
+    // so that verify names it instead of leaving it out.
+    std::error_code sizeEc;
+    if (auto seq = firstSeqOf(full)) {
+      rotated.emplace_back(*seq, full);
+    } else if (!entry.is_regular_file(sizeEc) || entry.file_size(sizeEc) > 0) {
+      rotated.emplace_back(0, full);
+    }
   }
   std::sort(rotated.begin(), rotated.end());
   std::vector<std::string> out;

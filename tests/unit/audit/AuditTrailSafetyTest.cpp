@@ -409,3 +409,22 @@ TEST_F(AuditTrailSafety, AMissingFileIsUnreadableNotAltered) {
 
 }  // namespace
 }  // namespace bulkwarden::audit
+
+namespace bulkwarden::audit {
+namespace {
+
+// A file named like a rotated one that holds no record is named by verify, not left out.
+TEST_F(AuditTrailSafety, ARotatedNameWithoutRecordsIsReportedNotSkipped) {
+  { AuditLog(path_).append("a", "r", Fields(), AuditSink::Sync::Durable); }
+  writeAll(path_ + ".7", "planted\n");
+  writeAll(path_ + ".8", "");  // an empty one (logrotate's `create` then nothing written) is fine
+  auto files = trailFiles(path_);
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0], path_ + ".7");
+  auto r = verifyFiles(files);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.problem.find("not a JSON object"), std::string::npos) << r.problem;
+}
+
+}  // namespace
+}  // namespace bulkwarden::audit
