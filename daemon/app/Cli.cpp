@@ -1,6 +1,7 @@
 #include "app/Cli.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <cstdio>
@@ -182,6 +183,9 @@ int main(int argc, char** argv) {
   // A write past RLIMIT_FSIZE must fail with EFBIG (handled: fail closed), not kill the process.
   std::signal(SIGXFSZ, SIG_IGN);
   std::signal(SIGPIPE, SIG_IGN);
+  // Whatever the caller's umask, what bulkwarden creates (state, trail, anchor, locks) is for
+  // its own user; the audit trail is made 0640 explicitly (as the unit's UMask=0077 does).
+  ::umask(077);
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     return dispatch(std::move(args));
