@@ -766,6 +766,10 @@ void AuditLog::writeAnchor(uint64_t seq, const std::string& hash, uint64_t headS
   a.lastHash = hash;
   std::string text = anchorText(a, options_.key);
   std::string tmp = anchorName_ + ".tmp";
+  // Two logs of one process may share a state-dir for a moment (a reload that moves audit-log):
+  // one temporary file at a time.
+  static std::mutex tmpMutex;
+  std::lock_guard tmpLock(tmpMutex);
   ::unlinkat(anchorDirFd_, tmp.c_str(), 0);  // a stale one, or a planted link (removes the link)
   Fd f(::openat(anchorDirFd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                 0600));
