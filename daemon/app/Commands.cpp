@@ -5,9 +5,12 @@
 #include <Poco/JSON/Stringifier.h>
 #include <fmt/format.h>
 #include <malloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include <iostream>
@@ -39,6 +42,19 @@ int exitCodeFor(const std::vector<engine::PassSummary>& summaries) {
     }
   }
   return code;
+}
+
+int exitCodeFor(const audit::AuditError& error, const std::string& path) {
+  switch (error.kind()) {
+    case audit::AuditError::Kind::Refused:
+      return kExitConfig;
+    case audit::AuditError::Kind::Busy:
+      return kExitTempFail;
+    case audit::AuditError::Kind::Io:
+      break;
+  }
+  // An I/O error on a read-only or full file system may clear by itself (75); others are 74.
+  return path.empty() ? kExitIoErr : auditOpenExitCode(path);
 }
 
 namespace {
@@ -88,12 +104,13 @@ int runCommand(const RunOptions& options) {
   }
   std::unique_ptr<audit::AuditLog> audit;
   try {
-    audit = std::make_unique<audit::AuditLog>(
-        rt->config.auditLog,
-        audit::AuditOptions{rt->config.auditRotateBytes, rt->config.auditReserveBytes});
+    audit = std::make_unique<audit::AuditLog>(rt->config.auditLog, rt->auditOptions);
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
-    return auditOpenExitCode(rt->config.auditLog);
+    return exitCodeFor(e, rt->config.auditLog);
+  }
+  if (!audit->anchorNote().empty()) {
+    log::notice("audit anchor {}/audit.anchor: {}", rt->config.stateDir, audit->anchorNote());
   }
   if (audit->recoveredBytes() > 0) {
     log::warning("audit log {}: cut off a torn last record of {} bytes", audit->path(),
@@ -313,22 +330,136 @@ int planCommand(const std::string& configPath, const std::string& format) {
   return code;
 }
 
-int auditVerifyCommand(const std::string& file) {
-  auto report = audit::verifyFile(file);
+namespace {
+
+// Prints a verify report; returns the exit code (0 intact, 65 altered, 66 a file unreadable).
+int printReport(const std::string& name, const std::vector<std::string>& files,
+                const audit::VerifyReport& report, const std::vector<std::string>& unchecked) {
+  for (const auto& u : unchecked) {
+    fmt::print(stderr,
+               "{}: NOT CHECKED: {} (compressed in a form bulkwarden cannot read; decompress it "
+               "beside the others to check it)\n",
+               name, u);
+  }
   if (!report.ok) {
-    fmt::print(stderr, "{}: BROKEN at {}: {}\n", file,
+    fmt::print(stderr, "{}: {} at {}: {}\n", name, report.unreadable ? "UNREADABLE" : "BROKEN",
                report.firstBadSeq ? fmt::format("seq {}", *report.firstBadSeq)
                                   : fmt::format("line {}", report.firstBadLine),
                report.problem);
-    return kExitDataErr;
+    return report.unreadable ? kExitNoInput : kExitDataErr;
   }
-  fmt::print("{}: OK: {} records, seq {}..{}, hash chain intact\n", file, report.records,
-             report.firstSeq, report.lastSeq);
+  fmt::print("{}: OK: {} records in {} file{}, seq {}..{}, hash chain intact{}\n", name,
+             report.records, files.size(), files.size() == 1 ? "" : "s", report.firstSeq,
+             report.lastSeq, report.macs > 0 ? fmt::format(", {} macs match", report.macs) : "");
   if (!report.openIntents.empty()) {
     std::string seqs;
     for (auto s : report.openIntents) seqs += (seqs.empty() ? "" : ", ") + std::to_string(s);
-    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", file,
+    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", name,
                report.openIntents.size(), seqs);
+  }
+  return kExitOk;
+}
+
+bool missing(const std::string& file) {
+  struct stat st {};
+  if (::lstat(file.c_str(), &st) == 0) return false;
+  fmt::print(stderr, "{}: cannot read: {}\n", file, std::strerror(errno));
+  return true;
+}
+
+}  // namespace
+
+int auditVerifyCommand(const std::vector<std::string>& files) {
+  if (files.empty()) return kExitUsage;
+  for (const auto& f : files) {
+    if (missing(f)) return kExitNoInput;
+  }
+  std::vector<std::string> trail = files;
+  std::vector<std::string> unchecked;
+  if (files.size() == 1) trail = audit::trailFiles(files[0], &unchecked);
+  auto report = audit::verifyFiles(trail);
+  return printReport(files.size() == 1 ? files[0] : files.back(), trail, report, unchecked);
+}
+
+int auditVerifyConfigCommand(const std::string& configPath) {
+  auto config = loadOrReport(configPath);
+  if (!config) return kExitConfig;
+  audit::AuditOptions options;
+  try {
+    options = auditOptionsFor(*config);
+  } catch (const config::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
+    return kExitConfig;
+  }
+  const std::string& path = config->auditLog;
+  if (missing(path)) return kExitNoInput;
+  std::optional<audit::Anchor> anchor;
+  try {
+    anchor = audit::readAnchor(options.anchorPath, options.key);
+  } catch (const audit::AuditError& e) {
+    fmt::print(stderr, "{}: BROKEN: {}\n", path, e.what());
+    return kExitDataErr;
+  }
+  if (!anchor) {
+    fmt::print(stderr,
+               "{}: BROKEN: its anchor {} is missing: a cut tail or head cannot be found. The "
+               "daemon creates it when it opens the trail; if it never ran with this version, "
+               "start it once (or run `bulkwarden audit accept --config {}`)\n",
+               path, options.anchorPath, configPath);
+    return kExitDataErr;
+  }
+  if (anchor->trail != path) {
+    fmt::print(stderr,
+               "{}: BROKEN: its anchor {} names another trail ({}); run `bulkwarden audit accept "
+               "--config {}` to anchor this one\n",
+               path, options.anchorPath, anchor->trail, configPath);
+    return kExitDataErr;
+  }
+  if (!options.key.empty() && !anchor->authenticated) {
+    fmt::print(stderr,
+               "{}: BROKEN: its anchor {} carries no mac, though audit-key is set: it was "
+               "written before the key (start the daemon once) or forged\n",
+               path, options.anchorPath);
+    return kExitDataErr;
+  }
+  std::vector<std::string> unchecked;
+  auto files = audit::trailFiles(path, &unchecked);
+  audit::VerifyOptions vo;
+  vo.key = options.key;
+  vo.anchor = &*anchor;
+  auto report = audit::verifyFiles(files, vo);
+  int code = printReport(path, files, report, unchecked);
+  if (code == kExitOk) {
+    fmt::print("{}: matches its anchor {} (seq {}..{}){}\n", path, options.anchorPath,
+               anchor->firstSeq, anchor->lastSeq,
+               options.key.empty() ? "; no audit-key: a rewrite by someone who can also write the "
+                                     "anchor would not show"
+                                   : "; every mac matches audit-key");
+  }
+  return code;
+}
+
+int auditAcceptCommand(const std::string& configPath) {
+  auto config = loadOrReport(configPath);
+  if (!config) return kExitConfig;
+  audit::AuditOptions options;
+  try {
+    options = auditOptionsFor(*config);
+  } catch (const config::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
+    return kExitConfig;
+  }
+  options.acceptAnchor = true;
+  try {
+    // Takes the trail's lock (refused while the daemon runs), records the acceptance, and the
+    // record's sync moves the anchor.
+    audit::AuditLog log(config->auditLog, options);
+    fmt::print("{}: anchor {}: {}; the trail now ends at seq {}\n", config->auditLog,
+               options.anchorPath, log.anchorNote().empty() ? "already agreed" : log.anchorNote(),
+               log.lastSeq());
+  } catch (const audit::AuditError& e) {
+    fmt::print(stderr, "bulkwarden: {}\n", e.what());
+    return exitCodeFor(e);
   }
   return kExitOk;
 }

@@ -96,7 +96,17 @@ std::unique_ptr<Runtime> Runtime::create(config::Config cfg) {
     rt->orgs.push_back(engine::OrgTarget{org.name, rt->clients.back().get()});
   }
   for (const auto& p : rt->config.policies) rt->policies.push_back(&p);
+  rt->auditOptions = auditOptionsFor(rt->config);
   return rt;
+}
+
+audit::AuditOptions auditOptionsFor(const config::Config& config) {
+  audit::AuditOptions o;
+  o.rotateBytes = config.auditRotateBytes;
+  o.reserveBytes = config.auditReserveBytes;
+  o.anchorPath = config.stateDir + "/audit.anchor";
+  if (config.auditKey) o.key = config.auditKey->resolve();
+  return o;
 }
 
 std::unique_ptr<config::Config> loadOrReport(const std::string& path) {

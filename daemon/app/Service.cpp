@@ -121,11 +121,13 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     g->audit = current->audit;  // one writer per file: the chain continues
   } else {
     try {
-      g->audit = std::make_shared<audit::AuditLog>(
-          c.auditLog, audit::AuditOptions{c.auditRotateBytes, c.auditReserveBytes});
+      g->audit = std::make_shared<audit::AuditLog>(c.auditLog, g->rt->auditOptions);
     } catch (const audit::AuditError& e) {
       log::error("{}", e.what());
-      return failed(auditOpenExitCode(c.auditLog));
+      return failed(exitCodeFor(e, c.auditLog));
+    }
+    if (!g->audit->anchorNote().empty()) {
+      log::notice("audit anchor {}/audit.anchor: {}", c.stateDir, g->audit->anchorNote());
     }
     if (g->audit->recoveredBytes() > 0) {
       log::warning("audit log {}: cut off a torn last record of {} bytes", g->audit->path(),

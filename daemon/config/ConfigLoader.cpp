@@ -28,7 +28,8 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "audit-rotate-size",
                                                 "audit-reserve",
                                                 "api-usage-limit",
-                                                "limit-pause"};
+                                                "limit-pause",
+                                                "audit-key"};
 
 // "64MiB", "1GiB", "512KiB" or a plain number of bytes.
 std::optional<uint64_t> parseBytes(const std::string& text) {
@@ -156,6 +157,7 @@ class ConfigParser {
     if (const auto* e = top.find("state-dir")) {
       if (auto text = path(e->value, "a directory path")) cfg.stateDir = *text;
     }
+    if (const auto* e = top.find("audit-key")) cfg.auditKey = secret(e->value, e->key);
     if (const auto* e = top.find("http")) http(e->value, cfg);
     if (const auto* e = top.find("concurrency")) {
       int n = 0;

@@ -191,6 +191,20 @@ TEST(ConfigLoader, ReliabilityKeys) {
   }
 }
 
+TEST(ConfigLoader, AuditKeyIsASecretReference) {
+  TempDir dir;
+  dir.write("p.yaml", fmt::format(kPolicy, "a"));
+  Config c = loadConfig(dir.write("c.yaml", std::string(kOrg) + "policies: p.yaml\n"
+                                                                "audit-key: { credential: ak }\n"));
+  ASSERT_TRUE(c.auditKey);
+  EXPECT_EQ(c.auditKey->source, SecretRef::Source::Credential);
+  EXPECT_EQ(c.auditKey->name, "ak");
+  EXPECT_FALSE(loadConfig(dir.write("d.yaml", std::string(kOrg) + "policies: p.yaml\n")).auditKey);
+  EXPECT_THROW(loadConfig(dir.write("e.yaml", std::string(kOrg) + "policies: p.yaml\n"
+                                                                  "audit-key: plain text\n")),
+               ConfigError);
+}
+
 TEST(ConfigLoader, OrgForms) {
   TempDir dir;
   dir.write("p.yaml", "policies: []\n");
