@@ -11,7 +11,7 @@ mkdir -p build/fuzz/findings
 status=0
 # job_list_diff checks the streaming list mapping against its document-tree oracle; it starts from
 # the job_list seeds.
-for target in job_list job_list_diff policy time; do
+for target in job_list job_list_diff log policy time; do
   work="build/fuzz/corpus/$target"
   seeds="tests/fuzz/corpus/${target%_diff}"
   mkdir -p "$work"

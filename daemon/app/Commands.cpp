@@ -55,11 +55,18 @@ class NullAudit : public audit::AuditSink {
   std::atomic<uint64_t> seq_{0};
 };
 
+// A string from outside (the org's listing, a policy, the audit file) as printed: control
+// characters escaped, secrets masked, capped, so that it can neither move the terminal's cursor
+// nor pass for a line of its own.
+std::string shown(std::string_view text) { return log::outside(text); }
+
 std::unique_ptr<Runtime> createOrReport(config::Config config) {
   try {
     return Runtime::create(std::move(config));
   } catch (const config::ConfigError& e) {
-    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
+    for (const auto& d : e.diagnostics()) {
+      fmt::print(stderr, "{}\n", log::outside(d.str(), log::kMaxLineBytes));
+    }
     return nullptr;
   }
 }
@@ -146,16 +153,17 @@ int runCommand(const RunOptions& options) {
 int validateCommand(const std::string& configPath) {
   auto config = loadOrReport(configPath);
   if (!config) return kExitConfig;
-  fmt::print("{}: OK: {} org(s), {} polic{} from {} file(s)\n", configPath, config->orgs.size(),
-             config->policies.size(), config->policies.size() == 1 ? "y" : "ies",
-             config->policyFiles.size());
+  fmt::print("{}: OK: {} org(s), {} polic{} from {} file(s)\n", shown(configPath),
+             config->orgs.size(), config->policies.size(),
+             config->policies.size() == 1 ? "y" : "ies", config->policyFiles.size());
   for (const auto& p : config->policies) {
     std::string when = p.schedule.cron
-                           ? fmt::format("cron \"{}\" {}", p.schedule.cron->text(),
-                                         p.schedule.zone ? p.schedule.zone->name() : "UTC")
+                           ? fmt::format("cron \"{}\" {}", shown(p.schedule.cron->text()),
+                                         shown(p.schedule.zone ? p.schedule.zone->name() : "UTC"))
                            : "every " + model::formatDuration(p.schedule.every);
-    fmt::print("  {:<32} {:<11} {:<7} {:<7} {}  {}\n", p.name, model::resourceName(p.resource),
-               policy::toString(p.action), policy::toString(p.mode), when, p.where.str());
+    fmt::print("  {:<32} {:<11} {:<7} {:<7} {}  {}\n", shown(p.name),
+               model::resourceName(p.resource), policy::toString(p.action),
+               policy::toString(p.mode), when, log::outside(p.where.str(), log::kMaxLineBytes));
   }
   return kExitOk;
 }
@@ -256,27 +264,31 @@ int planCommand(const std::string& configPath, const std::string& format) {
         jsonPasses->add(jp);
         continue;
       }
-      fmt::print(
-          "{} {}: {} jobs listed{}\n", org.name, model::resourceName(resource), summary.jobsSeen,
-          summary.listingComplete
-              ? ""
-              : "; LISTING FAILED, nothing would be done: " + summary.listingError->describe());
-      for (const auto& l : summary.limited) fmt::print("  LIMIT {}: acts on nothing\n", l);
+      fmt::print("{} {}: {} jobs listed{}\n", shown(org.name), model::resourceName(resource),
+                 summary.jobsSeen,
+                 summary.listingComplete ? ""
+                                         : "; LISTING FAILED, nothing would be done: " +
+                                               shown(summary.listingError->describe()));
+      for (const auto& l : summary.limited) fmt::print("  LIMIT {}: acts on nothing\n", shown(l));
       for (const auto* p : po.policies) {
         const auto& ds = byPolicy[p->name];
         size_t held = 0;
         for (const auto* d : ds) held += d->held.empty() ? 0 : 1;
-        fmt::print("  {} ({}, {}): {} job(s) would be acted on, {} held back\n", p->name,
+        fmt::print("  {} ({}, {}): {} job(s) would be acted on, {} held back\n", shown(p->name),
                    policy::toString(p->action), policy::toString(p->mode), ds.size() - held, held);
         for (const auto* d : ds) {
-          fmt::print("    {}  {:<14} {:<12} {}{}\n", d->job.id, model::toString(d->job.state),
-                     d->job.object, d->held.empty() ? "" : "HELD (" + d->held + "): ", d->reason);
+          fmt::print("    {}  {:<14} {:<12} {}{}\n", shown(d->job.id),
+                     model::toString(d->job.state), shown(d->job.object),
+                     d->held.empty() ? "" : "HELD (" + shown(d->held) + "): ", shown(d->reason));
         }
       }
     }
   }
   if (format == "json") {
-    Poco::JSON::Stringifier::stringify(jsonPasses, std::cout, 2);
+    // Every character outside ASCII as \uXXXX: C1 controls, U+2028 and stray bytes from the org
+    // cannot reach a terminal raw, and the output stays valid JSON.
+    Poco::JSON::Stringifier::stringify(jsonPasses, std::cout, 2, -1,
+                                       Poco::JSON_WRAP_STRINGS | Poco::JSON_ESCAPE_UNICODE);
     std::cout << "\n";
   }
   return code;
@@ -285,19 +297,19 @@ int planCommand(const std::string& configPath, const std::string& format) {
 int auditVerifyCommand(const std::string& file) {
   auto report = audit::verifyFile(file);
   if (!report.ok) {
-    fmt::print(stderr, "{}: BROKEN at {}: {}\n", file,
+    fmt::print(stderr, "{}: BROKEN at {}: {}\n", shown(file),
                report.firstBadSeq ? fmt::format("seq {}", *report.firstBadSeq)
                                   : fmt::format("line {}", report.firstBadLine),
-               report.problem);
+               shown(report.problem));
     return kExitDataErr;
   }
-  fmt::print("{}: OK: {} records, seq {}..{}, hash chain intact\n", file, report.records,
+  fmt::print("{}: OK: {} records, seq {}..{}, hash chain intact\n", shown(file), report.records,
              report.firstSeq, report.lastSeq);
   if (!report.openIntents.empty()) {
     std::string seqs;
     for (auto s : report.openIntents) seqs += (seqs.empty() ? "" : ", ") + std::to_string(s);
-    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", file,
-               report.openIntents.size(), seqs);
+    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n",
+               shown(file), report.openIntents.size(), seqs);
   }
   return kExitOk;
 }
