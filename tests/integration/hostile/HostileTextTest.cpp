@@ -15,6 +15,7 @@
 #include "log/Sanitize.h"
 #include "support/Fixture.h"
 #include "support/HostileServer.h"
+#include "systemd/NotifySocket.h"
 
 namespace bulkwarden::testing {
 namespace {
@@ -172,6 +173,38 @@ TEST_F(HostileText, ServerErrorsAndSkippedIdsCannotForgeLogLines) {
   EXPECT_NE(err().find("bad\\nbulkwarden crit: forged message\\x1b]0;t\\x07\\u0085"),
             std::string::npos)
       << err();
+}
+
+// The daemon's sd_notify STATUS= quotes the last pass's listing error: a newline there would end
+// the field and start one of the server's choosing, an escape would reach `systemctl status`.
+TEST_F(HostileText, TheNotifyStatusQuotesServerTextOnOneEscapedLine) {
+  std::string base;
+  HostileServer server([&base](const HostileRequest& r) {
+    if (r.target == "/services/oauth2/token") {
+      return json(200, R"({"access_token":"tok-123","token_type":"Bearer","instance_url":")" +
+                           base + "\"}");
+    }
+    return json(400, R"([{"errorCode":"INVALID\nREADY=1\nMAINPID=1","message":"m\u001b[2J"}])");
+  });
+  base = server.url();
+  NotifySocket notify((dir_ / "notify").string());
+  ++runs_;
+  child_ = std::make_unique<Child>(
+      std::vector<std::string>{"run", "--config", writeHostileConfig(server.url())},
+      (dir_ / "out-notify").string(), (dir_ / "err-notify").string(),
+      std::vector<std::string>{notify.env()});
+  ASSERT_GE(notify.waitFor("READY=1"), 0) << err();
+  const int failed = notify.waitFor("STATUS=test-org query-jobs: 0 jobs");
+  ASSERT_GE(failed, 0) << err();
+  child_->signal(SIGTERM);
+  EXPECT_EQ(child_->wait(20s), 0) << err();
+  const auto msgs = notify.messages();
+  const std::string& text = msgs[static_cast<size_t>(failed)].text;
+  EXPECT_EQ(text.find('\n'), std::string::npos) << text;  // STATUS= is the only field
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_NE(text.find("INVALID\\nREADY=1\\nMAINPID=1: m\\x1b[2J"), std::string::npos) << text;
+  EXPECT_EQ(std::count_if(msgs.begin(), msgs.end(), [](auto& m) { return m.has("READY=1"); }), 1);
+  expectOnlyWellFormedLines(err());
 }
 
 // `plan` prints a job's fields in a table: an escape sequence in one must not reach the
