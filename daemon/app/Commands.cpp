@@ -71,11 +71,18 @@ class NullAudit : public audit::AuditSink {
   std::atomic<uint64_t> seq_{0};
 };
 
+// A string from outside (the org's listing, a policy, the audit file) as printed: control
+// characters escaped, secrets masked, capped, so that it can neither move the terminal's cursor
+// nor pass for a line of its own.
+std::string shown(std::string_view text) { return log::outside(text); }
+
 std::unique_ptr<Runtime> createOrReport(config::Config config) {
   try {
     return Runtime::create(std::move(config));
   } catch (const config::ConfigError& e) {
-    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
+    for (const auto& d : e.diagnostics()) {
+      fmt::print(stderr, "{}\n", log::outside(d.str(), log::kMaxLineBytes));
+    }
     return nullptr;
   }
 }
@@ -178,7 +185,7 @@ int validateCommand(const std::string& configPath) {
                  "($CREDENTIALS_DIRECTORY is not set); to check it: systemd-run -p "
                  "LoadCredential={}:/path/to/secret --pipe --wait bulkwarden validate --config {} "
                  "(docs/operations.md)\n",
-                 ref->where.str(), ref->describe(), ref->name, configPath);
+                 shown(ref->where.str()), shown(ref->describe()), shown(ref->name), shown(configPath));
       continue;
     }
     try {
@@ -188,21 +195,22 @@ int validateCommand(const std::string& configPath) {
     }
   }
   if (!problems.empty()) {
-    for (const auto& d : problems) fmt::print(stderr, "{}\n", d.str());
+    for (const auto& d : problems) fmt::print(stderr, "{}\n", shown(d.str()));
     fmt::print(stderr, "bulkwarden: {} secret{} cannot be used in {}\n", problems.size(),
-               problems.size() == 1 ? "" : "s", configPath);
+               problems.size() == 1 ? "" : "s", shown(configPath));
     return kExitConfig;
   }
-  fmt::print("{}: OK: {} org(s), {} polic{} from {} file(s)\n", configPath, config->orgs.size(),
-             config->policies.size(), config->policies.size() == 1 ? "y" : "ies",
-             config->policyFiles.size());
+  fmt::print("{}: OK: {} org(s), {} polic{} from {} file(s)\n", shown(configPath),
+             config->orgs.size(), config->policies.size(),
+             config->policies.size() == 1 ? "y" : "ies", config->policyFiles.size());
   for (const auto& p : config->policies) {
     std::string when = p.schedule.cron
-                           ? fmt::format("cron \"{}\" {}", p.schedule.cron->text(),
-                                         p.schedule.zone ? p.schedule.zone->name() : "UTC")
+                           ? fmt::format("cron \"{}\" {}", shown(p.schedule.cron->text()),
+                                         shown(p.schedule.zone ? p.schedule.zone->name() : "UTC"))
                            : "every " + model::formatDuration(p.schedule.every);
-    fmt::print("  {:<32} {:<11} {:<7} {:<7} {}  {}\n", p.name, model::resourceName(p.resource),
-               policy::toString(p.action), policy::toString(p.mode), when, p.where.str());
+    fmt::print("  {:<32} {:<11} {:<7} {:<7} {}  {}\n", shown(p.name),
+               model::resourceName(p.resource), policy::toString(p.action),
+               policy::toString(p.mode), when, log::outside(p.where.str(), log::kMaxLineBytes));
   }
   return kExitOk;
 }
@@ -304,27 +312,31 @@ int planCommand(const std::string& configPath, const std::string& format) {
         jsonPasses->add(jp);
         continue;
       }
-      fmt::print(
-          "{} {}: {} jobs listed{}\n", org.name, model::resourceName(resource), summary.jobsSeen,
-          summary.listingComplete
-              ? ""
-              : "; LISTING FAILED, nothing would be done: " + summary.listingError->describe());
-      for (const auto& l : summary.limited) fmt::print("  LIMIT {}: acts on nothing\n", l);
+      fmt::print("{} {}: {} jobs listed{}\n", shown(org.name), model::resourceName(resource),
+                 summary.jobsSeen,
+                 summary.listingComplete ? ""
+                                         : "; LISTING FAILED, nothing would be done: " +
+                                               shown(summary.listingError->describe()));
+      for (const auto& l : summary.limited) fmt::print("  LIMIT {}: acts on nothing\n", shown(l));
       for (const auto* p : po.policies) {
         const auto& ds = byPolicy[p->name];
         size_t held = 0;
         for (const auto* d : ds) held += d->held.empty() ? 0 : 1;
-        fmt::print("  {} ({}, {}): {} job(s) would be acted on, {} held back\n", p->name,
+        fmt::print("  {} ({}, {}): {} job(s) would be acted on, {} held back\n", shown(p->name),
                    policy::toString(p->action), policy::toString(p->mode), ds.size() - held, held);
         for (const auto* d : ds) {
-          fmt::print("    {}  {:<14} {:<12} {}{}\n", d->job.id, model::toString(d->job.state),
-                     d->job.object, d->held.empty() ? "" : "HELD (" + d->held + "): ", d->reason);
+          fmt::print("    {}  {:<14} {:<12} {}{}\n", shown(d->job.id),
+                     model::toString(d->job.state), shown(d->job.object),
+                     d->held.empty() ? "" : "HELD (" + shown(d->held) + "): ", shown(d->reason));
         }
       }
     }
   }
   if (format == "json") {
-    Poco::JSON::Stringifier::stringify(jsonPasses, std::cout, 2);
+    // Every character outside ASCII as \uXXXX: C1 controls, U+2028 and stray bytes from the org
+    // cannot reach a terminal raw, and the output stays valid JSON.
+    Poco::JSON::Stringifier::stringify(jsonPasses, std::cout, 2, -1,
+                                       Poco::JSON_WRAP_STRINGS | Poco::JSON_ESCAPE_UNICODE);
     std::cout << "\n";
   }
   return code;
@@ -342,19 +354,19 @@ int printReport(const std::string& name, const std::vector<std::string>& files,
                name, u);
   }
   if (!report.ok) {
-    fmt::print(stderr, "{}: {} at {}: {}\n", name, report.unreadable ? "UNREADABLE" : "BROKEN",
+    fmt::print(stderr, "{}: {} at {}: {}\n", shown(name), report.unreadable ? "UNREADABLE" : "BROKEN",
                report.firstBadSeq ? fmt::format("seq {}", *report.firstBadSeq)
                                   : fmt::format("line {}", report.firstBadLine),
-               report.problem);
+               shown(report.problem));
     return report.unreadable ? kExitNoInput : kExitDataErr;
   }
-  fmt::print("{}: OK: {} records in {} file{}, seq {}..{}, hash chain intact{}\n", name,
+  fmt::print("{}: OK: {} records in {} file{}, seq {}..{}, hash chain intact{}\n", shown(name),
              report.records, files.size(), files.size() == 1 ? "" : "s", report.firstSeq,
              report.lastSeq, report.macs > 0 ? fmt::format(", {} macs match", report.macs) : "");
   if (!report.openIntents.empty()) {
     std::string seqs;
     for (auto s : report.openIntents) seqs += (seqs.empty() ? "" : ", ") + std::to_string(s);
-    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", name,
+    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", shown(name),
                report.openIntents.size(), seqs);
   }
   return kExitOk;

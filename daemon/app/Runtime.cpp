@@ -113,9 +113,12 @@ std::unique_ptr<config::Config> loadOrReport(const std::string& path) {
   try {
     return std::make_unique<config::Config>(config::loadConfig(path));
   } catch (const config::ConfigError& e) {
-    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
+    // A diagnostic quotes the file's text: escaped, so that it is one line on the terminal.
+    for (const auto& d : e.diagnostics()) {
+      fmt::print(stderr, "{}\n", log::outside(d.str(), log::kMaxLineBytes));
+    }
     fmt::print(stderr, "bulkwarden: {} configuration error{} in {}\n", e.diagnostics().size(),
-               e.diagnostics().size() == 1 ? "" : "s", path);
+               e.diagnostics().size() == 1 ? "" : "s", log::outside(path));
     return nullptr;
   }
 }

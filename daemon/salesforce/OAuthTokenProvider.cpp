@@ -27,12 +27,16 @@ std::string formEncode(const std::string& value) {
   return out;
 }
 
-// Text from the token endpoint goes into errors and logs: short, one line, redacted.
-std::string outsideText(std::string text) {
-  if (text.size() > 300) text = text.substr(0, 300) + "...";
-  std::replace_if(
-      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
-  return log::redactSecrets(text);
+// Text from the token endpoint goes into errors and logs: short, one line, escaped, redacted.
+std::string outsideText(const std::string& text) { return log::outside(text, 300); }
+
+// An instance URL is a scheme and a host name (253 characters at most): anything longer, or with
+// a space or a control character in it, is not one, and would only be carried into every log line
+// and request that names the instance.
+constexpr size_t kMaxInstanceUrl = 1024;
+bool plainUrl(const std::string& url) {
+  return url.size() <= kMaxInstanceUrl &&
+         std::all_of(url.begin(), url.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 std::string errorClass(const std::string& oauthError) {
@@ -171,11 +175,13 @@ Result<FetchedToken> parseTokenResponse(int status, const std::string& body,
                        what + ": the token endpoint's reply has no usable access_token");
     }
     while (!t.instanceUrl.empty() && t.instanceUrl.back() == '/') t.instanceUrl.pop_back();
-    if (!t.instanceUrl.empty() && t.instanceUrl.rfind("https://", 0) != 0 &&
-        t.instanceUrl.rfind("http://", 0) != 0) {
+    if (!t.instanceUrl.empty() &&
+        (!plainUrl(t.instanceUrl) ||
+         (t.instanceUrl.rfind("https://", 0) != 0 && t.instanceUrl.rfind("http://", 0) != 0))) {
       return authError(ApiError::Kind::Malformed, status, "AUTH_MALFORMED",
-                       fmt::format("{}: the token endpoint's reply has a bad instance_url \"{}\"",
-                                   what, outsideText(t.instanceUrl)));
+                       fmt::format("{}: the token endpoint's reply has a bad instance_url \"{}\" "
+                                   "({} bytes)",
+                                   what, log::outside(t.instanceUrl, 200), t.instanceUrl.size()));
     }
     return t;
   }
@@ -281,7 +287,9 @@ Result<FetchedToken> OAuthTokenProvider::fetch() {
   }();
   if (result) {
     log::info("{}: logged in ({}){}", options_.label, flowName(options_.flow),
-              result.value().instanceUrl.empty() ? "" : "; instance " + result.value().instanceUrl);
+              result.value().instanceUrl.empty()
+                  ? ""
+                  : "; instance " + log::outside(result.value().instanceUrl, 200));
   } else {
     log::error("{}: {}: {}; no new token request for {} s", options_.label, result.error().code,
                result.error().message,

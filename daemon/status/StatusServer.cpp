@@ -319,7 +319,10 @@ std::string statusJson(const Snapshot& s) {
   }
   root->set("recent_actions", acts);
   std::ostringstream out;
-  Poco::JSON::Stringifier::stringify(root, out, 2);
+  // The org's error text is in here: every character outside ASCII as \uXXXX, so that C1
+  // controls and U+2028 cannot reach a terminal that shows the reply raw.
+  Poco::JSON::Stringifier::stringify(root, out, 2, -1,
+                                     Poco::JSON_WRAP_STRINGS | Poco::JSON_ESCAPE_UNICODE);
   out << "\n";
   return out.str();
 }

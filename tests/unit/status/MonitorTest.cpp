@@ -146,6 +146,30 @@ TEST(Monitor, StatusJsonHasOrgsPoliciesPassesAndActions) {
   EXPECT_EQ(pol->getValue<std::string>("every"), "2m");
 }
 
+// A listing error quotes the org's text: /status must stay valid JSON, hold it exactly, and show
+// it with no control character or non-ASCII byte that a terminal could act on.
+TEST(Monitor, StatusJsonEscapesTheOrgsTextToPlainAscii) {
+  Monitor m;
+  auto p = makePolicy("abort-stuck", policy::Action::Abort);
+  m.setConfig("/etc/bw.yaml", false, {"acme"}, {&p}, {});
+  m.setConfigLoaded(true);
+  auto s = summary(false);
+  const std::string hostile =
+      "INVALID\r\nbulkwarden crit: x\x1b[2J\x7f\xc2\x9b"
+      "31m\xe2\x80\xa8";
+  s.listingError->message = hostile;
+  m.onPassEnd(s);
+  const std::string text = statusJson(m.snapshot());
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    ASSERT_TRUE(c == '\n' || (u >= 0x20 && u < 0x7f)) << static_cast<int>(u) << " in " << text;
+  }
+  Poco::JSON::Parser parser;
+  auto root = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+  auto pass = root->getArray("orgs")->getObject(0)->getArray("last_passes")->getObject(0);
+  EXPECT_NE(pass->getValue<std::string>("error").find(hostile), std::string::npos) << text;
+}
+
 // A fake client: the metered decorator counts listed jobs by state and errors by kind.
 class FakeJobs : public salesforce::BulkJobs {
  public:
