@@ -1,6 +1,7 @@
 #include "sim/FaultPlan.h"
 
 #include <algorithm>
+#include <string>
 
 #include "sim/SimRender.h"
 
@@ -57,6 +58,22 @@ void FaultPlan::setFailureRate(double rate) {
   failureRate_ = rate;
 }
 
+void FaultPlan::failEvery(int n, int retryAfterSeconds) {
+  std::lock_guard lock(mutex_);
+  failEvery_ = std::max(n, 0);
+  retryAfterSeconds_ = retryAfterSeconds;
+  counted_ = 0;
+}
+
+void FaultPlan::exceedConcurrentLimitUntil(std::chrono::steady_clock::time_point until) {
+  std::lock_guard lock(mutex_);
+  concurrentUntil_ = until;
+}
+
+SimResponse concurrentLimitExceeded() {
+  return render::error(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.");
+}
+
 void FaultPlan::clear() {
   std::lock_guard lock(mutex_);
   pageFaults_.clear();
@@ -64,6 +81,8 @@ void FaultPlan::clear() {
   scriptedToken_.clear();
   netFaults_.clear();
   failureRate_ = 0.0;
+  failEvery_ = 0;
+  concurrentUntil_ = {};
 }
 
 FaultPlan::Decision FaultPlan::decide(const SimRequest& request) {
@@ -80,6 +99,20 @@ FaultPlan::Decision FaultPlan::decide(const SimRequest& request) {
   if (d.net == NetFault::ResetBeforeApply) return d;
   if (failureRate_ > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < failureRate_) {
     d.refusal = render::error(503, "SERVER_UNAVAILABLE", "Server too busy");
+    return d;
+  }
+  const bool tokenRequest = request.uri.rfind("/services/oauth2/", 0) == 0;
+  if (failEvery_ > 0 && !tokenRequest && ++counted_ % failEvery_ == 0) {
+    // Refused before processing: nothing is applied, and it does not use the allowance.
+    d.refusal = render::error(503, "SERVER_UNAVAILABLE", "Server too busy");
+    if (retryAfterSeconds_ > 0) {
+      d.refusal->headers.emplace_back("Retry-After", std::to_string(retryAfterSeconds_));
+    }
+    return d;
+  }
+  if (!tokenRequest && std::chrono::steady_clock::now() < concurrentUntil_) {
+    d.refusal = concurrentLimitExceeded();
+    d.limitInfo = true;
     return d;
   }
   if (!scripted_.empty()) {

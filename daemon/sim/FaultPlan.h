@@ -35,6 +35,13 @@ class FaultPlan {
                       std::chrono::milliseconds trickleEvery);
   // From now on each request fails with 503 SERVER_UNAVAILABLE with probability `rate` (seeded).
   void setFailureRate(double rate);
+  // From now on every `n`th request (0: none; token requests not counted) is refused with 503
+  // SERVER_UNAVAILABLE before it is processed; with `retryAfter` > 0 the reply carries
+  // Retry-After: seconds.
+  void failEvery(int n, int retryAfterSeconds = 0);
+  // Until `until` (steady clock), every request is refused with 403 REQUEST_LIMIT_EXCEEDED
+  // "ConcurrentPerOrgLongTxn Limit exceeded." (the concurrent long-running request limit).
+  void exceedConcurrentLimitUntil(std::chrono::steady_clock::time_point until);
   void clear();
 
   // The plan for one request, in the order the org applies it: a network fault (a reset before
@@ -42,7 +49,9 @@ class FaultPlan {
   struct Decision {
     NetFault net = NetFault::None;
     std::chrono::milliseconds trickleEvery{0};
-    std::optional<SimResponse> refusal;   // answered as is, nothing applied, nothing counted
+    // Answered as is, nothing applied, no allowance used; `limitInfo`: with Sforce-Limit-Info.
+    std::optional<SimResponse> refusal;
+    bool limitInfo = false;
     std::optional<SimResponse> scripted;  // answered as is (counted as the org says)
   };
   Decision decide(const SimRequest& request);
@@ -65,6 +74,13 @@ class FaultPlan {
   std::deque<SimResponse> scriptedToken_;
   std::deque<NetRule> netFaults_;
   double failureRate_ = 0.0;
+  int failEvery_ = 0;
+  int retryAfterSeconds_ = 0;
+  int64_t counted_ = 0;  // requests seen by failEvery
+  std::chrono::steady_clock::time_point concurrentUntil_{};
 };
+
+// The 403 of the concurrent long-running request limit (it clears in seconds).
+SimResponse concurrentLimitExceeded();
 
 }  // namespace bulkwarden::sim

@@ -103,8 +103,8 @@ std::string JobStore::addLocked(const JobSeed& seed, int64_t now) {
   job.ingest = seed.kind == "ingest";
   job.state = static_cast<JobState>(stateIt - kStateNames.begin());
   job.jobType = !seed.jobType.empty() ? seed.jobType : (job.ingest ? "V2Ingest" : "V2Query");
-  if (job.state == JobState::Open && !job.ingest) {
-    throw std::invalid_argument("only ingest jobs can be Open");
+  if (job.state == JobState::Open && !job.ingest && job.jobType != "Classic") {
+    throw std::invalid_argument("only ingest and Classic jobs can be Open");
   }
   if (seed.finalState == "JobComplete") {
     job.finalState = JobState::JobComplete;
@@ -118,6 +118,7 @@ std::string JobStore::addLocked(const JobSeed& seed, int64_t now) {
   job.operation = !seed.operation.empty() ? seed.operation : (job.ingest ? "insert" : "query");
   job.createdById = seed.createdById;
   job.finishesOnAbort = seed.finishesOnAbort;
+  job.refusedAborts = std::max(seed.refusedAborts, 0);
   job.apiVersion = seed.apiVersion;
   job.createdMs = now - seed.age.count();
   job.modstampMs = seed.modifiedAgo.count() < 0 ? job.createdMs : now - seed.modifiedAgo.count();
@@ -301,15 +302,23 @@ JobStore::Page JobStore::list(const ListRequest& request, int64_t now,
   return result;
 }
 
-JobStore::ActionResult JobStore::abort(const std::string& id, Resource resource, int64_t now,
-                                       const Reader& render) {
+JobStore::ActionResult JobStore::abort(const std::string& id, Resource resource,
+                                       const Caller& caller, int64_t now, const Reader& render) {
   std::lock_guard lock(mutex_);
   StoredJob* job = findLocked(id, resource, now);
   if (job == nullptr) return {};
-  const bool abortable = job->state == JobState::UploadComplete ||
-                         job->state == JobState::InProgress ||
-                         (job->ingest && job->state == JobState::Open);
+  if (!caller.manageDataIntegrations && job->createdById != caller.userId) {
+    return {Outcome::Forbidden, job->state};
+  }
+  const bool abortable =
+      job->state == JobState::UploadComplete || job->state == JobState::InProgress ||
+      ((job->ingest || job->jobType == "Classic") && job->state == JobState::Open);
   if (!abortable) return {Outcome::InvalidState, job->state};
+  if (job->refusedAborts > 0) {
+    // Refused while still active: INVALIDJOBSTATE does not prove that the job finished.
+    --job->refusedAborts;
+    return {Outcome::InvalidState, job->state};
+  }
   if (job->finishesOnAbort) {
     // The race of a job that finishes between the listing and the abort.
     job->state = job->finalState;
@@ -343,10 +352,14 @@ JobStore::ActionResult JobStore::close(const std::string& id, Resource resource,
   return {Outcome::Done, job->state};
 }
 
-JobStore::ActionResult JobStore::remove(const std::string& id, Resource resource, int64_t now) {
+JobStore::ActionResult JobStore::remove(const std::string& id, Resource resource,
+                                        const Caller& caller, int64_t now) {
   std::lock_guard lock(mutex_);
   StoredJob* job = findLocked(id, resource, now);
   if (job == nullptr) return {};
+  if (!caller.manageDataIntegrations && job->createdById != caller.userId) {
+    return {Outcome::Forbidden, job->state};
+  }
   const bool deletable =
       isTerminal(job->state) || (job->ingest && job->state == JobState::UploadComplete);
   if (!deletable) return {Outcome::NotTerminated, job->state};

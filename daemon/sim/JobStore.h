@@ -37,6 +37,7 @@ struct StoredJob {
   int64_t startAtMs = kNeverMs, finishAtMs = kNeverMs;  // absolute sim times
   int64_t closeStartMs = -1, closeFinishMs = -1;        // Open jobs: durations counted from close
   bool finishesOnAbort = false;
+  int refusedAborts = 0;  // aborts still to refuse while active
   bool deleted = false;
   double apiVersion = 62.0;
   int64_t numberRecords = 0;
@@ -98,14 +99,21 @@ class JobStore {
     NotFound,
     InvalidState,   // the transition is not allowed from the job's state
     NotTerminated,  // delete of a job that is still active
+    Forbidden,      // another user's job, and the caller may not manage data integrations
   };
   struct ActionResult {
     Outcome outcome = Outcome::NotFound;
     JobState state = JobState::InProgress;  // the job's state (after the action when Done)
   };
-  ActionResult abort(const std::string& id, Resource resource, int64_t now, const Reader& render);
+  // Who asks: abort and delete of another user's job need "Manage Data Integrations".
+  struct Caller {
+    std::string userId;
+    bool manageDataIntegrations = true;
+  };
+  ActionResult abort(const std::string& id, Resource resource, const Caller& caller, int64_t now,
+                     const Reader& render);
   ActionResult close(const std::string& id, Resource resource, int64_t now, const Reader& render);
-  ActionResult remove(const std::string& id, Resource resource, int64_t now);
+  ActionResult remove(const std::string& id, Resource resource, const Caller& caller, int64_t now);
 
  private:
   static JobView view(const StoredJob& job, int64_t now);

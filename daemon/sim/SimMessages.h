@@ -16,6 +16,8 @@ struct SimRequest {
   std::string authorization;
   std::string contentType;
   std::string body;
+  std::string sfdcSession;  // X-SFDC-Session (the Bulk API 1.0 resource's session header)
+  std::string accept;       // Accept
 };
 
 // What the network does to a reply (docs/reliability.md: resets and slow drips): the server adapter

@@ -41,6 +41,16 @@ std::string drawPod(std::mt19937_64& rng) {
   return std::string(kPods[std::uniform_int_distribution<std::size_t>(0, kPods.size() - 1)(rng)]);
 }
 
+// A refresh token shaped like Salesforce's: "5Aep861" and 80 characters of [A-Za-z0-9._].
+std::string makeRefreshToken(std::mt19937_64& rng) {
+  constexpr std::string_view kChars =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
+  std::uniform_int_distribution<std::size_t> pick(0, kChars.size() - 1);
+  std::string out = "5Aep861";
+  for (int i = 0; i < 80; ++i) out += kChars[pick(rng)];
+  return out;
+}
+
 SimResponse methodNotAllowed(std::string_view method, std::string_view allowed) {
   SimResponse r =
       render::error(405, "METHOD_NOT_ALLOWED",
@@ -68,6 +78,8 @@ SimOrg::SimOrg(SimOptions options)
   if (options_.pageSize < 1) throw std::invalid_argument("pageSize must be at least 1");
   if (options_.timeScale <= 0) throw std::invalid_argument("timeScale must be positive");
   pod_ = drawPod(sessionRng_);
+  manageDataIntegrations_ = options_.manageDataIntegrations;
+  if (options_.failEvery > 0) faults_.failEvery(options_.failEvery, options_.failRetryAfterSeconds);
   token_ = options_.token.empty() ? makeSessionToken(sessionRng_) : options_.token;
   if (options_.scenario) {
     const Scenario scenario = std::move(*options_.scenario);
@@ -104,6 +116,11 @@ void SimOrg::buildRoutes() {
                 [this, ingest](const RouteCall& c) { return patchJob(c, ingest); });
     routes_.add(jobs + "/{id}", "DELETE", RouteAuth::Bearer,
                 [this, ingest](const RouteCall& c) { return deleteJob(c, ingest); });
+  }
+  // Bulk API 1.0: the job resource (get, and abort or close by POST).
+  for (const char* method : {"GET", "POST"}) {
+    routes_.add("/services/async/{version}/job/{id}", method, RouteAuth::SfdcSession,
+                [this](const RouteCall& c) { return classicJob(c); });
   }
 }
 
@@ -187,6 +204,27 @@ void SimOrg::setToken(std::string token) {
   revoked_ = false;
 }
 
+std::string SimOrg::refreshToken() const {
+  std::lock_guard lock(sessionMutex_);
+  return oauth_.options().refreshToken;
+}
+
+void SimOrg::setManageDataIntegrations(bool allowed) {
+  std::lock_guard lock(sessionMutex_);
+  manageDataIntegrations_ = allowed;
+}
+
+JobStore::Caller SimOrg::caller() const {
+  std::lock_guard lock(sessionMutex_);
+  return {oauth_.options().userId, manageDataIntegrations_};
+}
+
+void SimOrg::exceedConcurrentLimitFor(std::chrono::milliseconds window) {
+  faults_.exceedConcurrentLimitUntil(std::chrono::steady_clock::now() + window);
+}
+
+void SimOrg::failEvery(int n, int retryAfterSeconds) { faults_.failEvery(n, retryAfterSeconds); }
+
 void SimOrg::revokeToken() {
   std::lock_guard lock(sessionMutex_);
   revoked_ = true;
@@ -262,7 +300,13 @@ SimResponse SimOrg::tokenEndpoint(const RouteCall& call) {
   std::string token = makeSessionToken(sessionRng_);
   const auto lifetime = oauth_.options().tokenLifetime.count();
   issued_[token] = lifetime > 0 ? call.now + lifetime : kNeverMs;
-  r.body = oauth_.successBody(token, call.now);
+  std::string rotated;
+  if (v.grant == "refresh_token" && oauth_.options().rotateRefreshTokens) {
+    // Rotation: a new refresh token with each refresh; the one just used stops working now.
+    rotated = makeRefreshToken(sessionRng_);
+    oauth_.mutableOptions().refreshToken = rotated;
+  }
+  r.body = oauth_.successBody(token, call.now, rotated);
   lock.unlock();
   {
     std::lock_guard meter(meterMutex_);
@@ -301,6 +345,17 @@ void SimOrg::setFailureRate(double rate) { faults_.setFailureRate(rate); }
 // ---------------------------------------------------------------------------------------------
 // HTTP surface
 
+// Bulk's InvalidUser: "Either the user sending a Bulk API request doesn't have the correct
+// permission, or the job or batch specified was created by another user." Salesforce documents
+// neither the status nor the exact code for Bulk 2.0; 403 (refused: permissions) is the likeliest.
+namespace {
+SimResponse invalidUser() {
+  return render::error(403, "INVALIDUSER",
+                       "Either the user sending a Bulk API request doesn't have the correct "
+                       "permission, or the job or batch specified was created by another user.");
+}
+}  // namespace
+
 SimResponse SimOrg::notFound(bool as400) const {
   return render::error(as400 ? 400 : 404, "NOT_FOUND", "The requested resource does not exist");
 }
@@ -318,13 +373,22 @@ SimResponse SimOrg::handle(const SimRequest& request) {
   }
   const int64_t now = nowMs();
   FaultPlan::Decision plan = faults_.decide(request);
+  SimResponse response;
   if (plan.net == NetFault::ResetBeforeApply) {
     SimResponse reset;
     reset.netFault = NetFault::ResetBeforeApply;
     return reset;
   }
-  if (plan.refusal) return std::move(*plan.refusal);
-  SimResponse response = dispatch(request, now, std::move(plan.scripted));
+  if (plan.refusal) {
+    if (!plan.limitInfo) return std::move(*plan.refusal);
+    response = withLimitInfo(std::move(*plan.refusal));
+  } else if (options_.concurrentLimit > 0 && inFlight_.load() > options_.concurrentLimit &&
+             request.uri.rfind("/services/oauth2/", 0) != 0) {
+    // Refused, not processed, no allowance used; it clears as soon as others finish.
+    response = withLimitInfo(concurrentLimitExceeded());
+  } else {
+    response = dispatch(request, now, std::move(plan.scripted));
+  }
   if (plan.net != NetFault::None) {
     response.netFault = plan.net;
     response.trickleEvery = plan.trickleEvery;
@@ -368,6 +432,9 @@ SimResponse SimOrg::dispatch(const SimRequest& request, int64_t now,
     return (*match.handler)(call);
   }
 
+  if (match.kind != RouteTable::Match::Kind::NotFound && match.auth == RouteAuth::SfdcSession) {
+    return dispatchClassic(request, match, call);
+  }
   const std::string& auth = request.authorization;
   constexpr std::string_view kBearer = "Bearer ";
   const bool authorized = auth.size() > kBearer.size() &&
@@ -510,12 +577,14 @@ SimResponse SimOrg::patchJob(const RouteCall& call, bool ingest) {
     r.body = render::shortInfo(job, v);
   };
   if (wanted == "Aborted") {
-    const auto result = store_.abort(call.id, resource, call.now, renderShort);
+    const auto result = store_.abort(call.id, resource, caller(), call.now, renderShort);
     switch (result.outcome) {
       case JobStore::Outcome::Done:
         return r;
       case JobStore::Outcome::NotFound:
         return notFound(options_.notFoundAs400);
+      case JobStore::Outcome::Forbidden:
+        return invalidUser();
       default:
         return render::error(
             400, "INVALIDJOBSTATE",
@@ -552,8 +621,10 @@ SimResponse SimOrg::deleteJob(const RouteCall& call, bool ingest) {
     ++counters_.deletes;
   }
   const auto resource = ingest ? JobStore::Resource::Ingest : JobStore::Resource::Query;
-  const auto result = store_.remove(call.id, resource, call.now);
+  const auto result = store_.remove(call.id, resource, caller(), call.now);
   switch (result.outcome) {
+    case JobStore::Outcome::Forbidden:
+      return invalidUser();
     case JobStore::Outcome::Done: {
       SimResponse r;
       r.status = 204;
@@ -567,6 +638,143 @@ SimResponse SimOrg::deleteJob(const RouteCall& call, bool ingest) {
           400, "API_ERROR",
           "Error encountered when deleting the job because the job is not terminated");
   }
+}
+
+}  // namespace bulkwarden::sim
+
+namespace bulkwarden::sim {
+
+// Bulk API 1.0 answers in the request's format: JSON when the request's Content-Type or Accept
+// names JSON, XML otherwise (the 1.0 default).
+SimResponse SimOrg::dispatchClassic(const SimRequest& request, const RouteTable::Match& match,
+                                    RouteCall& call) {
+  const bool json = request.contentType.find("json") != std::string::npos ||
+                    request.accept.find("json") != std::string::npos;
+  auto framed = [json](SimResponse r) {
+    if (json)
+      r.contentType = "application/json;charset=UTF-8";
+    else if (r.status == 200)
+      r.contentType = "application/xml;charset=UTF-8";
+    return r;
+  };
+  // 1.0 reports a bad session as 400 InvalidSessionId, not 401.
+  if (request.sfdcSession.empty() || !sessionValid(request.sfdcSession, call.now)) {
+    {
+      std::lock_guard lock(meterMutex_);
+      ++counters_.unauthorized;
+    }
+    return framed(render::classicError("InvalidSessionId", "Invalid session id", json));
+  }
+  if (!useAllowance()) {
+    return withLimitInfo(
+        framed(render::classicError("ExceededQuota", "TotalRequests Limit exceeded.", json)));
+  }
+  // "62.0": two or three digits, a dot, one digit.
+  const std::string& v = match.version;
+  const auto dot = v.find('.');
+  int major = 0;
+  const auto [ptr, ec] =
+      std::from_chars(v.data(), v.data() + (dot == std::string::npos ? 0 : dot), major);
+  if (dot == std::string::npos || ec != std::errc{} || ptr != v.data() + dot ||
+      v.size() != dot + 2 || major < kOldestVersion || major > kNewestVersion) {
+    return withLimitInfo(
+        framed(render::classicError("InvalidVersion", "Invalid api version specified", json)));
+  }
+  if (match.kind == RouteTable::Match::Kind::WrongMethod) {
+    return withLimitInfo(methodNotAllowed(request.method, match.allowed));
+  }
+  call.base = match.base;
+  call.version = major;
+  call.id = match.id;
+  return withLimitInfo(framed((*match.handler)(call)));
+}
+
+SimResponse SimOrg::classicJob(const RouteCall& call) {
+  const SimRequest& request = *call.request;
+  const bool json = request.contentType.find("json") != std::string::npos ||
+                    request.accept.find("json") != std::string::npos;
+  SimResponse r;
+  auto renderInfo = [&r, json](const StoredJob& job, const JobView& v) {
+    r.body = render::classicInfo(job, v, json);
+  };
+  auto invalidJob = [&] {
+    return render::classicError("InvalidJob", fmt::format("Unable to find object: {}", call.id),
+                                json);
+  };
+  if (request.method == "GET") {
+    {
+      std::lock_guard lock(meterMutex_);
+      ++counters_.gets;
+    }
+    if (!store_.read(call.id, JobStore::Resource::Classic, call.now, renderInfo)) {
+      return invalidJob();
+    }
+    return r;
+  }
+  {
+    std::lock_guard lock(meterMutex_);
+    ++counters_.patches;
+  }
+  // The body names the wanted state: {"state":"Aborted"} or <jobInfo ...><state>Aborted</state>.
+  std::string wanted;
+  const std::string& body = request.body;
+  if (json) {
+    try {
+      const auto object = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
+      if (!object.isNull() && object->has("state") && object->get("state").isString()) {
+        wanted = object->getValue<std::string>("state");
+      }
+    } catch (const std::exception&) {
+      return render::classicError("InvalidJob", "Unable to parse the job information", json);
+    }
+  } else {
+    const auto open = body.find("<state>");
+    const auto close = body.find("</state>");
+    if (body.find("<jobInfo") != std::string::npos && open != std::string::npos &&
+        close != std::string::npos && close > open) {
+      wanted = body.substr(open + 7, close - open - 7);
+    }
+  }
+  if (wanted.empty()) {
+    return render::classicError("InvalidJob", "Unable to parse the job information", json);
+  }
+  if (wanted == "Aborted") {
+    const auto result =
+        store_.abort(call.id, JobStore::Resource::Classic, caller(), call.now, renderInfo);
+    switch (result.outcome) {
+      case JobStore::Outcome::Done:
+        return r;
+      case JobStore::Outcome::NotFound:
+        return invalidJob();
+      case JobStore::Outcome::Forbidden:
+        return render::classicError(
+            "InvalidUser",
+            "Either the user sending a Bulk API request doesn't have the correct permission, or "
+            "the job or batch specified was created by another user.",
+            json);
+      default:
+        return render::classicError(
+            "InvalidJobState",
+            fmt::format("Job is {}; it cannot be aborted", render::classicState(result.state)),
+            json);
+    }
+  }
+  if (wanted == "Closed") {
+    const auto result = store_.close(call.id, JobStore::Resource::Classic, call.now, renderInfo);
+    switch (result.outcome) {
+      case JobStore::Outcome::Done:
+        return r;
+      case JobStore::Outcome::NotFound:
+        return invalidJob();
+      default:
+        return render::classicError(
+            "InvalidJobState",
+            fmt::format("Job is {}; it cannot be closed", render::classicState(result.state)),
+            json);
+    }
+  }
+  return render::classicError("InvalidJobState",
+                              fmt::format("Invalid state: {}", wanted.substr(0, 40)), json);
 }
 
 }  // namespace bulkwarden::sim

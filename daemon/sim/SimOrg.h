@@ -2,7 +2,8 @@
 // composed of a job store (JobStore: jobs and their lifecycle), a route table (RouteTable), a
 // fault plan (FaultPlan) and a renderer (SimRender.h); this class keeps the sim clock, the
 // sessions and the API allowance. SimServer only adapts HTTP to handle().
-// Thread-safe: each part has its own lock (sessions, meter, hook); none is held across parts.
+// Thread-safe: each part has its own lock (store, fault plan, sessions, meter, hook). The only
+// nesting: a listing asks the fault plan for page faults under the store's lock (store, then plan).
 #pragma once
 
 #include <atomic>
@@ -34,7 +35,23 @@ struct SimOptions {
   uint64_t seed = 1;
   double timeScale = 1.0;  // sim time runs this many times faster than wall time
   int pageSize = 1000;
-  int64_t apiMax = 1'000'000;  // daily allowance for Sforce-Limit-Info / REQUEST_LIMIT_EXCEEDED
+  // Daily allowance for Sforce-Limit-Info and 403 REQUEST_LIMIT_EXCEEDED "TotalRequests Limit
+  // exceeded." (a Developer Edition has 15,000).
+  int64_t apiMax = 1'000'000;
+  // More than this many requests in flight at once (a response counts until it is sent, so
+  // `latency` makes requests long): 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit
+  // exceeded." for the extra ones. 0: no limit.
+  int concurrentLimit = 0;
+  // Every Nth request (not the token endpoint's) is refused with 503 SERVER_UNAVAILABLE before it
+  // is processed, with Retry-After when failRetryAfterSeconds > 0. 0: never.
+  int failEvery = 0;
+  int failRetryAfterSeconds = 0;
+  // The session's user may abort and delete other users' jobs ("Manage Data Integrations");
+  // false: those get 403 INVALIDUSER. The session's user is oauth.userId.
+  bool manageDataIntegrations = true;
+  // Every reply with a body is sent with Transfer-Encoding: chunked in random (seeded) chunk
+  // sizes instead of Content-Length (SimServer).
+  bool chunked = false;
   bool queryNextUrlOnIngestPath = false;  // the docs quirk of BULK_API.md 12.1
   bool notFoundAs400 = false;             // PATCH/DELETE on an unknown id: 400 NOT_FOUND (12.4)
   std::optional<Scenario> scenario;       // unset: empty org
@@ -72,6 +89,27 @@ class SimOrg {
 
   std::string token() const;
   void setToken(std::string token);
+  std::string refreshToken() const;  // the refresh token the org accepts now (rotation moves it)
+  void setManageDataIntegrations(bool allowed);
+  // From now until `window` of wall time has passed, every request gets the concurrent-limit 403.
+  void exceedConcurrentLimitFor(std::chrono::milliseconds window);
+  // Every Nth request from now on is refused with 503 (see SimOptions::failEvery).
+  void failEvery(int n, int retryAfterSeconds = 0);
+  // A request in flight for the concurrent limit, from before handle() until its reply is sent
+  // (SimServer holds one per request). Movable RAII guard.
+  class InFlight {
+   public:
+    explicit InFlight(std::atomic<int>* count) : count_(count) { ++*count_; }
+    InFlight(InFlight&& other) noexcept : count_(std::exchange(other.count_, nullptr)) {}
+    InFlight& operator=(InFlight&&) = delete;
+    ~InFlight() {
+      if (count_ != nullptr) --*count_;
+    }
+
+   private:
+    std::atomic<int>* count_;
+  };
+  InFlight enter() { return InFlight(&inFlight_); }
   void revokeToken();  // every request answers 401 until setToken; issued tokens die too
 
   // Tokens issued by the token endpoint expire on the sim clock. Every issued token expires now
@@ -115,6 +153,14 @@ class SimOrg {
   // - Scripted responses (failNextRequests/respondNext) come before authentication; those below
   //   500 other than 401 count against the allowance and carry Sforce-Limit-Info.
   // - The Date header follows the sim clock.
+  // - Aborting or deleting another user's job without "Manage Data Integrations" is 403
+  //   INVALIDUSER (Bulk's InvalidUser; status and text are not documented).
+  // - The concurrent-limit 403 and the every-Nth 503 use no allowance; the first carries
+  //   Sforce-Limit-Info.
+  // - Bulk API 1.0: GET/POST /services/async/{62.0}/job/{id} with X-SFDC-Session serve Classic
+  //   jobs in 1.0 states (Open, Closed, Aborted, Failed), JSON or XML as the request asks;
+  //   errors are 400 {"exceptionCode","exceptionMessage"} (InvalidSessionId, InvalidJob,
+  //   InvalidJobState...).
   SimResponse handle(const SimRequest& request);
 
  private:
@@ -131,6 +177,10 @@ class SimOrg {
   SimResponse patchJob(const RouteCall& call, bool ingest);
   SimResponse deleteJob(const RouteCall& call, bool ingest);
   SimResponse tokenEndpoint(const RouteCall& call);
+  SimResponse classicJob(const RouteCall& call);
+  SimResponse dispatchClassic(const SimRequest& request, const RouteTable::Match& match,
+                              RouteCall& call);
+  JobStore::Caller caller() const;
 
   SimOptions options_;
   std::string pod_;
@@ -151,6 +201,8 @@ class SimOrg {
   bool revoked_ = false;
   SimOAuth oauth_;
   std::unordered_map<std::string, int64_t> issued_;  // token -> expiry (sim ms), kNeverMs: none
+  bool manageDataIntegrations_ = true;
+  std::atomic<int> inFlight_{0};
 
   // The meter: request counters and the allowance used.
   mutable std::mutex meterMutex_;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <utility>
+#include <vector>
 
 #include "sim/SimText.h"
 
@@ -153,6 +155,123 @@ std::string versions(int oldest, int newest) {
   }
   body += ']';
   return body;
+}
+
+std::string_view classicState(JobState s) {
+  switch (s) {
+    case JobState::Open:
+      return "Open";
+    case JobState::Aborted:
+      return "Aborted";
+    case JobState::Failed:
+      return "Failed";
+    default:
+      return "Closed";  // a Closed job may still have batches in progress
+  }
+}
+
+namespace {
+
+// XML text content: & < > escaped; control characters dropped.
+void appendXmlEscaped(std::string& out, std::string_view text) {
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n') out += c;
+    }
+  }
+}
+
+// 1.0 dates: 2018-12-18T16:15:31.000Z.
+std::string classicTimestamp(int64_t ms) {
+  std::string t = formatTimestamp(ms);
+  return t.substr(0, t.size() - 5) + "Z";
+}
+
+}  // namespace
+
+std::string classicInfo(const StoredJob& job, const JobView& v, bool json) {
+  const bool done = v.state == JobState::JobComplete;
+  const int64_t processed = done ? job.numberRecords : 0;
+  const int batches = done ? 1 : 0;
+  const std::vector<std::pair<std::string_view, std::string>> fields = {
+      {"id", job.id},
+      {"operation", job.operation},
+      {"object", job.object},
+      {"createdById", job.createdById},
+      {"createdDate", classicTimestamp(job.createdMs)},
+      {"systemModstamp", classicTimestamp(v.modstampMs)},
+      {"state", std::string(classicState(v.state))},
+      {"concurrencyMode", "Parallel"},
+      {"contentType", "CSV"},
+      {"numberBatchesQueued", "0"},
+      {"numberBatchesInProgress", v.state == JobState::InProgress ? "1" : "0"},
+      {"numberBatchesCompleted", std::to_string(batches)},
+      {"numberBatchesFailed", v.state == JobState::Failed ? "1" : "0"},
+      {"numberBatchesTotal",
+       std::to_string(batches + (v.state == JobState::InProgress || v.state == JobState::Failed))},
+      {"numberRecordsProcessed", std::to_string(processed)},
+      {"numberRetries", "0"},
+      {"apiVersion", fmt::format("{:.1f}", job.apiVersion)},
+      {"numberRecordsFailed", "0"},
+      {"totalProcessingTime", "0"},
+      {"apiActiveProcessingTime", "0"},
+      {"apexProcessingTime", "0"}};
+  auto numeric = [](std::string_view name) {
+    return name.rfind("number", 0) == 0 || name == "apiVersion" ||
+           name.find("ProcessingTime") != std::string_view::npos;
+  };
+  std::string out;
+  if (json) {
+    out += '{';
+    for (const auto& [name, value] : fields) {
+      if (out.size() > 1) out += ',';
+      fmt::format_to(std::back_inserter(out), "\"{}\":", name);
+      if (numeric(name)) {
+        out += value;
+      } else {
+        out += jsonString(value);
+      }
+    }
+    out += '}';
+    return out;
+  }
+  out +=
+      R"(<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="http://www.force.com/2009/06/asyncapi/dataload">)";
+  for (const auto& [name, value] : fields) {
+    fmt::format_to(std::back_inserter(out), "<{}>", name);
+    appendXmlEscaped(out, value);
+    fmt::format_to(std::back_inserter(out), "</{}>", name);
+  }
+  out += "</jobInfo>";
+  return out;
+}
+
+SimResponse classicError(std::string_view code, std::string_view message, bool json) {
+  SimResponse r;
+  r.status = 400;
+  if (json) {
+    r.body = fmt::format(R"({{"exceptionCode":{},"exceptionMessage":{}}})", jsonString(code),
+                         jsonString(message));
+    return r;
+  }
+  r.contentType = "application/xml;charset=UTF-8";
+  r.body =
+      R"(<?xml version="1.0" encoding="UTF-8"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>)";
+  appendXmlEscaped(r.body, code);
+  r.body += "</exceptionCode><exceptionMessage>";
+  appendXmlEscaped(r.body, message);
+  r.body += "</exceptionMessage></error>";
+  return r;
 }
 
 std::string_view stateWord(JobState s) {

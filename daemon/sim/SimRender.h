@@ -30,6 +30,12 @@ void endPage(std::string& out, std::string_view nextUrl);
 std::string limits(int64_t max, int64_t used);
 std::string versions(int oldest, int newest);
 
+// Bulk API 1.0: the job's 1.0 state (Open, Closed, Aborted, Failed), its JobInfo in JSON or XML
+// (dates with Z), and the 1.0 error body with HTTP 400.
+std::string_view classicState(JobState state);
+std::string classicInfo(const StoredJob& job, const JobView& v, bool json);
+SimResponse classicError(std::string_view code, std::string_view message, bool json);
+
 // "Completed", "Failed", "Aborted" or "Active": the word in INVALIDJOBSTATE messages.
 std::string_view stateWord(JobState state);
 
