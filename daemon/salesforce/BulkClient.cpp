@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include <Poco/Exception.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -318,7 +319,8 @@ Result<ApiUsage> BulkClient::probeUsage() {
         try {
           const auto max = d->getValue<int64_t>("Max");
           const auto remaining = d->getValue<int64_t>("Remaining");
-          if (max > 0 && remaining >= 0) return ApiUsage{std::max<int64_t>(max - remaining, 0), max};
+          if (max > 0 && remaining >= 0)
+            return ApiUsage{std::max<int64_t>(max - remaining, 0), max};
         } catch (const Poco::Exception&) {
           // fall through: not the documented shape
         }
@@ -440,8 +442,8 @@ Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::
   if (options_.checkApiVersion) {
     if (auto e = versionChecked(*transport.value())) return *e;
   }
-  auto r = sendLogged(*transport.value(),
-                      makeRequest(method, target, body, idempotent, token.value()));
+  auto r =
+      sendLogged(*transport.value(), makeRequest(method, target, body, idempotent, token.value()));
   if (!r || r.value().status != 401) return r;
   ApiError rejected = classify(401, r.value().body);
   if (!isSessionExpired(rejected)) {

@@ -123,8 +123,8 @@ class BulkClient final : public BulkJobs {
   mutable int64_t retiredCalls_ = 0;                             // guarded
 
   std::mutex versionMutex_;
-  bool versionDone_ = false;               // guarded by versionMutex_
-  std::optional<ApiError> versionError_;   // guarded by versionMutex_
+  bool versionDone_ = false;              // guarded by versionMutex_
+  std::optional<ApiError> versionError_;  // guarded by versionMutex_
 
   std::mutex rngMutex_;
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by rngMutex_: backoff jitter

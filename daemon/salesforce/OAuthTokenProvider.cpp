@@ -258,9 +258,8 @@ std::string OAuthTokenProvider::formBody(const std::string& refreshToken) const 
       return "grant_type=client_credentials&client_id=" + formEncode(options_.clientId) +
              "&client_secret=" + formEncode(options_.clientSecret);
     case OAuthFlow::RefreshToken: {
-      std::string body =
-          "grant_type=refresh_token&refresh_token=" + formEncode(refreshToken) +
-          "&client_id=" + formEncode(options_.clientId);
+      std::string body = "grant_type=refresh_token&refresh_token=" + formEncode(refreshToken) +
+                         "&client_id=" + formEncode(options_.clientId);
       if (!options_.clientSecret.empty()) {
         body += "&client_secret=" + formEncode(options_.clientSecret);
       }
@@ -329,7 +328,8 @@ Result<FetchedToken> OAuthTokenProvider::fetch() {
   std::string refreshToken = refreshFlow ? pickRefreshToken() : std::string();
   Result<FetchedToken> result = ApiError{};
   // Twice at most: a refresh token refused as invalid_grant is tried again only if the token file
-  // meanwhile holds another one (another bulkwarden process, e.g. `validate --connect`, rotated it).
+  // meanwhile holds another one (another bulkwarden process, e.g. `validate --connect`, rotated
+  // it).
   for (int attempt = 0; attempt < 2; ++attempt) {
     log::debug("{}: requesting an access token ({})", options_.label, what);
     HttpRequest request;

@@ -78,9 +78,10 @@ bool plainTokenText(const std::string& token) {
 
 RefreshTokenStore::RefreshTokenStore(const std::string& stateDir, const std::string& org)
     : dir_(stateDir.empty() ? std::string(".") : stateDir) {
-  const bool ok = !org.empty() && org.size() <= 64 && std::all_of(org.begin(), org.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
+  const bool ok =
+      !org.empty() && org.size() <= 64 && std::all_of(org.begin(), org.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+      });
   if (!ok) throw std::invalid_argument("an org name for a token file must match [a-z0-9-]{1,64}");
   path_ = dir_ + "/refresh-token." + org;
 }
@@ -101,7 +102,8 @@ std::optional<std::string> RefreshTokenStore::load(const std::string& configured
   if (::fstat(fd.get(), &st) != 0) throw fail("cannot stat: " + errnoText(errno));
   if (!S_ISREG(st.st_mode)) throw fail("is not a regular file");
   if (st.st_uid != ::geteuid()) {
-    throw fail(fmt::format("belongs to uid {}, not to bulkwarden's uid {}", st.st_uid, ::geteuid()));
+    throw fail(
+        fmt::format("belongs to uid {}, not to bulkwarden's uid {}", st.st_uid, ::geteuid()));
   }
   if (static_cast<std::size_t>(st.st_size) > kMaxFileBytes) {
     throw fail(fmt::format("is {} bytes, more than a token file's {}", st.st_size, kMaxFileBytes));
@@ -150,8 +152,8 @@ void RefreshTokenStore::save(const std::string& configured, const std::string& t
     if (ec) throw fail("cannot create its folder: " + ec.message());
     ::chmod(dir_.c_str(), 0700);
   }
-  const std::string text = fmt::format("{}\n{}{}\n{}{}\n", kMagic, kHashKey, sha256Hex(configured),
-                                       kTokenKey, token);
+  const std::string text =
+      fmt::format("{}\n{}{}\n{}{}\n", kMagic, kHashKey, sha256Hex(configured), kTokenKey, token);
   const std::string temp = fmt::format("{}.tmp.{}", path_, ::getpid());
   ::unlink(temp.c_str());  // a leftover of a crash between open and rename
   Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));

@@ -3,7 +3,10 @@
 // the configured version, and a token reply naming a new instance_url. Real HTTP over loopback
 // against tests/integration/support/HostileServer.h.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <atomic>
 
 #include <filesystem>
 #include <fstream>
@@ -35,7 +38,8 @@ HostileReply json(int status, std::string body) {
 }
 
 HostileReply sessionExpired() {
-  HostileReply r = json(401, R"([{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}])");
+  HostileReply r =
+      json(401, R"([{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}])");
   r.headers.emplace_back("WWW-Authenticate", "Token");
   return r;
 }
@@ -46,7 +50,8 @@ std::string formValue(const std::string& body, const std::string& key) {
   if (at == std::string::npos) return {};
   if (at != 0) ++at;
   size_t end = body.find('&', at);
-  return body.substr(at + k.size(), end == std::string::npos ? std::string::npos : end - at - k.size());
+  return body.substr(at + k.size(),
+                     end == std::string::npos ? std::string::npos : end - at - k.size());
 }
 
 // A connected app with refresh-token rotation on (BULK_API.md "Second round" 1): each refresh
@@ -63,8 +68,8 @@ class RotatingOrg {
       sentRefresh.push_back(formValue(r.body, "refresh_token"));
       if (formValue(r.body, "grant_type") != "refresh_token" || sentRefresh.back() != refresh_) {
         ++invalidGrants;
-        return json(400,
-                    R"({"error":"invalid_grant","error_description":"expired access/refresh token"})");
+        return json(
+            400, R"({"error":"invalid_grant","error_description":"expired access/refresh token"})");
       }
       ++rotations_;
       refresh_ = "5Aep861.rotated-" + std::to_string(rotations_);
@@ -97,6 +102,10 @@ class RotatingOrg {
     std::lock_guard lock(mutex_);
     refresh_ = std::move(refresh);
   }
+  void setConfigured(std::string token) {
+    std::lock_guard lock(mutex_);
+    configured = std::move(token);
+  }
   std::string refresh() {
     std::lock_guard lock(mutex_);
     return refresh_;
@@ -125,7 +134,8 @@ class RefreshRotation : public ::testing::Test {
     dir_ = tmpl;
     org_.storeDir = dir_.string();
     org_.configured = "5Aep861.configured";
-    server_ = std::make_unique<HostileServer>([this](const HostileRequest& r) { return org_.route(r); });
+    server_ =
+        std::make_unique<HostileServer>([this](const HostileRequest& r) { return org_.route(r); });
     org_.instance = server_->url();
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -164,9 +174,8 @@ TEST_F(RefreshRotation, ThreeRenewalsInARowSucceedAndEachNewTokenIsStoredBeforeU
   EXPECT_EQ(org_.tokenRequests, 4);
   EXPECT_EQ(org_.invalidGrants, 0);
   EXPECT_EQ(org_.usedBeforeStored, 0);
-  EXPECT_EQ(org_.sentRefresh,
-            (std::vector<std::string>{"5Aep861.configured", "5Aep861.rotated-1",
-                                      "5Aep861.rotated-2", "5Aep861.rotated-3"}));
+  EXPECT_EQ(org_.sentRefresh, (std::vector<std::string>{"5Aep861.configured", "5Aep861.rotated-1",
+                                                        "5Aep861.rotated-2", "5Aep861.rotated-3"}));
   salesforce::RefreshTokenStore store(dir_.string(), "acme");
   EXPECT_EQ(store.load("5Aep861.configured"), "5Aep861.rotated-4");
   struct stat st {};
@@ -195,7 +204,7 @@ TEST_F(RefreshRotation, ANewConfiguredTokenWinsOverTheStoredOne) {
   }
   org_.expireAccess();
   org_.reissue("5Aep861.from-a-person");
-  org_.configured = "5Aep861.from-a-person";
+  org_.setConfigured("5Aep861.from-a-person");
   auto restarted = process("5Aep861.from-a-person");
   ASSERT_TRUE(lists(*restarted));
   EXPECT_EQ(org_.sentRefresh.back(), "5Aep861.from-a-person");
@@ -206,7 +215,7 @@ TEST_F(RefreshRotation, ANewConfiguredTokenWinsOverTheStoredOne) {
 
 // Another process (validate --connect) rotated the token: the daemon's in-memory one is dead,
 // but the token file holds the newest.
-TEST_F(RefreshRotation, AnInvalidGrantIsRetriedOnceWithTheTokenAnotherProcessStored) {
+TEST_F(RefreshRotation, ARenewalUsesTheTokenAnotherProcessStored) {
   auto daemon = process("5Aep861.configured");
   ASSERT_TRUE(lists(*daemon));
   {
@@ -247,8 +256,8 @@ class LimitKinds : public ::testing::Test {
     return std::make_unique<BulkClient>(o, std::make_shared<salesforce::AccessTokenProvider>("t"));
   }
   static HostileReply limit(const std::string& message, const std::string& usage) {
-    HostileReply r = json(403, R"([{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":")" + message +
-                                   R"("}])");
+    HostileReply r =
+        json(403, R"([{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":")" + message + R"("}])");
     r.headers.emplace_back("Sforce-Limit-Info", usage);
     return r;
   }
@@ -279,8 +288,9 @@ TEST_F(LimitKinds, ConcurrentLimitThatDoesNotClearEndsAsTransientAfterTheAttempt
 }
 
 TEST_F(LimitKinds, DailyLimitIsNotRetried) {
-  HostileServer server(
-      [&](const HostileRequest&) { return limit("TotalRequests Limit exceeded.", "api-usage=15001/15000"); });
+  HostileServer server([&](const HostileRequest&) {
+    return limit("TotalRequests Limit exceeded.", "api-usage=15001/15000");
+  });
   auto c = client(server);
   auto r = c->list(model::ResourceKind::Query, [](salesforce::Page&&) {});
   ASSERT_FALSE(r.ok());
@@ -292,8 +302,9 @@ TEST_F(LimitKinds, DailyLimitIsNotRetried) {
 // Actions are not retried here (that is the pass's business); the refusal is classified as
 // transient with its HTTP status, i.e. refused and not processed.
 TEST_F(LimitKinds, ConcurrentLimitOnAnAbortIsTransientAndNotRetriedHere) {
-  HostileServer server(
-      [&](const HostileRequest&) { return limit("ConcurrentPerOrgLongTxn Limit exceeded.", "api-usage=9/15000"); });
+  HostileServer server([&](const HostileRequest&) {
+    return limit("ConcurrentPerOrgLongTxn Limit exceeded.", "api-usage=9/15000");
+  });
   auto c = client(server);
   auto r = c->abort(model::ResourceKind::Query, kJobId);
   ASSERT_FALSE(r.ok());
@@ -339,15 +350,17 @@ HostileReply versionsOrList(const HostileRequest& r, const std::string& versions
 
 TEST(ApiVersionCheck, AVersionTheOrgDoesNotServeFailsEveryCallClearly) {
   HostileServer server([](const HostileRequest& r) {
-    return versionsOrList(r, R"([{"label":"Summer '26","url":"/services/data/v67.0","version":"67.0"},)"
-                             R"({"label":"Spring '26","url":"/services/data/v66.0","version":"66.0"}])");
+    return versionsOrList(
+        r, R"([{"label":"Summer '26","url":"/services/data/v67.0","version":"67.0"},)"
+           R"({"label":"Spring '26","url":"/services/data/v66.0","version":"66.0"}])");
   });
   auto c = checkingClient(server, "62.0");
   for (int i = 0; i < 2; ++i) {
     auto r = c->list(model::ResourceKind::Query, [](salesforce::Page&&) {});
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().kind, ApiError::Kind::Permanent);
-    EXPECT_NE(r.error().message.find("api-version 62.0 is not served by this org (it serves 66.0 to 67.0)"),
+    EXPECT_NE(r.error().message.find(
+                  "api-version 62.0 is not served by this org (it serves 66.0 to 67.0)"),
               std::string::npos)
         << r.error().message;
   }
@@ -367,7 +380,8 @@ TEST(ApiVersionCheck, AThreeDigitVersionIsAccepted) {
 }
 
 TEST(ApiVersionCheck, AnUnusableVersionsReplyIsSkipped) {
-  HostileServer server([](const HostileRequest& r) { return versionsOrList(r, "<html>busy</html>"); });
+  HostileServer server(
+      [](const HostileRequest& r) { return versionsOrList(r, "<html>busy</html>"); });
   auto c = checkingClient(server, "62.0");
   ASSERT_TRUE(c->list(model::ResourceKind::Query, [](salesforce::Page&&) {}).ok());
 }
@@ -377,6 +391,7 @@ TEST(ApiVersionCheck, AnUnusableVersionsReplyIsSkipped) {
 
 TEST(InstanceUrl, ATokenNamingANewInstanceIsFollowed) {
   std::atomic<int> logins{0};
+  std::atomic<bool> expired{false};
   std::string second;  // set before the second login
   std::mutex mutex;
   HostileServer moved([&](const HostileRequest& r) {
@@ -394,11 +409,11 @@ TEST(InstanceUrl, ATokenNamingANewInstanceIsFollowed) {
         std::lock_guard lock(mutex);
         instance = n == 1 ? second : movedUrl;
       }
-      return json(200, R"({"access_token":"access-)" + std::to_string(n) +
-                           R"(","instance_url":")" + instance + R"("})");
+      return json(200, R"({"access_token":"access-)" + std::to_string(n) + R"(","instance_url":")" +
+                           instance + R"("})");
     }
     if (r.headers.count("Authorization") && r.headers.at("Authorization") == "Bearer access-1" &&
-        logins == 1) {
+        !expired) {
       return json(200, kEmptyList);
     }
     return sessionExpired();
@@ -419,6 +434,7 @@ TEST(InstanceUrl, ATokenNamingANewInstanceIsFollowed) {
   EXPECT_EQ(c.instanceUrl(), first.url());
   // The session ends; the renewal names the other instance: the repeat goes there, and so does
   // everything after it.
+  expired = true;
   auto r = c.list(model::ResourceKind::Query, [](salesforce::Page&&) {});
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(c.instanceUrl(), moved.url());
@@ -430,6 +446,7 @@ TEST(InstanceUrl, ATokenNamingANewInstanceIsFollowed) {
 
 TEST(InstanceUrl, AnUnusableNewInstanceIsRefusedNotUsed) {
   std::atomic<int> logins{0};
+  std::atomic<bool> expired{false};
   std::string self;
   std::mutex mutex;
   HostileServer server([&](const HostileRequest& r) {
@@ -441,7 +458,7 @@ TEST(InstanceUrl, AnUnusableNewInstanceIsRefusedNotUsed) {
                            (n == 1 ? self : std::string("http://example.com")) + R"("})");
     }
     if (r.headers.count("Authorization") && r.headers.at("Authorization") == "Bearer access-1" &&
-        logins == 1) {
+        !expired) {
       return json(200, kEmptyList);
     }
     return sessionExpired();
@@ -458,6 +475,7 @@ TEST(InstanceUrl, AnUnusableNewInstanceIsRefusedNotUsed) {
   o.errorBackoff = 0ms;
   BulkClient c(ClientOptions{}, std::make_shared<salesforce::OAuthTokenProvider>(o));
   ASSERT_TRUE(c.list(model::ResourceKind::Query, [](salesforce::Page&&) {}).ok());
+  expired = true;
   auto r = c.list(model::ResourceKind::Query, [](salesforce::Page&&) {});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("instance_url from the token response is unusable"),

@@ -139,12 +139,14 @@ std::string limitBody(const std::string& message) {
 // BULK_API.md "Second round" 2: the two 403 REQUEST_LIMIT_EXCEEDED kinds, told apart by the
 // message and, for an unknown message, by Sforce-Limit-Info.
 TEST(ClassifyReply, TheDailyAndTheConcurrentLimitAreToldApart) {
-  auto daily = classifyReply(403, limitBody("TotalRequests Limit exceeded."), "api-usage=15001/15000");
+  auto daily =
+      classifyReply(403, limitBody("TotalRequests Limit exceeded."), "api-usage=15001/15000");
   EXPECT_EQ(daily.kind, ApiError::Kind::LimitExceeded);
   EXPECT_FALSE(isConcurrentLimit(daily));
   // The message decides even when the header would say otherwise.
-  EXPECT_EQ(classifyReply(403, limitBody("TotalRequests Limit exceeded."), "api-usage=10/15000").kind,
-            ApiError::Kind::LimitExceeded);
+  EXPECT_EQ(
+      classifyReply(403, limitBody("TotalRequests Limit exceeded."), "api-usage=10/15000").kind,
+      ApiError::Kind::LimitExceeded);
   for (const char* m : {"ConcurrentPerOrgLongTxn Limit exceeded.",
                         "ConcurrentRequests (Concurrent API Requests) Limit exceeded."}) {
     SCOPED_TRACE(m);
@@ -160,7 +162,8 @@ TEST(ClassifyReply, TheDailyAndTheConcurrentLimitAreToldApart) {
             ApiError::Kind::LimitExceeded);
   EXPECT_EQ(classifyReply(403, limitBody("Limit exceeded."), "api-usage=14900/15000").kind,
             ApiError::Kind::LimitExceeded);
-  EXPECT_TRUE(isConcurrentLimit(classifyReply(403, limitBody("Limit exceeded."), "api-usage=20/15000")));
+  EXPECT_TRUE(
+      isConcurrentLimit(classifyReply(403, limitBody("Limit exceeded."), "api-usage=20/15000")));
   // Other replies are classified as before.
   EXPECT_EQ(classifyReply(429, "", "").kind, ApiError::Kind::LimitExceeded);
   EXPECT_EQ(classifyReply(403, R"([{"errorCode":"FORBIDDEN","message":"x"}])", "").kind,
@@ -172,7 +175,8 @@ std::string versions(std::initializer_list<const char*> list) {
   std::string body = "[";
   for (const char* v : list) {
     if (body.size() > 1) body += ',';
-    body += std::string(R"({"label":"x","url":"/services/data/v)") + v + R"(","version":")" + v + "\"}";
+    body +=
+        std::string(R"({"label":"x","url":"/services/data/v)") + v + R"(","version":")" + v + "\"}";
   }
   return body + "]";
 }
@@ -183,8 +187,9 @@ TEST(VersionList, TheConfiguredVersionMustBeServed) {
   EXPECT_EQ(ok.warning, "");
   EXPECT_EQ(ok.newest, "67.0");
   auto missing = checkVersionList(versions({"63.0", "64.0", "67.0"}), "62.0");
-  EXPECT_NE(missing.error.find("api-version 62.0 is not served by this org (it serves 63.0 to 67.0)"),
-            std::string::npos)
+  EXPECT_NE(
+      missing.error.find("api-version 62.0 is not served by this org (it serves 63.0 to 67.0)"),
+      std::string::npos)
       << missing.error;
 }
 

@@ -73,11 +73,13 @@ TEST(OAuth, GovernmentCloudAudience) {
 
 TEST(OAuth, ARotatedRefreshTokenIsReadAndChecked) {
   auto r = parseTokenResponse(
-      200, R"({"access_token":"00D!AQ.a","instance_url":"https://a.my.salesforce.com","refresh_token":"5Aep861.next"})",
+      200,
+      R"({"access_token":"00D!AQ.a","instance_url":"https://a.my.salesforce.com","refresh_token":"5Aep861.next"})",
       "login");
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_EQ(r.value().refreshToken, "5Aep861.next");
-  auto none = parseTokenResponse(200, R"({"access_token":"00D!AQ.a","refresh_token":null})", "login");
+  auto none =
+      parseTokenResponse(200, R"({"access_token":"00D!AQ.a","refresh_token":null})", "login");
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none.value().refreshToken, "");
   for (const char* bad : {R"({"access_token":"t","refresh_token":"two words"})",
@@ -164,7 +166,7 @@ class ScriptedProvider : public FetchingTokenProvider {
     if (fail) {
       return ApiError{ApiError::Kind::Unauthorized, 400, "AUTH_INVALID_GRANT", "refused", false};
     }
-    return FetchedToken{"tok" + std::to_string(calls), "https://i.my.salesforce.com"};
+    return FetchedToken{"tok" + std::to_string(calls), "https://i.my.salesforce.com", ""};
   }
 };
 
