@@ -16,6 +16,7 @@
 #include "salesforce/BulkClient.h"
 #include "salesforce/OAuthTokenProvider.h"
 #include "salesforce/RefreshTokenStore.h"
+#include "support/Child.h"
 #include "support/HostileServer.h"
 
 namespace bulkwarden::testing {
@@ -241,6 +242,44 @@ TEST_F(RefreshRotation, AHostileTokenFileIsIgnoredAndNeverQuoted) {
   EXPECT_EQ(salesforce::RefreshTokenStore(dir_.string(), "acme").load("5Aep861.configured"),
             "5Aep861.rotated-1")
       << "the bad file is replaced by the next rotation";
+}
+
+// The real binary, run twice (`run --once`) against the rotating token endpoint: the second
+// process starts from the token the first one stored, not from the configured one (which the
+// rotation invalidated), and the token file is 0600 in state-dir.
+TEST_F(RefreshRotation, TheBinaryRestartedUsesTheStoredToken) {
+  auto put = [&](const std::string& name, const std::string& text, fs::perms mode) {
+    std::ofstream(dir_ / name) << text;
+    fs::permissions(dir_ / name, mode);
+  };
+  put("rt", "5Aep861.configured", fs::perms::owner_read);
+  put("p.yaml",
+      "policies:\n  - name: watch\n    resource: query-jobs\n    mode: enforce\n"
+      "    schedule: { every: 2m }\n    filters:\n      - state: [InProgress]\n"
+      "    action: report\n",
+      fs::perms::owner_read | fs::perms::owner_write);
+  org_.storeDir = (dir_ / "state").string();
+  put("c.yaml",
+      "orgs:\n  - name: acme\n    auth:\n      flow: refresh-token\n      login-url: " +
+          server_->url() +
+          "\n      client-id: 3MVG9client\n      refresh-token: { file: rt }\n"
+          "policies: [p.yaml]\naudit-log: audit.jsonl\nstate-dir: state\n",
+      fs::perms::owner_read | fs::perms::owner_write);
+  for (int run = 1; run <= 2; ++run) {
+    org_.expireAccess();
+    Child child({"run", "--once", "--config", (dir_ / "c.yaml").string()},
+                (dir_ / ("out" + std::to_string(run))).string(),
+                (dir_ / ("err" + std::to_string(run))).string());
+    ASSERT_EQ(child.wait(60s), 0) << "run " << run << ": " << child.err();
+    EXPECT_EQ(child.err().find("5Aep861."), std::string::npos) << "a refresh token was logged";
+  }
+  EXPECT_EQ(org_.invalidGrants, 0);
+  EXPECT_EQ(org_.sentRefresh,
+            (std::vector<std::string>{"5Aep861.configured", "5Aep861.rotated-1"}));
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "state" / "refresh-token.acme").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(org_.usedBeforeStored, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
