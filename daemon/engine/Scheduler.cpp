@@ -75,6 +75,7 @@ std::string summaryLine(const PassSummary& s) {
       static_cast<double>(s.duration.count()) / 1000.0);
   if (s.listingError) line += "; listing failed: " + s.listingError->describe();
   if (s.auditError) line += "; audit trail failed: " + *s.auditError;
+  if (s.unauthorized) line += "; stopped acting: unauthorized even after renewing the token";
   if (s.stopped) line += "; stopped before every action ran";
   if (s.notRun) {
     return fmt::format("{} {}: pass skipped: {}", s.org, model::resourceName(s.resource),
@@ -130,10 +131,34 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
 std::optional<std::string> Scheduler::refusal(const OrgTarget& org, OrgGuard& guard) {
   model::Timestamp now = clock_.now();
   if (guard.pausedUntil && now < *guard.pausedUntil) {
-    return fmt::format("Salesforce refused with REQUEST_LIMIT_EXCEEDED; the org is paused until {}",
-                       model::formatRfc3339(*guard.pausedUntil));
+    return fmt::format(
+        "Salesforce refused with REQUEST_LIMIT_EXCEEDED (daily allowance); the org is paused "
+        "until {}",
+        model::formatRfc3339(*guard.pausedUntil));
   }
-  guard.pausedUntil.reset();
+  if (guard.pausedUntil) {
+    // The allowance is a rolling 24 h window: only the org can say whether it has room again.
+    // One call now; passes resume only when it shows usage under the maximum.
+    auto probe = org.jobs->probeUsage();
+    std::optional<std::string> still;
+    if (!probe.ok() && probe.error().kind == salesforce::ApiError::Kind::LimitExceeded) {
+      still = probe.error().describe();
+    } else if (probe.ok() && probe.value().max > 0 && probe.value().used >= probe.value().max) {
+      still = fmt::format("API usage {}/{}", probe.value().used, probe.value().max);
+    }
+    if (still) {
+      guard.pausedUntil = now + options_.limitPause;
+      log::warning("{}: daily API allowance still used up ({}); next probe at {}", org.name, *still,
+                   model::formatRfc3339(*guard.pausedUntil));
+      return fmt::format(
+          "the daily API allowance is still used up ({}); the org is paused until {}", *still,
+          model::formatRfc3339(*guard.pausedUntil));
+    }
+    log::info("{}: the daily API allowance has room again ({}); passes resume", org.name,
+              probe.ok() ? fmt::format("API usage {}/{}", probe.value().used, probe.value().max)
+                         : "the probe failed: " + probe.error().describe());
+    guard.pausedUntil.reset();
+  }
   auto usage = org.jobs->usage();
   if (options_.apiUsageShare > 0 && options_.apiUsageShare < 1 && usage.max > 0 &&
       static_cast<double>(usage.used) >= options_.apiUsageShare * static_cast<double>(usage.max)) {
@@ -161,8 +186,10 @@ void Scheduler::learn(const OrgTarget& org, OrgGuard& guard, const PassSummary& 
       (s.listingError && s.listingError->kind == salesforce::ApiError::Kind::LimitExceeded);
   if (limited) {
     guard.pausedUntil = now + options_.limitPause;
-    log::error("{}: REQUEST_LIMIT_EXCEEDED: no call to this org until {}", org.name,
-               model::formatRfc3339(*guard.pausedUntil));
+    log::error(
+        "{}: REQUEST_LIMIT_EXCEEDED, the daily API allowance is used up: no call to this org "
+        "until {}, then one call to learn its usage",
+        org.name, model::formatRfc3339(*guard.pausedUntil));
     return;
   }
   if (s.listingComplete) {

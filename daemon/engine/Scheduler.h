@@ -39,7 +39,10 @@ struct SchedulerOptions {
   // Above this share of the org's daily API allowance (Sforce-Limit-Info), no new pass starts:
   // only the calls for actions already decided are made. 0 or >= 1: no threshold.
   double apiUsageShare = 0.9;
-  // After 403 REQUEST_LIMIT_EXCEEDED the org is left alone this long (the window is 24 h).
+  // After 403 REQUEST_LIMIT_EXCEEDED for the daily allowance the org is left alone this long;
+  // then one probe call (BulkJobs::probeUsage) asks for its usage: passes resume when it shows
+  // usage under the maximum (the allowance is a rolling 24 h window), else another pause. The
+  // concurrent-request kind of the 403 never pauses (the client retries it in seconds).
   model::Duration limitPause = std::chrono::hours(1);
   // Circuit breaker per org: open after this many passes in a row whose listing failed for a
   // transient reason; then one probe pass after the cooldown.
@@ -107,7 +110,7 @@ class Scheduler {
   // Per org, fixed at construction; each is touched only by its org's thread.
   struct OrgGuard {
     CircuitBreaker breaker;
-    std::optional<model::Timestamp> pausedUntil;
+    std::optional<model::Timestamp> pausedUntil;  // daily allowance used up: probe after this
     // When passes began to be skipped for the API budget. The usage we know is the last
     // Sforce-Limit-Info seen, which a skipped pass cannot refresh: every kBudgetRecheck one pass
     // runs, to learn whether the rolling 24-hour window has come down.
