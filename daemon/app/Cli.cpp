@@ -10,6 +10,7 @@
 
 #include "app/Commands.h"
 #include "app/ExitCodes.h"
+#include "app/ScheduleCommand.h"
 #include "log/Log.h"
 #include "sim/SimCommand.h"
 
@@ -24,6 +25,8 @@ Usage:
   bulkwarden validate [--config FILE]                     check config and policies (like nginx -t)
   bulkwarden plan [--config FILE] [--format table|json]   read-only: what each policy would do now
   bulkwarden audit verify FILE                            check an audit log's hash chain
+  bulkwarden schedule [--config FILE] [--from ISO] [--count N] [--format table|json]
+                                                          next pass times (see `schedule --help`)
   bulkwarden demo                                         the daemon against a built-in simulated org
   bulkwarden sim [--listen 127.0.0.1:0] [options]         serve a simulated org (see `sim --help`)
   bulkwarden --help | --version
@@ -77,6 +80,7 @@ int dispatch(std::vector<std::string> args) {
 
   if (command == "sim") return sim::simCommand(args);
   if (command == "demo") return demoCommand(args);
+  if (command == "schedule") return scheduleCommand(args);
   if (command == "audit") {
     if (args.size() == 2 && args[0] == "verify") return auditVerifyCommand(args[1]);
     return usageError("usage: bulkwarden audit verify FILE");
