@@ -156,8 +156,9 @@ bool Cron::dayMatches(int dom, unsigned month, int dow) const {
 std::optional<int64_t> Cron::nextSeconds(int64_t after, const TimeZone& zone) const {
   using namespace std::chrono;
   // Wall times are visited in order, but across a fall-back overlap wall order and instant order
-  // differ (the second 02:10 comes after the first 02:50): once a candidate is found, later wall
-  // times within kOverlapScan may still give an earlier instant, so the smallest is kept.
+  // differ (the second 02:10 comes after the first 02:50): when the candidate found is a second
+  // occurrence, later wall times within kOverlapScan may still give an earlier instant, so the
+  // smallest is kept.
   constexpr int64_t kOverlapScan = 3 * 3600;  // longer than any offset change in the tz database
   std::optional<int64_t> best;
   std::optional<int64_t> stopAt;  // wall time beyond which nothing earlier can come
@@ -178,6 +179,7 @@ std::optional<int64_t> Cron::nextSeconds(int64_t after, const TimeZone& zone) co
         int64_t wall = hourStart + m * 60;
         if (stopAt && wall > *stopAt) return best;
         std::optional<int64_t> candidate;
+        bool second = false;  // the second occurrence of a repeated wall time
         auto instants = zone.instantsOf(wall);
         if (instants.empty()) {
           // Inside a spring-forward gap. As cronie: a fixed time runs once, right after the
@@ -191,12 +193,17 @@ std::optional<int64_t> Cron::nextSeconds(int64_t after, const TimeZone& zone) co
           // schedule runs in both, as cronie does ("0 * * * *" stays hourly).
           size_t uses = wildcard() ? instants.size() : 1;
           for (size_t i = 0; i < uses && !candidate; ++i) {
-            if (instants[i] > after) candidate = instants[i];
+            if (instants[i] > after) {
+              candidate = instants[i];
+              second = i > 0;
+            }
           }
         }
         if (!candidate) continue;
         if (!best || *candidate < *best) best = candidate;
-        if (!stopAt) stopAt = wall + kOverlapScan;
+        // Only a second occurrence can be beaten by a later wall time (a first occurrence of
+        // the same repeated hour); any other candidate is the answer.
+        if (!stopAt) stopAt = second ? wall + kOverlapScan : wall;
       }
     }
   }
