@@ -12,6 +12,7 @@
 
 #include "app/Commands.h"
 #include "app/ExitCodes.h"
+#include "app/ScheduleCommand.h"
 #include "log/Log.h"
 #include "sim/SimCommand.h"
 
@@ -29,6 +30,8 @@ Usage:
   bulkwarden audit verify --config FILE                   the trail the config names, against its
                                                           anchor in state-dir (and audit-key)
   bulkwarden audit accept --config FILE                   accept the trail as it is (after a cut)
+  bulkwarden schedule [--config FILE] [--from ISO] [--count N] [--format table|json]
+                                                          next pass times (see `schedule --help`)
   bulkwarden demo                                         the daemon against a built-in simulated org
   bulkwarden sim [--listen 127.0.0.1:0] [options]         serve a simulated org (see `sim --help`)
   bulkwarden --help | --version
@@ -140,6 +143,7 @@ int dispatch(std::vector<std::string> args) {
 
   if (command == "sim") return sim::simCommand(args);
   if (command == "demo") return demoCommand(args);
+  if (command == "schedule") return scheduleCommand(args);
   if (command == "audit") return auditCommand(args);
 
   RunOptions run;

@@ -20,6 +20,7 @@
 #include "app/InstanceLock.h"
 #include "app/Recovery.h"
 #include "app/Runtime.h"
+#include "app/ScheduleCommand.h"
 #include "app/Service.h"
 #include "app/Signals.h"
 #include "audit/AuditLog.h"
@@ -165,6 +166,8 @@ int runCommand(const RunOptions& options) {
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
             rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
             audit->path());
+  // --once runs every policy now, whatever its schedule: say which it runs outside of it.
+  for (const auto& note : outsideScheduleNotes(rt->policies, clock.now())) log::warning("{}", note);
   return exitCodeFor(scheduler.runOnce());
 }
 
