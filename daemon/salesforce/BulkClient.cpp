@@ -20,6 +20,8 @@ namespace bulkwarden::salesforce {
 namespace {
 
 constexpr std::size_t kMaxTargetLength = 2048;
+// The versions resource (docs/salesforce.md 1).
+constexpr std::string_view kDataPrefix = "/services/data/";
 
 ApiError refused(std::string message) {
   return ApiError{ApiError::Kind::Permanent, 0, {}, std::move(message), false};
