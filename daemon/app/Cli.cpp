@@ -1,18 +1,31 @@
 #include "app/Cli.h"
 
+#include <Poco/Util/OptionException.h>
+#include <Poco/Util/OptionProcessor.h>
+#include <Poco/Util/OptionSet.h>
+#include <Poco/Util/ServerApplication.h>
 #include <fmt/format.h>
+#include <malloc.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/Commands.h"
 #include "app/ExitCodes.h"
 #include "app/ScheduleCommand.h"
+#include "app/Service.h"
+#include "app/Signals.h"
 #include "log/Log.h"
 #include "sim/SimCommand.h"
 
@@ -115,8 +128,131 @@ int auditCommand(const std::vector<std::string>& args) {
   return usage(fmt::format("unknown audit subcommand '{}'", sub));
 }
 
-int dispatch(std::vector<std::string> args) {
-  // --log-level is accepted anywhere on the line.
+constexpr const char* kRunUsage =
+    R"(Usage: bulkwarden [run] [--config FILE] [--once] [--dry-run] [--log-level LEVEL]
+
+The daemon: runs every policy on its schedule until SIGTERM (systemd: Type=notify, in the
+foreground; --daemon is refused). SIGHUP reloads the configuration, SIGUSR1 reopens the audit log.
+  --config FILE      configuration file (default /etc/bulkwarden/bulkwarden.yaml)
+  --once             run every policy once, whatever its schedule, then exit (0, 69 or 74)
+  --dry-run          force every policy into dry-run: decide and record, send nothing
+)";
+
+constexpr const char* kValidateUsage =
+    R"(Usage: bulkwarden validate [--config FILE]
+
+Checks the configuration, the policies and every secret as `run` would read them (like nginx -t);
+prints the policies. Exit codes: 0 valid, 78 configuration error (with file:line:col).
+)";
+
+constexpr const char* kPlanUsage =
+    R"(Usage: bulkwarden plan [--config FILE] [--format table|json]
+
+Read-only: lists the jobs of every org and shows what each policy would do now. Writes nothing:
+no audit record, no state (it reads a copy of the state store). Exit codes: 0, 69 a listing
+failed, 78 configuration error.
+)";
+
+// The options of one subcommand, parsed with Util's OptionSet/OptionProcessor.
+struct Parsed {
+  std::map<std::string, std::string> options;  // full name -> value ("" for a flag)
+  std::vector<std::string> positional;
+};
+
+Poco::Util::OptionSet optionsFor(const std::string& command) {
+  using Poco::Util::Option;
+  Poco::Util::OptionSet set;
+  // Repeatable: the last one wins, as before OptionSet.
+  set.addOption(Option("help", "h", "this subcommand's help").repeatable(true));
+  set.addOption(Option("config", "c", "configuration file").argument("FILE").repeatable(true));
+  if (command == "run") {
+    set.addOption(Option("once", "", "one pass, then exit").repeatable(true));
+    set.addOption(Option("dry-run", "", "force dry-run").repeatable(true));
+  }
+  if (command == "plan") {
+    set.addOption(Option("format", "", "table or json").argument("FMT").repeatable(true));
+  }
+  return set;
+}
+
+// Parses `args` against the command's OptionSet. OptionProcessor would take "--conf" for
+// "--config" (a prefix) and "--config" as the last word as a missing argument of its own kind:
+// names are checked exactly first, and every error becomes the one usage line of before.
+std::optional<Parsed> parseOptions(const std::string& command, const std::vector<std::string>& args,
+                                   int& code) {
+  Poco::Util::OptionSet set = optionsFor(command);
+  Poco::Util::OptionProcessor processor(set);
+  processor.setUnixStyle(true);
+  Parsed parsed;
+  std::string pending;  // the option whose argument the next word is
+  for (const auto& a : args) {
+    if (pending.empty() && a.size() > 1 && a[0] == '-') {
+      bool longForm = a.rfind("--", 0) == 0;
+      std::string name = longForm ? a.substr(2, a.find('=') - 2) : a.substr(1);
+      bool known = false;
+      for (const auto& o : set) {
+        known = known || (longForm ? o.fullName() == name : o.shortName() == name);
+      }
+      if (!known || (!longForm && name.size() != 1)) {
+        code = usageError(fmt::format("unknown option '{}' for `{}`", a, command));
+        return std::nullopt;
+      }
+    }
+    std::string name;
+    std::string value;
+    try {
+      if (!processor.process(a, name, value)) {
+        parsed.positional.push_back(a);
+        continue;
+      }
+    } catch (const Poco::Util::OptionException& e) {
+      code = usageError(fmt::format("{} for `{}`", e.displayText(), command));
+      return std::nullopt;
+    }
+    if (name.empty()) {  // an option whose argument is the next word
+      pending = a;
+      continue;
+    }
+    pending.clear();
+    parsed.options[name] = value;
+  }
+  if (!pending.empty()) {
+    code = usageError(pending == "--format" ? std::string("--format is table or json")
+                      : pending == "--config" || pending == "-c"
+                          ? std::string("--config needs a file")
+                          : fmt::format("{} needs a value", pending));
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+// The command line split into a subcommand and its arguments, --log-level taken out.
+struct CommandLine {
+  std::string command = "run";
+  std::vector<std::string> args;
+  bool explicitCommand = false;
+};
+
+// ServerApplication::run forks into the background on --daemon anywhere on the line, before any
+// option is parsed; bulkwarden runs in the foreground under systemd (Type=notify), so the three
+// options ServerApplication adds on Unix (--daemon, --pidfile, --umask) are refused before it
+// sees them. Returns the exit code (64) when one is there.
+std::optional<int> refuseDaemonOptions(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    for (const char* refused : {"--daemon", "--pidfile", "--umask"}) {
+      if (a == refused || a.rfind(std::string(refused) + "=", 0) == 0) {
+        return usageError(fmt::format(
+            "{} is not supported: bulkwarden runs in the foreground (systemd Type=notify)",
+            refused));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// Applies --log-level (accepted anywhere on the line) and splits off the subcommand; an exit code
+// when the line is done with (--help, --version, a usage error).
+std::optional<int> split(std::vector<std::string> args, CommandLine& line) {
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--log-level") {
       if (i + 1 >= args.size()) return usageError("--log-level needs a value");
@@ -135,52 +271,132 @@ int dispatch(std::vector<std::string> args) {
     fmt::print("bulkwarden {}\n", BULKWARDEN_VERSION);
     return kExitOk;
   }
-  std::string command = "run";
   if (!args.empty() && args[0].rfind("--", 0) != 0) {
-    command = args[0];
+    line.command = args[0];
+    line.explicitCommand = true;
     args.erase(args.begin());
   }
-
-  if (command == "sim") return sim::simCommand(args);
-  if (command == "demo") return demoCommand(args);
-  if (command == "schedule") return scheduleCommand(args);
-  if (command == "audit") return auditCommand(args);
-
-  RunOptions run;
-  std::string format = "table";
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const char* name) -> std::optional<std::string> {
-      if (i + 1 >= args.size()) return std::nullopt;
-      (void)name;
-      return args[++i];
-    };
-    if (a == "--config" || a == "-c") {
-      auto v = value("--config");
-      if (!v) return usageError("--config needs a file");
-      run.configPath = *v;
-    } else if (a.rfind("--config=", 0) == 0) {
-      run.configPath = a.substr(9);
-    } else if (a == "--once" && command == "run") {
-      run.once = true;
-    } else if (a == "--dry-run" && command == "run") {
-      run.dryRun = true;
-    } else if (a == "--format" && command == "plan") {
-      auto v = value("--format");
-      if (!v || (*v != "table" && *v != "json")) return usageError("--format is table or json");
-      format = *v;
-    } else if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return kExitOk;
-    } else {
-      return usageError(fmt::format("unknown option '{}' for `{}`", a, command));
-    }
-  }
-  if (command == "run") return runCommand(run);
-  if (command == "validate") return validateCommand(run.configPath);
-  if (command == "plan") return planCommand(run.configPath, format);
-  return usageError(fmt::format("unknown command '{}'", command));
+  line.args = std::move(args);
+  return std::nullopt;
 }
+
+// bulkwarden as a Poco::Util::ServerApplication. Application's own option processing is switched
+// off (defineOptions stops it): it knows one option set for the whole line, while every
+// subcommand has its own and --log-level goes anywhere; main() receives the subcommand and its
+// arguments and parses them with the subcommand's OptionSet. initialize() and uninitialize() hold
+// the service's start-up and shut-down; main() waits for SIGTERM/SIGINT/SIGQUIT with
+// waitForTerminationRequest while the supervising loop runs on a thread of its own. The other
+// subcommands run in main() and return.
+class ServerApp : public Poco::Util::ServerApplication {
+ protected:
+  void defineOptions(Poco::Util::OptionSet&) override { stopOptionsProcessing(); }
+
+  void initialize(Poco::Util::Application& self) override {
+    Poco::Util::ServerApplication::initialize(self);
+    std::vector<std::string> args(argv().begin() + 1, argv().end());
+    if (auto code = split(std::move(args), line_)) {
+      done_ = *code;
+      return;
+    }
+    if (line_.command != "run") return;
+    int code = kExitOk;
+    auto parsed = parseOptions("run", line_.args, code);
+    if (!parsed) {
+      done_ = code;
+      return;
+    }
+    parsed_ = std::move(*parsed);
+    if (parsed_.options.count("help") || !parsed_.positional.empty() ||
+        parsed_.options.count("once")) {
+      return;  // main() answers
+    }
+    RunOptions run = runOptions(parsed_);
+    // glibc arenas: see runCommand.
+    if (std::getenv("MALLOC_ARENA_MAX") == nullptr) ::mallopt(M_ARENA_MAX, 1);
+    // Before any other thread: blocks HUP, USR1 (taken by its thread) and TERM, INT, QUIT (left
+    // to waitForTerminationRequest) in this thread and so in every thread started after it.
+    service_ = std::make_unique<Service>(run);
+    signals_ = std::make_unique<SignalWatcher>(
+        nullptr, [this] { service_->requestReload(); }, [this] { service_->requestReopen(); });
+    if (int startCode = service_->startUp(); startCode != kExitOk) done_ = startCode;
+  }
+
+  void uninitialize() override {
+    if (service_) service_->shutDown();
+    signals_.reset();
+    service_.reset();
+    Poco::Util::ServerApplication::uninitialize();
+  }
+
+  int main(const std::vector<std::string>&) override {
+    if (done_) return *done_;
+    const std::string& command = line_.command;
+    if (command == "sim") return sim::simCommand(line_.args);
+    if (command == "demo") return demoCommand(line_.args);
+    if (command == "schedule") return scheduleCommand(line_.args);
+    if (command == "audit") return auditCommand(line_.args);
+    if (command != "run" && command != "validate" && command != "plan") {
+      return usageError(fmt::format("unknown command '{}'", command));
+    }
+    int code = kExitOk;
+    if (command != "run") {
+      auto parsed = parseOptions(command, line_.args, code);
+      if (!parsed) return code;
+      parsed_ = std::move(*parsed);
+    }
+    if (!parsed_.positional.empty()) {
+      return usageError(
+          fmt::format("unknown option '{}' for `{}`", parsed_.positional.front(), command));
+    }
+    if (parsed_.options.count("help")) {
+      std::fputs(command == "run"    ? kRunUsage
+                 : command == "plan" ? kPlanUsage
+                                     : kValidateUsage,
+                 stdout);
+      return kExitOk;
+    }
+    RunOptions run = runOptions(parsed_);
+    if (command == "validate") return validateCommand(run.configPath);
+    if (command == "plan") {
+      std::string format = parsed_.options.count("format") ? parsed_.options["format"] : "table";
+      if (format != "table" && format != "json") return usageError("--format is table or json");
+      return planCommand(run.configPath, format);
+    }
+    if (!service_) return runCommand(run);  // --once
+    // The service: started by initialize(); supervised on a thread of its own while this one
+    // waits for the termination request. A supervising loop that gives up (no configuration can
+    // run) ends the wait with a SIGTERM to this process.
+    std::atomic<int> supervised{kExitOk};
+    std::thread supervisor([this, &supervised] {
+      supervised = service_->supervise();
+      // (ServerApplication::terminate() sends SIGINT, which waitForTerminationRequest leaves out
+      // when POCO_ENABLE_DEBUGGER is set; SIGTERM it always waits for.)
+      if (supervised != kExitOk) ::kill(::getpid(), SIGTERM);
+    });
+    waitForTerminationRequest();
+    if (supervised == kExitOk) log::notice("stop requested: finishing the actions in flight");
+    service_->requestStop();
+    supervisor.join();
+    return supervised;
+  }
+
+ private:
+  static RunOptions runOptions(const Parsed& parsed) {
+    RunOptions run;
+    if (auto it = parsed.options.find("config"); it != parsed.options.end()) {
+      run.configPath = it->second;
+    }
+    run.once = parsed.options.count("once") > 0;
+    run.dryRun = parsed.options.count("dry-run") > 0;
+    return run;
+  }
+
+  CommandLine line_;
+  Parsed parsed_;
+  std::optional<int> done_;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<SignalWatcher> signals_;
+};
 
 }  // namespace
 
@@ -196,9 +412,17 @@ int main(int argc, char** argv) {
   // A write past RLIMIT_FSIZE must fail with EFBIG (handled: fail closed), not kill the process.
   std::signal(SIGXFSZ, SIG_IGN);
   std::signal(SIGPIPE, SIG_IGN);
-  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> args(argv, argv + argc);
+  if (auto code = refuseDaemonOptions(args)) return *code;
+  // Application's constructor installs POCO's handlers for SIGILL, SIGBUS, SIGSEGV and SIGSYS
+  // (they abort() where no poco_try is set up): keep the crash handling the process had, so that
+  // a crash is reported as what it is (and ASan's handler keeps working).
+  std::map<int, struct sigaction> crash;
+  for (int sig : {SIGILL, SIGBUS, SIGSEGV, SIGSYS}) ::sigaction(sig, nullptr, &crash[sig]);
   try {
-    return dispatch(std::move(args));
+    ServerApp app;
+    for (auto& [sig, action] : crash) ::sigaction(sig, &action, nullptr);
+    return app.run(args);
   } catch (const std::exception& e) {
     log::write(log::Level::Critical, fmt::format("internal error: {}", e.what()));
     return kExitSoftware;

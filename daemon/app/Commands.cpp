@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 
+#include "app/Composition.h"
 #include "app/ExitCodes.h"
 #include "app/InstanceLock.h"
 #include "app/Recovery.h"
@@ -60,33 +61,10 @@ int exitCodeFor(const audit::AuditError& error, const std::string& path) {
 
 namespace {
 
-// An audit sink that keeps nothing: `plan` is read-only and must not touch the audit trail.
-class NullAudit : public audit::AuditSink {
- public:
-  uint64_t append(std::string_view, std::string_view, const audit::Fields&, Sync) override {
-    return ++seq_;
-  }
-  void sync() override {}
-
- private:
-  std::atomic<uint64_t> seq_{0};
-};
-
 // A string from outside (the org's listing, a policy, the audit file) as printed: control
 // characters escaped, secrets masked, capped, so that it can neither move the terminal's cursor
 // nor pass for a line of its own.
 std::string shown(std::string_view text) { return log::outside(text); }
-
-std::unique_ptr<Runtime> createOrReport(config::Config config) {
-  try {
-    return Runtime::create(std::move(config));
-  } catch (const config::ConfigError& e) {
-    for (const auto& d : e.diagnostics()) {
-      fmt::print(stderr, "{}\n", log::outside(d.str(), log::kMaxLineBytes));
-    }
-    return nullptr;
-  }
-}
 
 }  // namespace
 
@@ -99,10 +77,10 @@ int runCommand(const RunOptions& options) {
   if (!options.once) return Service(options).run();
   engine::StopSignal stop;
   SignalWatcher signals([&stop] { stop.request(); }, nullptr);  // before any other thread
-  auto config = loadOrReport(options.configPath);
-  if (!config) return kExitConfig;
-  auto rt = createOrReport(std::move(*config));
-  if (!rt) return kExitConfig;
+  int code = kExitOk;
+  auto c = Composer::clients(Mode::Once, options.configPath, options.dryRun, code);
+  if (!c) return code;
+  Runtime* rt = c->rt.get();
   std::string why;
   int lockCode = kExitTempFail;
   auto lock = InstanceLock::acquire(rt->config.stateDir, why, lockCode);
@@ -110,27 +88,15 @@ int runCommand(const RunOptions& options) {
     log::error("{}", why);
     return lockCode;
   }
-  std::unique_ptr<audit::AuditLog> audit;
-  try {
-    audit = std::make_unique<audit::AuditLog>(rt->config.auditLog, rt->auditOptions);
-  } catch (const audit::AuditError& e) {
-    log::error("{}", e.what());
-    return exitCodeFor(e, rt->config.auditLog);
-  }
-  if (!audit->anchorNote().empty()) {
-    log::notice("audit anchor {}/audit.anchor: {}", rt->config.stateDir, audit->anchorNote());
-  }
-  if (audit->recoveredBytes() > 0) {
-    log::warning("audit log {}: cut off a torn last record of {} bytes", audit->path(),
-                 audit->recoveredBytes());
-  }
+  if (!Composer::audit(*c, code)) return code;
+  audit::AuditLog* audit = c->auditLog.get();
   try {
     recoverOpenIntents(*rt, *audit);
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
     return kExitIoErr;
   }
-  bool dryRun = options.dryRun || rt->config.dryRun;
+  bool dryRun = c->dryRun;
   try {
     std::string names;
     for (const auto* p : rt->policies) names += (names.empty() ? "" : ",") + p->name;
@@ -146,23 +112,9 @@ int runCommand(const RunOptions& options) {
     log::error("{}", e.what());
     return kExitIoErr;
   }
-  std::unique_ptr<state::SqliteStateStore> stateStore;
-  try {
-    stateStore = std::make_unique<state::SqliteStateStore>(rt->config.stateDir + "/state.sqlite");
-  } catch (const state::StateError& e) {
-    log::error("{}", e.what());
-    return stateExitCode(e);
-  }
+  if (!Composer::state(*c, code, nullptr, {})) return code;
   engine::SystemClock clock;
-  engine::SchedulerOptions so;
-  so.dryRun = dryRun;
-  so.concurrency = rt->config.concurrency;
-  so.maxJobsPerListing = rt->config.maxJobsPerListing;
-  so.state = stateStore.get();
-  so.actionsPerMinute = rt->config.actionsPerMinute;
-  so.apiUsageShare = rt->config.apiUsageShare;
-  so.limitPause = rt->config.limitPause;
-  engine::Scheduler scheduler(rt->orgs, rt->policies, so, *audit, clock, stop);
+  engine::Scheduler scheduler(rt->orgs, rt->policies, c->schedulerOptions(), *audit, clock, stop);
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
             rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
             audit->path());
@@ -188,7 +140,8 @@ int validateCommand(const std::string& configPath) {
                  "($CREDENTIALS_DIRECTORY is not set); to check it: systemd-run -p "
                  "LoadCredential={}:/path/to/secret --pipe --wait bulkwarden validate --config {} "
                  "(docs/operations.md)\n",
-                 shown(ref->where.str()), shown(ref->describe()), shown(ref->name), shown(configPath));
+                 shown(ref->where.str()), shown(ref->describe()), shown(ref->name),
+                 shown(configPath));
       continue;
     }
     try {
@@ -219,44 +172,17 @@ int validateCommand(const std::string& configPath) {
 }
 
 int planCommand(const std::string& configPath, const std::string& format) {
-  auto config = loadOrReport(configPath);
-  if (!config) return kExitConfig;
-  auto rt = createOrReport(std::move(*config));
-  if (!rt) return kExitConfig;
-  NullAudit audit;
+  // Read-only: no audit record, the state from a copy (Composition.h, Mode::Plan).
+  int code = kExitOk;
+  auto c = Composer::clients(Mode::Plan, configPath, true, code);
+  if (!c) return code;
+  Composer::audit(*c, code);
+  Composer::state(*c, code, nullptr, {});
+  Runtime* rt = c->rt.get();
+  audit::AuditSink& audit = *c->sink;
   engine::SystemClock clock;
   std::atomic<bool> stop{false};
-  // in-state-for needs the daemon's first-seen times; plan reads them from a copy of the state
-  // database so that it writes nothing the daemon uses.
-  std::unique_ptr<state::StateStore> stateStore;
-  std::string stateFile = rt->config.stateDir + "/state.sqlite";
-  std::filesystem::path copyDir;
-  try {
-    if (std::filesystem::exists(stateFile)) {
-      copyDir = std::filesystem::temp_directory_path() /
-                fmt::format("bulkwarden-plan-{}", static_cast<long>(::getpid()));
-      std::filesystem::create_directories(copyDir);
-      for (const char* suffix : {"", "-wal"}) {
-        if (std::filesystem::exists(stateFile + suffix)) {
-          std::filesystem::copy_file(stateFile + suffix,
-                                     copyDir / (std::string("state.sqlite") + suffix));
-        }
-      }
-      stateStore = std::make_unique<state::SqliteStateStore>((copyDir / "state.sqlite").string());
-    }
-  } catch (const std::exception& e) {
-    log::warning("plan: cannot read the state store {} ({}); in-state-for counts from now",
-                 stateFile, e.what());
-  }
-  if (!stateStore) stateStore = std::make_unique<state::MemoryStateStore>();
-  struct RemoveCopy {
-    std::filesystem::path dir;
-    ~RemoveCopy() {
-      std::error_code ec;
-      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-    }
-  } removeCopy{copyDir};
-  int code = kExitOk;
+  state::StateStore* stateStore = c->state.get();
   Poco::JSON::Array::Ptr jsonPasses = new Poco::JSON::Array;
   for (const auto& org : rt->orgs) {
     for (auto resource : {model::ResourceKind::Query, model::ResourceKind::Ingest}) {
@@ -270,7 +196,7 @@ int planCommand(const std::string& configPath, const std::string& format) {
       }
       if (po.policies.empty()) continue;
       po.runId = "plan";
-      po.state = stateStore.get();
+      po.state = stateStore;
       engine::Pass pass(po, *org.jobs, audit, clock, stop);
       auto summary = pass.run();
       if (!summary.listingComplete) code = kExitUnavailable;
@@ -357,7 +283,8 @@ int printReport(const std::string& name, const std::vector<std::string>& files,
                name, u);
   }
   if (!report.ok) {
-    fmt::print(stderr, "{}: {} at {}: {}\n", shown(name), report.unreadable ? "UNREADABLE" : "BROKEN",
+    fmt::print(stderr, "{}: {} at {}: {}\n", shown(name),
+               report.unreadable ? "UNREADABLE" : "BROKEN",
                report.firstBadSeq ? fmt::format("seq {}", *report.firstBadSeq)
                                   : fmt::format("line {}", report.firstBadLine),
                shown(report.problem));
@@ -369,8 +296,8 @@ int printReport(const std::string& name, const std::vector<std::string>& files,
   if (!report.openIntents.empty()) {
     std::string seqs;
     for (auto s : report.openIntents) seqs += (seqs.empty() ? "" : ", ") + std::to_string(s);
-    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", shown(name),
-               report.openIntents.size(), seqs);
+    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n",
+               shown(name), report.openIntents.size(), seqs);
   }
   return kExitOk;
 }

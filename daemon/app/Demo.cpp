@@ -13,6 +13,7 @@
 #include <random>
 
 #include "app/Commands.h"
+#include "app/Composition.h"
 #include "app/ExitCodes.h"
 #include "app/Runtime.h"
 #include "audit/AuditLog.h"
@@ -205,16 +206,17 @@ int demoCommand(const std::vector<std::string>& args) {
         << "concurrency: 8\n";
   }
 
-  auto config = loadOrReport(configFile.string());
-  if (!config) return kExitConfig;
-  for (auto& p : config->policies) p.mode = policy::Mode::Enforce;  // the demo acts for real
-  std::unique_ptr<Runtime> rt;
-  try {
-    rt = Runtime::create(std::move(*config));
-  } catch (const config::ConfigError& e) {
-    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
-    return kExitConfig;
-  }
+  // The same composition as `run --once` (audit trail with its anchor, state store, rate and
+  // usage settings), with every policy forced to enforce: the demo acts for real.
+  int code = kExitOk;
+  auto c = Composer::clients(Mode::Demo, configFile.string(), false, code, [](config::Config& cfg) {
+    for (auto& p : cfg.policies) p.mode = policy::Mode::Enforce;
+  });
+  if (!c) return code;
+  // The state folder first: the audit anchor lives in it.
+  if (!Composer::state(*c, code, nullptr, {}) || !Composer::audit(*c, code)) return code;
+  Runtime* rt = c->rt.get();
+  audit::AuditLog& auditLog = *c->auditLog;
 
   auto jobs = server.org().jobs();
   std::map<std::string, int> byState;
@@ -227,12 +229,11 @@ int demoCommand(const std::vector<std::string>& args) {
   fmt::print("\nPass 1: listing every job, evaluating, acting ...\n");
   std::fflush(stdout);
 
-  audit::AuditLog auditLog(rt->config.auditLog);
   engine::SystemClock clock;
   engine::StopSignal stop;
   DemoListener listener;
-  engine::Scheduler scheduler(rt->orgs, rt->policies, {false, rt->config.concurrency}, auditLog,
-                              clock, stop, &listener);
+  engine::Scheduler scheduler(rt->orgs, rt->policies, c->schedulerOptions(), auditLog, clock, stop,
+                              &listener);
   auto t0 = std::chrono::steady_clock::now();
   auto first = scheduler.runOnce();
   auto elapsed = std::chrono::steady_clock::now() - t0;

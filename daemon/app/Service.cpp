@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "app/Composition.h"
 #include "app/ExitCodes.h"
 #include "app/InstanceLock.h"
 #include "app/Recovery.h"
@@ -110,58 +111,25 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     return nullptr;
   };
   auto g = std::make_unique<Generation>();
-  try {
-    g->rt = Runtime::create(std::move(*cfg));
-  } catch (const config::ConfigError& e) {
-    for (const auto& d : e.diagnostics()) log::error("{}", d.str());
-    return failed(kExitConfig);
+  int code = kExitConfig;
+  g->comp = Composer::clients(Mode::Service, std::move(*cfg), options_.dryRun, code);
+  if (!g->comp) return failed(code);
+  g->rt = g->comp->rt.get();
+  if (!Composer::audit(*g->comp, code, current ? current->audit : nullptr)) return failed(code);
+  g->audit = g->comp->auditLog;
+  if (!Composer::state(*g->comp, code, current ? current->state : nullptr,
+                       current ? current->rt->config.stateDir : std::string())) {
+    return failed(code);
   }
-  const auto& c = g->rt->config;
-  if (current && current->audit && current->audit->path() == c.auditLog) {
-    g->audit = current->audit;  // one writer per file: the chain continues
-  } else {
-    try {
-      g->audit = std::make_shared<audit::AuditLog>(c.auditLog, g->rt->auditOptions);
-    } catch (const audit::AuditError& e) {
-      log::error("{}", e.what());
-      return failed(exitCodeFor(e, c.auditLog));
-    }
-    if (!g->audit->anchorNote().empty()) {
-      log::notice("audit anchor {}/audit.anchor: {}", c.stateDir, g->audit->anchorNote());
-    }
-    if (g->audit->recoveredBytes() > 0) {
-      log::warning("audit log {}: cut off a torn last record of {} bytes", g->audit->path(),
-                   g->audit->recoveredBytes());
-    }
-  }
-  std::string stateFile = c.stateDir + "/state.sqlite";
-  if (current && current->state && current->rt->config.stateDir == c.stateDir) {
-    g->state = current->state;  // one SQLite connection per file
-  } else {
-    try {
-      // At start InstanceLock made the folder (0700) and checked it; a reload may name another.
-      state::StateDir::open(c.stateDir, true);
-      g->state = std::make_shared<state::SqliteStateStore>(stateFile);
-    } catch (const state::StateError& e) {
-      log::error("{}", e.what());
-      return failed(stateExitCode(e));
-    }
-  }
+  g->state = g->comp->state;
   g->timedAudit = std::make_unique<status::TimedAudit>(*g->audit, monitor_);
-  g->dryRun = options_.dryRun || c.dryRun;
+  g->dryRun = g->comp->dryRun;
   std::vector<engine::OrgTarget> targets;
   for (const auto& org : g->rt->orgs) {
     g->metered.push_back(std::make_unique<status::MeteredJobs>(org.name, *org.jobs, monitor_));
     targets.push_back(engine::OrgTarget{org.name, g->metered.back().get()});
   }
-  engine::SchedulerOptions so;
-  so.dryRun = g->dryRun;
-  so.concurrency = c.concurrency;
-  so.maxJobsPerListing = c.maxJobsPerListing;
-  so.state = g->state.get();
-  so.actionsPerMinute = c.actionsPerMinute;
-  so.apiUsageShare = c.apiUsageShare;
-  so.limitPause = c.limitPause;
+  engine::SchedulerOptions so = g->comp->schedulerOptions();
   so.heartbeat = heartbeat_;
   so.observer = &monitor_;
   g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
@@ -322,14 +290,23 @@ bool Service::healthy(const Generation& g) {
 }
 
 int Service::run() {
+  // Outside ServerApplication (a caller of runCommand): the signal thread takes the stop
+  // signals too, and this thread supervises.
   SignalWatcher signals([this] { control_.requestStop(); }, [this] { control_.requestReload(); },
                         [this] { control_.requestReopen(); });
+  if (int code = startUp(); code != kExitOk) return code;
+  int code = supervise();
+  shutDown();
+  return code;
+}
+
+int Service::startUp() {
   auto cfg = load();
   if (!cfg) return kExitConfig;
   std::string why;
   int code = kExitTempFail;
-  auto lock = InstanceLock::acquire(cfg->stateDir, why, code);
-  if (!lock) {
+  lock_ = InstanceLock::acquire(cfg->stateDir, why, code);
+  if (!lock_) {
     log::error("{}", why);
     return code;
   }
@@ -356,10 +333,14 @@ int Service::run() {
     log::error("{}", e.what());
     return kExitIoErr;
   }
+  return kExitOk;
+}
+
+int Service::supervise() {
   const auto tick = heartbeat_.count() > 0 ? Steady::duration(heartbeat_) : std::chrono::hours(1);
   for (;;) {
     auto ev = control_.waitFor(tick);
-    if (ev == Control::Event::Stop) break;
+    if (ev == Control::Event::Stop) return kExitOk;
     if (ev == Control::Event::Reload) reload();
     if (ev == Control::Event::Reopen && gen_) {
       // logrotate moved the file (postrotate: systemctl kill -s USR1 bulkwarden): the chain goes
@@ -373,17 +354,26 @@ int Service::run() {
     }
     if (!gen_) {
       log::error("no configuration can run: the audit trail cannot be written");
-      notifier_.stopping();
       return kExitIoErr;
     }
     if (heartbeat_.count() > 0 && healthy(*gen_)) notifier_.watchdog();
   }
+}
+
+void Service::requestReload() { control_.requestReload(); }
+void Service::requestReopen() { control_.requestReopen(); }
+void Service::requestStop() { control_.requestStop(); }
+
+void Service::shutDown() {
   notifier_.stopping();
   monitor_.setConfigLoaded(false);
-  stopGeneration(*gen_);
+  if (gen_) {
+    stopGeneration(*gen_);
+    gen_.reset();
+    log::notice("stopped");
+  }
   if (http_) http_->stop();
-  log::notice("stopped");
-  return kExitOk;
+  lock_.reset();
 }
 
 }  // namespace bulkwarden::app

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "app/Commands.h"
+#include "app/Composition.h"
 #include "app/ExitCodes.h"
+#include "app/InstanceLock.h"
 #include "app/Notify.h"
 #include "app/Runtime.h"
 #include "audit/AuditLog.h"
@@ -57,15 +59,33 @@ class Service {
   explicit Service(RunOptions options);
   ~Service();
 
-  // Runs until SIGTERM/SIGINT; returns the exit code.
+  // Runs until SIGTERM/SIGINT with a signal thread of its own; returns the exit code. The same
+  // as startUp(), supervise(), shutDown() (the order ServerApp follows, see docs/design.md).
   int run();
+
+  // Start-up, in order: config, state-dir lock, HTTP endpoint, clients, audit trail and state
+  // store, recovery of open intents, the startup record, READY=1, the scheduler thread. Returns
+  // 0 or the exit code (logged). Called once, on the main thread, before supervise().
+  int startUp();
+  // The supervising loop: watchdog pings, reloads and audit reopens as requested, until a stop
+  // request (0) or no configuration can run (74). Runs on one thread.
+  int supervise();
+  // Thread-safe requests to supervise(); from a signal thread or the main thread.
+  void requestStop();
+  void requestReload();
+  void requestReopen();
+  // Shut-down, in order: STOPPING=1, not ready, the scheduler stops after the actions in flight
+  // (watchdog fed meanwhile), the HTTP endpoint, the state-dir lock. After supervise() returned;
+  // idempotent.
+  void shutDown();
 
  private:
   // One configuration at work: its clients, its policies and the scheduler running them.
   struct Generation {
-    std::unique_ptr<Runtime> rt;
-    std::shared_ptr<audit::AuditLog> audit;
-    std::shared_ptr<state::SqliteStateStore> state;  // shared across a reload when unmoved
+    std::unique_ptr<Composition> comp;         // what the config asks for (app/Composition.h)
+    Runtime* rt = nullptr;                     // comp->rt
+    std::shared_ptr<audit::AuditLog> audit;    // shared across a reload when unmoved
+    std::shared_ptr<state::StateStore> state;  // likewise
     std::unique_ptr<status::TimedAudit> timedAudit;
     std::vector<std::unique_ptr<status::MeteredJobs>> metered;
     engine::StopSignal stop;
@@ -110,6 +130,7 @@ class Service {
   status::Monitor monitor_;
   Listener listener_;
   engine::SystemClock clock_;
+  std::unique_ptr<InstanceLock> lock_;
   std::unique_ptr<Generation> gen_;
   std::unique_ptr<status::StatusServer> http_;
   std::chrono::milliseconds passLimit_{kDefaultPassLimit};

@@ -10,12 +10,20 @@ SignalWatcher::SignalWatcher(std::function<void()> onStop, std::function<void()>
                              std::function<void()> onReopen)
     : onStop_(std::move(onStop)), onReload_(std::move(onReload)), onReopen_(std::move(onReopen)) {
   sigemptyset(&set_);
-  sigaddset(&set_, SIGTERM);
-  sigaddset(&set_, SIGINT);
   sigaddset(&set_, SIGHUP);
   sigaddset(&set_, SIGUSR1);
   sigaddset(&set_, SIGUSR2);  // used only to wake this thread when it should end
-  pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  sigset_t blocked = set_;
+  sigaddset(&blocked, SIGTERM);
+  sigaddset(&blocked, SIGINT);
+  if (onStop_) {
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGINT);
+  } else {
+    // waitForTerminationRequest also waits for SIGQUIT: no other thread may take it first.
+    sigaddset(&blocked, SIGQUIT);
+  }
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   thread_ = std::thread([this] {
     for (;;) {
       int sig = 0;

@@ -1,0 +1,168 @@
+#include "app/Composition.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "app/Commands.h"
+#include "app/ExitCodes.h"
+#include "log/Log.h"
+#include "state/SqliteStateStore.h"
+#include "state/StateDir.h"
+
+namespace bulkwarden::app {
+namespace fs = std::filesystem;
+namespace {
+
+// An audit sink that keeps nothing: `plan` is read-only and must not touch the audit trail.
+class NullAudit : public audit::AuditSink {
+ public:
+  uint64_t append(std::string_view, std::string_view, const audit::Fields&, Sync) override {
+    return ++seq_;
+  }
+  void sync() override {}
+
+ private:
+  std::atomic<uint64_t> seq_{0};
+};
+
+}  // namespace
+
+bool writes(Mode mode) { return mode != Mode::Plan; }
+
+Composition::Composition() = default;
+
+Composition::~Composition() {
+  // The state store closes before its temporary copy goes.
+  state.reset();
+  std::error_code ec;
+  if (!stateCopy_.empty()) fs::remove_all(stateCopy_, ec);
+}
+
+engine::SchedulerOptions Composition::schedulerOptions() const {
+  const auto& c = rt->config;
+  engine::SchedulerOptions so;
+  so.dryRun = dryRun;
+  so.concurrency = c.concurrency;
+  so.maxJobsPerListing = c.maxJobsPerListing;
+  so.state = state.get();
+  so.actionsPerMinute = c.actionsPerMinute;
+  so.apiUsageShare = c.apiUsageShare;
+  so.limitPause = c.limitPause;
+  return so;
+}
+
+void reportConfigError(const config::ConfigError& e, Mode mode) {
+  for (const auto& d : e.diagnostics()) {
+    if (mode == Mode::Service) {
+      log::error("{}", d.str());
+    } else {
+      fmt::print(stderr, "{}\n", log::outside(d.str(), log::kMaxLineBytes));
+    }
+  }
+}
+
+std::unique_ptr<Composition> Composer::clients(Mode mode, const std::string& configPath,
+                                               bool dryRunFlag, int& exitCode,
+                                               void (*adjust)(config::Config&)) {
+  auto config = loadOrReport(configPath);
+  if (!config) {
+    exitCode = kExitConfig;
+    return nullptr;
+  }
+  if (adjust != nullptr) adjust(*config);
+  return clients(mode, std::move(*config), dryRunFlag, exitCode);
+}
+
+std::unique_ptr<Composition> Composer::clients(Mode mode, config::Config config, bool dryRunFlag,
+                                               int& exitCode) {
+  auto c = std::make_unique<Composition>();
+  c->mode = mode;
+  try {
+    c->rt = Runtime::create(std::move(config));
+  } catch (const config::ConfigError& e) {
+    reportConfigError(e, mode);
+    exitCode = kExitConfig;
+    return nullptr;
+  }
+  c->dryRun = mode == Mode::Plan || dryRunFlag || c->rt->config.dryRun;
+  return c;
+}
+
+bool Composer::audit(Composition& c, int& exitCode, const std::shared_ptr<audit::AuditLog>& reuse) {
+  if (!writes(c.mode)) {
+    c.nullSink_ = std::make_unique<NullAudit>();
+    c.sink = c.nullSink_.get();
+    return true;
+  }
+  const auto& cfg = c.rt->config;
+  if (reuse && reuse->path() == cfg.auditLog) {
+    c.auditLog = reuse;  // one writer per file: the chain continues
+    c.sink = c.auditLog.get();
+    return true;
+  }
+  try {
+    c.auditLog = std::make_shared<audit::AuditLog>(cfg.auditLog, c.rt->auditOptions);
+  } catch (const audit::AuditError& e) {
+    log::error("{}", e.what());
+    exitCode = exitCodeFor(e, cfg.auditLog);
+    return false;
+  }
+  c.sink = c.auditLog.get();
+  if (!c.auditLog->anchorNote().empty()) {
+    log::notice("audit anchor {}/audit.anchor: {}", cfg.stateDir, c.auditLog->anchorNote());
+  }
+  if (c.auditLog->recoveredBytes() > 0) {
+    log::warning("audit log {}: cut off a torn last record of {} bytes", c.auditLog->path(),
+                 c.auditLog->recoveredBytes());
+  }
+  return true;
+}
+
+bool Composer::state(Composition& c, int& exitCode, const std::shared_ptr<state::StateStore>& reuse,
+                     const std::string& reuseDir) {
+  const auto& cfg = c.rt->config;
+  std::string stateFile = cfg.stateDir + "/state.sqlite";
+  if (!writes(c.mode)) {
+    // in-state-for needs the daemon's first-seen times; plan reads them from a copy of the
+    // state database so that it writes nothing the daemon uses.
+    try {
+      if (fs::exists(stateFile)) {
+        c.stateCopy_ = fs::temp_directory_path() /
+                       fmt::format("bulkwarden-plan-{}", static_cast<long>(::getpid()));
+        fs::create_directories(c.stateCopy_);
+        for (const char* suffix : {"", "-wal"}) {
+          if (fs::exists(stateFile + suffix)) {
+            fs::copy_file(stateFile + suffix,
+                          c.stateCopy_ / (std::string("state.sqlite") + suffix));
+          }
+        }
+        c.state =
+            std::make_shared<state::SqliteStateStore>((c.stateCopy_ / "state.sqlite").string());
+      }
+    } catch (const std::exception& e) {
+      log::warning("plan: cannot read the state store {} ({}); in-state-for counts from now",
+                   stateFile, e.what());
+    }
+    if (!c.state) c.state = std::make_shared<state::MemoryStateStore>();
+    return true;
+  }
+  if (reuse && reuseDir == cfg.stateDir) {
+    c.state = reuse;  // one SQLite connection per file
+    return true;
+  }
+  try {
+    // The service's and --once's InstanceLock made the folder (0700) and checked it; a reload
+    // may name another, and the demo has no lock.
+    state::StateDir::open(cfg.stateDir, true);
+    c.state = std::make_shared<state::SqliteStateStore>(stateFile);
+  } catch (const state::StateError& e) {
+    log::error("{}", e.what());
+    exitCode = stateExitCode(e);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace bulkwarden::app

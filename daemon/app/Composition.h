@@ -1,0 +1,81 @@
+// The one place that builds, for every mode (the service, `run --once`, `plan`, `demo`), what a
+// loaded configuration asks for: the clients (Runtime), the audit sink, the state store and the
+// scheduler options, and that prints what goes wrong one way (log lines with the path; the exit
+// code of app/ExitCodes.h). The modes differ only by the flags of Mode:
+//   Service, Once  the audit log (anchor, rotation, audit-key) and state-dir/state.sqlite
+//   Plan           read-only: no audit record (a sink that keeps nothing), the state read from a
+//                  temporary copy (removed with the Composition), so nothing the daemon uses is
+//                  created or written
+//   Demo           as Once, on the in-process simulated org the demo wrote the config for
+// Not thread-safe; built and owned by one command.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "app/Runtime.h"
+#include "audit/AuditLog.h"
+#include "audit/AuditSink.h"
+#include "engine/Scheduler.h"
+#include "state/StateStore.h"
+
+namespace bulkwarden::app {
+
+enum class Mode { Service, Once, Plan, Demo };
+
+// Whether the mode writes the audit trail and the state store (every mode but Plan).
+bool writes(Mode mode);
+
+struct Composition {
+  Mode mode = Mode::Once;
+  std::unique_ptr<Runtime> rt;
+  // The trail (Service, Once, Demo); null for Plan, whose sink is `sink`.
+  std::shared_ptr<audit::AuditLog> auditLog;
+  audit::AuditSink* sink = nullptr;  // auditLog, or a sink that keeps nothing (Plan)
+  std::shared_ptr<state::StateStore> state;
+  bool dryRun = false;  // --dry-run or the config's dry-run (Plan: always)
+
+  Composition();
+  ~Composition();
+  Composition(const Composition&) = delete;
+  Composition& operator=(const Composition&) = delete;
+
+  // The scheduler options of the config, this mode and this state store.
+  engine::SchedulerOptions schedulerOptions() const;
+
+ private:
+  friend class Composer;
+  std::unique_ptr<audit::AuditSink> nullSink_;
+  std::filesystem::path stateCopy_;  // Plan: the temporary copy of the state store
+};
+
+// Builds a Composition step by step, each step printing its own error and giving its exit code.
+class Composer {
+ public:
+  // Loads `configPath` and builds the clients; 78 on a configuration error (diagnostics with
+  // file:line:col). `adjust` may change the loaded config first (the demo forces enforce).
+  static std::unique_ptr<Composition> clients(Mode mode, const std::string& configPath,
+                                              bool dryRunFlag, int& exitCode,
+                                              void (*adjust)(config::Config&) = nullptr);
+  // Builds the clients from a loaded config (a reload); 78 on error.
+  static std::unique_ptr<Composition> clients(Mode mode, config::Config config, bool dryRunFlag,
+                                              int& exitCode);
+  // Opens the audit sink: the trail with its options (anchor and audit-key), reusing `reuse`
+  // when it is the same file (a reload: one writer per file). Plan gets a sink that keeps
+  // nothing. False (logged) with 78, 75 or 74 in exitCode.
+  static bool audit(Composition& c, int& exitCode,
+                    const std::shared_ptr<audit::AuditLog>& reuse = nullptr);
+  // Opens the state store, reusing `reuse` when state-dir is the same. Plan: a copy of
+  // state.sqlite (or an empty store in memory); never fails. False (logged) with the exit code.
+  static bool state(Composition& c, int& exitCode, const std::shared_ptr<state::StateStore>& reuse,
+                    const std::string& reuseDir);
+};
+
+// Prints a configuration error's diagnostics, one escaped line each: as log lines (with their
+// journal priority) in the service, as plain lines on stderr in the commands, the way
+// loadOrReport prints the loader's.
+void reportConfigError(const config::ConfigError& e, Mode mode);
+
+}  // namespace bulkwarden::app
