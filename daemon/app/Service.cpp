@@ -121,11 +121,13 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     g->audit = current->audit;  // one writer per file: the chain continues
   } else {
     try {
-      g->audit = std::make_shared<audit::AuditLog>(
-          c.auditLog, audit::AuditOptions{c.auditRotateBytes, c.auditReserveBytes});
+      g->audit = std::make_shared<audit::AuditLog>(c.auditLog, g->rt->auditOptions);
     } catch (const audit::AuditError& e) {
       log::error("{}", e.what());
-      return failed(auditOpenExitCode(c.auditLog));
+      return failed(exitCodeFor(e, c.auditLog));
+    }
+    if (!g->audit->anchorNote().empty()) {
+      log::notice("audit anchor {}/audit.anchor: {}", c.stateDir, g->audit->anchorNote());
     }
     if (g->audit->recoveredBytes() > 0) {
       log::warning("audit log {}: cut off a torn last record of {} bytes", g->audit->path(),
@@ -161,6 +163,7 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   so.apiUsageShare = c.apiUsageShare;
   so.limitPause = c.limitPause;
   so.heartbeat = heartbeat_;
+  so.observer = &monitor_;
   g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
                                                      *g->timedAudit, clock_, g->stop, &listener_);
   return g;
@@ -259,8 +262,9 @@ void Service::reload() {
   if (!next) return fail("could not build the new configuration");
   if (startHttp(next->rt->config) != kExitOk) return fail("http endpoint");
   // The old scheduler finishes the actions it has sent and records them; actions it had not
-  // started are dropped from its pass, and the new scheduler's first pass (every policy is due at
-  // start) sees those jobs again.
+  // started are dropped from its pass. The new scheduler keeps each policy's schedule (the last
+  // passes are in the state store): a reload is not a reason to call Salesforce, and a cron
+  // policy must not run outside its times. The dropped jobs are seen again at the next pass.
   stopGeneration(*gen_);
   auto old = std::move(gen_);
   gen_ = std::move(next);

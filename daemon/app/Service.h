@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "app/Commands.h"
+#include "app/ExitCodes.h"
 #include "app/Notify.h"
 #include "app/Runtime.h"
 #include "audit/AuditLog.h"

@@ -100,6 +100,9 @@ struct Config {
   // SIGUSR1). `audit-reserve`: below this much free space no new action starts.
   uint64_t auditRotateBytes = 0;
   uint64_t auditReserveBytes = 16ull << 20;
+  // `audit-key`: each audit record also carries an HMAC-SHA256 under this secret
+  // (docs/reliability.md); absent: none.
+  std::optional<SecretRef> auditKey;
   // `api-usage-limit`: above this share of the daily API allowance no new pass starts.
   double apiUsageShare = 0.9;
   // `limit-pause`: how long an org is left alone after 403 REQUEST_LIMIT_EXCEEDED.

@@ -28,7 +28,8 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "audit-rotate-size",
                                                 "audit-reserve",
                                                 "api-usage-limit",
-                                                "limit-pause"};
+                                                "limit-pause",
+                                                "audit-key"};
 
 // "64MiB", "1GiB", "512KiB" or a plain number of bytes.
 std::optional<uint64_t> parseBytes(const std::string& text) {
@@ -156,6 +157,7 @@ class ConfigParser {
     if (const auto* e = top.find("state-dir")) {
       if (auto text = path(e->value, "a directory path")) cfg.stateDir = *text;
     }
+    if (const auto* e = top.find("audit-key")) cfg.auditKey = secret(e->value, e->key);
     if (const auto* e = top.find("http")) http(e->value, cfg);
     if (const auto* e = top.find("concurrency")) {
       int n = 0;
@@ -313,13 +315,16 @@ class ConfigParser {
             !v.empty() && v.size() <= 3 &&
             std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (digitsOnly) v += ".0";  // `api-version: 62` read as a YAML integer
-        bool ok = v.size() == 4 && v[2] == '.' && std::isdigit(static_cast<unsigned char>(v[0])) &&
-                  std::isdigit(static_cast<unsigned char>(v[1])) &&
-                  std::isdigit(static_cast<unsigned char>(v[3]));
+        // Two or three digits before the dot: versions reach 100.0 in some years.
+        const auto dot = v.find('.');
+        bool ok = (dot == 2 || dot == 3) && v.size() == dot + 2 &&
+                  std::all_of(v.begin(), v.end(), [](char c) {
+                    return c == '.' || std::isdigit(static_cast<unsigned char>(c)) != 0;
+                  });
         if (!ok) {
           sink_.error(e->value, fmt::format("bad api-version '{}'", *text),
-                      "write it as \"NN.N\", e.g. \"62.0\"");
-        } else if ((v[0] - '0') * 10 + (v[1] - '0') < kMinApiMajor) {
+                      "write it as \"NN.N\" or \"NNN.N\", e.g. \"62.0\"");
+        } else if (std::stoi(v.substr(0, dot)) < kMinApiMajor) {
           sink_.error(e->value, fmt::format("api-version {} is too old", v),
                       "Bulk API 2.0 query jobs need 47.0 or later");
         } else {

@@ -640,8 +640,10 @@ void Pass::actOne(Decision& d, uint64_t intentSeq) {
         halt_ = true;  // every further call would fail the same way
         d.outcome = Outcome::Failed;
         {
+          // A 401 here survived the client's one token renewal: unauthorized, not a limit.
           std::lock_guard lock(mutex_);
-          summary_.limitExceeded = true;
+          (e.kind == ApiError::Kind::Unauthorized ? summary_.unauthorized
+                                                  : summary_.limitExceeded) = true;
         }
         break;
       case ApiError::Kind::Permanent:

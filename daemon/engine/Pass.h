@@ -64,6 +64,9 @@ struct PassSummary {
   std::optional<std::string> stateError;  // the state store failed: the pass acted on nothing
   bool stopped = false;                   // a stop was requested before every action ran
   bool limitExceeded = false;             // Salesforce said REQUEST_LIMIT_EXCEEDED during actions
+  // An action got 401 even after the token was renewed (or it could not be renewed): the pass
+  // stopped acting. Not a limit: the org is not paused for it.
+  bool unauthorized = false;
   std::optional<std::string> notRun;  // the pass did not run: why (org paused, breaker, API budget)
   int pages = 0;
   int64_t jobsSeen = 0;    // distinct jobs listed: a job listed twice counts once

@@ -2,10 +2,20 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 namespace bulkwarden::salesforce {
 
 ApiError malformedReply(std::string message) {
   return ApiError{ApiError::Kind::Malformed, 0, {}, std::move(message), true};
+}
+
+bool isConcurrentLimit(const ApiError& e) {
+  std::string code;
+  for (char c : e.code) {
+    if (c != '_') code.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return e.kind == ApiError::Kind::Transient && e.http == 403 && code == "REQUESTLIMITEXCEEDED";
 }
 
 std::string_view kindName(ApiError::Kind kind) {

@@ -40,6 +40,7 @@ class Kill : public EndToEnd {
     server_.reset();
     fs::remove(auditPath());
     for (const auto& f : audit::trailFiles(auditPath())) fs::remove(f);
+    fs::remove(dir_ / "state" / "audit.anchor");  // a new trail, not a cut one
     startSim();
     addJobs(n, "query", "InProgress", hours(2));
     config_ = writeConfig(kPolicy);

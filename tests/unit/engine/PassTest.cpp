@@ -298,6 +298,8 @@ TEST_F(PassTest, AnExpiredSessionStopsThePassAfterOneRefusedCall) {
   EXPECT_EQ(results[0]->getValue<std::string>("outcome"), "failed");
   EXPECT_EQ(results[1]->getValue<std::string>("outcome"), "not-started");
   EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(s.unauthorized);
+  EXPECT_FALSE(s.limitExceeded) << "a 401 is reported as a limit";
 }
 
 TEST_F(PassTest, TwoPoliciesMatchingOneJobGiveOneActionAndSayWhichWon) {
