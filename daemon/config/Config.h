@@ -1,4 +1,4 @@
-// The daemon's configuration (DESIGN.md section 1): orgs, where policies live, the audit log, the
+// The daemon's configuration (README.md): orgs, where policies live, the audit log, the
 // state directory, concurrency, dry-run. Loaded once, then read-only (safe to share).
 #pragma once
 

@@ -79,7 +79,7 @@ const std::vector<std::string_view> kHttpKeys = {"listen"};
 
 const char kDefaultAuditLog[] = "/var/log/bulkwarden/audit.jsonl";
 const char kDefaultStateDir[] = "/var/lib/bulkwarden";
-constexpr int kMinApiMajor = 47;  // query jobs exist from 47.0 (BULK_API.md section 2)
+constexpr int kMinApiMajor = 47;  // query jobs exist from 47.0 (docs/salesforce.md 2)
 
 bool isLoopbackHost(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;

@@ -112,7 +112,7 @@ void installRejectHandler(const Poco::Net::Context::Ptr& context) {
   std::call_once(once, [&] {
     Poco::Net::initializeSSL();
     // Without this, POCO builds its invalid-certificate handler from application config, which
-    // inside a Util::Application is a console prompt (RELIABILITY.md 5.2).
+    // inside a Util::Application is a console prompt (docs/reliability.md).
     Poco::Net::SSLManager::InvalidCertificateHandlerPtr handler(new RecordingRejectHandler);
     Poco::Net::SSLManager::instance().initializeClient(nullptr, handler, context);
   });
