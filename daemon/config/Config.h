@@ -92,6 +92,7 @@ struct NotificationConfig {
   std::string smtpHost;
   int smtpPort = 587;
   bool starttls = true;
+  std::string caFile;  // extra CA bundle (PEM) for STARTTLS, besides the system CAs
   std::string from;
   std::vector<std::string> to;
   std::string username;  // empty: no AUTH

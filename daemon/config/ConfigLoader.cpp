@@ -32,7 +32,7 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "notifications"};
 const std::vector<std::string_view> kNotificationKeys = {"name", "webhook", "email"};
 const std::vector<std::string_view> kWebhookKeys = {"url", "format"};
-const std::vector<std::string_view> kEmailKeys = {"smtp", "starttls", "from",
+const std::vector<std::string_view> kEmailKeys = {"smtp", "starttls", "ca-file", "from",
                                                   "to",   "username", "password"};
 
 // "64MiB", "1GiB", "512KiB" or a plain number of bytes.
@@ -554,6 +554,13 @@ class ConfigParser {
         ok = false;
       }
       n.starttls = b;
+    }
+    if (const auto* e = m.find("ca-file")) {
+      if (auto text = path(e->value, "a PEM file of CA certificates")) {
+        n.caFile = *text;
+      } else {
+        ok = false;
+      }
     }
     auto address = [&](const YAML::Node& v) -> std::optional<std::string> {
       auto text = scalarText(v, sink_, "an email address");

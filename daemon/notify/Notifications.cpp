@@ -66,7 +66,7 @@ class EmailSender final : public Sender {
       : n_(n), password_(std::move(password)), timeout_(o.timeout) {
     if (n_.starttls) {
       using Poco::Net::Context;
-      context_ = new Context(Context::TLS_CLIENT_USE, "", Context::VERIFY_STRICT, 9,
+      context_ = new Context(Context::TLS_CLIENT_USE, n_.caFile, Context::VERIFY_STRICT, 9,
                              true /*loadDefaultCAs*/, "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES");
       context_->requireMinimumProtocol(Context::PROTO_TLSV1_2);
       context_->enableExtendedCertificateVerification(true);
@@ -91,7 +91,10 @@ class EmailSender final : public Sender {
         return std::string("the server refused EHLO");
       }
       if (n_.starttls) {
-        if (!session.startTLS(context_)) return std::string("the server does not offer STARTTLS");
+        // Never fall back to plain text: the password and the digest would travel in the clear.
+        if (ehlo.find("STARTTLS") == std::string::npos || !session.startTLS(context_)) {
+          return std::string("the server does not offer STARTTLS");
+        }
         session.sendCommand("EHLO bulkwarden", ehlo);  // what it offers now, inside TLS
       }
       if (!n_.username.empty()) {

@@ -4,6 +4,8 @@
 // pass when the receiver hangs; never writing the secret URL anywhere.
 #include <Poco/Base64Decoder.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketStream.h>
 #include <Poco/Net/StreamSocket.h>
@@ -14,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "auth/TestPki.h"
 #include "support/Fixture.h"
 #include "support/HostileServer.h"
 #include "support/SecretSweep.h"
@@ -133,11 +136,17 @@ TEST_F(Notify, ASlackWebhookFromASecretNeverLeaksItsUrl) {
   EXPECT_NE(err().find("slack-ops"), std::string::npos) << err();
 }
 
-// A tiny SMTP server on loopback: EHLO with AUTH PLAIN LOGIN, no TLS; records the credentials
-// and the message of each session.
+// A tiny SMTP server on loopback: EHLO with AUTH PLAIN LOGIN; with a certificate it offers
+// STARTTLS and refuses AUTH and MAIL before it. Records the credentials, the message of each
+// session and whether it ran inside TLS.
 class SmtpReceiver {
  public:
-  SmtpReceiver() : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
+  explicit SmtpReceiver(const TestPki::Server* cert = nullptr)
+      : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
+    if (cert != nullptr) {
+      tls_ = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, cert->keyFile,
+                                    cert->certFile, "", Poco::Net::Context::VERIFY_NONE);
+    }
     thread_ = std::thread([this] { serve(); });
   }
   ~SmtpReceiver() {
@@ -153,6 +162,7 @@ class SmtpReceiver {
     std::lock_guard lock(mutex_);
     return auth_;
   }
+  bool sawTls() const { return sawTls_; }
 
  private:
   static std::string decode(const std::string& b64) {
@@ -172,24 +182,40 @@ class SmtpReceiver {
       }
     }
   }
-  void session(Poco::Net::StreamSocket& s) {
-    Poco::Net::SocketStream io(s);
-    auto say = [&](const std::string& line) { io << line << "\r\n" << std::flush; };
+  void session(Poco::Net::StreamSocket& accepted) {
+    Poco::Net::StreamSocket s = accepted;
+    auto stream = std::make_unique<Poco::Net::SocketStream>(s);
+    bool inTls = false;
+    auto say = [&](const std::string& line) { *stream << line << "\r\n" << std::flush; };
     auto read = [&] {
       std::string line;
-      std::getline(io, line);
+      std::getline(*stream, line);
       if (!line.empty() && line.back() == '\r') line.pop_back();
       return line;
     };
     say("220 test ESMTP");
-    while (io) {
+    while (*stream) {
       std::string line = read();
-      if (!io) return;
+      if (!*stream) return;
       std::string verb = line.substr(0, 4);
       if (verb == "EHLO" || verb == "HELO") {
         say("250-test");
+        if (tls_ && !inTls) say("250-STARTTLS");
         say("250-AUTH PLAIN LOGIN");
         say("250 OK");
+      } else if (line == "STARTTLS") {
+        if (!tls_ || inTls) {
+          say("502 no");
+          continue;
+        }
+        say("220 go ahead");
+        stream.reset();
+        s = Poco::Net::SecureStreamSocket::attach(s, tls_);
+        stream = std::make_unique<Poco::Net::SocketStream>(s);
+        inTls = true;
+        sawTls_ = true;
+      } else if (tls_ && !inTls && (verb == "AUTH" || verb == "MAIL")) {
+        say("530 STARTTLS first");
       } else if (line.rfind("AUTH PLAIN", 0) == 0) {
         std::string arg = line.size() > 11 ? line.substr(11) : "";
         if (arg.empty()) {
@@ -212,7 +238,7 @@ class SmtpReceiver {
       } else if (line == "DATA") {
         say("354 go ahead");
         std::string msg;
-        for (std::string l = read(); io && l != "."; l = read()) msg += l + "\n";
+        for (std::string l = read(); *stream && l != "."; l = read()) msg += l + "\n";
         {
           std::lock_guard lock(mutex_);
           messages_.push_back(msg);
@@ -228,6 +254,8 @@ class SmtpReceiver {
   }
 
   Poco::Net::ServerSocket socket_;
+  Poco::Net::Context::Ptr tls_;
+  std::atomic<bool> sawTls_{false};
   std::atomic<bool> stop_{false};
   std::thread thread_;
   mutable std::mutex mutex_;
@@ -256,6 +284,52 @@ TEST_F(Notify, AnEmailDigestGoesOverSmtpWithAuthFromASecretFile) {
   child_->signal(SIGTERM);
   EXPECT_EQ(child_->wait(seconds(10)), 0) << err();
   for (const auto& leak : leaks("s3cret-smtp-pass")) ADD_FAILURE() << leak;
+}
+
+// STARTTLS against a server whose certificate the test CA signed (`ca-file`): AUTH and the
+// message go inside TLS. A server that does not offer STARTTLS gets nothing, not a plain session.
+TEST_F(Notify, StarttlsIsRequiredAndVerified) {
+  startSim();
+  addJobs(1, "query", "InProgress", hours(1));
+  // The PKI lives outside the swept folder: its server key is the test's, not a leak.
+  char tmpl[] = "/tmp/bw-pki-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::shared_ptr<void> cleanup(nullptr, [&](void*) { fs::remove_all(tmpl); });
+  TestPki pki(tmpl);
+  auto cert = pki.server("smtp");
+  SmtpReceiver tlsSmtp(&cert);
+  SmtpReceiver plainSmtp;
+  SmtpReceiver untrustedSmtp(&cert);
+  writeFile(dir_ / "smtp.pass", "s3cret-smtp-pass\n");
+  auto email = [&](const std::string& name, uint16_t port, bool trust = true) {
+    return "  - name: " + name + "\n    email: { smtp: \"127.0.0.1:" + std::to_string(port) +
+           "\", starttls: true, " + (trust ? "ca-file: " + pki.caFile + ", " : "") +
+           "from: bw@acme.test, to: [a@acme.test], "
+           "username: bw, password: { file: smtp.pass } }\n";
+  };
+  std::string extra = "notifications:\n" + email("tls", tlsSmtp.port()) +
+                      email("plain", plainSmtp.port()) +
+                      email("untrusted", untrustedSmtp.port(), false);
+  child_ =
+      start({"run", "--config", writeConfig(reportPolicy("tls, plain, untrusted"), "", extra)});
+  ASSERT_TRUE(waitFor([&] { return !tlsSmtp.messages().empty(); })) << err();
+  EXPECT_TRUE(tlsSmtp.sawTls());
+  EXPECT_EQ(tlsSmtp.auth(), "PLAIN |bw|s3cret-smtp-pass");
+  ASSERT_TRUE(waitFor([&] {
+    return err().find(
+               "notification plain: delivery failed (the server does not offer "
+               "STARTTLS)") != std::string::npos;
+  })) << err();
+  EXPECT_TRUE(plainSmtp.messages().empty());
+  EXPECT_EQ(plainSmtp.auth(), "");
+  // A certificate the system CAs do not vouch for (no ca-file): refused, nothing sent.
+  ASSERT_TRUE(waitFor([&] {
+    return err().find("notification untrusted: delivery failed") != std::string::npos;
+  })) << err();
+  EXPECT_TRUE(untrustedSmtp.messages().empty());
+  EXPECT_EQ(untrustedSmtp.auth(), "");
+  child_->signal(SIGTERM);
+  EXPECT_EQ(child_->wait(seconds(10)), 0) << err();
 }
 
 // At least once across a crash: the receiver is down (503) during the pass; kill -9; at the
