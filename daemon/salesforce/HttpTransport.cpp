@@ -249,6 +249,10 @@ class HttpTransport::Watchdog {
   std::thread thread_;  // last: starts after the members it uses
 };
 
+void installTlsRejectHandler(const Poco::Net::Context::Ptr& context) {
+  installRejectHandler(context);
+}
+
 HttpTransport::HttpTransport(const std::string& baseUrl, TransportOptions options)
     : options_(std::move(options)) {
   Poco::URI uri;

@@ -58,6 +58,10 @@ struct HttpResponse {
   std::string body;
 };
 
+// Initializes OpenSSL and installs, once per process, the handler that rejects an invalid
+// certificate (instead of POCO's console prompt). For other TLS clients (SMTP STARTTLS).
+void installTlsRejectHandler(const Poco::Net::Context::Ptr& context);
+
 class HttpTransport {
  public:
   // `baseUrl`: scheme, host and optional port, e.g. https://acme.my.salesforce.com. Throws
