@@ -33,7 +33,9 @@ int exitCodeFor(const std::vector<engine::PassSummary>& summaries) {
     if (s.auditError) return kExitIoErr;
     if (!s.listingComplete) code = kExitUnavailable;
     for (auto& [o, n] : s.outcomes) {
-      if (n > 0 && (o == engine::Outcome::Failed || o == engine::Outcome::Unknown)) {
+      if (n > 0 && (o == engine::Outcome::Failed || o == engine::Outcome::Unknown ||
+                    o == engine::Outcome::Refused || o == engine::Outcome::StillActive ||
+                    o == engine::Outcome::NotPermitted)) {
         code = kExitUnavailable;
       }
     }

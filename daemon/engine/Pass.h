@@ -4,8 +4,8 @@
 // complete acts on nothing; nor does one whose listing named a job twice with different fields,
 // or listed more jobs than its cap (PassOptions::maxJobsPerListing).
 //
-// A Pass object runs once; it is not shared between threads, but its actions run on a small pool
-// of worker threads it owns for the duration of act().
+// A Pass object runs once; it is not shared between threads. Its actions run on the worker threads
+// of an ActionRunner (engine/ActionRunner.h) for the duration of act().
 #pragma once
 
 #include <array>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "audit/AuditSink.h"
+#include "engine/ActionRunner.h"
 #include "engine/Clock.h"
 #include "engine/RateLimiter.h"
 #include "model/Job.h"
@@ -27,32 +28,6 @@
 #include "state/StateStore.h"
 
 namespace bulkwarden::engine {
-
-// What happened to one matched job.
-enum class Outcome {
-  Recorded,         // report action, or dry-run: a decision only
-  Applied,          // Salesforce accepted the abort or delete
-  AlreadyTerminal,  // abort refused because the job had already finished (not a failure)
-  NotFound,         // the job no longer exists
-  Failed,           // Salesforce refused, or an error that proves nothing was applied
-  Unknown,          // the request may have been applied; no answer came back
-  NotStarted,       // the pass stopped (SIGTERM, auth or limit error) before this action
-  Held,             // held back: exempted, over a limit, or outside the policy's windows
-};
-std::string_view toString(Outcome outcome);
-
-struct Decision {
-  const policy::Policy* policy = nullptr;
-  model::Job job;
-  std::string reason;                    // explain()
-  policy::Mode mode;                     // effective mode (global dry-run forces DryRun)
-  std::vector<std::string> alsoMatched;  // other due policies that matched this job
-  std::string held;                      // why it was held back (empty: not held)
-  model::Timestamp since{};              // first seen in its current state
-  Outcome outcome = Outcome::Recorded;
-  std::optional<salesforce::ApiError> error;
-  int http = 0;
-};
 
 struct PassSummary {
   std::string run;
@@ -63,7 +38,8 @@ struct PassSummary {
   std::optional<std::string> auditError;  // the audit trail failed: the pass stopped acting
   std::optional<std::string> stateError;  // the state store failed: the pass acted on nothing
   bool stopped = false;                   // a stop was requested before every action ran
-  bool limitExceeded = false;             // Salesforce said REQUEST_LIMIT_EXCEEDED during actions
+  bool limitExceeded = false;         // the daily allowance (REQUEST_LIMIT_EXCEEDED) during actions
+  bool unauthorized = false;          // a 401 during actions that a new token did not cure
   std::optional<std::string> notRun;  // the pass did not run: why (org paused, breaker, API budget)
   int pages = 0;
   int64_t jobsSeen = 0;    // distinct jobs listed: a job listed twice counts once
@@ -120,6 +96,8 @@ struct PassOptions {
   // When each policy's next scheduled pass comes (by name): crossings of its age thresholds
   // before it are reported in the summary. Policies not in the map: none reported.
   std::map<std::string, model::Timestamp> nextPass;
+  // Actions Salesforce refused unprocessed (503, 429, the concurrent-limit 403) are sent again.
+  RetryOptions retry;
 };
 
 class Pass {
@@ -141,9 +119,6 @@ class Pass {
   // policy and reason that held jobs back.
   void recordDecisions();
   void act();
-  // Sends one action whose intent (`intentSeq`) is durable, and writes its result.
-  void actOne(Decision& decision, uint64_t intentSeq);
-  void settle(Decision& decision, std::string& observed);
   audit::Fields decisionFields(const Decision& d) const;
 
   PassOptions options_;
@@ -163,14 +138,9 @@ class Pass {
   using IdKey = std::array<char, 15>;
   std::map<IdKey, uint64_t> listed_;
   std::string scratch_;  // reused to fingerprint each job
-  std::mutex mutex_;     // guards summary_ counters and listener calls from worker threads
-  std::atomic<bool> halt_{false};  // stop acting: audit failure, auth or limit error
 };
 
 // A new pass id: time-ordered and unique enough to find a pass in the audit trail.
 std::string newRunId(model::Timestamp now);
-
-// The audit `job` object of a decision, intent or result.
-audit::Fields jobFields(const model::Job& job);
 
 }  // namespace bulkwarden::engine

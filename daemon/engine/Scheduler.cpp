@@ -97,6 +97,10 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     po.state = options_.state;
     po.nextPass = nextPass;
     if (auto it = rates_.find(org.name); it != rates_.end()) po.rate = it->second.get();
+    // A retry's backoff is a timer wait on the stop signal: SIGTERM ends it at once.
+    po.retry.wait = [this](std::chrono::milliseconds delay, const std::atomic<bool>&) {
+      return !stop_.waitUntil(std::chrono::steady_clock::now() + delay);
+    };
     for (const auto* p : due) {
       if (p->resource == resource && p->appliesTo(org.name)) po.policies.push_back(p);
     }

@@ -38,6 +38,14 @@ bool validApiVersion(std::string_view v) {
 // Shown in errors: the value is from outside, so it is cut short.
 std::string quoted(std::string_view s) { return fmt::format("\"{}\"", s.substr(0, 120)); }
 
+// An action's error reply, with its Retry-After kept (capped: it comes from outside) so that the
+// engine can wait as long as Salesforce asks before sending the action again.
+ApiError refusal(const HttpResponse& r) {
+  ApiError e = classify(r.status, r.body);
+  e.retryAfter = r.retryAfter.substr(0, 64);
+  return e;
+}
+
 bool isSessionExpired(const ApiError& e) {
   std::string code;
   for (char c : e.code)
@@ -427,7 +435,7 @@ Result<ActionReply> BulkClient::abort(model::ResourceKind kind, const std::strin
   auto r = call("PATCH", basePath(kind) + "/" + id, R"({"state":"Aborted"})", false);
   if (!r) return r.error();
   const int status = r.value().status;
-  if (status < 200 || status > 299) return classify(status, r.value().body);
+  if (status < 200 || status > 299) return refusal(r.value());
   return ActionReply{status, parseReplyState(r.value().body).value_or("")};
 }
 
@@ -436,7 +444,7 @@ Result<ActionReply> BulkClient::remove(model::ResourceKind kind, const std::stri
   auto r = call("DELETE", basePath(kind) + "/" + id, "", false);
   if (!r) return r.error();
   const int status = r.value().status;
-  if (status < 200 || status > 299) return classify(status, r.value().body);
+  if (status < 200 || status > 299) return refusal(r.value());
   return ActionReply{status, ""};
 }
 

@@ -99,6 +99,11 @@ class PassTest : public ::testing::Test {
     o.nextPass = nextPass_;
     o.rate = rate_;
     o.maxJobsPerListing = maxJobs_;
+    o.retry.wait = [this](std::chrono::milliseconds delay, const std::atomic<bool>& stop) {
+      std::lock_guard lock(waitsMutex_);
+      waits_.push_back(delay);
+      return !stop.load();
+    };
     pass_ = std::make_unique<Pass>(o, org_, *audit_, clock_, stop_);
     return pass_->run();
   }
@@ -126,6 +131,8 @@ class PassTest : public ::testing::Test {
   std::map<std::string, model::Timestamp> nextPass_;
   RateLimiter* rate_ = nullptr;
   int64_t maxJobs_ = kDefaultMaxJobsPerListing;
+  std::mutex waitsMutex_;
+  std::vector<std::chrono::milliseconds> waits_;  // retry backoffs asked for (none really waited)
 };
 
 TEST_F(PassTest, AbortsExactlyTheMatchingJobsWithAnIntentBeforeEachRequest) {
@@ -245,7 +252,8 @@ TEST_F(PassTest, OutcomesAreMappedFromSalesforceAnswers) {
 }
 
 // RELIABILITY.md C7: the connection resets after the request went out. A GET settles what
-// happened; the action is never sent again.
+// happened; the action is sent again only when the GET shows it was not applied (job 2, still
+// running: retried up to RetryOptions::maxAttempts, each time read back first).
 TEST_F(PassTest, AnUnknownOutcomeIsSettledByReadingTheJob) {
   salesforce::Page page;
   page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
@@ -262,8 +270,11 @@ TEST_F(PassTest, AnUnknownOutcomeIsSettledByReadingTheJob) {
   // 3: the GET fails too: the outcome stays unknown.
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
   auto s = run({&p});
-  EXPECT_EQ(org_.actions.size(), 3u);  // one request each, none repeated
-  EXPECT_EQ(org_.getCalls, 3);
+  // Jobs 1 and 3: one request each (applied, or no way to know). Job 2: 4 attempts, each read
+  // back after its reset.
+  EXPECT_EQ(org_.actions.size(), 6u);
+  EXPECT_EQ(std::count(org_.actions.begin(), org_.actions.end(), "abort:750R00000000002AAA"), 4);
+  EXPECT_EQ(org_.getCalls, 6);
   std::map<std::string, Poco::JSON::Object::Ptr> byJob;
   for (auto& r : records("result")) byJob[r->getObject("job")->getValue<std::string>("id")] = r;
   EXPECT_EQ(byJob["750R00000000001AAA"]->getValue<std::string>("outcome"), "applied");
