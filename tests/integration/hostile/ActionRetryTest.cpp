@@ -89,7 +89,10 @@ class ActionRetries : public EndToEnd {
                   "      access-token: { file: token }\n"
                   "policies: [policies.yaml]\n"
                   "audit-log: audit.jsonl\n"
-                  "state-dir: state\n");
+                  "state-dir: state\n"
+                  // One worker: a retry is the request right after
+                  // its refusal, so no job meets the 7th twice.
+                  "concurrency: 1\n");
   }
 
   std::atomic<int> requests_{0};
