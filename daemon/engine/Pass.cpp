@@ -3,14 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <random>
-#include <thread>
 
 #include "log/Log.h"
-#include "model/Failpoint.h"
 #include "policy/Evaluator.h"
 
 namespace bulkwarden::engine {
