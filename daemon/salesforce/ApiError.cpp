@@ -27,7 +27,9 @@ bool isConcurrentLimit(const ApiError& e) {
   if (e.http != 403 || normalCode(e.code) != "REQUESTLIMITEXCEEDED") return false;
   std::string_view m = e.message;
   while (!m.empty() && m.front() == ' ') m.remove_prefix(1);
-  return m.rfind("ConcurrentPerOrgLongTxn", 0) == 0 || m.rfind("ConcurrentRequests", 0) == 0;
+  // Kind Transient: already classified as the concurrent kind where the reply was read.
+  return e.kind == ApiError::Kind::Transient || m.rfind("ConcurrentPerOrgLongTxn", 0) == 0 ||
+         m.rfind("ConcurrentRequests", 0) == 0;
 }
 
 bool refusedUnprocessed(const ApiError& e) {
