@@ -10,8 +10,9 @@ cmake --build --preset fuzz
 mkdir -p build/fuzz/findings
 status=0
 # job_list_diff checks the streaming list mapping against its document-tree oracle; it starts from
-# the job_list seeds. evaluator runs random regexes over random job fields (three-valued logic).
-for target in job_list job_list_diff policy time evaluator; do
+# the job_list seeds. evaluator runs random regexes over random job fields (three-valued logic);
+# log feeds the log sanitiser and secret redactor.
+for target in job_list job_list_diff log policy time evaluator; do
   work="build/fuzz/corpus/$target"
   seeds="tests/fuzz/corpus/${target%_diff}"
   mkdir -p "$work"

@@ -6,11 +6,13 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "app/Commands.h"
 #include "app/ExitCodes.h"
+#include "app/ScheduleCommand.h"
 #include "log/Log.h"
 #include "sim/SimCommand.h"
 
@@ -24,7 +26,12 @@ Usage:
   bulkwarden [run] [--config FILE] [--once] [--dry-run]   the daemon; --once: one pass, then exit
   bulkwarden validate [--config FILE]                     check config and policies (like nginx -t)
   bulkwarden plan [--config FILE] [--format table|json]   read-only: what each policy would do now
-  bulkwarden audit verify FILE                            check an audit log's hash chain
+  bulkwarden audit verify FILE...                         check a trail: FILE and its rotated files
+  bulkwarden audit verify --config FILE                   the trail the config names, against its
+                                                          anchor in state-dir (and audit-key)
+  bulkwarden audit accept --config FILE                   accept the trail as it is (after a cut)
+  bulkwarden schedule [--config FILE] [--from ISO] [--count N] [--format table|json]
+                                                          next pass times (see `schedule --help`)
   bulkwarden demo                                         the daemon against a built-in simulated org
   bulkwarden sim [--listen 127.0.0.1:0] [options]         serve a simulated org (see `sim --help`)
   bulkwarden --help | --version
@@ -38,10 +45,12 @@ Options:
 
 Exit codes (sysexits.h):
   0 success, 64 usage error, 65 bad input data (audit verify found a damaged log),
+  66 audit verify: a file is missing or unreadable,
   69 Salesforce unavailable or refusing (run --once, plan), 70 internal error,
   74 the audit trail cannot be written, 75 temporary: another bulkwarden holds the
-  state-dir lock, the http port is in use, a read-only or full file system,
-  78 configuration error (with file:line:col), an unusable secret or an unsafe state-dir
+  state-dir lock or the audit trail, the http port is in use, a read-only or full file system,
+  78 configuration error (with file:line:col), an unusable secret, an unsafe state-dir, or
+  an audit trail a person must look at (unsafe file, behind its anchor)
 
 Documentation: README.md and docs/ in the source tree, or /usr/share/doc/bulkwarden.
 )";
@@ -49,6 +58,61 @@ Documentation: README.md and docs/ in the source tree, or /usr/share/doc/bulkwar
 int usageError(const std::string& message) {
   fmt::print(stderr, "bulkwarden: {}\nTry `bulkwarden --help`.\n", message);
   return kExitUsage;
+}
+
+constexpr const char* kAuditUsage =
+    R"(Usage:
+  bulkwarden audit verify FILE...            FILE and its rotated files (FILE.000000000001,
+                                             logrotate's FILE.1, FILE.2.gz) as one trail; several
+                                             FILEs: exactly those
+  bulkwarden audit verify --config FILE      the trail the config names, checked against its
+                                             anchor (state-dir/audit.anchor) and audit-key
+  bulkwarden audit accept --config FILE      take the trail as it is now (after a cut you know
+                                             of): moves the anchor, recorded in the trail
+
+Exit codes: 0 intact, 65 altered or cut, 66 a file missing or unreadable, 75 the trail is in
+use (accept), 78 configuration error.
+)";
+
+int auditCommand(const std::vector<std::string>& args) {
+  auto usage = [](const std::string& message) {
+    fmt::print(stderr, "bulkwarden: {}\n{}", message, kAuditUsage);
+    return kExitUsage;
+  };
+  if (args.empty()) return usage("audit needs a subcommand");
+  const std::string& sub = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  for (const auto& a : rest) {
+    if (a == "--help" || a == "-h") {
+      std::fputs(kAuditUsage, stdout);
+      return kExitOk;
+    }
+  }
+  std::optional<std::string> config;
+  std::vector<std::string> files;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == "--config" || rest[i] == "-c") {
+      if (i + 1 >= rest.size()) return usage("--config needs a file");
+      config = rest[++i];
+    } else if (rest[i].rfind("--config=", 0) == 0) {
+      config = rest[i].substr(9);
+    } else if (rest[i].rfind("--", 0) == 0) {
+      return usage(fmt::format("unknown option '{}' for `audit {}`", rest[i], sub));
+    } else {
+      files.push_back(rest[i]);
+    }
+  }
+  if (sub == "verify") {
+    if (config && !files.empty()) return usage("give FILE... or --config FILE, not both");
+    if (config) return auditVerifyConfigCommand(*config);
+    if (files.empty()) return usage("audit verify needs FILE... or --config FILE");
+    return auditVerifyCommand(files);
+  }
+  if (sub == "accept") {
+    if (!config || !files.empty()) return usage("audit accept takes --config FILE");
+    return auditAcceptCommand(*config);
+  }
+  return usage(fmt::format("unknown audit subcommand '{}'", sub));
 }
 
 int dispatch(std::vector<std::string> args) {
@@ -79,10 +143,8 @@ int dispatch(std::vector<std::string> args) {
 
   if (command == "sim") return sim::simCommand(args);
   if (command == "demo") return demoCommand(args);
-  if (command == "audit") {
-    if (args.size() == 2 && args[0] == "verify") return auditVerifyCommand(args[1]);
-    return usageError("usage: bulkwarden audit verify FILE");
-  }
+  if (command == "schedule") return scheduleCommand(args);
+  if (command == "audit") return auditCommand(args);
 
   RunOptions run;
   std::string format = "table";

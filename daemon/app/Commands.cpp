@@ -5,9 +5,12 @@
 #include <Poco/JSON/Stringifier.h>
 #include <fmt/format.h>
 #include <malloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include <iostream>
@@ -17,6 +20,7 @@
 #include "app/InstanceLock.h"
 #include "app/Recovery.h"
 #include "app/Runtime.h"
+#include "app/ScheduleCommand.h"
 #include "app/Service.h"
 #include "app/Signals.h"
 #include "audit/AuditLog.h"
@@ -43,6 +47,19 @@ int exitCodeFor(const std::vector<engine::PassSummary>& summaries) {
   return code;
 }
 
+int exitCodeFor(const audit::AuditError& error, const std::string& path) {
+  switch (error.kind()) {
+    case audit::AuditError::Kind::Refused:
+      return kExitConfig;
+    case audit::AuditError::Kind::Busy:
+      return kExitTempFail;
+    case audit::AuditError::Kind::Io:
+      break;
+  }
+  // An I/O error on a read-only or full file system may clear by itself (75); others are 74.
+  return path.empty() ? kExitIoErr : auditOpenExitCode(path);
+}
+
 namespace {
 
 // An audit sink that keeps nothing: `plan` is read-only and must not touch the audit trail.
@@ -57,11 +74,18 @@ class NullAudit : public audit::AuditSink {
   std::atomic<uint64_t> seq_{0};
 };
 
+// A string from outside (the org's listing, a policy, the audit file) as printed: control
+// characters escaped, secrets masked, capped, so that it can neither move the terminal's cursor
+// nor pass for a line of its own.
+std::string shown(std::string_view text) { return log::outside(text); }
+
 std::unique_ptr<Runtime> createOrReport(config::Config config) {
   try {
     return Runtime::create(std::move(config));
   } catch (const config::ConfigError& e) {
-    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
+    for (const auto& d : e.diagnostics()) {
+      fmt::print(stderr, "{}\n", log::outside(d.str(), log::kMaxLineBytes));
+    }
     return nullptr;
   }
 }
@@ -90,12 +114,13 @@ int runCommand(const RunOptions& options) {
   }
   std::unique_ptr<audit::AuditLog> audit;
   try {
-    audit = std::make_unique<audit::AuditLog>(
-        rt->config.auditLog,
-        audit::AuditOptions{rt->config.auditRotateBytes, rt->config.auditReserveBytes});
+    audit = std::make_unique<audit::AuditLog>(rt->config.auditLog, rt->auditOptions);
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
-    return auditOpenExitCode(rt->config.auditLog);
+    return exitCodeFor(e, rt->config.auditLog);
+  }
+  if (!audit->anchorNote().empty()) {
+    log::notice("audit anchor {}/audit.anchor: {}", rt->config.stateDir, audit->anchorNote());
   }
   if (audit->recoveredBytes() > 0) {
     log::warning("audit log {}: cut off a torn last record of {} bytes", audit->path(),
@@ -143,6 +168,8 @@ int runCommand(const RunOptions& options) {
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
             rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
             audit->path());
+  // --once runs every policy now, whatever its schedule: say which it runs outside of it.
+  for (const auto& note : outsideScheduleNotes(rt->policies, clock.now())) log::warning("{}", note);
   return exitCodeFor(scheduler.runOnce());
 }
 
@@ -163,7 +190,7 @@ int validateCommand(const std::string& configPath) {
                  "($CREDENTIALS_DIRECTORY is not set); to check it: systemd-run -p "
                  "LoadCredential={}:/path/to/secret --pipe --wait bulkwarden validate --config {} "
                  "(docs/operations.md)\n",
-                 ref->where.str(), ref->describe(), ref->name, configPath);
+                 shown(ref->where.str()), shown(ref->describe()), shown(ref->name), shown(configPath));
       continue;
     }
     try {
@@ -173,21 +200,22 @@ int validateCommand(const std::string& configPath) {
     }
   }
   if (!problems.empty()) {
-    for (const auto& d : problems) fmt::print(stderr, "{}\n", d.str());
+    for (const auto& d : problems) fmt::print(stderr, "{}\n", shown(d.str()));
     fmt::print(stderr, "bulkwarden: {} secret{} cannot be used in {}\n", problems.size(),
-               problems.size() == 1 ? "" : "s", configPath);
+               problems.size() == 1 ? "" : "s", shown(configPath));
     return kExitConfig;
   }
-  fmt::print("{}: OK: {} org(s), {} polic{} from {} file(s)\n", configPath, config->orgs.size(),
-             config->policies.size(), config->policies.size() == 1 ? "y" : "ies",
-             config->policyFiles.size());
+  fmt::print("{}: OK: {} org(s), {} polic{} from {} file(s)\n", shown(configPath),
+             config->orgs.size(), config->policies.size(),
+             config->policies.size() == 1 ? "y" : "ies", config->policyFiles.size());
   for (const auto& p : config->policies) {
     std::string when = p.schedule.cron
-                           ? fmt::format("cron \"{}\" {}", p.schedule.cron->text(),
-                                         p.schedule.zone ? p.schedule.zone->name() : "UTC")
+                           ? fmt::format("cron \"{}\" {}", shown(p.schedule.cron->text()),
+                                         shown(p.schedule.zone ? p.schedule.zone->name() : "UTC"))
                            : "every " + model::formatDuration(p.schedule.every);
-    fmt::print("  {:<32} {:<11} {:<7} {:<7} {}  {}\n", p.name, model::resourceName(p.resource),
-               policy::toString(p.action), policy::toString(p.mode), when, p.where.str());
+    fmt::print("  {:<32} {:<11} {:<7} {:<7} {}  {}\n", shown(p.name),
+               model::resourceName(p.resource), policy::toString(p.action),
+               policy::toString(p.mode), when, log::outside(p.where.str(), log::kMaxLineBytes));
   }
   return kExitOk;
 }
@@ -289,48 +317,166 @@ int planCommand(const std::string& configPath, const std::string& format) {
         jsonPasses->add(jp);
         continue;
       }
-      fmt::print(
-          "{} {}: {} jobs listed{}\n", org.name, model::resourceName(resource), summary.jobsSeen,
-          summary.listingComplete
-              ? ""
-              : "; LISTING FAILED, nothing would be done: " + summary.listingError->describe());
-      for (const auto& l : summary.limited) fmt::print("  LIMIT {}: acts on nothing\n", l);
+      fmt::print("{} {}: {} jobs listed{}\n", shown(org.name), model::resourceName(resource),
+                 summary.jobsSeen,
+                 summary.listingComplete ? ""
+                                         : "; LISTING FAILED, nothing would be done: " +
+                                               shown(summary.listingError->describe()));
+      for (const auto& l : summary.limited) fmt::print("  LIMIT {}: acts on nothing\n", shown(l));
       for (const auto* p : po.policies) {
         const auto& ds = byPolicy[p->name];
         size_t held = 0;
         for (const auto* d : ds) held += d->held.empty() ? 0 : 1;
-        fmt::print("  {} ({}, {}): {} job(s) would be acted on, {} held back\n", p->name,
+        fmt::print("  {} ({}, {}): {} job(s) would be acted on, {} held back\n", shown(p->name),
                    policy::toString(p->action), policy::toString(p->mode), ds.size() - held, held);
         for (const auto* d : ds) {
-          fmt::print("    {}  {:<14} {:<12} {}{}\n", d->job.id, model::toString(d->job.state),
-                     d->job.object, d->held.empty() ? "" : "HELD (" + d->held + "): ", d->reason);
+          fmt::print("    {}  {:<14} {:<12} {}{}\n", shown(d->job.id),
+                     model::toString(d->job.state), shown(d->job.object),
+                     d->held.empty() ? "" : "HELD (" + shown(d->held) + "): ", shown(d->reason));
         }
       }
     }
   }
   if (format == "json") {
-    Poco::JSON::Stringifier::stringify(jsonPasses, std::cout, 2);
+    // Every character outside ASCII as \uXXXX: C1 controls, U+2028 and stray bytes from the org
+    // cannot reach a terminal raw, and the output stays valid JSON.
+    Poco::JSON::Stringifier::stringify(jsonPasses, std::cout, 2, -1,
+                                       Poco::JSON_WRAP_STRINGS | Poco::JSON_ESCAPE_UNICODE);
     std::cout << "\n";
   }
   return code;
 }
 
-int auditVerifyCommand(const std::string& file) {
-  auto report = audit::verifyFile(file);
+namespace {
+
+// Prints a verify report; returns the exit code (0 intact, 65 altered, 66 a file unreadable).
+int printReport(const std::string& name, const std::vector<std::string>& files,
+                const audit::VerifyReport& report, const std::vector<std::string>& unchecked) {
+  for (const auto& u : unchecked) {
+    fmt::print(stderr,
+               "{}: NOT CHECKED: {} (compressed in a form bulkwarden cannot read; decompress it "
+               "beside the others to check it)\n",
+               name, u);
+  }
   if (!report.ok) {
-    fmt::print(stderr, "{}: BROKEN at {}: {}\n", file,
+    fmt::print(stderr, "{}: {} at {}: {}\n", shown(name), report.unreadable ? "UNREADABLE" : "BROKEN",
                report.firstBadSeq ? fmt::format("seq {}", *report.firstBadSeq)
                                   : fmt::format("line {}", report.firstBadLine),
-               report.problem);
-    return kExitDataErr;
+               shown(report.problem));
+    return report.unreadable ? kExitNoInput : kExitDataErr;
   }
-  fmt::print("{}: OK: {} records, seq {}..{}, hash chain intact\n", file, report.records,
-             report.firstSeq, report.lastSeq);
+  fmt::print("{}: OK: {} records in {} file{}, seq {}..{}, hash chain intact{}\n", shown(name),
+             report.records, files.size(), files.size() == 1 ? "" : "s", report.firstSeq,
+             report.lastSeq, report.macs > 0 ? fmt::format(", {} macs match", report.macs) : "");
   if (!report.openIntents.empty()) {
     std::string seqs;
     for (auto s : report.openIntents) seqs += (seqs.empty() ? "" : ", ") + std::to_string(s);
-    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", file,
+    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", shown(name),
                report.openIntents.size(), seqs);
+  }
+  return kExitOk;
+}
+
+bool missing(const std::string& file) {
+  struct stat st {};
+  if (::lstat(file.c_str(), &st) == 0) return false;
+  fmt::print(stderr, "{}: cannot read: {}\n", file, std::strerror(errno));
+  return true;
+}
+
+}  // namespace
+
+int auditVerifyCommand(const std::vector<std::string>& files) {
+  if (files.empty()) return kExitUsage;
+  for (const auto& f : files) {
+    if (missing(f)) return kExitNoInput;
+  }
+  std::vector<std::string> trail = files;
+  std::vector<std::string> unchecked;
+  if (files.size() == 1) trail = audit::trailFiles(files[0], &unchecked);
+  auto report = audit::verifyFiles(trail);
+  return printReport(files.size() == 1 ? files[0] : files.back(), trail, report, unchecked);
+}
+
+int auditVerifyConfigCommand(const std::string& configPath) {
+  auto config = loadOrReport(configPath);
+  if (!config) return kExitConfig;
+  audit::AuditOptions options;
+  try {
+    options = auditOptionsFor(*config);
+  } catch (const config::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
+    return kExitConfig;
+  }
+  const std::string& path = config->auditLog;
+  if (missing(path)) return kExitNoInput;
+  std::optional<audit::Anchor> anchor;
+  try {
+    anchor = audit::readAnchor(options.anchorPath, options.key);
+  } catch (const audit::AuditError& e) {
+    fmt::print(stderr, "{}: BROKEN: {}\n", path, e.what());
+    return kExitDataErr;
+  }
+  if (!anchor) {
+    fmt::print(stderr,
+               "{}: BROKEN: its anchor {} is missing: a cut tail or head cannot be found. The "
+               "daemon creates it when it opens the trail; if it never ran with this version, "
+               "start it once (or run `bulkwarden audit accept --config {}`)\n",
+               path, options.anchorPath, configPath);
+    return kExitDataErr;
+  }
+  if (anchor->trail != path) {
+    fmt::print(stderr,
+               "{}: BROKEN: its anchor {} names another trail ({}); run `bulkwarden audit accept "
+               "--config {}` to anchor this one\n",
+               path, options.anchorPath, anchor->trail, configPath);
+    return kExitDataErr;
+  }
+  if (!options.key.empty() && !anchor->authenticated) {
+    fmt::print(stderr,
+               "{}: BROKEN: its anchor {} carries no mac, though audit-key is set: it was "
+               "written before the key (start the daemon once) or forged\n",
+               path, options.anchorPath);
+    return kExitDataErr;
+  }
+  std::vector<std::string> unchecked;
+  auto files = audit::trailFiles(path, &unchecked);
+  audit::VerifyOptions vo;
+  vo.key = options.key;
+  vo.anchor = &*anchor;
+  auto report = audit::verifyFiles(files, vo);
+  int code = printReport(path, files, report, unchecked);
+  if (code == kExitOk) {
+    fmt::print("{}: matches its anchor {} (seq {}..{}){}\n", path, options.anchorPath,
+               anchor->firstSeq, anchor->lastSeq,
+               options.key.empty() ? "; no audit-key: a rewrite by someone who can also write the "
+                                     "anchor would not show"
+                                   : "; every mac matches audit-key");
+  }
+  return code;
+}
+
+int auditAcceptCommand(const std::string& configPath) {
+  auto config = loadOrReport(configPath);
+  if (!config) return kExitConfig;
+  audit::AuditOptions options;
+  try {
+    options = auditOptionsFor(*config);
+  } catch (const config::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
+    return kExitConfig;
+  }
+  options.acceptAnchor = true;
+  try {
+    // Takes the trail's lock (refused while the daemon runs), records the acceptance, and the
+    // record's sync moves the anchor.
+    audit::AuditLog log(config->auditLog, options);
+    fmt::print("{}: anchor {}: {}; the trail now ends at seq {}\n", config->auditLog,
+               options.anchorPath, log.anchorNote().empty() ? "already agreed" : log.anchorNote(),
+               log.lastSeq());
+  } catch (const audit::AuditError& e) {
+    fmt::print(stderr, "bulkwarden: {}\n", e.what());
+    return exitCodeFor(e);
   }
   return kExitOk;
 }

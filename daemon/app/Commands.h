@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/AuditSink.h"
 #include "engine/Pass.h"
 
 namespace bulkwarden::app {
@@ -18,11 +19,20 @@ struct RunOptions {
 int runCommand(const RunOptions& options);
 int validateCommand(const std::string& configPath);
 int planCommand(const std::string& configPath, const std::string& format);
-int auditVerifyCommand(const std::string& file);
+// `audit verify FILE...`: one FILE: it and its rotated predecessors; several: exactly those.
+int auditVerifyCommand(const std::vector<std::string>& files);
+// `audit verify --config FILE`: the trail the config names, against its anchor and audit-key.
+int auditVerifyConfigCommand(const std::string& configPath);
+// `audit accept --config FILE`: takes the trail as it is (cut or not) and moves the anchor to
+// it, recording that in the trail. Refused (75) while the daemon holds the trail.
+int auditAcceptCommand(const std::string& configPath);
 int demoCommand(const std::vector<std::string>& args);
 
 // The exit code of a set of passes: the worst thing that happened (audit trail failure 74,
 // listing or action failure 69, else 0).
 int exitCodeFor(const std::vector<engine::PassSummary>& summaries);
+// The exit code for an audit trail that cannot be opened: 78 (a person must look), 75 (another
+// writer, a read-only or full file system), 74 (cannot be written).
+int exitCodeFor(const audit::AuditError& error, const std::string& path = {});
 
 }  // namespace bulkwarden::app

@@ -14,6 +14,7 @@ namespace bulkwarden::app {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 64;        // EX_USAGE: bad command line
 inline constexpr int kExitDataErr = 65;      // EX_DATAERR: bad input data (a damaged audit log)
+inline constexpr int kExitNoInput = 66;      // EX_NOINPUT: an input file is missing or unreadable
 inline constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE: Salesforce unreachable or refusing
 inline constexpr int kExitSoftware = 70;     // EX_SOFTWARE: internal error
 inline constexpr int kExitIoErr = 74;        // EX_IOERR: the audit trail cannot be written

@@ -26,14 +26,11 @@ void Notifier::send(std::string_view message) {
 }
 
 namespace {
-// STATUS= is one line: a newline would end the field early.
-std::string oneLine(std::string_view text) {
-  std::string s(text);
-  for (auto& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
-}
+// STATUS= is one line: a newline would end the field early and start a field of the server's
+// choosing (READY=1, MAINPID=...). The status quotes the org's errors, so it is escaped, masked
+// and capped like a log line.
+constexpr size_t kMaxStatusBytes = 1024;
+std::string oneLine(std::string_view text) { return log::outside(text, kMaxStatusBytes); }
 }  // namespace
 
 void Notifier::ready(std::string_view status) { send("READY=1\nSTATUS=" + oneLine(status)); }

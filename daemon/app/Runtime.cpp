@@ -25,7 +25,8 @@ config::ConfigError orgError(const config::OrgConfig& org, const std::string& me
 // fetched by the first pass, so that an unreachable or refusing token endpoint makes that org's
 // passes fail (with AUTH_* and a backoff) instead of stopping the daemon.
 std::shared_ptr<salesforce::TokenProvider> makeTokenProvider(const config::OrgConfig& org,
-                                                             int concurrency) {
+                                                             int concurrency,
+                                                             const std::string& stateDir) {
   const config::AuthConfig& auth = org.auth;
   if (auth.flow == "access-token") {
     if (!auth.accessToken) throw orgError(org, "auth has no access-token");
@@ -55,6 +56,8 @@ std::shared_ptr<salesforce::TokenProvider> makeTokenProvider(const config::OrgCo
     if (!auth.refreshToken) throw orgError(org, "flow refresh-token needs refresh-token");
     o.refreshToken = auth.refreshToken->resolve();
     if (auth.clientSecret) o.clientSecret = auth.clientSecret->resolve();
+    // Rotated refresh tokens are kept in state-dir (docs/auth.md "Rotating refresh tokens").
+    o.refreshTokenStore.emplace(stateDir, org.name);
   } else {
     throw orgError(org, fmt::format("unknown auth flow '{}'", auth.flow));
   }
@@ -67,7 +70,7 @@ std::shared_ptr<salesforce::TokenProvider> makeTokenProvider(const config::OrgCo
 }
 
 // Tokens and keys live in this process's memory: keep them out of core dumps and away from
-// ptrace by other processes of the same user (RELIABILITY.md 5.1).
+// ptrace by other processes of the same user (docs/reliability.md).
 void protectSecretsInMemory() {
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
     log::warning("prctl(PR_SET_DUMPABLE, 0) failed: {}; a core dump could hold tokens",
@@ -82,12 +85,13 @@ std::unique_ptr<Runtime> Runtime::create(config::Config cfg) {
   auto rt = std::make_unique<Runtime>();
   rt->config = std::move(cfg);
   for (const auto& org : rt->config.orgs) {
-    auto provider = makeTokenProvider(org, rt->config.concurrency);
+    auto provider = makeTokenProvider(org, rt->config.concurrency, rt->config.stateDir);
     salesforce::ClientOptions options;
     options.instanceUrl = org.instanceUrl;
     options.apiVersion = org.apiVersion;
     options.concurrency = rt->config.concurrency;
     options.caFile = org.caFile;
+    options.checkApiVersion = true;  // GET /services/data/ before the first call
     try {
       rt->clients.push_back(std::make_unique<salesforce::BulkClient>(options, provider));
     } catch (const std::invalid_argument& e) {
@@ -96,16 +100,29 @@ std::unique_ptr<Runtime> Runtime::create(config::Config cfg) {
     rt->orgs.push_back(engine::OrgTarget{org.name, rt->clients.back().get()});
   }
   for (const auto& p : rt->config.policies) rt->policies.push_back(&p);
+  rt->auditOptions = auditOptionsFor(rt->config);
   return rt;
+}
+
+audit::AuditOptions auditOptionsFor(const config::Config& config) {
+  audit::AuditOptions o;
+  o.rotateBytes = config.auditRotateBytes;
+  o.reserveBytes = config.auditReserveBytes;
+  o.anchorPath = config.stateDir + "/audit.anchor";
+  if (config.auditKey) o.key = config.auditKey->resolve();
+  return o;
 }
 
 std::unique_ptr<config::Config> loadOrReport(const std::string& path) {
   try {
     return std::make_unique<config::Config>(config::loadConfig(path));
   } catch (const config::ConfigError& e) {
-    for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.str());
+    // A diagnostic quotes the file's text: escaped, so that it is one line on the terminal.
+    for (const auto& d : e.diagnostics()) {
+      fmt::print(stderr, "{}\n", log::outside(d.str(), log::kMaxLineBytes));
+    }
     fmt::print(stderr, "bulkwarden: {} configuration error{} in {}\n", e.diagnostics().size(),
-               e.diagnostics().size() == 1 ? "" : "s", path);
+               e.diagnostics().size() == 1 ? "" : "s", log::outside(path));
     return nullptr;
   }
 }

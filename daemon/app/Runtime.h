@@ -18,10 +18,15 @@ struct Runtime {
   std::vector<std::unique_ptr<salesforce::BulkJobs>> clients;  // same order as config.orgs
   std::vector<engine::OrgTarget> orgs;
   std::vector<const policy::Policy*> policies;
+  audit::AuditOptions auditOptions;  // rotation, reserve, anchor in state-dir, audit-key
 
   // Resolves secrets and builds a client per org. Throws config::ConfigError.
   static std::unique_ptr<Runtime> create(config::Config config);
 };
+
+// The audit log's options from the config: the anchor state-dir/audit.anchor, audit-key resolved
+// (throws config::ConfigError when it cannot be read).
+audit::AuditOptions auditOptionsFor(const config::Config& config);
 
 // Loads the config; on error prints every diagnostic and returns nullptr (the caller exits 78).
 std::unique_ptr<config::Config> loadOrReport(const std::string& path);

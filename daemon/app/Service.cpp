@@ -121,11 +121,13 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     g->audit = current->audit;  // one writer per file: the chain continues
   } else {
     try {
-      g->audit = std::make_shared<audit::AuditLog>(
-          c.auditLog, audit::AuditOptions{c.auditRotateBytes, c.auditReserveBytes});
+      g->audit = std::make_shared<audit::AuditLog>(c.auditLog, g->rt->auditOptions);
     } catch (const audit::AuditError& e) {
       log::error("{}", e.what());
-      return failed(auditOpenExitCode(c.auditLog));
+      return failed(exitCodeFor(e, c.auditLog));
+    }
+    if (!g->audit->anchorNote().empty()) {
+      log::notice("audit anchor {}/audit.anchor: {}", c.stateDir, g->audit->anchorNote());
     }
     if (g->audit->recoveredBytes() > 0) {
       log::warning("audit log {}: cut off a torn last record of {} bytes", g->audit->path(),
@@ -161,8 +163,20 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   so.apiUsageShare = c.apiUsageShare;
   so.limitPause = c.limitPause;
   so.heartbeat = heartbeat_;
+  so.observer = &monitor_;
+  engine::PassListener* listener = &listener_;
+  if (!c.notifications.empty()) {
+    try {
+      g->notifications =
+          std::make_unique<notify::Notifications>(c.notifications, c.stateDir, &listener_);
+    } catch (const config::ConfigError& e) {
+      for (const auto& d : e.diagnostics()) log::error("{}", d.str());
+      return failed(kExitConfig);
+    }
+    listener = g->notifications.get();
+  }
   g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
-                                                     *g->timedAudit, clock_, g->stop, &listener_);
+                                                     *g->timedAudit, clock_, g->stop, listener);
   return g;
 }
 
@@ -218,6 +232,7 @@ void Service::start(Generation& g, std::string_view why) {
             g.audit->path());
   // Ready before the first pass, so that its STATUS= line follows READY=1.
   notifier_.ready(readyStatus(g));
+  if (g.notifications) g.notifications->start();  // after the previous generation's stopped
   g.thread = std::thread([&g] {
     g.scheduler->runUntilStopped();
     g.done.store(true);
@@ -237,6 +252,7 @@ void Service::stopGeneration(Generation& g) {
     if (healthy(g)) notifier_.watchdog();
   }
   g.thread.join();
+  if (g.notifications) g.notifications->stop();
 }
 
 std::string Service::readyStatus(const Generation& g) const {
@@ -259,8 +275,9 @@ void Service::reload() {
   if (!next) return fail("could not build the new configuration");
   if (startHttp(next->rt->config) != kExitOk) return fail("http endpoint");
   // The old scheduler finishes the actions it has sent and records them; actions it had not
-  // started are dropped from its pass, and the new scheduler's first pass (every policy is due at
-  // start) sees those jobs again.
+  // started are dropped from its pass. The new scheduler keeps each policy's schedule (the last
+  // passes are in the state store): a reload is not a reason to call Salesforce, and a cron
+  // policy must not run outside its times. The dropped jobs are seen again at the next pass.
   stopGeneration(*gen_);
   auto old = std::move(gen_);
   gen_ = std::move(next);

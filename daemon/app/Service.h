@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "app/Commands.h"
+#include "app/ExitCodes.h"
 #include "app/Notify.h"
 #include "app/Runtime.h"
 #include "audit/AuditLog.h"
 #include "engine/Clock.h"
 #include "engine/Scheduler.h"
 #include "engine/StopSignal.h"
+#include "notify/Notifications.h"
 #include "state/SqliteStateStore.h"
 #include "status/Instruments.h"
 #include "status/Monitor.h"
@@ -68,6 +70,7 @@ class Service {
     std::unique_ptr<status::TimedAudit> timedAudit;
     std::vector<std::unique_ptr<status::MeteredJobs>> metered;
     engine::StopSignal stop;
+    std::unique_ptr<notify::Notifications> notifications;  // none when the config has none
     std::unique_ptr<engine::Scheduler> scheduler;
     std::thread thread;
     std::atomic<bool> done{false};  // the scheduler thread has returned

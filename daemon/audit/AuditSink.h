@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 
 #include "audit/Fields.h"
@@ -11,10 +12,21 @@
 namespace bulkwarden::audit {
 
 // A record could not be written or synced. Whoever gets it must not send the action the record
-// was meant to announce: no action without its audit record.
+// was meant to announce: no action without its audit record. The kind tells a caller at start
+// which exit code fits (app/ExitCodes.h).
 class AuditError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  enum class Kind {
+    Io,       // the trail cannot be written (74)
+    Refused,  // a person must look: unsafe file, damaged or cut trail (78)
+    Busy,     // may clear by itself: another writer holds the trail, read-only file system (75)
+  };
+  explicit AuditError(const std::string& what, Kind kind = Kind::Io)
+      : std::runtime_error(what), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
 };
 
 class AuditSink {

@@ -21,8 +21,9 @@ using policy::Op;
 
 const std::vector<std::string_view> kPolicyKeys = {"name",    "description", "resource", "orgs",
                                                    "mode",    "schedule",    "filters",  "action",
-                                                   "windows", "limits",      "exempt"};
-const std::vector<std::string_view> kScheduleKeys = {"every", "cron", "timezone"};
+                                                   "windows", "limits",      "exempt",   "notify"};
+const std::vector<std::string_view> kScheduleKeys = {"every", "cron", "timezone",
+                                                     "starting-deadline"};
 const std::vector<std::string_view> kWindowsKeys = {"allow", "deny", "timezone"};
 const std::vector<std::string_view> kWindowKeys = {"days", "from", "to"};
 const std::vector<std::string_view> kLimitsKeys = {"max-actions", "max-percent"};
@@ -31,6 +32,7 @@ const std::vector<std::string_view> kExemptKeys = {"job", "createdById", "object
 const std::vector<std::string_view> kOlderThanKeys = {"field", "age"};
 
 constexpr auto kMinEvery = std::chrono::seconds(1);
+constexpr auto kMinStartingDeadline = std::chrono::minutes(1);
 constexpr auto kMaxEvery = std::chrono::days(7);
 
 const std::vector<std::string_view>& filterKeys() {
@@ -467,6 +469,7 @@ void loadSchedule(const YAML::Node& node, DiagnosticSink& sink, policy::Schedule
   const auto* every = s.find("every");
   const auto* cron = s.find("cron");
   const auto* tz = s.find("timezone");
+  const auto* deadline = s.find("starting-deadline");
   if (every && cron) {
     sink.error(cron->keyNode, "a schedule has either 'every' or 'cron', not both",
                "{ every: 5m } or { cron: \"*/5 * * * *\", timezone: Europe/Paris }");
@@ -481,6 +484,10 @@ void loadSchedule(const YAML::Node& node, DiagnosticSink& sink, policy::Schedule
     if (tz) {
       sink.error(tz->keyNode, "'timezone' goes with 'cron', not 'every'",
                  "an 'every' schedule is a fixed interval, the same in every zone");
+    }
+    if (deadline) {
+      sink.error(deadline->keyNode, "'starting-deadline' goes with 'cron', not 'every'",
+                 "an 'every' schedule never skips: a missed tick runs at once");
     }
     if (auto text = scalarText(every->value, sink, "a duration such as 5m")) {
       auto d = model::parseDuration(*text);
@@ -509,6 +516,19 @@ void loadSchedule(const YAML::Node& node, DiagnosticSink& sink, policy::Schedule
     }
   }
   schedule.zone = tz ? zoneAt(tz->value, sink) : policy::TimeZone::utc();
+  if (deadline) {
+    if (auto text = scalarText(deadline->value, sink, "a duration such as 1h")) {
+      auto d = model::parseDuration(*text);
+      if (!d) {
+        sink.error(deadline->value, fmt::format("bad duration '{}'", *text), kDurationHint);
+      } else if (*d < kMinStartingDeadline || *d > kMaxEvery) {
+        sink.error(deadline->value, fmt::format("starting-deadline {} is out of range", *text),
+                   "from 1m (a pass at a fire time may start a few seconds late) to 7d");
+      } else {
+        schedule.startingDeadline = *d;
+      }
+    }
+  }
 }
 
 std::optional<int> clockTime(const YAML::Node& node, DiagnosticSink& sink) {
@@ -743,6 +763,24 @@ void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
       } else {
         p.resource = *resource;
       }
+    }
+  }
+  if (const auto* e = m.find("notify")) {
+    // Names are checked against the config's notifications once both are loaded (loadConfig).
+    const YAML::Node& v = e->value;
+    std::vector<YAML::Node> items;
+    if (v.IsScalar()) {
+      items.push_back(v);
+    } else if (v.IsSequence()) {
+      for (const YAML::Node& item : v) items.push_back(item);
+    } else {
+      sink.error(v, fmt::format("expected a list of notification names, got {}", kindName(v)));
+    }
+    for (const YAML::Node& item : items) {
+      auto name = scalarText(item, sink, "a notification name");
+      if (!name || std::find(p.notify.begin(), p.notify.end(), *name) != p.notify.end()) continue;
+      p.notify.push_back(*name);
+      p.notifyWhere.push_back(sink.at(item));
     }
   }
   if (const auto* e = m.find("orgs")) {

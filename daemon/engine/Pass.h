@@ -38,8 +38,10 @@ struct PassSummary {
   std::optional<std::string> auditError;  // the audit trail failed: the pass stopped acting
   std::optional<std::string> stateError;  // the state store failed: the pass acted on nothing
   bool stopped = false;                   // a stop was requested before every action ran
-  bool limitExceeded = false;         // the daily allowance (REQUEST_LIMIT_EXCEEDED) during actions
-  bool unauthorized = false;          // a 401 during actions that a new token did not cure
+  bool limitExceeded = false;  // the daily allowance (REQUEST_LIMIT_EXCEEDED) during actions
+  // An action got 401 even after the token was renewed (or it could not be renewed): the pass
+  // stopped acting. Not a limit: the org is not paused for it.
+  bool unauthorized = false;
   std::optional<std::string> notRun;  // the pass did not run: why (org paused, breaker, API budget)
   int pages = 0;
   int64_t jobsSeen = 0;    // distinct jobs listed: a job listed twice counts once
@@ -66,6 +68,9 @@ class PassListener {
   virtual void onDecision(const PassSummary&, const Decision&) {}
   virtual void onResult(const PassSummary&, const Decision&) {}
   virtual void onSkipped(const PassSummary&, const salesforce::SkippedRecord&) {}
+  // After the pass, every decision it made with its final outcome, held ones included (called by
+  // the Scheduler, on the org's thread, just before onPassEnd).
+  virtual void onPassDecisions(const PassSummary&, const std::vector<Decision>&) {}
   // After the pass, with its final summary (called by the Scheduler, on the org's thread).
   virtual void onPassEnd(const PassSummary&) {}
 };

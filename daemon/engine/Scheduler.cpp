@@ -50,16 +50,87 @@ NextTick advance(const policy::Schedule& schedule, model::Timestamp tick, model:
 
 model::Timestamp firstTick(const policy::Schedule& schedule, std::optional<model::Timestamp> last,
                            model::Timestamp now) {
-  if (!last) {
-    if (schedule.cron) {
-      auto n = schedule.nextAfter(now);
-      return n ? *n : now + std::chrono::days(7);
-    }
-    return now;
+  return schedule.firstDue(last, now);
+}
+
+Timetable::Timetable(std::vector<const policy::Policy*> policies,
+                     const std::vector<std::optional<model::Timestamp>>& last, model::Timestamp now)
+    : policies_(std::move(policies)), followUp_(policies_.size()) {
+  for (size_t i = 0; i < policies_.size(); ++i) {
+    next_.push_back(
+        firstTick(policies_[i]->schedule, i < last.size() ? last[i] : std::nullopt, now));
   }
-  auto n = schedule.nextAfter(*last);
-  if (!n || *n <= now) return now;  // missed one or more ticks: one catch-up pass now
-  return *n;
+}
+
+Timetable::Due Timetable::take(model::Timestamp now) {
+  Due due;
+  for (size_t i = 0; i < policies_.size(); ++i) {
+    const auto& schedule = policies_[i]->schedule;
+    if (next_[i] <= now) {
+      if (schedule.cron && now - next_[i] > schedule.startingDeadline) {
+        due.expired.emplace_back(i, next_[i]);
+        auto n = schedule.nextAfter(now);
+        next_[i] = n ? *n : now + std::chrono::days(7);
+        continue;
+      }
+      due.scheduled.push_back(i);
+      if (followUp_[i] && *followUp_[i] <= now) followUp_[i].reset();  // this pass covers it
+    } else if (followUp_[i] && *followUp_[i] <= now) {
+      due.followUps.push_back(i);
+      followUp_[i].reset();
+    }
+  }
+  return due;
+}
+
+std::map<std::string, model::Timestamp> Timetable::horizons(const Due& due,
+                                                            model::Timestamp now) const {
+  std::map<std::string, model::Timestamp> out;
+  for (size_t i = 0; i < policies_.size(); ++i) {
+    const auto& schedule = policies_[i]->schedule;
+    if (schedule.cron) continue;
+    bool scheduled =
+        std::find(due.scheduled.begin(), due.scheduled.end(), i) != due.scheduled.end();
+    out[policies_[i]->name] = scheduled ? advance(schedule, next_[i], now).next : next_[i];
+  }
+  return out;
+}
+
+void Timetable::crossing(const std::string& name, model::Timestamp at) {
+  for (size_t i = 0; i < policies_.size(); ++i) {
+    const auto& p = *policies_[i];
+    if (p.name != name || p.schedule.cron) continue;
+    if (at >= next_[i]) return;  // the scheduled pass comes first
+    // A follow-up exists to act at the crossing; while the windows are closed it could only
+    // record held decisions, so it waits for them to open.
+    if (!p.windows.empty()) {
+      auto open = p.windows.nextOpen(at, next_[i]);
+      if (!open) return;
+      at = *open;
+    }
+    if (!followUp_[i] || at < *followUp_[i]) followUp_[i] = at;
+    return;
+  }
+}
+
+std::vector<std::pair<size_t, int64_t>> Timetable::ran(const Due& due, model::Timestamp after) {
+  std::vector<std::pair<size_t, int64_t>> skipped;
+  for (size_t i : due.scheduled) {
+    NextTick t = advance(policies_[i]->schedule, next_[i], after);
+    next_[i] = t.next;
+    if (followUp_[i] && *followUp_[i] >= next_[i]) followUp_[i].reset();
+    if (t.missed > 0) skipped.emplace_back(i, t.missed);
+  }
+  return skipped;
+}
+
+model::Timestamp Timetable::wake() const {
+  model::Timestamp wake = model::Timestamp::max();
+  for (size_t i = 0; i < policies_.size(); ++i) {
+    wake = std::min(wake, next_[i]);
+    if (followUp_[i]) wake = std::min(wake, *followUp_[i]);
+  }
+  return wake;
 }
 
 std::string summaryLine(const PassSummary& s) {
@@ -75,6 +146,7 @@ std::string summaryLine(const PassSummary& s) {
       static_cast<double>(s.duration.count()) / 1000.0);
   if (s.listingError) line += "; listing failed: " + s.listingError->describe();
   if (s.auditError) line += "; audit trail failed: " + *s.auditError;
+  if (s.unauthorized) line += "; stopped acting: unauthorized even after renewing the token";
   if (s.stopped) line += "; stopped before every action ran";
   if (s.notRun) {
     return fmt::format("{} {}: pass skipped: {}", s.org, model::resourceName(s.resource),
@@ -125,6 +197,7 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     } else {
       log::error("{}", summaryLine(s));
     }
+    if (listener_) listener_->onPassDecisions(s, pass.decisions());
     if (listener_) listener_->onPassEnd(s);
     out.push_back(std::move(s));
   }
@@ -134,10 +207,34 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
 std::optional<std::string> Scheduler::refusal(const OrgTarget& org, OrgGuard& guard) {
   model::Timestamp now = clock_.now();
   if (guard.pausedUntil && now < *guard.pausedUntil) {
-    return fmt::format("Salesforce refused with REQUEST_LIMIT_EXCEEDED; the org is paused until {}",
-                       model::formatRfc3339(*guard.pausedUntil));
+    return fmt::format(
+        "Salesforce refused with REQUEST_LIMIT_EXCEEDED (daily allowance); the org is paused "
+        "until {}",
+        model::formatRfc3339(*guard.pausedUntil));
   }
-  guard.pausedUntil.reset();
+  if (guard.pausedUntil) {
+    // The allowance is a rolling 24 h window: only the org can say whether it has room again.
+    // One call now; passes resume only when it shows usage under the maximum.
+    auto probe = org.jobs->probeUsage();
+    std::optional<std::string> still;
+    if (!probe.ok() && probe.error().kind == salesforce::ApiError::Kind::LimitExceeded) {
+      still = probe.error().describe();
+    } else if (probe.ok() && probe.value().max > 0 && probe.value().used >= probe.value().max) {
+      still = fmt::format("API usage {}/{}", probe.value().used, probe.value().max);
+    }
+    if (still) {
+      guard.pausedUntil = now + options_.limitPause;
+      log::warning("{}: daily API allowance still used up ({}); next probe at {}", org.name, *still,
+                   model::formatRfc3339(*guard.pausedUntil));
+      return fmt::format(
+          "the daily API allowance is still used up ({}); the org is paused until {}", *still,
+          model::formatRfc3339(*guard.pausedUntil));
+    }
+    log::info("{}: the daily API allowance has room again ({}); passes resume", org.name,
+              probe.ok() ? fmt::format("API usage {}/{}", probe.value().used, probe.value().max)
+                         : "the probe failed: " + probe.error().describe());
+    guard.pausedUntil.reset();
+  }
   auto usage = org.jobs->usage();
   if (options_.apiUsageShare > 0 && options_.apiUsageShare < 1 && usage.max > 0 &&
       static_cast<double>(usage.used) >= options_.apiUsageShare * static_cast<double>(usage.max)) {
@@ -165,8 +262,10 @@ void Scheduler::learn(const OrgTarget& org, OrgGuard& guard, const PassSummary& 
       (s.listingError && s.listingError->kind == salesforce::ApiError::Kind::LimitExceeded);
   if (limited) {
     guard.pausedUntil = now + options_.limitPause;
-    log::error("{}: REQUEST_LIMIT_EXCEEDED: no call to this org until {}", org.name,
-               model::formatRfc3339(*guard.pausedUntil));
+    log::error(
+        "{}: REQUEST_LIMIT_EXCEEDED, the daily API allowance is used up: no call to this org "
+        "until {}, then one call to learn its usage",
+        org.name, model::formatRfc3339(*guard.pausedUntil));
     return;
   }
   if (s.listingComplete) {
@@ -218,21 +317,31 @@ void Scheduler::orgLoop(const OrgTarget& org) {
   }
   if (mine.empty()) return;
   model::Timestamp start = clock_.now();
-  std::vector<model::Timestamp> next(mine.size());
-  std::vector<std::optional<model::Timestamp>> followUp(mine.size());
+  std::vector<std::optional<model::Timestamp>> last(mine.size());
   for (size_t i = 0; i < mine.size(); ++i) {
-    std::optional<model::Timestamp> last;
     try {
-      last = options_.state->lastPass(org.name, mine[i]->name);
+      last[i] = options_.state->lastPass(org.name, mine[i]->name);
     } catch (const state::StateError& e) {
       log::error("{}: cannot read the last pass of {}: {}", org.name, mine[i]->name, e.what());
     }
-    next[i] = firstTick(mine[i]->schedule, last, start);
-    if (last && next[i] == start) {
-      log::info("{}: policy {} missed its schedule since {}: one catch-up pass now", org.name,
-                mine[i]->name, model::formatRfc3339(*last));
+  }
+  Timetable table(mine, last, start);
+  for (size_t i = 0; i < mine.size(); ++i) {
+    if (last[i] && table.next(i) == start) {
+      log::info("{}: policy {} missed its schedule ({}) since {}: one catch-up pass now", org.name,
+                mine[i]->name, mine[i]->schedule.describe(), model::formatRfc3339(*last[i]));
     }
   }
+  std::vector<std::optional<model::Timestamp>> published(mine.size());
+  auto publish = [&] {
+    if (!options_.observer) return;
+    for (size_t i = 0; i < mine.size(); ++i) {
+      if (published[i] == table.next(i)) continue;
+      published[i] = table.next(i);
+      options_.observer->onNextPass(org.name, mine[i]->name, table.next(i));
+    }
+  };
+  publish();
   auto beat = [&](bool inPass) {
     std::lock_guard lock(mutex_);
     auto& p = progress_[org.name];
@@ -243,66 +352,49 @@ void Scheduler::orgLoop(const OrgTarget& org) {
   while (!stop_.requested()) {
     beat(false);
     model::Timestamp now = clock_.now();
-    std::vector<const policy::Policy*> due;
-    std::vector<size_t> ran, followed;
-    for (size_t i = 0; i < mine.size(); ++i) {
-      if (next[i] <= now) {
-        due.push_back(mine[i]);
-        ran.push_back(i);
-      } else if (followUp[i] && *followUp[i] <= now) {
-        due.push_back(mine[i]);
-        followed.push_back(i);
-      }
+    Timetable::Due due = table.take(now);
+    for (const auto& [i, fire] : due.expired) {
+      log::warning(
+          "{}: policy {} missed its fire time {} by more than its starting-deadline {}: skipped; "
+          "next at {}",
+          org.name, mine[i]->name, model::formatRfc3339(fire),
+          model::formatDuration(mine[i]->schedule.startingDeadline),
+          model::formatRfc3339(table.next(i)));
     }
     if (!due.empty()) {
       // Each policy's next scheduled pass: crossings before it get a follow-up.
-      std::map<std::string, model::Timestamp> horizon;
-      for (size_t i = 0; i < mine.size(); ++i) {
-        horizon[mine[i]->name] =
-            next[i] <= now ? advance(mine[i]->schedule, next[i], now).next : next[i];
+      auto horizon = table.horizons(due, now);
+      std::vector<const policy::Policy*> run, scheduled;
+      for (size_t i : due.scheduled) {
+        run.push_back(mine[i]);
+        scheduled.push_back(mine[i]);
       }
-      for (size_t i : followed) {
+      for (size_t i : due.followUps) {
         log::info("{}: follow-up pass for {}: a job crosses its age threshold now", org.name,
                   mine[i]->name);
-        followUp[i].reset();
+        run.push_back(mine[i]);
       }
       beat(true);
-      auto summaries = runDue(org, due, horizon);
+      auto summaries = runDue(org, run, horizon);
       // A pass's worker threads leave freed pages in their malloc arenas; hand them back so that
       // the daemon idles small between passes (issue 7: idle RSS under 15 MB).
       malloc_trim(0);
       beat(false);
-      std::vector<const policy::Policy*> scheduled;
-      for (size_t i : ran) scheduled.push_back(mine[i]);
       recordPasses(org, scheduled, now);
-      for (const auto& s : summaries) {
-        for (const auto& [name, t] : s.crossings) {
-          for (size_t i = 0; i < mine.size(); ++i) {
-            if (mine[i]->name != name) continue;
-            if (!followUp[i] || t < *followUp[i]) followUp[i] = t;
-          }
-        }
-      }
-    }
-    model::Timestamp after = clock_.now();
-    for (size_t i : ran) {
-      NextTick t = advance(mine[i]->schedule, next[i], after);
-      next[i] = t.next;
-      if (followUp[i] && *followUp[i] >= next[i]) followUp[i].reset();  // the pass comes first
-      if (t.missed > 0) {
+      for (const auto& [i, missed] : table.ran(due, clock_.now())) {
         std::lock_guard lock(mutex_);
-        skipped_[org.name] += t.missed;
+        skipped_[org.name] += missed;
         log::warning("{}: policy {} skipped {} tick(s): the previous pass was still running",
-                     org.name, mine[i]->name, t.missed);
+                     org.name, mine[i]->name, missed);
+      }
+      for (const auto& s : summaries) {
+        for (const auto& [name, t] : s.crossings) table.crossing(name, t);
       }
     }
-    model::Timestamp wake = *std::min_element(next.begin(), next.end());
-    for (const auto& f : followUp) {
-      if (f && *f < wake) wake = *f;
-    }
+    publish();
     // Waits on the steady clock, at most a minute at a time, so that a wall-clock step (NTP,
     // suspend) is noticed within a minute.
-    auto wait = std::clamp<model::Duration>(wake - clock_.now(), model::Duration(0),
+    auto wait = std::clamp<model::Duration>(table.wake() - clock_.now(), model::Duration(0),
                                             std::chrono::minutes(1));
     if (options_.heartbeat.count() > 0) wait = std::min<model::Duration>(wait, options_.heartbeat);
     if (stop_.waitUntil(std::chrono::steady_clock::now() + wait)) break;

@@ -28,6 +28,15 @@ struct OrgTarget {
   salesforce::BulkJobs* jobs = nullptr;
 };
 
+// Told each policy's next scheduled pass of an org whenever it changes (/status). Called from the
+// org's scheduler thread; implementations must be thread-safe.
+class ScheduleObserver {
+ public:
+  virtual ~ScheduleObserver() = default;
+  virtual void onNextPass(const std::string& org, const std::string& policy,
+                          model::Timestamp next) = 0;
+};
+
 struct SchedulerOptions {
   bool dryRun = false;
   int concurrency = 8;
@@ -39,7 +48,11 @@ struct SchedulerOptions {
   // Above this share of the org's daily API allowance (Sforce-Limit-Info), no new pass starts:
   // only the calls for actions already decided are made. 0 or >= 1: no threshold.
   double apiUsageShare = 0.9;
-  // After 403 REQUEST_LIMIT_EXCEEDED the org is left alone this long (the window is 24 h).
+  ScheduleObserver* observer = nullptr;  // told each policy's next pass (/status)
+  // After 403 REQUEST_LIMIT_EXCEEDED for the daily allowance the org is left alone this long;
+  // then one probe call (BulkJobs::probeUsage) asks for its usage: passes resume when it shows
+  // usage under the maximum (the allowance is a rolling 24 h window), else another pause. The
+  // concurrent-request kind of the 403 never pauses (the client retries it in seconds).
   model::Duration limitPause = std::chrono::hours(1);
   // Circuit breaker per org: open after this many passes in a row whose listing failed for a
   // transient reason; then one probe pass after the cooldown.
@@ -61,11 +74,55 @@ struct NextTick {
 };
 // After running the tick `tick` and finishing at `now`: the next tick after `now`.
 NextTick advance(const policy::Schedule& schedule, model::Timestamp tick, model::Timestamp now);
-// At start: when the policy is first due. `last`: its last pass from the state store. One or more
-// missed ticks since `last` give exactly one catch-up pass, now. No record: `every` runs now,
-// cron waits for its next fire time.
+// At start: when the policy is first due (policy::Schedule::firstDue).
 model::Timestamp firstTick(const policy::Schedule& schedule, std::optional<model::Timestamp> last,
                            model::Timestamp now);
+
+// One org's timetable: when each of its policies is next due, and the follow-up passes asked
+// for by age-threshold crossings. Time is passed in, never read, so that the rules are tested
+// with an injected clock. The rules:
+// - a cron policy runs at its fire times; a fire time found missed (the loop was busy or the
+//   clock jumped) runs late only within the policy's starting deadline, else it is skipped;
+// - a cron policy gets no follow-up passes: its cron names the times it may touch Salesforce;
+// - an interval policy's follow-up falls inside its windows: one due while they are closed moves
+//   to their opening, and is dropped when the next scheduled pass comes first.
+// Not thread-safe: owned by one org loop.
+class Timetable {
+ public:
+  // `last[i]`: the last pass of policies[i] (none: never ran), as read from the state store.
+  Timetable(std::vector<const policy::Policy*> policies,
+            const std::vector<std::optional<model::Timestamp>>& last, model::Timestamp now);
+
+  struct Due {
+    std::vector<size_t> scheduled;  // at (or late within the deadline after) a scheduled time
+    std::vector<size_t> followUps;  // follow-up passes for age-threshold crossings
+    // Cron fire times missed by more than the starting deadline: skipped, not run.
+    std::vector<std::pair<size_t, model::Timestamp>> expired;
+    bool empty() const { return scheduled.empty() && followUps.empty(); }
+  };
+  // What runs at `now`. Expired fire times move on to the next one; follow-ups taken are cleared.
+  Due take(model::Timestamp now);
+  // Per policy (by name), the horizon before which crossings ask for a follow-up: the policy's
+  // next scheduled pass. Cron policies are left out (no follow-ups).
+  std::map<std::string, model::Timestamp> horizons(const Due& due, model::Timestamp now) const;
+  // A job crosses an age threshold of `policy` at `at`: ask for a follow-up pass.
+  void crossing(const std::string& policy, model::Timestamp at);
+  // After the pass of `due` ended at `after`: the scheduled ones move to their next tick.
+  // Returns, per policy index, the ticks that fell inside the pass (skipped).
+  std::vector<std::pair<size_t, int64_t>> ran(const Due& due, model::Timestamp after);
+  // When the loop must wake up next.
+  model::Timestamp wake() const;
+
+  size_t size() const { return policies_.size(); }
+  const policy::Policy& policy(size_t i) const { return *policies_[i]; }
+  model::Timestamp next(size_t i) const { return next_[i]; }
+  std::optional<model::Timestamp> followUp(size_t i) const { return followUp_[i]; }
+
+ private:
+  std::vector<const policy::Policy*> policies_;
+  std::vector<model::Timestamp> next_;
+  std::vector<std::optional<model::Timestamp>> followUp_;
+};
 
 class Scheduler {
  public:
@@ -107,7 +164,7 @@ class Scheduler {
   // Per org, fixed at construction; each is touched only by its org's thread.
   struct OrgGuard {
     CircuitBreaker breaker;
-    std::optional<model::Timestamp> pausedUntil;
+    std::optional<model::Timestamp> pausedUntil;  // daily allowance used up: probe after this
     // When passes began to be skipped for the API budget. The usage we know is the last
     // Sforce-Limit-Info seen, which a skipped pass cannot refresh: every kBudgetRecheck one pass
     // runs, to learn whether the rolling 24-hour window has come down.

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
-#include <regex>
 
 namespace bulkwarden::log {
 namespace {
@@ -86,40 +85,9 @@ void setLevel(Level level) { gLevel.store(static_cast<int>(level)); }
 Level level() { return static_cast<Level>(gLevel.load()); }
 bool enabled(Level l) { return static_cast<int>(l) >= gLevel.load(std::memory_order_relaxed); }
 
-std::string redactSecrets(std::string_view text) {
-  // Session ids: 00D + 12-15 id chars + '!' + token text. Bearer tokens in headers. PEM blocks.
-  static const std::regex kSession(R"(00D[0-9A-Za-z]{12,15}![0-9A-Za-z._\-]+)");
-  static const std::regex kBearer(R"((Bearer\s+)[^\s"',]+)", std::regex::icase);
-  static const std::regex kPem(
-      R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$))");
-  // OAuth fields in a form body or a JSON reply, an Authorization header, a signed JWT.
-  static const std::regex kForm(
-      R"(((assertion|client_secret|refresh_token|access_token|password)=)[^&\s"]+)",
-      std::regex::icase);
-  static const std::regex kJson(
-      R"re(("(access_token|refresh_token|client_secret|assertion|signature)"\s*:\s*")[^"]*)re",
-      std::regex::icase);
-  static const std::regex kAuthorization(R"((Authorization:\s*)[^\r\n]+)", std::regex::icase);
-  static const std::regex kJwt(R"(eyJ[A-Za-z0-9_\-]+\.eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)");
-  std::string out(text);
-  if (out.find("00D") != std::string::npos) out = std::regex_replace(out, kSession, "00D***");
-  if (out.find("earer") != std::string::npos) out = std::regex_replace(out, kBearer, "$1***");
-  if (out.find("-----BEGIN") != std::string::npos)
-    out = std::regex_replace(out, kPem, "[PEM redacted]");
-  if (out.find('=') != std::string::npos) out = std::regex_replace(out, kForm, "$1***");
-  if (out.find("\":") != std::string::npos || out.find("\" :") != std::string::npos) {
-    out = std::regex_replace(out, kJson, "$1***");
-  }
-  if (out.find("uthorization") != std::string::npos) {
-    out = std::regex_replace(out, kAuthorization, "$1***");
-  }
-  if (out.find("eyJ") != std::string::npos) out = std::regex_replace(out, kJwt, "[JWT redacted]");
-  return out;
-}
-
 void write(Level level, std::string_view text) {
   std::string line;
-  std::string clean = redactSecrets(text);
+  const std::string clean = outside(text, kMaxLineBytes);
   if (underJournal()) {
     line = fmt::format("<{}>{}\n", journalPriority(level), clean);
   } else {

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "log/Sanitize.h"
+
 namespace bulkwarden::log {
 
 enum class Level { Debug = 0, Info = 1, Notice = 2, Warning = 3, Error = 4, Critical = 5 };
@@ -20,12 +22,11 @@ void setLevel(Level level);
 Level level();
 bool enabled(Level level);
 
-// Writes one line. `text` must already be free of secrets; redactSecrets() is applied as a last
-// line of defence.
+// Writes one line. `text` must already be free of secrets and hold outside strings only through
+// outside() (log/Sanitize.h); as a last line of defence the whole text goes through outside()
+// again with the line cap kMaxLineBytes: secrets masked, control characters and invalid UTF-8
+// escaped (no line can hold a raw newline or ESC), the length capped.
 void write(Level level, std::string_view text);
-
-// Masks what looks like a Salesforce session id (00D...!...), a bearer token or PEM text.
-std::string redactSecrets(std::string_view text);
 
 template <class... Args>
 void debug(fmt::format_string<Args...> f, Args&&... args) {

@@ -138,6 +138,8 @@ std::optional<Cron> Cron::parse(std::string_view text, std::string* error) {
       !parseField(fields[4], FieldSpec{"day-of-week", 0, 6, kDays.data(), 7, 0}, c.dows_, error)) {
     return std::nullopt;
   }
+  c.minuteStar_ = fields[0].front() == '*';
+  c.hourStar_ = fields[1].front() == '*';
   c.domStar_ = fields[2].front() == '*';
   c.dowStar_ = fields[4].front() == '*';
   return c;
@@ -153,9 +155,17 @@ bool Cron::dayMatches(int dom, unsigned month, int dow) const {
 
 std::optional<int64_t> Cron::nextSeconds(int64_t after, const TimeZone& zone) const {
   using namespace std::chrono;
+  // Wall times are visited in order, but across a fall-back overlap wall order and instant order
+  // differ (the second 02:10 comes after the first 02:50): when the candidate found is a second
+  // occurrence, later wall times within kOverlapScan may still give an earlier instant, so the
+  // smallest is kept.
+  constexpr int64_t kOverlapScan = 3 * 3600;  // longer than any offset change in the tz database
+  std::optional<int64_t> best;
+  std::optional<int64_t> stopAt;  // wall time beyond which nothing earlier can come
   int64_t local = after + zone.offsetAt(after);
   int64_t firstDay = local >= 0 ? local / 86400 : (local - 86399) / 86400;
   for (int64_t day = firstDay; day < firstDay + 366 * 30; ++day) {
+    if (stopAt && day * 86400 > *stopAt) break;
     sys_days sd{days{day}};
     year_month_day ymd{sd};
     int dow = static_cast<int>(weekday{sd}.c_encoding());
@@ -167,17 +177,37 @@ std::optional<int64_t> Cron::nextSeconds(int64_t after, const TimeZone& zone) co
       for (int m = 0; m < 60; ++m) {
         if (!minutes_.test(static_cast<size_t>(m))) continue;
         int64_t wall = hourStart + m * 60;
+        if (stopAt && wall > *stopAt) return best;
+        std::optional<int64_t> candidate;
+        bool second = false;  // the second occurrence of a repeated wall time
         auto instants = zone.instantsOf(wall);
-        // A nonexistent wall time runs at the end of the gap; an ambiguous one at its first
-        // occurrence only.
-        int64_t candidate = instants.empty()
-                                ? zone.nextChangeAfter(wall - 2 * 86400, wall + 2 * 86400)
-                                : instants.front();
-        if (candidate > after) return candidate;
+        if (instants.empty()) {
+          // Inside a spring-forward gap. As cronie: a fixed time runs once, right after the
+          // change; a wildcard schedule just goes on at the next time that exists.
+          if (!wildcard()) {
+            int64_t end = zone.nextChangeAfter(wall - 2 * 86400, wall + 2 * 86400);
+            if (end > after) candidate = end;
+          }
+        } else {
+          // In a fall-back overlap a fixed time runs at its first occurrence only; a wildcard
+          // schedule runs in both, as cronie does ("0 * * * *" stays hourly).
+          size_t uses = wildcard() ? instants.size() : 1;
+          for (size_t i = 0; i < uses && !candidate; ++i) {
+            if (instants[i] > after) {
+              candidate = instants[i];
+              second = i > 0;
+            }
+          }
+        }
+        if (!candidate) continue;
+        if (!best || *candidate < *best) best = candidate;
+        // Only a second occurrence can be beaten by a later wall time (a first occurrence of
+        // the same repeated hour); any other candidate is the answer.
+        if (!stopAt) stopAt = second ? wall + kOverlapScan : wall;
       }
     }
   }
-  return std::nullopt;
+  return best;
 }
 
 std::optional<model::Timestamp> Cron::next(model::Timestamp after, const TimeZone& zone) const {

@@ -3,10 +3,13 @@
 // next fire time in an IANA time zone. Vixie rules: when both day-of-month and day-of-week are
 // restricted (neither starts with '*'), a day matches when either does.
 //
-// Daylight saving time: a wall time that does not exist (inside a spring-forward gap) fires once,
-// at the first instant after the gap (e.g. 02:30 in Europe/Paris on the last Sunday of March fires
-// at 03:00 CEST, 01:00 UTC); a wall time that happens twice (fall-back overlap) fires once, at its
-// first occurrence. So no run is skipped or doubled. Immutable; thread-safe.
+// Daylight saving time, as cronie: a schedule whose minute or hour field starts with '*' (a
+// "wildcard" schedule such as "*/15 * * * *" or "0 * * * *") runs at the wall times that exist:
+// in both occurrences of a repeated (fall-back) hour, and not for wall times inside a
+// spring-forward gap. A fixed-time schedule ("30 2 * * *") runs once a day whatever happens: at
+// the first occurrence of a repeated time, and right after the change for a time that does not
+// exist (02:30 in Europe/Paris on the last Sunday of March fires at 03:00 CEST, 01:00 UTC).
+// Immutable; thread-safe.
 #pragma once
 
 #include <bitset>
@@ -31,6 +34,8 @@ class Cron {
   std::optional<int64_t> nextSeconds(int64_t after, const TimeZone& zone) const;
 
   const std::string& text() const { return text_; }
+  // The minute or hour field starts with '*' (cronie's MIN_STAR/HR_STAR): see DST above.
+  bool wildcard() const { return minuteStar_ || hourStar_; }
 
  private:
   bool dayMatches(int dom, unsigned month, int dow) const;
@@ -41,6 +46,8 @@ class Cron {
   std::bitset<32> doms_;    // 1..31
   std::bitset<13> months_;  // 1..12
   std::bitset<7> dows_;     // 0 = Sunday
+  bool minuteStar_ = false;
+  bool hourStar_ = false;
   bool domStar_ = false;
   bool dowStar_ = false;
 };

@@ -81,6 +81,53 @@ std::optional<model::Timestamp> Schedule::nextAfter(model::Timestamp after) cons
   return after + every;
 }
 
+std::optional<model::Timestamp> Schedule::fireCovering(model::Timestamp t) const {
+  if (!cron) return t;
+  // The first fire time at or after t - deadline; on time when it is not after t.
+  auto f = nextAfter(t - startingDeadline - std::chrono::seconds(1));
+  if (!f || *f > t) return std::nullopt;
+  // Several fire times may lie in the span: the latest is the one a pass now stands for.
+  for (auto g = nextAfter(*f); g && *g <= t; g = nextAfter(*g)) f = g;
+  return f;
+}
+
+model::Timestamp Schedule::firstDue(std::optional<model::Timestamp> last,
+                                    model::Timestamp now) const {
+  // A cron that never fires again (refused at load, so only in theory): a week from now.
+  auto far = now + std::chrono::days(7);
+  if (!cron) {
+    if (!last) return now;
+    auto n = *last + every;
+    return n <= now ? now : n;  // missed one or more ticks: one catch-up pass now
+  }
+  if (last) {
+    auto f = fireCovering(now);
+    if (f && *f > *last) return now;  // missed, but within the starting deadline
+  }
+  auto n = nextAfter(now);
+  return n ? *n : far;
+}
+
+std::vector<model::Timestamp> Schedule::upcoming(std::optional<model::Timestamp> last,
+                                                 model::Timestamp now, size_t count) const {
+  std::vector<model::Timestamp> out;
+  if (count == 0) return out;
+  out.push_back(firstDue(last, now));
+  while (out.size() < count) {
+    auto n = nextAfter(out.back());
+    if (!n) break;
+    out.push_back(*n);
+  }
+  return out;
+}
+
+std::string Schedule::describe() const {
+  if (!cron) return "every " + model::formatDuration(every);
+  return fmt::format("cron \"{}\" {}, starting-deadline {}", cron->text(),
+                     zone ? zone->name() : std::string("UTC"),
+                     model::formatDuration(startingDeadline));
+}
+
 bool Window::contains(int dow, int minuteOfDay) const {
   if (from < to)
     return days.test(static_cast<size_t>(dow)) && minuteOfDay >= from && minuteOfDay < to;
@@ -104,6 +151,19 @@ bool Windows::open(model::Timestamp t) const {
   };
   if (!allow.empty() && !in(allow)) return false;
   return !in(deny);
+}
+
+std::optional<model::Timestamp> Windows::nextOpen(model::Timestamp t,
+                                                  model::Timestamp limit) const {
+  if (open(t)) return t;
+  // Windows are whole minutes of local time, and local time moves by whole minutes (or
+  // quarter hours) at offset changes: checking each minute start finds the opening.
+  using namespace std::chrono;
+  auto m = ceil<minutes>(t);
+  for (int i = 0; i < 8 * 24 * 60 && m < limit; ++i, m += minutes(1)) {
+    if (open(m)) return model::Timestamp(m);
+  }
+  return std::nullopt;
 }
 
 bool Exemption::covers(const model::Job& job, model::Timestamp now) const {

@@ -70,14 +70,36 @@ struct Filter {
   std::shared_ptr<const Regex> regex;
 };
 
+// How long after a cron fire time a pass may still start when that time was missed (the daemon
+// was down, reloading, or busy with another pass of the org): the Kubernetes CronJob
+// `startingDeadlineSeconds`. One hour covers a restart, an upgrade or a long pass, and keeps a
+// nightly policy from running in the middle of the day after a long outage.
+inline constexpr model::Duration kDefaultStartingDeadline = std::chrono::hours(1);
+
 // How often a policy runs: every `every`, or at the fire times of `cron` in `zone`.
 struct Schedule {
   model::Duration every{std::chrono::minutes(5)};
   std::optional<Cron> cron;              // set: cron schedule, `every` unused
   std::shared_ptr<const TimeZone> zone;  // cron's zone (UTC when not given)
+  // Cron only: a missed fire time runs late only within this.
+  model::Duration startingDeadline = kDefaultStartingDeadline;
 
   // The first scheduled time strictly after `after`.
   std::optional<model::Timestamp> nextAfter(model::Timestamp after) const;
+  // Cron: the latest fire time in [t - startingDeadline, t], for which a pass at `t` is on time
+  // (or late within the deadline); nullopt: `t` is outside the schedule. Interval: `t`.
+  std::optional<model::Timestamp> fireCovering(model::Timestamp t) const;
+  // When a policy whose last pass began at `last` (none: it never ran) is first due, seen at
+  // `now`. Interval: at once if it never ran or a tick was missed, else `last + every`. Cron: at
+  // once if a fire time after `last` was missed by no more than the starting deadline (one late
+  // pass, however many were missed), else the next fire time; a policy that never ran waits.
+  model::Timestamp firstDue(std::optional<model::Timestamp> last, model::Timestamp now) const;
+  // The next `count` pass times from `now` on, the first as firstDue(last, now): what
+  // `bulkwarden schedule` prints and what the scheduler follows.
+  std::vector<model::Timestamp> upcoming(std::optional<model::Timestamp> last, model::Timestamp now,
+                                         size_t count) const;
+  // `every 5m` or `cron "0 2 * * 1-5" Europe/Paris, starting-deadline 1h`.
+  std::string describe() const;
 };
 
 // A weekly span of local time: `{ days: mon-fri, from: "08:00", to: "18:00" }`. `to` <= `from`
@@ -98,6 +120,9 @@ struct Windows {
   std::shared_ptr<const TimeZone> zone;
   bool empty() const { return allow.empty() && deny.empty(); }
   bool open(model::Timestamp t) const;
+  // The first minute at or after `t` (and before `limit`) at which the policy may act; nullopt
+  // when the windows stay closed until `limit`.
+  std::optional<model::Timestamp> nextOpen(model::Timestamp t, model::Timestamp limit) const;
 };
 
 // `limits: { max-actions: N, max-percent: P }`: over either in one pass, the policy acts on
@@ -130,7 +155,10 @@ struct Policy {
   Windows windows;
   Limits limits;
   std::vector<Exemption> exempt;
-  SourceLocation where;  // the `- name:` entry
+  // `notify: [name, ...]`: the config's notifications that get this policy's digest each pass.
+  std::vector<std::string> notify;
+  std::vector<SourceLocation> notifyWhere;  // where each name of `notify` was written
+  SourceLocation where;                     // the `- name:` entry
 
   // The exemption that holds `job` back at `now`, if any.
   const Exemption* exemptionFor(const model::Job& job, model::Timestamp now) const;

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include <Poco/Exception.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -13,11 +14,14 @@
 
 #include "log/Log.h"
 #include "salesforce/JobMapping.h"
+#include "salesforce/StrictJson.h"
 
 namespace bulkwarden::salesforce {
 namespace {
 
 constexpr std::size_t kMaxTargetLength = 2048;
+// The versions resource (docs/salesforce.md 1).
+constexpr std::string_view kDataPrefix = "/services/data/";
 
 ApiError refused(std::string message) {
   return ApiError{ApiError::Kind::Permanent, 0, {}, std::move(message), false};
@@ -37,14 +41,6 @@ bool validApiVersion(std::string_view v) {
 
 // Shown in errors: the value is from outside, so it is cut short.
 std::string quoted(std::string_view s) { return fmt::format("\"{}\"", s.substr(0, 120)); }
-
-// An action's error reply, with its Retry-After kept (capped: it comes from outside) so that the
-// engine can wait as long as Salesforce asks before sending the action again.
-ApiError refusal(const HttpResponse& r) {
-  ApiError e = classify(r.status, r.body);
-  e.retryAfter = r.retryAfter.substr(0, 64);
-  return e;
-}
 
 bool isSessionExpired(const ApiError& e) {
   std::string code;
@@ -118,7 +114,87 @@ std::optional<std::string> percentDecodedPath(std::string_view path) {
   return out;
 }
 
+bool containsText(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+// Major and minor of "62.0" / "100.0"; nullopt for anything else.
+std::optional<std::pair<int, int>> versionNumber(std::string_view v) {
+  if (!validApiVersion(v)) return std::nullopt;
+  const auto dot = v.find('.');
+  int major = 0;
+  for (char c : v.substr(0, dot)) major = major * 10 + (c - '0');
+  return std::pair{major, v[dot + 1] - '0'};
+}
+
 }  // namespace
+
+ApiError classifyReply(int status, std::string_view body, std::string_view limitInfo) {
+  ApiError e = classify(status, body);
+  if (e.kind != ApiError::Kind::LimitExceeded || status != 403) return e;
+  // docs/salesforce.md 14.2: the message names the limit; Sforce-Limit-Info shows the daily
+  // usage at or near its maximum only for the daily kind.
+  bool concurrent = false;
+  if (containsText(e.message, "TotalRequests")) {
+    concurrent = false;
+  } else if (containsText(e.message, "ConcurrentPerOrgLongTxn") ||
+             containsText(e.message, "ConcurrentRequests") ||
+             containsText(e.message, "Concurrent")) {
+    concurrent = true;
+  } else if (auto usage = parseLimitInfo(limitInfo)) {
+    concurrent = static_cast<double>(usage->used) < 0.95 * static_cast<double>(usage->max);
+  }
+  if (concurrent) e.kind = ApiError::Kind::Transient;
+  return e;
+}
+
+VersionCheck checkVersionList(std::string_view body, const std::string& configured) {
+  VersionCheck out;
+  auto parsed = parseStrictJson(body);
+  Poco::JSON::Array::Ptr list;
+  if (std::holds_alternative<Poco::Dynamic::Var>(parsed)) {
+    list = asArray(std::get<Poco::Dynamic::Var>(parsed));
+  }
+  if (!list) {
+    out.error = "GET /services/data/ did not answer a JSON array of versions";
+    return out;
+  }
+  const auto want = versionNumber(configured);
+  std::optional<std::pair<int, int>> newest;
+  std::optional<std::pair<int, int>> oldest;
+  bool served = false;
+  for (std::size_t i = 0; i < list->size() && i < 1000; ++i) {
+    auto o = asObject(list->get(static_cast<unsigned>(i)));
+    if (!o) continue;
+    auto text = optionalText(*o, "version");
+    auto number = text ? versionNumber(*text) : std::nullopt;
+    if (!number) continue;  // an entry we cannot read is not a version we could use
+    if (number == want) served = true;
+    if (!newest || *number > *newest) {
+      newest = number;
+      out.newest = *text;
+    }
+    if (!oldest || *number < *oldest) oldest = number;
+  }
+  if (!newest) {
+    out.error = "GET /services/data/ listed no usable version";
+    return out;
+  }
+  if (!served) {
+    out.error = fmt::format(
+        "api-version {} is not served by this org (it serves {}.{} to {}); set api-version to a "
+        "version in that range",
+        configured, oldest->first, oldest->second, out.newest);
+    return out;
+  }
+  if (want && newest->first - want->first >= kOldApiVersions) {
+    out.warning = fmt::format(
+        "api-version {} is {} releases behind the newest this org serves ({}): Salesforce "
+        "supports a version for at least three years, then may retire it; raise api-version",
+        configured, newest->first - want->first, out.newest);
+  }
+  return out;
+}
 
 Result<std::string> nextListTarget(std::string_view beganWith, std::string_view next) {
   if (next.size() > kMaxTargetLength) return malformedReply("nextRecordsUrl is too long");
@@ -167,8 +243,8 @@ Result<std::string> nextListTarget(std::string_view beganWith, std::string_view 
 BulkClient::BulkClient(ClientOptions options, std::shared_ptr<TokenProvider> tokens)
     : options_(std::move(options)), tokens_(std::move(tokens)) {
   if (!options_.instanceUrl.empty()) {
-    transport_ = std::make_unique<HttpTransport>(options_.instanceUrl, transportOptions(options_));
-    ready_ = transport_.get();
+    transport_ = std::make_shared<HttpTransport>(options_.instanceUrl, transportOptions(options_));
+    transportUrl_ = options_.instanceUrl;
   }
   if (!validApiVersion(options_.apiVersion)) {
     throw std::invalid_argument(
@@ -179,29 +255,113 @@ BulkClient::BulkClient(ClientOptions options, std::shared_ptr<TokenProvider> tok
 }
 
 int64_t BulkClient::calls() const {
-  const HttpTransport* t = ready_.load();
-  return t != nullptr ? t->requestsSent() : 0;
+  std::lock_guard lock(transportMutex_);
+  // A replaced transport no call uses any more: its count is final.
+  std::erase_if(retired_, [this](const std::shared_ptr<HttpTransport>& t) {
+    if (t.use_count() > 1) return false;
+    retiredCalls_ += t->requestsSent();
+    return true;
+  });
+  int64_t n = retiredCalls_ + (transport_ ? transport_->requestsSent() : 0);
+  for (const auto& t : retired_) n += t->requestsSent();
+  return n;
 }
 
-Result<HttpTransport*> BulkClient::transport() {
-  if (HttpTransport* t = ready_.load()) return t;
+std::string BulkClient::instanceUrl() const {
   std::lock_guard lock(transportMutex_);
-  if (transport_) return transport_.get();
-  const std::string url = tokens_->instanceUrl();
+  return transportUrl_;
+}
+
+Result<std::shared_ptr<HttpTransport>> BulkClient::transport() {
+  // The newest token's instance_url wins over the configured one: Salesforce names where the
+  // org is served now (an org moved to another instance, a My Domain changed).
+  const std::string learned = tokens_->instanceUrl();
+  std::lock_guard lock(transportMutex_);
+  const std::string& url = learned.empty() ? options_.instanceUrl : learned;
+  if (transport_ && url == transportUrl_) return transport_;
   if (url.empty()) {
     return refused(
         "the instance URL is unknown: the token response named no instance_url; set "
         "instance-url in the org's config");
   }
+  std::shared_ptr<HttpTransport> next;
   try {
-    transport_ = std::make_unique<HttpTransport>(url, transportOptions(options_));
+    next = std::make_shared<HttpTransport>(url, transportOptions(options_));
   } catch (const std::invalid_argument& e) {
+    // Validated as a configured instance-url is; the old instance is not used either, since the
+    // token endpoint says the org is no longer there.
     return refused(
         fmt::format("the instance_url from the token response is unusable: {}", e.what()));
   }
-  log::debug("salesforce: instance {} (from the token response)", url);
-  ready_ = transport_.get();
-  return transport_.get();
+  if (transport_) {
+    log::warning("salesforce: the token response names instance {} (was {}); later calls go there",
+                 url, transportUrl_);
+    retired_.push_back(std::move(transport_));
+  } else {
+    log::debug("salesforce: instance {}", url);
+  }
+  transport_ = std::move(next);
+  transportUrl_ = url;
+  return transport_;
+}
+
+std::optional<ApiError> BulkClient::versionChecked(HttpTransport& transport) {
+  std::lock_guard lock(versionMutex_);
+  if (versionDone_) return versionError_;
+  versionDone_ = true;
+  HttpRequest r;
+  r.method = "GET";
+  r.target = std::string(kDataPrefix);
+  // The Versions resource needs no session: the token is not sent.
+  r.headers = {{"Accept", "application/json"}, {"User-Agent", "bulkwarden/" BULKWARDEN_VERSION}};
+  r.idempotent = true;
+  auto reply = transport.send(r);
+  if (!reply || reply.value().status != 200) {
+    log::warning("salesforce: could not check api-version {} (GET /services/data/: {}); going on",
+                 options_.apiVersion,
+                 reply ? fmt::format("HTTP {}", reply.value().status) : reply.error().describe());
+    return std::nullopt;
+  }
+  VersionCheck check = checkVersionList(reply.value().body, options_.apiVersion);
+  if (!check.error.empty() && check.newest.empty()) {
+    log::warning("salesforce: could not check api-version {}: {}; going on", options_.apiVersion,
+                 check.error);
+    return std::nullopt;
+  }
+  if (!check.error.empty()) {
+    log::error("salesforce: {}", check.error);
+    versionError_ = ApiError{ApiError::Kind::Permanent, 0, "API_VERSION", check.error, false};
+    return versionError_;
+  }
+  if (!check.warning.empty()) log::warning("salesforce: {}", check.warning);
+  return std::nullopt;
+}
+
+Result<ApiUsage> BulkClient::probeUsage() {
+  const std::string target = fmt::format("/services/data/v{}/limits", options_.apiVersion);
+  auto r = call("GET", target, "", true);
+  if (!r) return r.error();
+  if (r.value().status != 200) {
+    return classifyReply(r.value().status, r.value().body, r.value().limitInfo);
+  }
+  if (auto u = parseLimitInfo(r.value().limitInfo)) return *u;
+  // No header: DailyApiRequests {Max, Remaining} in the body.
+  auto parsed = parseStrictJson(r.value().body);
+  if (std::holds_alternative<Poco::Dynamic::Var>(parsed)) {
+    if (auto o = asObject(std::get<Poco::Dynamic::Var>(parsed)); o && o->has("DailyApiRequests")) {
+      if (auto d = asObject(o->get("DailyApiRequests"))) {
+        try {
+          const auto max = d->getValue<int64_t>("Max");
+          const auto remaining = d->getValue<int64_t>("Remaining");
+          if (max > 0 && remaining >= 0)
+            return ApiUsage{std::max<int64_t>(max - remaining, 0), max};
+        } catch (const Poco::Exception&) {
+          // fall through: not the documented shape
+        }
+      }
+    }
+  }
+  return malformedReply("GET limits: no Sforce-Limit-Info and no usable DailyApiRequests");
 }
 
 std::string BulkClient::basePath(model::ResourceKind kind) const {
@@ -270,19 +430,27 @@ bool transientFailure(const Result<HttpResponse>& r) {
   return s >= 500 || s == 406 || s == 420;
 }
 
+// Refused for the concurrent long-running request limit: not processed, clears in seconds.
+bool concurrentLimited(const Result<HttpResponse>& r) {
+  return r && r.value().status == 403 &&
+         isConcurrentLimit(classifyReply(403, r.value().body, r.value().limitInfo));
+}
+
 }  // namespace
 
 Result<HttpResponse> BulkClient::call(const std::string& method, const std::string& target,
                                       const std::string& body, bool idempotent) {
   for (int attempt = 0;; ++attempt) {
     auto r = callOnce(method, target, body, idempotent);
-    if (!idempotent || attempt + 1 >= options_.backoff.maxAttempts || !transientFailure(r)) {
+    const bool concurrent = idempotent && concurrentLimited(r);
+    const BackoffPolicy& policy = concurrent ? options_.concurrentLimitBackoff : options_.backoff;
+    if (!idempotent || attempt + 1 >= policy.maxAttempts || !(concurrent || transientFailure(r))) {
       return r;
     }
     model::Duration wait;
     {
       std::lock_guard lock(rngMutex_);
-      wait = fullJitter(options_.backoff, attempt, rng_);
+      wait = fullJitter(policy, attempt, rng_);
     }
     if (r) {
       auto now =
@@ -294,7 +462,7 @@ Result<HttpResponse> BulkClient::call(const std::string& method, const std::stri
     }
     log::info("salesforce {} {}: {}; trying again in {} ms (attempt {} of {})", method, target,
               r ? fmt::format("HTTP {}", r.value().status) : r.error().describe(), wait.count(),
-              attempt + 2, options_.backoff.maxAttempts);
+              attempt + 2, policy.maxAttempts);
     std::this_thread::sleep_for(wait);
   }
 }
@@ -305,11 +473,17 @@ Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::
   if (!token) return token.error();
   auto transport = this->transport();
   if (!transport) return transport.error();
-  HttpTransport& t = *transport.value();
-  auto r = sendLogged(t, makeRequest(method, target, body, idempotent, token.value()));
+  if (options_.checkApiVersion) {
+    if (auto e = versionChecked(*transport.value())) return *e;
+  }
+  auto r =
+      sendLogged(*transport.value(), makeRequest(method, target, body, idempotent, token.value()));
   if (!r || r.value().status != 401) return r;
   ApiError rejected = classify(401, r.value().body);
-  if (!isSessionExpired(rejected)) return r;
+  if (!isSessionExpired(rejected)) {
+    log::warning("salesforce {} {}: HTTP 401 without INVALID_SESSION_ID ({}); renewing the token",
+                 method, target, rejected.describe());
+  }
   // A 401 means Salesforce did not act on the request, so sending it again is safe; once only.
   auto renewed = tokens_->refresh(token.value());
   if (!renewed) {
@@ -323,7 +497,10 @@ Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::
   }
   log::info("salesforce {} {}: session expired; sending it once more with a new token", method,
             target);
-  return sendLogged(t, makeRequest(method, target, body, idempotent, renewed.value()));
+  // The new token may name another instance_url: the request goes there.
+  auto again = this->transport();
+  if (!again) return again.error();
+  return sendLogged(*again.value(), makeRequest(method, target, body, idempotent, renewed.value()));
 }
 
 Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onPage) {
@@ -371,7 +548,9 @@ Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onP
   Result<HttpResponse> r = call("GET", target, "", true);
   while (true) {
     if (!r) return r.error();
-    if (r.value().status != 200) return classify(r.value().status, r.value().body);
+    if (r.value().status != 200) {
+      return classifyReply(r.value().status, r.value().body, r.value().limitInfo);
+    }
     std::string body = std::move(r.value().body);
     // A last page (done true) should end with "nextRecordsUrl":null; if it names a next page
     // anyway, fetching it ahead would be a call that paging never makes.
@@ -415,7 +594,9 @@ Result<model::Job> BulkClient::get(model::ResourceKind kind, const std::string& 
   if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
   auto r = call("GET", basePath(kind) + "/" + id, "", true);
   if (!r) return r.error();
-  if (r.value().status != 200) return classify(r.value().status, r.value().body);
+  if (r.value().status != 200) {
+    return classifyReply(r.value().status, r.value().body, r.value().limitInfo);
+  }
   auto job = parseJob(r.value().body, kind);
   if (!job) {
     ApiError e = job.error();
@@ -435,7 +616,13 @@ Result<ActionReply> BulkClient::abort(model::ResourceKind kind, const std::strin
   auto r = call("PATCH", basePath(kind) + "/" + id, R"({"state":"Aborted"})", false);
   if (!r) return r.error();
   const int status = r.value().status;
-  if (status < 200 || status > 299) return refusal(r.value());
+  if (status < 200 || status > 299) {
+    // Retry-After kept (capped: it comes from outside) so that the engine waits as long as
+    // Salesforce asks before sending the action again.
+    ApiError e = classifyReply(status, r.value().body, r.value().limitInfo);
+    e.retryAfter = r.value().retryAfter.substr(0, 64);
+    return e;
+  }
   return ActionReply{status, parseReplyState(r.value().body).value_or("")};
 }
 
@@ -444,7 +631,13 @@ Result<ActionReply> BulkClient::remove(model::ResourceKind kind, const std::stri
   auto r = call("DELETE", basePath(kind) + "/" + id, "", false);
   if (!r) return r.error();
   const int status = r.value().status;
-  if (status < 200 || status > 299) return refusal(r.value());
+  if (status < 200 || status > 299) {
+    // Retry-After kept (capped: it comes from outside) so that the engine waits as long as
+    // Salesforce asks before sending the action again.
+    ApiError e = classifyReply(status, r.value().body, r.value().limitInfo);
+    e.retryAfter = r.value().retryAfter.substr(0, 64);
+    return e;
+  }
   return ActionReply{status, ""};
 }
 

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "salesforce/Backoff.h"
 #include "salesforce/BulkJobs.h"
@@ -36,12 +38,39 @@ struct ClientOptions {
   // retried here.
   BackoffPolicy backoff;
   std::chrono::milliseconds maxRetryAfter{30'000};
+  // Reads refused with the concurrent long-running request limit (isConcurrentLimit) are tried
+  // again on this slower schedule: the limit clears when other long requests end, in seconds.
+  BackoffPolicy concurrentLimitBackoff{4, model::Duration(5'000), model::Duration(30'000)};
+  // Before the first request, ask `GET /services/data/` whether the org serves apiVersion: if
+  // not, every call fails with a Permanent error saying so; if it is old (kOldApiVersions or
+  // more releases behind the newest served), warn once. A failed check is logged and skipped.
+  bool checkApiVersion = false;
 };
+
+// api-version this many releases (three a year) behind the newest the org serves is "old":
+// Salesforce supports a version at least three years, then may retire it (410 GONE).
+inline constexpr int kOldApiVersions = 9;
+
+// A non-2xx reply as an ApiError (classify), with 403 REQUEST_LIMIT_EXCEEDED split by its message:
+// "TotalRequests" is the daily allowance (LimitExceeded), "Concurrent..." the concurrent
+// long-running request limit (Transient, isConcurrentLimit). Any other message is the daily kind
+// unless the reply's Sforce-Limit-Info shows usage under 95% of the maximum.
+ApiError classifyReply(int status, std::string_view body, std::string_view limitInfo);
+
+// The outcome of comparing the configured api-version with the versions list of
+// `GET /services/data/` (a JSON array of {"version":"62.0",...}): an error message if the org
+// does not serve it or the list is unusable, else a warning (empty if none) and the newest.
+struct VersionCheck {
+  std::string error;
+  std::string warning;
+  std::string newest;
+};
+VersionCheck checkVersionList(std::string_view body, const std::string& configured);
 
 // Where to fetch the next list page. `beganWith` is the path the listing began with
 // (/services/data/v62.0/jobs/query). If `nextRecordsUrl` carries a queryLocator, it is re-issued
-// on `beganWith` (BULK_API.md 12.1: the docs' query list points at /jobs/ingest); otherwise the
-// URL is followed only if its path, percent-decoded, is `beganWith` itself (no dot segments, no
+// on `beganWith` (docs/salesforce.md 12.1: the docs' query list points at /jobs/ingest); otherwise
+// the URL is followed only if its path, percent-decoded, is `beganWith` itself (no dot segments, no
 // escaped slashes, no other resource on the same host), and is re-issued on `beganWith` with its
 // query. Anything else is ApiError Malformed.
 Result<std::string> nextListTarget(std::string_view beganWith, std::string_view nextRecordsUrl);
@@ -58,6 +87,13 @@ class BulkClient final : public BulkJobs {
 
   int64_t calls() const override;
   ApiUsage usage() const override;
+  // GET /services/data/vNN.N/limits: the usage from its Sforce-Limit-Info, or from its
+  // DailyApiRequests when the header is missing.
+  Result<ApiUsage> probeUsage() override;
+
+  // The base URL later calls go to: the instance_url of the newest token, else the configured
+  // one; empty before the first call when neither is known.
+  std::string instanceUrl() const;
 
   // The path every request of `kind` starts with: /services/data/v62.0/jobs/query.
   std::string basePath(model::ResourceKind kind) const;
@@ -70,17 +106,26 @@ class BulkClient final : public BulkJobs {
   Result<HttpResponse> callOnce(const std::string& method, const std::string& target,
                                 const std::string& body, bool idempotent);
   Result<HttpResponse> sendLogged(HttpTransport& transport, const HttpRequest& request);
-  // The transport to the instance, created on first use when the instance URL comes from the
-  // token response.
-  Result<HttpTransport*> transport();
+  // The transport to the instance: created on first use when the instance URL comes from the
+  // token response, and replaced when a new token names another instance_url.
+  Result<std::shared_ptr<HttpTransport>> transport();
+  // The version check (checkApiVersion), once; the error every call then returns, if any.
+  std::optional<ApiError> versionChecked(HttpTransport& transport);
   HttpRequest makeRequest(const std::string& method, const std::string& target,
                           const std::string& body, bool idempotent, const std::string& token) const;
 
   const ClientOptions options_;
   std::shared_ptr<TokenProvider> tokens_;
-  std::mutex transportMutex_;
-  std::unique_ptr<HttpTransport> transport_;  // guarded by transportMutex_ until ready_ is set
-  std::atomic<HttpTransport*> ready_{nullptr};
+  mutable std::mutex transportMutex_;
+  std::shared_ptr<HttpTransport> transport_;  // guarded by transportMutex_
+  std::string transportUrl_;                  // guarded: the URL transport_ sends to
+  // Transports replaced by a new instance_url, kept for calls() until no call uses them.
+  mutable std::vector<std::shared_ptr<HttpTransport>> retired_;  // guarded
+  mutable int64_t retiredCalls_ = 0;                             // guarded
+
+  std::mutex versionMutex_;
+  bool versionDone_ = false;              // guarded by versionMutex_
+  std::optional<ApiError> versionError_;  // guarded by versionMutex_
 
   std::mutex rngMutex_;
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by rngMutex_: backoff jitter

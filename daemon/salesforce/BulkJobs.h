@@ -60,9 +60,15 @@ class BulkJobs {
   // DELETE. Named `remove` because `delete` is a keyword.
   virtual Result<ActionReply> remove(model::ResourceKind kind, const std::string& id) = 0;
 
-  // HTTP requests sent so far (every one counts against the org's daily allowance).
+  // HTTP requests sent so far (each counts against the org's daily allowance, except the one
+  // version check `GET /services/data/`).
   virtual int64_t calls() const = 0;
   virtual ApiUsage usage() const = 0;
+
+  // One cheap call that learns the org's API usage, while the org is paused after the daily
+  // allowance ran out: usage, or the error (LimitExceeded while it is still used up). The
+  // default, for implementations that cannot ask, is the usage last seen.
+  virtual Result<ApiUsage> probeUsage() { return usage(); }
 };
 
 }  // namespace bulkwarden::salesforce

@@ -27,12 +27,16 @@ std::string formEncode(const std::string& value) {
   return out;
 }
 
-// Text from the token endpoint goes into errors and logs: short, one line, redacted.
-std::string outsideText(std::string text) {
-  if (text.size() > 300) text = text.substr(0, 300) + "...";
-  std::replace_if(
-      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
-  return log::redactSecrets(text);
+// Text from the token endpoint goes into errors and logs: short, one line, escaped, redacted.
+std::string outsideText(const std::string& text) { return log::outside(text, 300); }
+
+// An instance URL is a scheme and a host name (253 characters at most): anything longer, or with
+// a space or a control character in it, is not one, and would only be carried into every log line
+// and request that names the instance.
+constexpr size_t kMaxInstanceUrl = 1024;
+bool plainUrl(const std::string& url) {
+  return url.size() <= kMaxInstanceUrl &&
+         std::all_of(url.begin(), url.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 std::string errorClass(const std::string& oauthError) {
@@ -71,10 +75,7 @@ ApiError authError(ApiError::Kind kind, int http, std::string code, std::string 
   return e;
 }
 
-bool plainToken(const std::string& token) {
-  return !token.empty() && token.size() <= 4096 &&
-         std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-}
+bool plainToken(const std::string& token) { return plainTokenText(token); }
 
 }  // namespace
 
@@ -97,12 +98,21 @@ std::string defaultAudience(const std::string& loginUrl) {
   } catch (const Poco::Exception&) {
     host.clear();
   }
-  constexpr std::string_view kSandbox = ".sandbox.my.salesforce.com";
-  const bool sandbox =
-      host == "test.salesforce.com" ||
-      (host.size() > kSandbox.size() &&
-       host.compare(host.size() - kSandbox.size(), kSandbox.size(), kSandbox) == 0);
-  return sandbox ? "https://test.salesforce.com" : "https://login.salesforce.com";
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto endsWith = [&host](std::string_view suffix) {
+    return host.size() > suffix.size() &&
+           host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (host == "test.salesforce.com" || endsWith(".sandbox.my.salesforce.com")) {
+    return "https://test.salesforce.com";
+  }
+  // Government Cloud (docs/salesforce.md 14.10, as the Salesforce CLI decides it): the gs1
+  // login host, or a My Domain on it.
+  if (host == "gs1.salesforce.com" || host == "gs1.my.salesforce.com" ||
+      endsWith(".gs1.my.salesforce.com")) {
+    return "https://gs1.salesforce.com";
+  }
+  return "https://login.salesforce.com";
 }
 
 Poco::SharedPtr<Poco::Crypto::RSAKey> parsePrivateKey(const std::string& pem) {
@@ -170,12 +180,23 @@ Result<FetchedToken> parseTokenResponse(int status, const std::string& body,
       return authError(ApiError::Kind::Malformed, status, "AUTH_MALFORMED",
                        what + ": the token endpoint's reply has no usable access_token");
     }
+    if (object->has("refresh_token") && !object->get("refresh_token").isEmpty()) {
+      // With rotation the token sent is now dead and this one is the only way back in: an
+      // unusable one is a failed login, never stored.
+      t.refreshToken = text("refresh_token");
+      if (!plainToken(t.refreshToken)) {
+        return authError(ApiError::Kind::Malformed, status, "AUTH_MALFORMED",
+                         what + ": the token endpoint's reply has an unusable refresh_token");
+      }
+    }
     while (!t.instanceUrl.empty() && t.instanceUrl.back() == '/') t.instanceUrl.pop_back();
-    if (!t.instanceUrl.empty() && t.instanceUrl.rfind("https://", 0) != 0 &&
-        t.instanceUrl.rfind("http://", 0) != 0) {
+    if (!t.instanceUrl.empty() &&
+        (!plainUrl(t.instanceUrl) ||
+         (t.instanceUrl.rfind("https://", 0) != 0 && t.instanceUrl.rfind("http://", 0) != 0))) {
       return authError(ApiError::Kind::Malformed, status, "AUTH_MALFORMED",
-                       fmt::format("{}: the token endpoint's reply has a bad instance_url \"{}\"",
-                                   what, outsideText(t.instanceUrl)));
+                       fmt::format("{}: the token endpoint's reply has a bad instance_url \"{}\" "
+                                   "({} bytes)",
+                                   what, log::outside(t.instanceUrl, 200), t.instanceUrl.size()));
     }
     return t;
   }
@@ -226,7 +247,7 @@ OAuthTokenProvider::OAuthTokenProvider(OAuthOptions options, Now now)
 
 OAuthTokenProvider::~OAuthTokenProvider() = default;
 
-std::string OAuthTokenProvider::formBody() const {
+std::string OAuthTokenProvider::formBody(const std::string& refreshToken) const {
   switch (options_.flow) {
     case OAuthFlow::JwtBearer: {
       const std::string audience =
@@ -243,9 +264,8 @@ std::string OAuthTokenProvider::formBody() const {
       return "grant_type=client_credentials&client_id=" + formEncode(options_.clientId) +
              "&client_secret=" + formEncode(options_.clientSecret);
     case OAuthFlow::RefreshToken: {
-      std::string body =
-          "grant_type=refresh_token&refresh_token=" + formEncode(options_.refreshToken) +
-          "&client_id=" + formEncode(options_.clientId);
+      std::string body = "grant_type=refresh_token&refresh_token=" + formEncode(refreshToken) +
+                         "&client_id=" + formEncode(options_.clientId);
       if (!options_.clientSecret.empty()) {
         body += "&client_secret=" + formEncode(options_.clientSecret);
       }
@@ -255,36 +275,117 @@ std::string OAuthTokenProvider::formBody() const {
   return {};
 }
 
+std::string OAuthTokenProvider::pickRefreshToken() {
+  std::string token;
+  std::string source;
+  if (!rotated_.empty() && !rotatedSaved_) {
+    token = rotated_;
+    source = "the rotated refresh token kept in memory (its file could not be written)";
+  } else {
+    std::optional<std::string> stored;
+    if (options_.refreshTokenStore) {
+      try {
+        stored = options_.refreshTokenStore->load(options_.refreshToken);
+      } catch (const RefreshTokenStoreError& e) {
+        log::warning("{}: {}; ignoring it", options_.label, e.what());
+      }
+    }
+    if (stored) {
+      token = std::move(*stored);
+      source = "the rotated refresh token in " + options_.refreshTokenStore->path();
+    } else if (!rotated_.empty()) {
+      token = rotated_;
+      source = "the newest rotated refresh token (its file is gone or unreadable)";
+    } else {
+      token = options_.refreshToken;
+      source = "the configured refresh token";
+    }
+  }
+  if (source != lastSource_) {
+    log::info("{}: using {}", options_.label, source);
+    lastSource_ = source;
+  }
+  return token;
+}
+
+void OAuthTokenProvider::keepRotated(const std::string& token) {
+  rotated_ = token;
+  rotatedSaved_ = false;
+  if (!options_.refreshTokenStore) return;
+  try {
+    options_.refreshTokenStore->save(options_.refreshToken, token);
+    rotatedSaved_ = true;
+    log::info("{}: the token endpoint rotated the refresh token; the new one is stored in {}",
+              options_.label, options_.refreshTokenStore->path());
+  } catch (const RefreshTokenStoreError& e) {
+    // The token just sent is dead now, so refusing the new access token would gain nothing: keep
+    // the new refresh token in memory, use it, and try the file again at the next rotation.
+    log::error(
+        "{}: {}; the rotated refresh token is kept in memory only: after a restart bulkwarden "
+        "would send an invalidated one",
+        options_.label, e.what());
+  }
+}
+
 Result<FetchedToken> OAuthTokenProvider::fetch() {
   // Not "jwt-bearer login": the log redactor masks the word after "bearer".
   const std::string what = fmt::format("login to {} ({})", endpoint_, flowName(options_.flow));
-  log::debug("{}: requesting an access token ({})", options_.label, what);
-  HttpRequest request;
-  request.method = "POST";
-  request.target = std::string(kTokenPath);
-  request.headers = {{"Accept", "application/json"},
-                     {"User-Agent", "bulkwarden/" BULKWARDEN_VERSION}};
-  request.body = formBody();
-  request.contentType = "application/x-www-form-urlencoded";
-  // A token request has no effect worth protecting: sending it twice mints two tokens.
-  request.idempotent = true;
-  auto reply = transport_->send(request);
-  Result<FetchedToken> result = [&]() -> Result<FetchedToken> {
-    if (!reply) {
-      const ApiError& sent = reply.error();
-      return authError(sent.kind == ApiError::Kind::Malformed ? ApiError::Kind::Malformed
-                                                              : ApiError::Kind::Transient,
-                       0, sent.code.empty() ? "AUTH_UNAVAILABLE" : sent.code,
-                       fmt::format("{} failed: {}", what, sent.message));
-    }
-    return parseTokenResponse(reply.value().status, reply.value().body, what);
-  }();
+  const bool refreshFlow = options_.flow == OAuthFlow::RefreshToken;
+  std::string refreshToken = refreshFlow ? pickRefreshToken() : std::string();
+  Result<FetchedToken> result = ApiError{};
+  // Twice at most: a refresh token refused as invalid_grant is tried again only if the token file
+  // meanwhile holds another one (another bulkwarden process, e.g. `validate --connect`, rotated
+  // it).
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    log::debug("{}: requesting an access token ({})", options_.label, what);
+    HttpRequest request;
+    request.method = "POST";
+    request.target = std::string(kTokenPath);
+    request.headers = {{"Accept", "application/json"},
+                       {"User-Agent", "bulkwarden/" BULKWARDEN_VERSION}};
+    request.body = formBody(refreshToken);
+    request.contentType = "application/x-www-form-urlencoded";
+    // A token request has no effect worth protecting: sending it twice mints two tokens. (With
+    // rotation a lost reply loses the new refresh token; a resend then gets invalid_grant, which
+    // is what would have happened anyway.)
+    request.idempotent = true;
+    auto reply = transport_->send(request);
+    result = [&]() -> Result<FetchedToken> {
+      if (!reply) {
+        const ApiError& sent = reply.error();
+        return authError(sent.kind == ApiError::Kind::Malformed ? ApiError::Kind::Malformed
+                                                                : ApiError::Kind::Transient,
+                         0, sent.code.empty() ? "AUTH_UNAVAILABLE" : sent.code,
+                         fmt::format("{} failed: {}", what, sent.message));
+      }
+      return parseTokenResponse(reply.value().status, reply.value().body, what);
+    }();
+    if (result || !refreshFlow || result.error().code != "AUTH_INVALID_GRANT" || attempt > 0) break;
+    std::string again = pickRefreshToken();
+    if (again == refreshToken) break;
+    log::info("{}: the refresh token was refused, and the token file holds another; trying it",
+              options_.label);
+    refreshToken = std::move(again);
+  }
+  if (result && refreshFlow && !result.value().refreshToken.empty() &&
+      result.value().refreshToken != refreshToken) {
+    keepRotated(result.value().refreshToken);  // durable before the access token is used
+  }
   if (result) {
     log::info("{}: logged in ({}){}", options_.label, flowName(options_.flow),
-              result.value().instanceUrl.empty() ? "" : "; instance " + result.value().instanceUrl);
+              result.value().instanceUrl.empty()
+                  ? ""
+                  : "; instance " + log::outside(result.value().instanceUrl, 200));
   } else {
-    log::error("{}: {}: {}; no new token request for {} s", options_.label, result.error().code,
-               result.error().message,
+    std::string hint;
+    if (refreshFlow && result.error().code == "AUTH_INVALID_GRANT" &&
+        refreshToken != options_.refreshToken) {
+      hint =
+          "; the refused refresh token is a rotated one: put a new refresh token in the config "
+          "(a changed configured token replaces the stored one)";
+    }
+    log::error("{}: {}: {}{}; no new token request for {} s", options_.label, result.error().code,
+               result.error().message, hint,
                std::chrono::duration_cast<std::chrono::seconds>(options_.errorBackoff).count());
   }
   return result;

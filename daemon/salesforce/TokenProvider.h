@@ -46,6 +46,8 @@ class AccessTokenProvider final : public TokenProvider {
 struct FetchedToken {
   std::string accessToken;
   std::string instanceUrl;  // may be empty
+  // The new refresh token when the connected app rotates them (refresh-token flow); else empty.
+  std::string refreshToken;
 };
 
 // Base for the flows that can mint tokens (JWT bearer, client credentials, refresh token): keeps

@@ -120,7 +120,8 @@ JobGroup parseJobGroup(std::string_view spec) {
     throw std::invalid_argument(fmt::format("job spec '{}': kind must be query or ingest", spec));
   }
   g.kind = std::string(parts[0]);
-  if (!isStateName(parts[1]) || (parts[1] == "Open" && g.kind != "ingest")) {
+  const bool classic = spec.find(":type=Classic") != std::string_view::npos;
+  if (!isStateName(parts[1]) || (parts[1] == "Open" && g.kind != "ingest" && !classic)) {
     throw std::invalid_argument(
         fmt::format("job spec '{}': bad state '{}' for {} jobs", spec, parts[1], g.kind));
   }
@@ -144,7 +145,14 @@ JobGroup parseJobGroup(std::string_view spec) {
       throw std::invalid_argument(
           fmt::format("job spec '{}': option '{}' needs a value", spec, key));
     }
-    if (key == "age") {
+    if (key == "refuse-abort") {
+      const auto [end, err] =
+          std::from_chars(value.data(), value.data() + value.size(), g.refusedAborts);
+      if (err != std::errc{} || end != value.data() + value.size() || g.refusedAborts < 0) {
+        throw std::invalid_argument(
+            fmt::format("job spec '{}': refuse-abort wants a count, got '{}'", spec, value));
+      }
+    } else if (key == "age") {
       g.age = parseRange(value);
     } else if (key == "modified") {
       g.modifiedAgo = parseRange(value);
@@ -220,10 +228,30 @@ std::vector<JobSeed> expandGroup(const JobGroup& group, std::mt19937_64& rng) {
     if (group.startAfter) s.startAfter = draw(*group.startAfter, rng);
     s.finalState = group.finalState;
     s.finishesOnAbort = group.finishesOnAbort;
+    s.refusedAborts = group.refusedAborts;
     s.apiVersion = group.apiVersion;
     seeds.push_back(std::move(s));
   }
   return seeds;
+}
+
+std::vector<JobGroup> classicJobs(int count) {
+  std::vector<JobGroup> out;
+  auto add = [&out](std::string kind, std::string state, int n, DurationRange age) {
+    if (n <= 0) return;
+    JobGroup g = group(std::move(kind), std::move(state), n, age);
+    g.jobType = "Classic";
+    g.apiVersion = 58.0;
+    out.push_back(std::move(g));
+  };
+  const int open = count - count * 3 / 10;
+  const int closed = count * 15 / 100;
+  // Data Loader and ETL tools leave 1.0 jobs Open when they stop midway: most of them.
+  add("ingest", "Open", open - open / 5, {std::chrono::hours(1), std::chrono::hours(30)});
+  add("query", "Open", open / 5, {std::chrono::hours(1), std::chrono::hours(30)});
+  add("ingest", "InProgress", closed, {std::chrono::minutes(30), std::chrono::hours(8)});
+  add("ingest", "JobComplete", count - open - closed, {std::chrono::hours(1), 3 * 24h});
+  return out;
 }
 
 Scenario defaultScenario() {

@@ -29,7 +29,10 @@ struct JobSeed {
   // Sim time from now until an UploadComplete job starts (InProgress); unset: finishAfter / 2.
   std::optional<std::chrono::milliseconds> startAfter;
   std::string finalState = "JobComplete";  // where finishAfter leads: JobComplete | Failed
-  bool finishesOnAbort = false;  // the BULK_API.md section 11 race: completes when aborted
+  bool finishesOnAbort = false;            // the list/abort race: completes when aborted
+  // The next this-many aborts answer 400 INVALIDJOBSTATE while the job stays active (a refusal
+  // that does not mean the job finished).
+  int refusedAborts = 0;
   double apiVersion = 62.0;
   int64_t numberRecords = -1;  // records the job processes when complete; <0: random
 };
@@ -55,6 +58,7 @@ struct JobGroup {
   std::string operation;    // empty: a realistic mix for the kind
   std::string createdById;  // empty: a few users
   bool finishesOnAbort = false;
+  int refusedAborts = 0;
   double apiVersion = 62.0;
 };
 
@@ -62,6 +66,10 @@ struct Scenario {
   std::vector<JobGroup> groups;
   std::vector<JobSeed> jobs;
 };
+
+// `count` Bulk API 1.0 (Classic) jobs as Data Loader and ETL tools leave them: most Open for
+// hours, some Closed (InProgress) or finished; a mix of users.
+std::vector<JobGroup> classicJobs(int count);
 
 // Thousands of query and ingest jobs in every state and age: stuck, moving, finished hours or
 // days ago, ingest jobs left Open, a few Classic jobs and a few that finish when aborted.
@@ -78,7 +86,7 @@ JobGroup parseJobGroup(std::string_view spec);
 inline constexpr std::string_view kJobSpecHelp =
     R"(Job spec: KIND:STATE:COUNT[:OPTION]...
   KIND   query | ingest
-  STATE  Open (ingest only) | UploadComplete | InProgress | JobComplete | Failed | Aborted
+  STATE  Open (ingest or Classic) | UploadComplete | InProgress | JobComplete | Failed | Aborted
   COUNT  number of jobs (1..1000000)
   Options (durations: 500ms 30s 45m 2h 7d; RANGE is DUR or DUR-DUR, drawn uniformly):
     age=RANGE          createdDate = now - age                    (default 0)
@@ -89,6 +97,7 @@ inline constexpr std::string_view kJobSpecHelp =
     type=JOBTYPE       V2Query | V2Ingest | Classic | BigObjectIngest
     object=NAME  operation=OP  creator=USERID  api=62.0
     race               the job completes at the moment an abort arrives (abort gets 400)
+    refuse-abort=K     the first K aborts get 400 INVALIDJOBSTATE; the job stays active
   Examples: query:InProgress:1000:age=2h-5h   ingest:Open:20:age=13h
             query:InProgress:50:age=1m-10m:finish=5m-20m   query:JobComplete:5:type=Classic)";
 

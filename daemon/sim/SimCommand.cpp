@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 
@@ -23,13 +24,35 @@ constexpr int kExitSoftware = 70;
 constexpr std::string_view kUsage =
     R"(Usage: bulkwarden sim [OPTIONS]
 Serve a simulated Salesforce org (Bulk API 2.0 jobs) until SIGINT or SIGTERM.
-The first line of standard output is `bulkwarden sim: URL token TOKEN`.
+The first line of standard output is `bulkwarden sim: URL token TOKEN` (with --orgs N, one such
+line per org, org 1 first).
 
   --listen HOST:PORT        address to listen on (default 127.0.0.1:0, a free port)
   --seed N                  seed for ids, token, ages and list order (default 1)
   --time-scale X            sim time runs X times faster than wall time (default 1)
   --page-size N             records per list page (default 1000)
-  --api-max N               daily API allowance; then 403 REQUEST_LIMIT_EXCEEDED (default 1000000)
+  --api-max N, --daily-api-limit N
+                            daily API allowance (default 1000000; a Developer Edition has 15000);
+                            once spent: 403 REQUEST_LIMIT_EXCEEDED "TotalRequests Limit exceeded."
+  --concurrent-limit N      more than N requests in flight at once (use with --latency): the extra
+                            ones get 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit
+                            exceeded.", which clears as soon as others finish (default: none)
+  --fail-every N            refuse every Nth request with 503 SERVER_UNAVAILABLE before processing
+                            it (nothing applied, no allowance used; token requests not counted)
+  --fail-retry-after S      those 503s carry Retry-After: S (seconds; default: no header)
+  --no-manage-data-integrations
+                            the session's user lacks "Manage Data Integrations": aborting or
+                            deleting a job another user created gets 403 INVALIDUSER
+  --user-id ID              the session's user id (default 005R0000000bWkzIAE); the scenario's
+                            jobs are created by four other users
+  --classic-jobs N          add N Bulk API 1.0 (Classic) jobs, most left Open; they are listed by
+                            /jobs/query and /jobs/ingest unless filtered by jobType, and served by
+                            GET/POST /services/async/VER/job/ID with X-SFDC-Session
+  --orgs N                  serve N separate orgs (1..200), each on its own port with its own
+                            token (seed + k - 1), jobs and API allowance; one stdout line per org,
+                            org 1 first, all in the format of the first line
+  --chunked                 send every reply body with Transfer-Encoding: chunked in random
+                            (seeded) chunk sizes instead of Content-Length
   --jobs SPEC               add a group of jobs (repeatable); replaces the default scenario
   --empty                   start with no jobs
   --token T                 the access token to accept (default: generated from the seed)
@@ -48,6 +71,8 @@ HTTPS and the OAuth token endpoint (POST /services/oauth2/token):
   --jwt-cert FILE           PEM certificate (or RSA public key) of the app: enables jwt-bearer
   --client-secret-file FILE the consumer secret: enables client_credentials
   --refresh-token-file FILE a refresh token: enables the refresh_token grant
+  --rotate-refresh-tokens   refresh token rotation: each refresh returns a new refresh_token and
+                            the one used stops working at once (invalid_grant)
   --token-lifetime DURATION issued tokens expire after this much sim time, e.g. 2h (default:
                             never); then requests get 401 INVALID_SESSION_ID
   --not-approved            logins fail: invalid_grant "user hasn't approved this consumer"
@@ -124,6 +149,8 @@ int simCommand(const std::vector<std::string>& args) {
   SimOptions options;
   Scenario custom;
   bool empty = false;
+  int classic = 0;
+  int orgs = 1;
   try {
     for (std::size_t i = 0; i < args.size(); ++i) {
       const std::string& arg = args[i];
@@ -151,8 +178,30 @@ int simCommand(const std::vector<std::string>& args) {
       } else if (arg == "--page-size") {
         options.pageSize = parseNumber<int>(arg, value());
         if (options.pageSize < 1) throw std::invalid_argument("--page-size must be at least 1");
-      } else if (arg == "--api-max") {
+      } else if (arg == "--api-max" || arg == "--daily-api-limit") {
         options.apiMax = parseNumber<int64_t>(arg, value());
+      } else if (arg == "--concurrent-limit") {
+        options.concurrentLimit = parseNumber<int>(arg, value());
+      } else if (arg == "--fail-every") {
+        options.failEvery = parseNumber<int>(arg, value());
+      } else if (arg == "--fail-retry-after") {
+        options.failRetryAfterSeconds = parseNumber<int>(arg, value());
+      } else if (arg == "--no-manage-data-integrations") {
+        options.manageDataIntegrations = false;
+      } else if (arg == "--user-id") {
+        options.oauth.userId = value();
+      } else if (arg == "--classic-jobs") {
+        classic = parseNumber<int>(arg, value());
+        if (classic < 0 || classic > 1'000'000) {
+          throw std::invalid_argument("--classic-jobs wants 0..1000000");
+        }
+      } else if (arg == "--orgs") {
+        orgs = parseNumber<int>(arg, value());
+        if (orgs < 1 || orgs > 200) throw std::invalid_argument("--orgs wants 1..200");
+      } else if (arg == "--chunked") {
+        options.chunked = true;
+      } else if (arg == "--rotate-refresh-tokens") {
+        options.oauth.rotateRefreshTokens = true;
       } else if (arg == "--jobs") {
         custom.groups.push_back(parseJobGroup(value()));
       } else if (arg == "--empty") {
@@ -209,6 +258,10 @@ int simCommand(const std::vector<std::string>& args) {
   } else if (!empty) {
     options.scenario = defaultScenario();
   }
+  if (classic > 0) {
+    if (!options.scenario) options.scenario = Scenario{};
+    for (auto& g : classicJobs(classic)) options.scenario->groups.push_back(std::move(g));
+  }
 
   // Threads started from here on inherit the mask, so only sigwait() below sees the signals.
   sigset_t signals;
@@ -218,10 +271,26 @@ int simCommand(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   try {
-    SimServer server(std::move(options));
-    server.start();
-    std::printf("bulkwarden sim: %s token %s\n", server.baseUrl().c_str(), server.token().c_str());
+    // Org k (k >= 2) is org 1 with seed + k - 1 (its own ids, token and list order), its own
+    // port (the next one when --listen names a port), jobs and allowance.
+    std::vector<std::unique_ptr<SimServer>> servers;
+    for (int k = 1; k <= orgs; ++k) {
+      SimOptions o = options;
+      if (k > 1) {
+        o.seed = options.seed + static_cast<uint64_t>(k - 1);
+        o.token.clear();
+        if (options.port != 0) o.port = static_cast<uint16_t>(options.port + k - 1);
+      }
+      servers.push_back(std::make_unique<SimServer>(std::move(o)));
+      servers.back()->start();
+    }
+    // One line per org, org 1 first: scripts read the first line.
+    for (const auto& server : servers) {
+      std::printf("bulkwarden sim: %s token %s\n", server->baseUrl().c_str(),
+                  server->token().c_str());
+    }
     std::fflush(stdout);
+    SimServer& server = *servers.front();
 
     std::map<std::string, std::map<std::string, int>> summary;
     int total = 0;
@@ -229,7 +298,8 @@ int simCommand(const std::vector<std::string>& args) {
       ++summary[job.jobType == "Classic" ? job.kind + " (Classic)" : job.kind][job.state];
       ++total;
     }
-    std::fprintf(stderr, "bulkwarden sim: %d jobs\n", total);
+    std::fprintf(stderr, "bulkwarden sim: %d jobs%s\n", total,
+                 orgs > 1 ? fmt::format(" in org 1 of {}", orgs).c_str() : "");
     for (const auto& [kind, states] : summary) {
       std::string line;
       for (const auto& [state, count] : states) line += fmt::format(" {}={}", state, count);
@@ -239,9 +309,20 @@ int simCommand(const std::vector<std::string>& args) {
     int received = 0;
     sigwait(&signals, &received);
     std::fprintf(stderr, "bulkwarden sim: stopping (signal %d)\n", received);
-    server.stop();
-    // What the clients cost: benchmarks and scripts read this line.
-    const auto c = server.org().counters();
+    SimOrg::Counters c;
+    for (const auto& each : servers) {
+      each->stop();
+      const auto o = each->org().counters();
+      c.requests += o.requests;
+      c.lists += o.lists;
+      c.gets += o.gets;
+      c.patches += o.patches;
+      c.deletes += o.deletes;
+      c.unauthorized += o.unauthorized;
+      c.appliedAborts += o.appliedAborts;
+      c.appliedDeletes += o.appliedDeletes;
+    }
+    // What the clients cost (all orgs together): benchmarks and scripts read this line.
     std::fprintf(stderr,
                  "bulkwarden sim: requests=%lld lists=%lld gets=%lld patches=%lld deletes=%lld "
                  "unauthorized=%lld applied_aborts=%lld applied_deletes=%lld\n",

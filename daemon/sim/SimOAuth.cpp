@@ -173,12 +173,15 @@ std::string SimOAuth::errorBody(const TokenVerdict& v) {
                      jsonString(v.description));
 }
 
-std::string SimOAuth::successBody(const std::string& token, int64_t issuedMs) const {
+std::string SimOAuth::successBody(const std::string& token, int64_t issuedMs,
+                                  const std::string& refreshToken) const {
   const std::string org = token.substr(0, token.find('!'));
+  const std::string refresh =
+      refreshToken.empty() ? "" : fmt::format(R"("refresh_token":{},)", jsonString(refreshToken));
   return fmt::format(
-      R"({{"access_token":{},"signature":"c2ltdWxhdGVkIG9yZyBzaWduYXR1cmU=","scope":"api","instance_url":{},"id":{},"token_type":"Bearer","issued_at":"{}"}})",
-      jsonString(token), jsonString(options_.instanceUrl),
-      jsonString(fmt::format("https://login.salesforce.com/id/{}/005R0000000bWkzIAE", org)),
+      R"({{"access_token":{},{}"signature":"c2ltdWxhdGVkIG9yZyBzaWduYXR1cmU=","scope":"api","instance_url":{},"id":{},"token_type":"Bearer","issued_at":"{}"}})",
+      jsonString(token), refresh, jsonString(options_.instanceUrl),
+      jsonString(fmt::format("https://login.salesforce.com/id/{}/{}", org, options_.userId)),
       issuedMs);
 }
 

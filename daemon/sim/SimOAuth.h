@@ -1,4 +1,4 @@
-// The simulated org's OAuth 2.0 token endpoint (POST /services/oauth2/token, BULK_API.md 7):
+// The simulated org's OAuth 2.0 token endpoint (POST /services/oauth2/token, docs/salesforce.md 7):
 // checks JWT bearer assertions (RS256 signature against the connected app's certificate, iss,
 // sub, aud, exp), client credentials and refresh tokens for real, and answers with Salesforce's
 // success and error objects. It decides; SimOrg issues and expires the tokens.
@@ -19,11 +19,15 @@ namespace bulkwarden::sim {
 struct SimOAuthOptions {
   std::string clientId = "3MVG9SimulatedOrgConsumerKey";  // the app's consumer key
   std::string username = "bulkwarden@sim.example";        // the integration user (JWT sub)
+  std::string userId = "005R0000000bWkzIAE";              // its user id (the session's user)
   std::string audience = "https://login.salesforce.com";  // the JWT aud accepted
   // PEM X.509 certificate (or PEM public key) uploaded to the app; empty: no jwt-bearer.
   std::string jwtCertificatePem;
   std::string clientSecret;  // empty: no client_credentials
   std::string refreshToken;  // empty: no refresh_token grant
+  // Refresh token rotation: each refresh_token grant returns a new refresh_token and the one
+  // used stops working at once (invalid_grant "expired access/refresh token").
+  bool rotateRefreshTokens = false;
   bool userApproved = true;  // false: invalid_grant "user hasn't approved this consumer"
   // Lifetime of issued tokens in sim time; 0: they do not expire (until revoked).
   std::chrono::milliseconds tokenLifetime{0};
@@ -57,8 +61,10 @@ class SimOAuth {
 
   // {"error":...,"error_description":...}
   static std::string errorBody(const TokenVerdict& verdict);
-  // The success reply for `token`, issued at `issuedMs`.
-  std::string successBody(const std::string& token, int64_t issuedMs) const;
+  // The success reply for `token`, issued at `issuedMs`; with `refreshToken` (rotation) it
+  // carries that refresh_token too.
+  std::string successBody(const std::string& token, int64_t issuedMs,
+                          const std::string& refreshToken = "") const;
 
  private:
   TokenVerdict checkJwt(const std::string& assertion) const;

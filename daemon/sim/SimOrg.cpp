@@ -14,37 +14,15 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "sim/SimRender.h"
 #include "sim/SimText.h"
 
 namespace bulkwarden::sim {
 
 namespace {
 
-constexpr int64_t kSevenDaysMs = 7LL * 24 * 3600 * 1000;
-constexpr std::size_t kMaxSnapshots = 64;  // listings whose locators stay valid at once
-constexpr std::array<std::string_view, 6> kStateNames = {
-    "Open", "UploadComplete", "InProgress", "JobComplete", "Failed", "Aborted"};
-
-SimResponse errorResponse(int status, std::string_view code, std::string_view message) {
-  SimResponse r;
-  r.status = status;
-  r.body =
-      fmt::format(R"([{{"errorCode":{},"message":{}}}])", jsonString(code), jsonString(message));
-  return r;
-}
-
-std::vector<std::string> splitPath(const std::string& path) {
-  std::vector<std::string> segments;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const auto slash = path.find('/', start);
-    const auto end = slash == std::string::npos ? path.size() : slash;
-    if (end > start) segments.push_back(path.substr(start, end - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return segments;
-}
+constexpr int kOldestVersion = 31;
+constexpr int kNewestVersion = 66;
 
 // "v62.0" -> 62; -1 when the segment is not a version.
 int parseVersion(const std::string& segment) {
@@ -57,319 +35,283 @@ int parseVersion(const std::string& segment) {
   return major;
 }
 
-constexpr int kOldestVersion = 31;
-constexpr int kNewestVersion = 66;
+// The instance's two-character pod in ids, drawn from the seed.
+std::string drawPod(std::mt19937_64& rng) {
+  constexpr std::array<std::string_view, 5> kPods = {"R0", "3h", "8Z", "Do", "5g"};
+  return std::string(kPods[std::uniform_int_distribution<std::size_t>(0, kPods.size() - 1)(rng)]);
+}
 
-std::string versionLabel(int major) {
-  // 62.0 is Winter '25; three releases a year: Winter, Spring, Summer.
-  constexpr std::array<std::string_view, 3> kSeasons = {"Winter", "Spring", "Summer"};
-  const int offset = major - 62;
-  const int season = ((offset % 3) + 3) % 3;
-  const int year = 25 + (offset - season) / 3;
-  return fmt::format("{} '{:02d}", kSeasons[static_cast<std::size_t>(season)], year);
+// A refresh token shaped like Salesforce's: "5Aep861" and 80 characters of [A-Za-z0-9._].
+std::string makeRefreshToken(std::mt19937_64& rng) {
+  constexpr std::string_view kChars =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
+  std::uniform_int_distribution<std::size_t> pick(0, kChars.size() - 1);
+  std::string out = "5Aep861";
+  for (int i = 0; i < 80; ++i) out += kChars[pick(rng)];
+  return out;
+}
+
+SimResponse methodNotAllowed(std::string_view method, std::string_view allowed) {
+  SimResponse r =
+      render::error(405, "METHOD_NOT_ALLOWED",
+                    fmt::format("HTTP Method '{}' not allowed. Allowed are {}", method, allowed));
+  r.headers.emplace_back("Allow", std::string(allowed));
+  return r;
 }
 
 }  // namespace
 
-struct SimOrg::Route {
-  std::string base;  // "/services/data/v62.0"
-  bool ingest = false;
-  std::string id;
-};
-
 SimOrg::SimOrg(SimOptions options)
     : options_(std::move(options)),
-      rng_(options_.seed),
       startWallMs_(std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count()),
       startSteady_(std::chrono::steady_clock::now()),
+      store_(options_.seed,
+             [&] {
+               std::mt19937_64 rng(options_.seed);
+               return drawPod(rng);
+             }()),
+      faults_(options_.seed),
+      sessionRng_(options_.seed),
       oauth_(options_.oauth) {
   if (options_.pageSize < 1) throw std::invalid_argument("pageSize must be at least 1");
   if (options_.timeScale <= 0) throw std::invalid_argument("timeScale must be positive");
-  constexpr std::array<std::string_view, 5> kPods = {"R0", "3h", "8Z", "Do", "5g"};
-  pod_ = std::string(kPods[std::uniform_int_distribution<std::size_t>(0, kPods.size() - 1)(rng_)]);
-  token_ = options_.token.empty() ? makeSessionToken(rng_) : options_.token;
+  pod_ = drawPod(sessionRng_);
+  manageDataIntegrations_ = options_.manageDataIntegrations;
+  if (options_.failEvery > 0) faults_.failEvery(options_.failEvery, options_.failRetryAfterSeconds);
+  token_ = options_.token.empty() ? makeSessionToken(sessionRng_) : options_.token;
   if (options_.scenario) {
     const Scenario scenario = std::move(*options_.scenario);
     options_.scenario.reset();
     addScenario(scenario);
   }
+  buildRoutes();
+}
+
+void SimOrg::buildRoutes() {
+  // Sessionless: the token endpoint (every method; it answers a wrong one itself) and the
+  // Versions resource.
+  routes_.add("/services/oauth2/token", "*", RouteAuth::None,
+              [this](const RouteCall& c) { return tokenEndpoint(c); });
+  routes_.add("/services/data", "GET", RouteAuth::None, [](const RouteCall&) {
+    SimResponse r;
+    r.body = render::versions(kOldestVersion, kNewestVersion);
+    return r;
+  });
+  routes_.add("/services/data/{version}/limits", "GET", RouteAuth::Bearer,
+              [this](const RouteCall&) {
+                SimResponse r;
+                r.body = render::limits(options_.apiMax, apiUsed());
+                return r;
+              });
+  for (const bool ingest : {false, true}) {
+    const std::string jobs =
+        ingest ? "/services/data/{version}/jobs/ingest" : "/services/data/{version}/jobs/query";
+    routes_.add(jobs, "GET", RouteAuth::Bearer,
+                [this, ingest](const RouteCall& c) { return list(c, ingest); });
+    routes_.add(jobs + "/{id}", "GET", RouteAuth::Bearer,
+                [this, ingest](const RouteCall& c) { return getJob(c, ingest); });
+    routes_.add(jobs + "/{id}", "PATCH", RouteAuth::Bearer,
+                [this, ingest](const RouteCall& c) { return patchJob(c, ingest); });
+    routes_.add(jobs + "/{id}", "DELETE", RouteAuth::Bearer,
+                [this, ingest](const RouteCall& c) { return deleteJob(c, ingest); });
+  }
+  // Bulk API 1.0: the job resource (get, and abort or close by POST).
+  for (const char* method : {"GET", "POST"}) {
+    routes_.add("/services/async/{version}/job/{id}", method, RouteAuth::SfdcSession,
+                [this](const RouteCall& c) { return classicJob(c); });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Clock and lifecycle
-
-int64_t SimOrg::nowLocked() const {
-  const std::chrono::duration<double, std::milli> elapsed =
-      std::chrono::steady_clock::now() - startSteady_;
-  return startWallMs_ + clockOffsetMs_ + static_cast<int64_t>(elapsed.count() * options_.timeScale);
-}
+// Clock
 
 int64_t SimOrg::nowMs() const {
-  std::lock_guard lock(mutex_);
-  return nowLocked();
+  const std::chrono::duration<double, std::milli> elapsed =
+      std::chrono::steady_clock::now() - startSteady_;
+  return startWallMs_ + clockOffsetMs_.load() +
+         static_cast<int64_t>(elapsed.count() * options_.timeScale);
 }
 
 std::string SimOrg::nowText() const { return formatTimestamp(nowMs()); }
 
-void SimOrg::advanceClock(std::chrono::milliseconds by) {
-  std::lock_guard lock(mutex_);
-  clockOffsetMs_ += by.count();
-}
-
-SimOrg::View SimOrg::view(const Job& job, int64_t now) const {
-  View v{job.state, job.modstampMs, job.deleted};
-  if (v.state == State::UploadComplete && job.startAtMs <= now) {
-    v.state = State::InProgress;
-    v.modstampMs = job.startAtMs;
-  }
-  if (v.state == State::InProgress && job.finishAtMs <= now) {
-    v.state = job.finalState;
-    v.modstampMs = job.finishAtMs;
-  }
-  const bool terminal =
-      v.state == State::JobComplete || v.state == State::Failed || v.state == State::Aborted;
-  if (terminal && v.modstampMs + kSevenDaysMs <= now) v.gone = true;
-  return v;
-}
-
-void SimOrg::settle(Job& job, int64_t now) {
-  const View v = view(job, now);
-  job.state = v.state;
-  job.modstampMs = v.modstampMs;
-  if (v.state != State::UploadComplete) job.startAtMs = kNever;
-  if (v.state != State::UploadComplete && v.state != State::InProgress) job.finishAtMs = kNever;
-}
-
-SimOrg::Job* SimOrg::findLocked(const std::string& id, bool ingest, int64_t now) {
-  const auto it = index_.find(id);
-  if (it == index_.end()) return nullptr;
-  Job& job = jobs_[it->second];
-  // Bulk 1.0 (Classic) jobs are listed but not served by the Bulk 2.0 per-job resources.
-  if (job.ingest != ingest || job.jobType == "Classic") return nullptr;
-  settle(job, now);
-  if (view(job, now).gone) {
-    job.deleted = true;  // purged by the 7-day retention
-    index_.erase(it);
-    return nullptr;
-  }
-  return &job;
-}
+void SimOrg::advanceClock(std::chrono::milliseconds by) { clockOffsetMs_ += by.count(); }
 
 // ---------------------------------------------------------------------------------------------
 // Jobs
 
-std::string SimOrg::addJob(const JobSeed& seed) {
-  std::lock_guard lock(mutex_);
-  return addJobLocked(seed);
-}
+std::string SimOrg::addJob(const JobSeed& seed) { return store_.add(seed, nowMs()); }
 
-void SimOrg::addScenario(const Scenario& s) {
-  std::lock_guard lock(mutex_);
-  for (const auto& group : s.groups) {
-    for (const auto& seed : expandGroup(group, rng_)) addJobLocked(seed);
-  }
-  for (const auto& seed : s.jobs) addJobLocked(seed);
-}
-
-std::string SimOrg::addJobLocked(const JobSeed& seed) {
-  if (seed.kind != "query" && seed.kind != "ingest") {
-    throw std::invalid_argument(fmt::format("job kind '{}': want query or ingest", seed.kind));
-  }
-  const auto stateIt = std::find(kStateNames.begin(), kStateNames.end(), seed.state);
-  if (stateIt == kStateNames.end()) {
-    throw std::invalid_argument(fmt::format("job state '{}' unknown", seed.state));
-  }
-  Job job;
-  job.ingest = seed.kind == "ingest";
-  job.state = static_cast<State>(stateIt - kStateNames.begin());
-  if (job.state == State::Open && !job.ingest) {
-    throw std::invalid_argument("only ingest jobs can be Open");
-  }
-  if (seed.finalState == "JobComplete") {
-    job.finalState = State::JobComplete;
-  } else if (seed.finalState == "Failed") {
-    job.finalState = State::Failed;
-  } else {
-    throw std::invalid_argument(
-        fmt::format("final state '{}': want JobComplete or Failed", seed.finalState));
-  }
-  job.jobType = !seed.jobType.empty() ? seed.jobType : (job.ingest ? "V2Ingest" : "V2Query");
-  job.object = seed.object;
-  job.operation = !seed.operation.empty() ? seed.operation : (job.ingest ? "insert" : "query");
-  job.createdById = seed.createdById;
-  job.finishesOnAbort = seed.finishesOnAbort;
-  job.apiVersion = seed.apiVersion;
-  const int64_t now = nowLocked();
-  job.createdMs = now - seed.age.count();
-  job.modstampMs = seed.modifiedAgo.count() < 0 ? job.createdMs : now - seed.modifiedAgo.count();
-  if (seed.finishAfter) {
-    const int64_t finish = std::max<int64_t>(seed.finishAfter->count(), 0);
-    const int64_t start =
-        std::clamp<int64_t>(seed.startAfter ? seed.startAfter->count() : finish / 2, 0, finish);
-    if (job.state == State::Open) {
-      job.closeStartMs = start;
-      job.closeFinishMs = finish;
-    } else if (job.state == State::UploadComplete) {
-      job.startAtMs = now + start;
-      job.finishAtMs = now + finish;
-    } else if (job.state == State::InProgress) {
-      job.finishAtMs = now + finish;
-    }
-  } else if (seed.startAfter && job.state == State::UploadComplete) {
-    job.startAtMs = now + std::max<int64_t>(seed.startAfter->count(), 0);
-  }
-  if (seed.numberRecords >= 0) {
-    job.numberRecords = seed.numberRecords;
-  } else {
-    // Spread over magnitudes: most jobs are small, a few are large.
-    const int magnitude = std::uniform_int_distribution<int>(1, 6)(rng_);
-    int64_t top = 1;
-    for (int i = 0; i < magnitude; ++i) top *= 10;
-    job.numberRecords = std::uniform_int_distribution<int64_t>(top / 10, top)(rng_);
-  }
-  if (seed.id.empty()) {
-    do {
-      job.id = makeSalesforceId("750", pod_, rng_);
-    } while (index_.count(job.id) != 0);
-  } else {
-    if (index_.count(seed.id) != 0) {
-      throw std::invalid_argument(fmt::format("job id '{}' already exists", seed.id));
-    }
-    job.id = seed.id;
-  }
-  index_.emplace(job.id, static_cast<uint32_t>(jobs_.size()));
-  jobs_.push_back(std::move(job));
-  return jobs_.back().id;
-}
+void SimOrg::addScenario(const Scenario& s) { store_.addScenario(s, nowMs()); }
 
 std::optional<std::string> SimOrg::state(const std::string& id) const {
-  std::lock_guard lock(mutex_);
-  const auto it = index_.find(id);
-  if (it == index_.end()) return std::nullopt;
-  const View v = view(jobs_[it->second], nowLocked());
-  if (v.gone) return std::nullopt;
-  return std::string(kStateNames[static_cast<std::size_t>(v.state)]);
+  return store_.state(id, nowMs());
 }
 
-std::vector<SimJob> SimOrg::jobs() const {
-  std::lock_guard lock(mutex_);
-  const int64_t now = nowLocked();
-  std::vector<SimJob> out;
-  out.reserve(jobs_.size());
-  for (const Job& job : jobs_) {
-    const View v = view(job, now);
-    if (v.gone) continue;
-    out.push_back(SimJob{job.id, job.ingest ? "ingest" : "query", job.jobType,
-                         std::string(kStateNames[static_cast<std::size_t>(v.state)]), job.object,
-                         job.operation, job.createdById, formatTimestamp(job.createdMs),
-                         formatTimestamp(v.modstampMs)});
-  }
-  return out;
-}
+std::vector<SimJob> SimOrg::jobs() const { return store_.jobs(nowMs()); }
 
 SimOrg::Counters SimOrg::counters() const {
-  std::lock_guard lock(mutex_);
-  return counters_;
+  Counters c;
+  {
+    std::lock_guard lock(meterMutex_);
+    c = counters_;
+  }
+  c.appliedAborts = store_.appliedAborts();
+  c.appliedDeletes = store_.appliedDeletes();
+  return c;
 }
 
-int64_t SimOrg::appliedActions(const std::string& id) const {
-  std::lock_guard lock(mutex_);
-  const auto it = applied_.find(id);
-  return it == applied_.end() ? 0 : it->second;
-}
+int64_t SimOrg::appliedActions(const std::string& id) const { return store_.appliedActions(id); }
+
+// ---------------------------------------------------------------------------------------------
+// Allowance
 
 int64_t SimOrg::apiUsed() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(meterMutex_);
   return apiUsed_;
 }
 
 void SimOrg::setApiUsed(int64_t used) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(meterMutex_);
   apiUsed_ = used;
 }
 
+bool SimOrg::useAllowance() {
+  std::lock_guard lock(meterMutex_);
+  if (apiUsed_ >= options_.apiMax) return false;
+  ++apiUsed_;
+  return true;
+}
+
+SimResponse SimOrg::withLimitInfo(SimResponse response) const {
+  response.headers.emplace_back("Sforce-Limit-Info",
+                                fmt::format("api-usage={}/{}", apiUsed(), options_.apiMax));
+  return response;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions
+
 std::string SimOrg::token() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sessionMutex_);
   return token_;
 }
 
 void SimOrg::setToken(std::string token) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sessionMutex_);
   token_ = std::move(token);
   revoked_ = false;
 }
 
+std::string SimOrg::refreshToken() const {
+  std::lock_guard lock(sessionMutex_);
+  return oauth_.options().refreshToken;
+}
+
+void SimOrg::setManageDataIntegrations(bool allowed) {
+  std::lock_guard lock(sessionMutex_);
+  manageDataIntegrations_ = allowed;
+}
+
+JobStore::Caller SimOrg::caller() const {
+  std::lock_guard lock(sessionMutex_);
+  return {oauth_.options().userId, manageDataIntegrations_};
+}
+
+void SimOrg::exceedConcurrentLimitFor(std::chrono::milliseconds window) {
+  faults_.exceedConcurrentLimitUntil(std::chrono::steady_clock::now() + window);
+}
+
+void SimOrg::failEvery(int n, int retryAfterSeconds) { faults_.failEvery(n, retryAfterSeconds); }
+
 void SimOrg::revokeToken() {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sessionMutex_);
   revoked_ = true;
   issued_.clear();
 }
 
 void SimOrg::expireIssuedTokens() {
-  std::lock_guard lock(mutex_);
-  const int64_t now = nowLocked();
+  const int64_t now = nowMs();
+  std::lock_guard lock(sessionMutex_);
   for (auto& [token, expiry] : issued_) expiry = std::min(expiry, now);
 }
 
 std::vector<std::string> SimOrg::issuedTokens() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sessionMutex_);
   std::vector<std::string> out;
   for (const auto& [token, expiry] : issued_) out.push_back(token);
   return out;
 }
 
 void SimOrg::setUserApproved(bool approved) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sessionMutex_);
   oauth_.mutableOptions().userApproved = approved;
 }
 
 void SimOrg::respondToTokenRequests(int count, SimResponse response) {
-  std::lock_guard lock(mutex_);
-  for (int i = 0; i < count; ++i) cannedToken_.push_back(response);
+  faults_.respondToTokenRequests(count, response);
 }
 
 void SimOrg::setInstanceUrl(std::string url) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(sessionMutex_);
   oauth_.mutableOptions().instanceUrl = std::move(url);
 }
 
 void SimOrg::setRequestHook(std::function<void(const SimRequest&)> hook) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(hookMutex_);
   hook_ = std::move(hook);
 }
 
-bool SimOrg::tokenValidLocked(const std::string& token, int64_t now) const {
+bool SimOrg::sessionValid(const std::string& token, int64_t now) const {
+  std::lock_guard lock(sessionMutex_);
   if (token == token_) return !revoked_;
   const auto it = issued_.find(token);
   return it != issued_.end() && it->second > now;
 }
 
-// Token endpoint choices where BULK_API.md is silent: no Sforce-Limit-Info and no API usage
+// Token endpoint choices where docs/salesforce.md is silent: no Sforce-Limit-Info and no API usage
 // (logins do not count against the allowance); a JWT's exp is checked against the wall clock
 // (the client's clock), while issued tokens expire on the sim clock.
-SimResponse SimOrg::tokenEndpoint(const SimRequest& request, int64_t now) {
-  ++counters_.tokenRequests;
-  if (!cannedToken_.empty()) {
-    SimResponse r = std::move(cannedToken_.front());
-    cannedToken_.pop_front();
-    if (r.status != 200) ++counters_.tokenErrors;
-    return r;
+SimResponse SimOrg::tokenEndpoint(const RouteCall& call) {
+  {
+    std::lock_guard lock(meterMutex_);
+    ++counters_.tokenRequests;
   }
-  const TokenVerdict v = oauth_.check(request.method, request.contentType, request.body);
+  auto countError = [this] {
+    std::lock_guard lock(meterMutex_);
+    ++counters_.tokenErrors;
+  };
+  if (auto scripted = faults_.takeTokenReply()) {
+    if (scripted->status != 200) countError();
+    return std::move(*scripted);
+  }
+  const SimRequest& request = *call.request;
   SimResponse r;
+  std::unique_lock lock(sessionMutex_);
+  const TokenVerdict v = oauth_.check(request.method, request.contentType, request.body);
   r.status = v.status;
   if (v.status != 200) {
-    ++counters_.tokenErrors;
+    lock.unlock();
+    countError();
     r.body = SimOAuth::errorBody(v);
     return r;
   }
-  std::string token = makeSessionToken(rng_);
+  std::string token = makeSessionToken(sessionRng_);
   const auto lifetime = oauth_.options().tokenLifetime.count();
-  issued_[token] = lifetime > 0 ? now + lifetime : kNever;
-  ++counters_.tokensIssued;
-  r.body = oauth_.successBody(token, now);
+  issued_[token] = lifetime > 0 ? call.now + lifetime : kNeverMs;
+  std::string rotated;
+  if (v.grant == "refresh_token" && oauth_.options().rotateRefreshTokens) {
+    // Rotation: a new refresh token with each refresh; the one just used stops working now.
+    rotated = makeRefreshToken(sessionRng_);
+    oauth_.mutableOptions().refreshToken = rotated;
+  }
+  r.body = oauth_.successBody(token, call.now, rotated);
+  lock.unlock();
+  {
+    std::lock_guard meter(meterMutex_);
+    ++counters_.tokensIssued;
+  }
   r.headers.emplace_back("Cache-Control", "no-cache,must-revalidate,max-age=0,no-store,private");
   return r;
 }
@@ -377,92 +319,79 @@ SimResponse SimOrg::tokenEndpoint(const SimRequest& request, int64_t now) {
 // ---------------------------------------------------------------------------------------------
 // Faults
 
-void SimOrg::repeatLocatorOnPage(int page) {
-  std::lock_guard lock(mutex_);
-  pageFaults_.push_back({PageFault::Kind::RepeatLocator, page});
-}
+void SimOrg::repeatLocatorOnPage(int page) { faults_.repeatLocatorOnPage(page); }
 
-void SimOrg::doneFalseWithoutUrlOnPage(int page) {
-  std::lock_guard lock(mutex_);
-  pageFaults_.push_back({PageFault::Kind::DoneFalseWithoutUrl, page});
-}
+void SimOrg::doneFalseWithoutUrlOnPage(int page) { faults_.doneFalseWithoutUrlOnPage(page); }
 
 void SimOrg::failNextRequests(int count, int status, std::string errorCode, std::string message) {
   SimResponse r = errorCode.empty() && message.empty() ? SimResponse{}
-                                                       : errorResponse(status, errorCode, message);
+                                                       : render::error(status, errorCode, message);
   r.status = status;
   if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Token");
   respondNext(count, std::move(r));
 }
 
-void SimOrg::respondNext(int count, SimResponse response) {
-  std::lock_guard lock(mutex_);
-  for (int i = 0; i < count; ++i) canned_.push_back(response);
-}
+void SimOrg::respondNext(int count, SimResponse response) { faults_.respondNext(count, response); }
 
-void SimOrg::clearFaults() {
-  std::lock_guard lock(mutex_);
-  pageFaults_.clear();
-  canned_.clear();
-  cannedToken_.clear();
-  netFaults_.clear();
-  failureRate_ = 0.0;
-}
+void SimOrg::clearFaults() { faults_.clear(); }
 
 void SimOrg::injectNetFault(int count, NetFault fault, std::string method,
                             std::chrono::milliseconds trickleEvery) {
-  std::lock_guard lock(mutex_);
-  for (int i = 0; i < count; ++i) netFaults_.push_back({fault, method, trickleEvery});
+  faults_.injectNetFault(count, fault, method, trickleEvery);
 }
 
-void SimOrg::setFailureRate(double rate) {
-  std::lock_guard lock(mutex_);
-  failureRate_ = rate;
-}
+void SimOrg::setFailureRate(double rate) { faults_.setFailureRate(rate); }
 
 // ---------------------------------------------------------------------------------------------
 // HTTP surface
 
-SimResponse SimOrg::withLimitInfo(SimResponse response) const {
-  response.headers.emplace_back("Sforce-Limit-Info",
-                                fmt::format("api-usage={}/{}", apiUsed_, options_.apiMax));
-  return response;
+// Bulk's InvalidUser: "Either the user sending a Bulk API request doesn't have the correct
+// permission, or the job or batch specified was created by another user." Salesforce documents
+// neither the status nor the exact code for Bulk 2.0; 403 (refused: permissions) is the likeliest.
+namespace {
+SimResponse invalidUser() {
+  return render::error(403, "INVALIDUSER",
+                       "Either the user sending a Bulk API request doesn't have the correct "
+                       "permission, or the job or batch specified was created by another user.");
 }
+}  // namespace
 
 SimResponse SimOrg::notFound(bool as400) const {
-  return errorResponse(as400 ? 400 : 404, "NOT_FOUND", "The requested resource does not exist");
+  return render::error(as400 ? 400 : 404, "NOT_FOUND", "The requested resource does not exist");
 }
 
 SimResponse SimOrg::handle(const SimRequest& request) {
   std::function<void(const SimRequest&)> hook;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(hookMutex_);
     hook = hook_;
   }
   if (hook) hook(request);
-  std::lock_guard lock(mutex_);
-  ++counters_.requests;
-  const int64_t now = nowLocked();
-  std::optional<NetFaultRule> net;
-  for (auto it = netFaults_.begin(); it != netFaults_.end(); ++it) {
-    if (it->method.empty() || it->method == request.method) {
-      net = *it;
-      netFaults_.erase(it);
-      break;
-    }
+  {
+    std::lock_guard lock(meterMutex_);
+    ++counters_.requests;
   }
-  if (net && net->fault == NetFault::ResetBeforeApply) {
+  const int64_t now = nowMs();
+  FaultPlan::Decision plan = faults_.decide(request);
+  SimResponse response;
+  if (plan.net == NetFault::ResetBeforeApply) {
     SimResponse reset;
     reset.netFault = NetFault::ResetBeforeApply;
     return reset;
   }
-  if (failureRate_ > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < failureRate_) {
-    return errorResponse(503, "SERVER_UNAVAILABLE", "Server too busy");
+  if (plan.refusal) {
+    if (!plan.limitInfo) return std::move(*plan.refusal);
+    response = withLimitInfo(std::move(*plan.refusal));
+  } else if (options_.concurrentLimit > 0 && inFlight_.load() > options_.concurrentLimit &&
+             request.uri.rfind("/services/oauth2/", 0) != 0) {
+    // Refused, not processed, no allowance used; it clears as soon as others finish.
+    response = withLimitInfo(concurrentLimitExceeded());
+  } else {
+    response = dispatch(request, now, std::move(plan.scripted));
   }
-  SimResponse response = handleLocked(request, now);
-  if (net) {
-    response.netFault = net->fault;
-    response.trickleEvery = net->trickleEvery;
+  if (plan.net != NetFault::None) {
+    response.netFault = plan.net;
+    response.trickleEvery = plan.trickleEvery;
   }
   response.headers.emplace_back("Date",
                                 Poco::DateTimeFormatter::format(Poco::Timestamp(now * 1000),
@@ -470,444 +399,382 @@ SimResponse SimOrg::handle(const SimRequest& request) {
   return response;
 }
 
-SimResponse SimOrg::handleLocked(const SimRequest& request, int64_t now) {
-  if (!canned_.empty()) {
-    SimResponse r = std::move(canned_.front());
-    canned_.pop_front();
+SimResponse SimOrg::dispatch(const SimRequest& request, int64_t now,
+                             std::optional<SimResponse> scripted) {
+  if (scripted) {
     // A scripted client error still counts against the allowance; 401 and 5xx do not.
-    if (r.status != 401 && r.status < 500) {
-      ++apiUsed_;
-      return withLimitInfo(std::move(r));
+    if (scripted->status != 401 && scripted->status < 500) {
+      {
+        std::lock_guard lock(meterMutex_);
+        ++apiUsed_;
+      }
+      return withLimitInfo(std::move(*scripted));
     }
-    return r;
+    return std::move(*scripted);
   }
 
-  std::string path;
-  std::string query;
+  RouteCall call;
+  call.request = &request;
+  call.now = now;
+  std::vector<std::string> segments;
   try {
     const Poco::URI uri(request.uri);
-    path = uri.getPath();
-    query = uri.getRawQuery();
+    segments = RouteTable::split(uri.getPath());
+    call.query = uri.getRawQuery();
   } catch (const Poco::Exception&) {
-    return errorResponse(400, "INVALID_URL", "The URL could not be parsed");
+    return render::error(400, "INVALID_URL", "The URL could not be parsed");
   }
-  const auto segments = splitPath(path);
-  if (segments.size() == 3 && segments[0] == "services" && segments[1] == "oauth2" &&
-      segments[2] == "token") {
-    return tokenEndpoint(request, now);
-  }
-  const bool underData = segments.size() >= 2 && segments[0] == "services" && segments[1] == "data";
-
-  // The Versions resource needs no session and carries no Sforce-Limit-Info.
-  if (underData && segments.size() == 2) {
-    if (request.method != "GET") {
-      SimResponse r = errorResponse(
-          405, "METHOD_NOT_ALLOWED",
-          fmt::format("HTTP Method '{}' not allowed. Allowed are GET", request.method));
-      r.headers.emplace_back("Allow", "GET");
-      return r;
+  const RouteTable::Match match = routes_.match(request.method, segments);
+  if (match.kind != RouteTable::Match::Kind::NotFound && match.auth == RouteAuth::None) {
+    if (match.kind == RouteTable::Match::Kind::WrongMethod) {
+      return methodNotAllowed(request.method, match.allowed);
     }
-    std::string body = "[";
-    for (int v = kOldestVersion; v <= kNewestVersion; ++v) {
-      if (v > kOldestVersion) body += ',';
-      fmt::format_to(std::back_inserter(body),
-                     R"({{"label":{},"url":"/services/data/v{}.0","version":"{}.0"}})",
-                     jsonString(versionLabel(v)), v, v);
-    }
-    body += ']';
-    SimResponse r;
-    r.body = std::move(body);
-    return r;
+    return (*match.handler)(call);
   }
 
+  if (match.kind != RouteTable::Match::Kind::NotFound && match.auth == RouteAuth::SfdcSession) {
+    return dispatchClassic(request, match, call);
+  }
   const std::string& auth = request.authorization;
   constexpr std::string_view kBearer = "Bearer ";
   const bool authorized = auth.size() > kBearer.size() &&
                           auth.compare(0, kBearer.size(), kBearer) == 0 &&
-                          tokenValidLocked(auth.substr(kBearer.size()), now);
+                          sessionValid(auth.substr(kBearer.size()), now);
   if (!authorized) {
-    ++counters_.unauthorized;
+    {
+      std::lock_guard lock(meterMutex_);
+      ++counters_.unauthorized;
+    }
     SimResponse r;
     r.status = 401;
     r.body = R"([{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}])";
     r.headers.emplace_back("WWW-Authenticate", "Token");
     return r;
   }
-  if (apiUsed_ >= options_.apiMax) {
+  if (!useAllowance()) {
     return withLimitInfo(
-        errorResponse(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."));
+        render::error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."));
   }
-  ++apiUsed_;
 
+  // The version segment decides before the rest of the path: unknown is 404, retired is 410.
+  const bool underData = segments.size() >= 2 && segments[0] == "services" && segments[1] == "data";
   if (!underData || segments.size() < 3) return withLimitInfo(notFound(false));
   const int version = parseVersion(segments[2]);
   if (version < 0 || version > kNewestVersion) return withLimitInfo(notFound(false));
   if (version < kOldestVersion) {
-    return withLimitInfo(errorResponse(
+    return withLimitInfo(render::error(
         410, "GONE", fmt::format("API version {} has been retired", segments[2].substr(1))));
   }
-  auto methodNotAllowed = [&](std::string_view allowed) {
-    SimResponse r = errorResponse(
-        405, "METHOD_NOT_ALLOWED",
-        fmt::format("HTTP Method '{}' not allowed. Allowed are {}", request.method, allowed));
-    r.headers.emplace_back("Allow", std::string(allowed));
-    return withLimitInfo(std::move(r));
-  };
+  switch (match.kind) {
+    case RouteTable::Match::Kind::NotFound:
+      return withLimitInfo(notFound(false));
+    case RouteTable::Match::Kind::WrongMethod:
+      return withLimitInfo(methodNotAllowed(request.method, match.allowed));
+    case RouteTable::Match::Kind::Found:
+      break;
+  }
+  call.base = match.base;
+  call.version = version;
+  call.id = match.id;
+  return withLimitInfo((*match.handler)(call));
+}
 
-  Route route;
-  route.base = "/services/data/" + segments[2];
-  if (segments.size() == 4 && segments[3] == "limits") {
-    if (request.method != "GET") return methodNotAllowed("GET");
-    return withLimitInfo(limits());
-  }
-  if (segments.size() < 5 || segments.size() > 6 || segments[3] != "jobs" ||
-      (segments[4] != "query" && segments[4] != "ingest")) {
-    return withLimitInfo(notFound(false));
-  }
-  route.ingest = segments[4] == "ingest";
-  if (segments.size() == 5) {
-    if (request.method != "GET") return methodNotAllowed("GET");
+SimResponse SimOrg::list(const RouteCall& call, bool ingest) {
+  {
+    std::lock_guard lock(meterMutex_);
     ++counters_.lists;
-    return withLimitInfo(list(route, query, now));
   }
-  route.id = segments[5];
-  if (request.method == "GET") {
-    ++counters_.gets;
-    return withLimitInfo(getJob(route, now));
-  }
-  if (request.method == "PATCH") {
-    ++counters_.patches;
-    return withLimitInfo(patchJob(route, request.body, now));
-  }
-  if (request.method == "DELETE") {
-    ++counters_.deletes;
-    return withLimitInfo(deleteJob(route, now));
-  }
-  return methodNotAllowed("GET,PATCH,DELETE");
-}
-
-SimResponse SimOrg::limits() const {
-  SimResponse r;
-  r.body = fmt::format(
-      R"({{"DailyApiRequests":{{"Max":{},"Remaining":{}}},"DailyBulkV2QueryJobs":{{"Max":10000,"Remaining":10000}},"DailyBulkApiBatches":{{"Max":15000,"Remaining":15000}}}})",
-      options_.apiMax, std::max<int64_t>(options_.apiMax - apiUsed_, 0));
-  return r;
-}
-
-SimResponse SimOrg::list(const Route& route, const std::string& query, int64_t now) {
-  std::string locator;
-  std::string jobType;
+  JobStore::ListRequest request;
+  request.ingestPath = ingest;
+  request.pageSize = static_cast<std::size_t>(options_.pageSize);
   try {
-    for (const auto& [key, value] : Poco::URI("?" + query).getQueryParameters()) {
-      if (key == "queryLocator") locator = value;
-      if (key == "jobType") jobType = value;
+    for (const auto& [key, value] : Poco::URI("?" + call.query).getQueryParameters()) {
+      if (key == "queryLocator") request.locator = value;
+      if (key == "jobType") request.jobType = value;
     }
   } catch (const Poco::Exception&) {
-    return errorResponse(400, "INVALID_URL", "The query string could not be parsed");
+    return render::error(400, "INVALID_URL", "The query string could not be parsed");
   }
-
-  std::string snapshotId;
-  std::size_t offset = 0;
-  if (locator.empty()) {
-    if (!jobType.empty() && jobType != "V2Query" && jobType != "V2Ingest" && jobType != "Classic" &&
-        jobType != "BigObjectIngest") {
-      return errorResponse(400, "INVALIDJOBTYPE", fmt::format("Invalid jobType: {}", jobType));
-    }
-    Snapshot snapshot;
-    snapshot.jobs.reserve(jobs_.size());
-    for (std::size_t i = 0; i < jobs_.size(); ++i) {
-      Job& job = jobs_[i];
-      if (job.deleted) continue;
-      if (view(job, now).gone) {
-        job.deleted = true;  // purged by the 7-day retention
-        index_.erase(job.id);
-        continue;
-      }
-      // /jobs/query lists "all query jobs ... and all Bulk API jobs"; /jobs/ingest all but V2Query.
-      const bool wanted = !jobType.empty() ? job.jobType == jobType
-                          : route.ingest   ? job.jobType != "V2Query"
-                                           : job.jobType == "V2Query" || job.jobType == "Classic";
-      if (wanted) snapshot.jobs.push_back(static_cast<uint32_t>(i));
-    }
-    std::shuffle(snapshot.jobs.begin(), snapshot.jobs.end(), rng_);
-    do {
-      snapshotId = makeSalesforceId("01g", pod_, rng_);
-    } while (snapshots_.count(snapshotId) != 0);
-    snapshots_.emplace(snapshotId, std::move(snapshot));
-    snapshotOrder_.push_back(snapshotId);
-    if (snapshotOrder_.size() > kMaxSnapshots) {
-      snapshots_.erase(snapshotOrder_.front());
-      snapshotOrder_.pop_front();
-    }
-  } else {
-    const auto dash = locator.rfind('-');
-    bool valid = dash == 18;
-    if (valid) {
-      snapshotId = locator.substr(0, dash);
-      const auto* begin = locator.data() + dash + 1;
-      const auto* end = locator.data() + locator.size();
-      const auto [ptr, ec] = std::from_chars(begin, end, offset);
-      valid = ec == std::errc{} && ptr == end && begin != end;
-    }
-    const auto it = valid ? snapshots_.find(snapshotId) : snapshots_.end();
-    if (it == snapshots_.end() || offset > it->second.jobs.size()) {
-      return errorResponse(400, "INVALID_QUERY_LOCATOR", "invalid query locator");
-    }
+  std::string records;
+  records.reserve(static_cast<std::size_t>(options_.pageSize) * 420);
+  const JobStore::Page page = store_.list(
+      request, call.now, [this](int n) { return faults_.takePageFault(n); },
+      [&records](const StoredJob& job, const JobView& v) {
+        if (!records.empty()) records += ',';
+        render::appendListRecord(records, job, v);
+        records += '}';
+      });
+  switch (page.error) {
+    case JobStore::Page::Error::BadJobType:
+      return render::error(400, "INVALIDJOBTYPE",
+                           fmt::format("Invalid jobType: {}", request.jobType));
+    case JobStore::Page::Error::BadLocator:
+      return render::error(400, "INVALID_QUERY_LOCATOR", "invalid query locator");
+    case JobStore::Page::Error::None:
+      break;
   }
-
-  const Snapshot& snapshot = snapshots_.at(snapshotId);
-  const auto pageSize = static_cast<std::size_t>(options_.pageSize);
-  const std::size_t end = std::min(snapshot.jobs.size(), offset + pageSize);
-  const int page = static_cast<int>(offset / pageSize) + 1;
-  bool done = end >= snapshot.jobs.size();
-  // A plain value and a flag: GCC 12 at -O2 misreads an optional here as maybe uninitialised.
-  bool hasNext = !done;
-  std::size_t nextOffset = end;
-  const auto fault = std::find_if(pageFaults_.begin(), pageFaults_.end(),
-                                  [page](const PageFault& f) { return f.page == page; });
-  if (fault != pageFaults_.end()) {
-    if (fault->kind == PageFault::Kind::RepeatLocator) {
-      // The locator the client just used (page N-1's nextRecordsUrl) comes back again.
-      done = false;
-      hasNext = true;
-      nextOffset = offset;
-    } else {
-      done = false;
-      hasNext = false;
-    }
-    pageFaults_.erase(fault);
+  std::string next;
+  if (!page.nextLocator.empty()) {
+    const bool ingestPath = ingest || options_.queryNextUrlOnIngestPath;
+    next = fmt::format("{}/jobs/{}?queryLocator={}", call.base, ingestPath ? "ingest" : "query",
+                       page.nextLocator);
   }
-
-  std::string out;
-  out.reserve((end - offset) * 420 + 160);
-  out += R"({"done":)";
-  out += done ? "true" : "false";
-  out += R"(,"records":[)";
-  bool first = true;
-  for (std::size_t k = offset; k < end; ++k) {
-    const Job& job = jobs_[snapshot.jobs[k]];
-    const View v = view(job, now);
-    if (v.gone) continue;  // deleted or purged since the listing began
-    if (!first) out += ',';
-    first = false;
-    appendListRecord(out, job, v);
-    out += '}';
-  }
-  out += R"(],"nextRecordsUrl":)";
-  if (hasNext) {
-    const bool ingestPath = route.ingest || options_.queryNextUrlOnIngestPath;
-    fmt::format_to(std::back_inserter(out), R"("{}/jobs/{}?queryLocator={}-{}")", route.base,
-                   ingestPath ? "ingest" : "query", snapshotId, nextOffset);
-  } else {
-    out += "null";
-  }
-  out += '}';
   SimResponse r;
-  r.body = std::move(out);
+  r.body.reserve(records.size() + 160);
+  render::beginPage(r.body, page.done);
+  r.body += records;
+  render::endPage(r.body, next);
   return r;
 }
 
-void SimOrg::appendCommon(std::string& out, const Job& job, const View& v) const {
-  out += R"({"id":")";
-  out += job.id;  // generated or validated ids need no escaping, but seeds may carry anything
-  out += R"(","operation":")";
-  appendJsonEscaped(out, job.operation);
-  out += R"(","object":")";
-  appendJsonEscaped(out, job.object);
-  out += R"(","createdById":")";
-  appendJsonEscaped(out, job.createdById);
-  out += R"(","createdDate":")";
-  appendTimestamp(out, job.createdMs);
-  out += R"(","systemModstamp":")";
-  appendTimestamp(out, v.modstampMs);
-  out += R"(","state":")";
-  out += kStateNames[static_cast<std::size_t>(v.state)];
-  fmt::format_to(std::back_inserter(out),
-                 R"(","concurrencyMode":"Parallel","contentType":"CSV","apiVersion":{:.1f})",
-                 job.apiVersion);
-}
-
-void SimOrg::appendListRecord(std::string& out, const Job& job, const View& v) const {
-  appendCommon(out, job, v);
-  out += R"(,"jobType":")";
-  appendJsonEscaped(out, job.jobType);
-  out += R"(","lineEnding":"LF","columnDelimiter":"COMMA")";
-}
-
-std::string SimOrg::shortInfo(const Job& job, const View& v) const {
-  std::string out;
-  appendCommon(out, job, v);
-  out += '}';
-  return out;
-}
-
-std::string SimOrg::fullInfo(const Job& job, const View& v, int64_t now) const {
-  std::string out;
-  appendListRecord(out, job, v);
-  int64_t processed = 0;
-  int64_t total = 0;
-  switch (v.state) {
-    case State::Open:
-    case State::UploadComplete:
-      break;
-    case State::InProgress:
-      processed =
-          job.finishAtMs == kNever || job.finishAtMs <= v.modstampMs
-              ? job.numberRecords / 3
-              : job.numberRecords *
-                    std::clamp<int64_t>(now - v.modstampMs, 0, job.finishAtMs - v.modstampMs) /
-                    (job.finishAtMs - v.modstampMs);
-      total = std::max<int64_t>(now - v.modstampMs, 0) / 2;
-      break;
-    case State::JobComplete:
-      processed = job.numberRecords;
-      total = std::clamp<int64_t>((v.modstampMs - job.createdMs) * 4 / 5, 0, 3'600'000);
-      break;
-    case State::Failed:
-      processed = job.numberRecords / 2;
-      total = std::clamp<int64_t>((v.modstampMs - job.createdMs) * 4 / 5, 0, 3'600'000);
-      break;
-    case State::Aborted:
-      processed = job.numberRecords / 4;
-      total = std::clamp<int64_t>((v.modstampMs - job.createdMs) / 2, 0, 3'600'000);
-      break;
+SimResponse SimOrg::getJob(const RouteCall& call, bool ingest) {
+  {
+    std::lock_guard lock(meterMutex_);
+    ++counters_.gets;
   }
-  const bool failed = v.state == State::Failed;
-  fmt::format_to(std::back_inserter(out), R"(,"numberRecordsProcessed":{},"retries":{})", processed,
-                 failed ? 2 : 0);
-  fmt::format_to(std::back_inserter(out), R"(,"totalProcessingTime":{})", total);
-  if (job.ingest) {
-    fmt::format_to(
-        std::back_inserter(out),
-        R"(,"numberRecordsFailed":{},"apexProcessingTime":0,"apiActiveProcessingTime":{})",
-        failed ? std::max<int64_t>(1, job.numberRecords / 10) : 0, total * 3 / 4);
-    if (v.state == State::Open) {
-      fmt::format_to(std::back_inserter(out),
-                     R"(,"contentUrl":"services/data/v{:.1f}/jobs/ingest/{}/batches")",
-                     job.apiVersion, job.id);
-    }
-    if (failed) out += R"(,"errorMessage":"InvalidBatch : Max retry attempts exceeded")";
-  } else {
-    out += R"(,"isPkChunkingSupported":true)";
-    if (failed) out += R"(,"errorMessage":"InternalServerError : Retried more than 15 times")";
-  }
-  out += '}';
-  return out;
-}
-
-SimResponse SimOrg::getJob(const Route& route, int64_t now) {
-  const Job* job = findLocked(route.id, route.ingest, now);
-  if (job == nullptr) return notFound(false);
   SimResponse r;
-  r.body = fullInfo(*job, view(*job, now), now);
+  const auto resource = ingest ? JobStore::Resource::Ingest : JobStore::Resource::Query;
+  if (!store_.read(call.id, resource, call.now, [&](const StoredJob& job, const JobView& v) {
+        r.body = render::fullInfo(job, v, call.now);
+      })) {
+    return notFound(false);
+  }
   return r;
 }
 
-SimResponse SimOrg::patchJob(const Route& route, const std::string& body, int64_t now) {
+SimResponse SimOrg::patchJob(const RouteCall& call, bool ingest) {
+  {
+    std::lock_guard lock(meterMutex_);
+    ++counters_.patches;
+  }
   std::string wanted;
   try {
     Poco::JSON::Parser parser;
-    const auto parsed = parser.parse(body);
+    const auto parsed = parser.parse(call.request->body);
     const auto object = parsed.extract<Poco::JSON::Object::Ptr>();
     if (object.isNull()) throw Poco::Exception("not an object");
     for (const auto& name : object->getNames()) {
       if (name != "state") {
-        return errorResponse(400, "JSON_PARSER_ERROR",
+        return render::error(400, "JSON_PARSER_ERROR",
                              fmt::format("Unrecognized field \"{}\"", name));
       }
     }
     if (!object->has("state") || !object->get("state").isString()) {
-      return errorResponse(400, "INVALIDJOBSTATE", "The job state is missing or not a string");
+      return render::error(400, "INVALIDJOBSTATE", "The job state is missing or not a string");
     }
     wanted = object->getValue<std::string>("state");
   } catch (const Poco::Exception& e) {
-    return errorResponse(400, "JSON_PARSER_ERROR",
+    return render::error(400, "JSON_PARSER_ERROR",
                          fmt::format("Cannot deserialize the request body: {}", e.message()));
   } catch (const std::exception& e) {
-    return errorResponse(400, "JSON_PARSER_ERROR",
+    return render::error(400, "JSON_PARSER_ERROR",
                          fmt::format("Cannot deserialize the request body: {}", e.what()));
   }
 
-  Job* job = findLocked(route.id, route.ingest, now);
-  if (job == nullptr) return notFound(options_.notFoundAs400);
-  auto stateWord = [](State s) {
-    switch (s) {
-      case State::JobComplete:
-        return "Completed";
-      case State::Failed:
-        return "Failed";
-      case State::Aborted:
-        return "Aborted";
-      default:
-        return "Active";
-    }
+  const auto resource = ingest ? JobStore::Resource::Ingest : JobStore::Resource::Query;
+  SimResponse r;
+  auto renderShort = [&r](const StoredJob& job, const JobView& v) {
+    r.body = render::shortInfo(job, v);
   };
-
   if (wanted == "Aborted") {
-    const bool abortable = job->state == State::UploadComplete || job->state == State::InProgress ||
-                           (job->ingest && job->state == State::Open);
-    if (abortable && job->finishesOnAbort) {
-      // The race of BULK_API.md section 11: it finished between the list and this abort.
-      job->state = job->finalState;
-      job->modstampMs = now;
-      job->startAtMs = job->finishAtMs = kNever;
-      job->finishesOnAbort = false;
-    } else if (abortable) {
-      job->state = State::Aborted;
-      job->modstampMs = now;
-      job->startAtMs = job->finishAtMs = kNever;
-      ++counters_.appliedAborts;
-      ++applied_[job->id];
-      SimResponse r;
-      r.body = shortInfo(*job, view(*job, now));
-      return r;
+    const auto result = store_.abort(call.id, resource, caller(), call.now, renderShort);
+    switch (result.outcome) {
+      case JobStore::Outcome::Done:
+        return r;
+      case JobStore::Outcome::NotFound:
+        return notFound(options_.notFoundAs400);
+      case JobStore::Outcome::Forbidden:
+        return invalidUser();
+      default:
+        return render::error(
+            400, "INVALIDJOBSTATE",
+            fmt::format("Aborting already {} Job not allowed", render::stateWord(result.state)));
     }
-    return errorResponse(400, "INVALIDJOBSTATE",
-                         fmt::format("Aborting already {} Job not allowed", stateWord(job->state)));
   }
-  if (wanted == "UploadComplete" && job->ingest) {
-    if (job->state != State::Open) {
-      return errorResponse(
-          400, "INVALIDJOBSTATE",
-          fmt::format("Closing already {} Job not allowed",
-                      job->state == State::UploadComplete || job->state == State::InProgress
-                          ? "Closed"
-                          : stateWord(job->state)));
+  if (wanted == "UploadComplete" && ingest) {
+    const auto result = store_.close(call.id, resource, call.now, renderShort);
+    switch (result.outcome) {
+      case JobStore::Outcome::Done:
+        return r;
+      case JobStore::Outcome::NotFound:
+        return notFound(options_.notFoundAs400);
+      default:
+        return render::error(400, "INVALIDJOBSTATE",
+                             fmt::format("Closing already {} Job not allowed",
+                                         result.state == JobState::UploadComplete ||
+                                                 result.state == JobState::InProgress
+                                             ? "Closed"
+                                             : render::stateWord(result.state)));
     }
-    job->state = State::UploadComplete;
-    job->modstampMs = now;
-    if (job->closeFinishMs >= 0) {
-      job->startAtMs = now + job->closeStartMs;
-      job->finishAtMs = now + job->closeFinishMs;
-    }
-    SimResponse r;
-    r.body = shortInfo(*job, view(*job, now));
-    return r;
   }
-  return errorResponse(400, "INVALIDJOBSTATE",
+  if (!store_.read(call.id, resource, call.now, [](const StoredJob&, const JobView&) {})) {
+    return notFound(options_.notFoundAs400);
+  }
+  return render::error(400, "INVALIDJOBSTATE",
                        fmt::format("Invalid state transition to {} for a {} job", wanted,
-                                   job->ingest ? "ingest" : "query"));
+                                   ingest ? "ingest" : "query"));
 }
 
-SimResponse SimOrg::deleteJob(const Route& route, int64_t now) {
-  Job* job = findLocked(route.id, route.ingest, now);
-  if (job == nullptr) return notFound(options_.notFoundAs400);
-  const bool deletable = job->state == State::JobComplete || job->state == State::Aborted ||
-                         job->state == State::Failed ||
-                         (job->ingest && job->state == State::UploadComplete);
-  if (!deletable) {
-    return errorResponse(
-        400, "API_ERROR",
-        "Error encountered when deleting the job because the job is not terminated");
+SimResponse SimOrg::deleteJob(const RouteCall& call, bool ingest) {
+  {
+    std::lock_guard lock(meterMutex_);
+    ++counters_.deletes;
   }
-  job->deleted = true;
-  index_.erase(job->id);
-  ++counters_.appliedDeletes;
-  ++applied_[route.id];
+  const auto resource = ingest ? JobStore::Resource::Ingest : JobStore::Resource::Query;
+  const auto result = store_.remove(call.id, resource, caller(), call.now);
+  switch (result.outcome) {
+    case JobStore::Outcome::Forbidden:
+      return invalidUser();
+    case JobStore::Outcome::Done: {
+      SimResponse r;
+      r.status = 204;
+      r.contentType.clear();
+      return r;
+    }
+    case JobStore::Outcome::NotFound:
+      return notFound(options_.notFoundAs400);
+    default:
+      return render::error(
+          400, "API_ERROR",
+          "Error encountered when deleting the job because the job is not terminated");
+  }
+}
+
+}  // namespace bulkwarden::sim
+
+namespace bulkwarden::sim {
+
+// Bulk API 1.0 answers in the request's format: JSON when the request's Content-Type or Accept
+// names JSON, XML otherwise (the 1.0 default).
+SimResponse SimOrg::dispatchClassic(const SimRequest& request, const RouteTable::Match& match,
+                                    RouteCall& call) {
+  const bool json = request.contentType.find("json") != std::string::npos ||
+                    request.accept.find("json") != std::string::npos;
+  auto framed = [json](SimResponse r) {
+    if (json)
+      r.contentType = "application/json;charset=UTF-8";
+    else if (r.status == 200)
+      r.contentType = "application/xml;charset=UTF-8";
+    return r;
+  };
+  // 1.0 reports a bad session as 400 InvalidSessionId, not 401.
+  if (request.sfdcSession.empty() || !sessionValid(request.sfdcSession, call.now)) {
+    {
+      std::lock_guard lock(meterMutex_);
+      ++counters_.unauthorized;
+    }
+    return framed(render::classicError("InvalidSessionId", "Invalid session id", json));
+  }
+  if (!useAllowance()) {
+    return withLimitInfo(
+        framed(render::classicError("ExceededQuota", "TotalRequests Limit exceeded.", json)));
+  }
+  // "62.0": two or three digits, a dot, one digit.
+  const std::string& v = match.version;
+  const auto dot = v.find('.');
+  int major = 0;
+  const auto [ptr, ec] =
+      std::from_chars(v.data(), v.data() + (dot == std::string::npos ? 0 : dot), major);
+  if (dot == std::string::npos || ec != std::errc{} || ptr != v.data() + dot ||
+      v.size() != dot + 2 || major < kOldestVersion || major > kNewestVersion) {
+    return withLimitInfo(
+        framed(render::classicError("InvalidVersion", "Invalid api version specified", json)));
+  }
+  if (match.kind == RouteTable::Match::Kind::WrongMethod) {
+    return withLimitInfo(methodNotAllowed(request.method, match.allowed));
+  }
+  call.base = match.base;
+  call.version = major;
+  call.id = match.id;
+  return withLimitInfo(framed((*match.handler)(call)));
+}
+
+SimResponse SimOrg::classicJob(const RouteCall& call) {
+  const SimRequest& request = *call.request;
+  const bool json = request.contentType.find("json") != std::string::npos ||
+                    request.accept.find("json") != std::string::npos;
   SimResponse r;
-  r.status = 204;
-  r.contentType.clear();
-  return r;
+  auto renderInfo = [&r, json](const StoredJob& job, const JobView& v) {
+    r.body = render::classicInfo(job, v, json);
+  };
+  auto invalidJob = [&] {
+    return render::classicError("InvalidJob", fmt::format("Unable to find object: {}", call.id),
+                                json);
+  };
+  if (request.method == "GET") {
+    {
+      std::lock_guard lock(meterMutex_);
+      ++counters_.gets;
+    }
+    if (!store_.read(call.id, JobStore::Resource::Classic, call.now, renderInfo)) {
+      return invalidJob();
+    }
+    return r;
+  }
+  {
+    std::lock_guard lock(meterMutex_);
+    ++counters_.patches;
+  }
+  // The body names the wanted state: {"state":"Aborted"} or <jobInfo ...><state>Aborted</state>.
+  std::string wanted;
+  const std::string& body = request.body;
+  if (json) {
+    try {
+      const auto object = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
+      if (!object.isNull() && object->has("state") && object->get("state").isString()) {
+        wanted = object->getValue<std::string>("state");
+      }
+    } catch (const std::exception&) {
+      return render::classicError("InvalidJob", "Unable to parse the job information", json);
+    }
+  } else {
+    const auto open = body.find("<state>");
+    const auto close = body.find("</state>");
+    if (body.find("<jobInfo") != std::string::npos && open != std::string::npos &&
+        close != std::string::npos && close > open) {
+      wanted = body.substr(open + 7, close - open - 7);
+    }
+  }
+  if (wanted.empty()) {
+    return render::classicError("InvalidJob", "Unable to parse the job information", json);
+  }
+  if (wanted == "Aborted") {
+    const auto result =
+        store_.abort(call.id, JobStore::Resource::Classic, caller(), call.now, renderInfo);
+    switch (result.outcome) {
+      case JobStore::Outcome::Done:
+        return r;
+      case JobStore::Outcome::NotFound:
+        return invalidJob();
+      case JobStore::Outcome::Forbidden:
+        return render::classicError(
+            "InvalidUser",
+            "Either the user sending a Bulk API request doesn't have the correct permission, or "
+            "the job or batch specified was created by another user.",
+            json);
+      default:
+        return render::classicError(
+            "InvalidJobState",
+            fmt::format("Job is {}; it cannot be aborted", render::classicState(result.state)),
+            json);
+    }
+  }
+  if (wanted == "Closed") {
+    const auto result = store_.close(call.id, JobStore::Resource::Classic, call.now, renderInfo);
+    switch (result.outcome) {
+      case JobStore::Outcome::Done:
+        return r;
+      case JobStore::Outcome::NotFound:
+        return invalidJob();
+      default:
+        return render::classicError(
+            "InvalidJobState",
+            fmt::format("Job is {}; it cannot be closed", render::classicState(result.state)),
+            json);
+    }
+  }
+  return render::classicError("InvalidJobState",
+                              fmt::format("Invalid state: {}", wanted.substr(0, 40)), json);
 }
 
 }  // namespace bulkwarden::sim

@@ -1,8 +1,12 @@
-// The simulated org: its jobs, sim clock, token, API allowance, list snapshots and faults, and the
-// Bulk API 2.0 behaviour of BULK_API.md served from the server side (handle()). SimServer only
-// adapts HTTP to handle(). Thread-safe: one mutex guards all state; every public method locks it.
+// The simulated org: Salesforce's Bulk API behaviour served from the server side (handle()),
+// composed of a job store (JobStore: jobs and their lifecycle), a route table (RouteTable), a
+// fault plan (FaultPlan) and a renderer (SimRender.h); this class keeps the sim clock, the
+// sessions and the API allowance. SimServer only adapts HTTP to handle().
+// Thread-safe: each part has its own lock (store, fault plan, sessions, meter, hook). The only
+// nesting: a listing asks the fault plan for page faults under the store's lock (store, then plan).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -15,7 +19,11 @@
 #include <utility>
 #include <vector>
 
+#include "sim/FaultPlan.h"
+#include "sim/JobStore.h"
+#include "sim/RouteTable.h"
 #include "sim/Scenario.h"
+#include "sim/SimMessages.h"
 #include "sim/SimOAuth.h"
 
 namespace bulkwarden::sim {
@@ -27,8 +35,24 @@ struct SimOptions {
   uint64_t seed = 1;
   double timeScale = 1.0;  // sim time runs this many times faster than wall time
   int pageSize = 1000;
-  int64_t apiMax = 1'000'000;  // daily allowance for Sforce-Limit-Info / REQUEST_LIMIT_EXCEEDED
-  bool queryNextUrlOnIngestPath = false;  // the docs quirk of BULK_API.md 12.1
+  // Daily allowance for Sforce-Limit-Info and 403 REQUEST_LIMIT_EXCEEDED "TotalRequests Limit
+  // exceeded." (a Developer Edition has 15,000).
+  int64_t apiMax = 1'000'000;
+  // More than this many requests in flight at once (a response counts until it is sent, so
+  // `latency` makes requests long): 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit
+  // exceeded." for the extra ones. 0: no limit.
+  int concurrentLimit = 0;
+  // Every Nth request (not the token endpoint's) is refused with 503 SERVER_UNAVAILABLE before it
+  // is processed, with Retry-After when failRetryAfterSeconds > 0. 0: never.
+  int failEvery = 0;
+  int failRetryAfterSeconds = 0;
+  // The session's user may abort and delete other users' jobs ("Manage Data Integrations");
+  // false: those get 403 INVALIDUSER. The session's user is oauth.userId.
+  bool manageDataIntegrations = true;
+  // Every reply with a body is sent with Transfer-Encoding: chunked in random (seeded) chunk
+  // sizes instead of Content-Length (SimServer).
+  bool chunked = false;
+  bool queryNextUrlOnIngestPath = false;  // the docs quirk of docs/salesforce.md 12.1
   bool notFoundAs400 = false;             // PATCH/DELETE on an unknown id: 400 NOT_FOUND (12.4)
   std::optional<Scenario> scenario;       // unset: empty org
   SimOAuthOptions oauth;                  // the token endpoint (/services/oauth2/token)
@@ -39,37 +63,6 @@ struct SimOptions {
   // Added before every response is sent (outside the org's lock), to stand in for the WAN round
   // trip to Salesforce in benchmarks. 0: answer at once.
   std::chrono::milliseconds latency{0};
-};
-
-// A snapshot of one job, dates in +0000 form.
-struct SimJob {
-  std::string id, kind, jobType, state, object, operation, createdById, createdDate, systemModstamp;
-};
-
-// One HTTP request as the org sees it.
-struct SimRequest {
-  std::string method;
-  std::string uri;  // path and query string
-  std::string authorization;
-  std::string contentType;
-  std::string body;
-};
-
-// What the network does to a reply (RELIABILITY.md C7-C9): the server adapter acts it out.
-enum class NetFault {
-  None,
-  ResetBeforeApply,  // the connection is reset; the request was not applied
-  ResetAfterApply,   // the request was applied, then the connection is reset: no reply
-  Trickle,           // the reply is sent one byte at a time, `trickleEvery` apart
-};
-
-struct SimResponse {
-  int status = 200;
-  std::string contentType = "application/json;charset=UTF-8";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-  NetFault netFault = NetFault::None;
-  std::chrono::milliseconds trickleEvery{0};
 };
 
 class SimOrg {
@@ -96,19 +89,38 @@ class SimOrg {
 
   std::string token() const;
   void setToken(std::string token);
+  std::string refreshToken() const;  // the refresh token the org accepts now (rotation moves it)
+  void setManageDataIntegrations(bool allowed);
+  // From now until `window` of wall time has passed, every request gets the concurrent-limit 403.
+  void exceedConcurrentLimitFor(std::chrono::milliseconds window);
+  // Every Nth request from now on is refused with 503 (see SimOptions::failEvery).
+  void failEvery(int n, int retryAfterSeconds = 0);
+  // A request in flight for the concurrent limit, from before handle() until its reply is sent
+  // (SimServer holds one per request). Movable RAII guard.
+  class InFlight {
+   public:
+    explicit InFlight(std::atomic<int>* count) : count_(count) { ++*count_; }
+    InFlight(InFlight&& other) noexcept : count_(std::exchange(other.count_, nullptr)) {}
+    InFlight& operator=(InFlight&&) = delete;
+    ~InFlight() {
+      if (count_ != nullptr) --*count_;
+    }
+
+   private:
+    std::atomic<int>* count_;
+  };
+  InFlight enter() { return InFlight(&inFlight_); }
   void revokeToken();  // every request answers 401 until setToken; issued tokens die too
 
-  // Tokens issued by the token endpoint, with their expiry on the sim clock.
+  // Tokens issued by the token endpoint expire on the sim clock. Every issued token expires now
+  // (a session timeout).
   void expireIssuedTokens();
-  std::vector<std::string> issuedTokens()
-      const;  // every token issued so far (secret sweeps)  // every issued token expires now (a
-              // session timeout)
-  void setUserApproved(bool approved);
+  std::vector<std::string> issuedTokens() const;  // every token issued so far (secret sweeps)
+  void setUserApproved(bool approved);            // false: logins fail with invalid_grant
   // The next `count` token requests answer exactly this (e.g. 503), before any check.
-  void respondToTokenRequests(int count,
-                              SimResponse response);  // false: logins fail with invalid_grant
-  void setInstanceUrl(std::string url);               // instance_url in token replies
-  // Called with each request before it is handled, outside the org's lock (tests: make a token
+  void respondToTokenRequests(int count, SimResponse response);
+  void setInstanceUrl(std::string url);  // instance_url in token replies
+  // Called with each request before it is handled, outside every lock (tests: make a token
   // expire at an exact point of a pass).
   void setRequestHook(std::function<void(const SimRequest&)> hook);
 
@@ -132,7 +144,7 @@ class SimOrg {
   // Moves the sim clock forward (tests: lifecycles and purges without sleeping).
   void advanceClock(std::chrono::milliseconds by);
 
-  // Serves one request of the Bulk API 2.0 surface. Choices where BULK_API.md is silent:
+  // Serves one request of the Bulk API 2.0 surface. Choices where docs/salesforce.md is silent:
   // - /jobs/query lists V2Query + Classic jobs, /jobs/ingest every job but V2Query; with jobType=X
   //   either path lists exactly the jobs of type X. isPkChunkingEnabled is ignored.
   // - Per-job routes serve only jobs of their kind; Classic jobs there are 404 NOT_FOUND.
@@ -141,93 +153,63 @@ class SimOrg {
   // - Scripted responses (failNextRequests/respondNext) come before authentication; those below
   //   500 other than 401 count against the allowance and carry Sforce-Limit-Info.
   // - The Date header follows the sim clock.
+  // - Aborting or deleting another user's job without "Manage Data Integrations" is 403
+  //   INVALIDUSER (Bulk's InvalidUser; status and text are not documented).
+  // - The concurrent-limit 403 and the every-Nth 503 use no allowance; the first carries
+  //   Sforce-Limit-Info.
+  // - Bulk API 1.0: GET/POST /services/async/{62.0}/job/{id} with X-SFDC-Session serve Classic
+  //   jobs in 1.0 states (Open, Closed, Aborted, Failed), JSON or XML as the request asks;
+  //   errors are 400 {"exceptionCode","exceptionMessage"} (InvalidSessionId, InvalidJob,
+  //   InvalidJobState...).
   SimResponse handle(const SimRequest& request);
 
  private:
-  enum class State : uint8_t { Open, UploadComplete, InProgress, JobComplete, Failed, Aborted };
-  static constexpr int64_t kNever = INT64_MAX;
-
-  struct Job {
-    std::string id;
-    bool ingest = false;
-    std::string jobType, object, operation, createdById;
-    State state = State::InProgress;  // as stored; view() applies the lifecycle
-    State finalState = State::JobComplete;
-    int64_t createdMs = 0, modstampMs = 0;
-    int64_t startAtMs = kNever, finishAtMs = kNever;  // absolute sim times
-    int64_t closeStartMs = -1, closeFinishMs = -1;    // Open jobs: durations counted from close
-    bool finishesOnAbort = false;
-    bool deleted = false;
-    double apiVersion = 62.0;
-    int64_t numberRecords = 0;
-  };
-  struct View {
-    State state;
-    int64_t modstampMs;
-    bool gone;
-  };
-  struct Snapshot {
-    std::vector<uint32_t> jobs;  // indices into jobs_
-  };
-  struct PageFault {
-    enum class Kind { RepeatLocator, DoneFalseWithoutUrl } kind;
-    int page;
-  };
-  struct Route;
-
-  int64_t nowLocked() const;
-  View view(const Job& job, int64_t now) const;
-  void settle(Job& job, int64_t now);  // stores view() into the job
-  Job* findLocked(const std::string& id, bool ingest, int64_t now);
-  std::string addJobLocked(const JobSeed& seed);
-
-  SimResponse handleLocked(const SimRequest& request, int64_t now);
-  SimResponse list(const Route& route, const std::string& query, int64_t now);
-  SimResponse getJob(const Route& route, int64_t now);
-  SimResponse patchJob(const Route& route, const std::string& body, int64_t now);
-  SimResponse deleteJob(const Route& route, int64_t now);
-  SimResponse limits() const;
-  SimResponse tokenEndpoint(const SimRequest& request, int64_t now);
-  bool tokenValidLocked(const std::string& token, int64_t now) const;
+  SimResponse dispatch(const SimRequest& request, int64_t now, std::optional<SimResponse> scripted);
+  void buildRoutes();
+  bool sessionValid(const std::string& token, int64_t now) const;
+  // Uses one call of the allowance; false (nothing used) when it is spent.
+  bool useAllowance();
+  SimResponse withLimitInfo(SimResponse response) const;
   SimResponse notFound(bool as400) const;
 
-  void appendListRecord(std::string& out, const Job& job, const View& v) const;
-  void appendCommon(std::string& out, const Job& job, const View& v) const;
-  std::string shortInfo(const Job& job, const View& v) const;
-  std::string fullInfo(const Job& job, const View& v, int64_t now) const;
-  SimResponse withLimitInfo(SimResponse response) const;
+  SimResponse list(const RouteCall& call, bool ingest);
+  SimResponse getJob(const RouteCall& call, bool ingest);
+  SimResponse patchJob(const RouteCall& call, bool ingest);
+  SimResponse deleteJob(const RouteCall& call, bool ingest);
+  SimResponse tokenEndpoint(const RouteCall& call);
+  SimResponse classicJob(const RouteCall& call);
+  SimResponse dispatchClassic(const SimRequest& request, const RouteTable::Match& match,
+                              RouteCall& call);
+  JobStore::Caller caller() const;
 
-  mutable std::mutex mutex_;
   SimOptions options_;
-  std::mt19937_64 rng_;
   std::string pod_;
-  std::string token_;
-  bool revoked_ = false;
-  int64_t apiUsed_ = 0;
+
+  // The sim clock: wall time at start, plus scaled elapsed time, plus advanceClock() offsets.
   int64_t startWallMs_ = 0;
   std::chrono::steady_clock::time_point startSteady_;
-  int64_t clockOffsetMs_ = 0;
+  std::atomic<int64_t> clockOffsetMs_{0};
 
-  std::vector<Job> jobs_;
-  std::unordered_map<std::string, uint32_t> index_;
-  std::unordered_map<std::string, int64_t> applied_;
-  std::unordered_map<std::string, Snapshot> snapshots_;
-  std::deque<std::string> snapshotOrder_;
+  JobStore store_;
+  FaultPlan faults_;
+  RouteTable routes_;
 
-  std::vector<PageFault> pageFaults_;
-  std::deque<SimResponse> canned_;
-  struct NetFaultRule {
-    NetFault fault;
-    std::string method;
-    std::chrono::milliseconds trickleEvery;
-  };
-  std::deque<NetFaultRule> netFaults_;
-  double failureRate_ = 0.0;
-  Counters counters_;
-
+  // Sessions: the configured token, tokens issued by the token endpoint, the OAuth checks.
+  mutable std::mutex sessionMutex_;
+  std::mt19937_64 sessionRng_;
+  std::string token_;
+  bool revoked_ = false;
   SimOAuth oauth_;
-  std::deque<SimResponse> cannedToken_;
-  std::unordered_map<std::string, int64_t> issued_;  // token -> expiry (sim ms), kNever: none
+  std::unordered_map<std::string, int64_t> issued_;  // token -> expiry (sim ms), kNeverMs: none
+  bool manageDataIntegrations_ = true;
+  std::atomic<int> inFlight_{0};
+
+  // The meter: request counters and the allowance used.
+  mutable std::mutex meterMutex_;
+  Counters counters_;
+  int64_t apiUsed_ = 0;
+
+  mutable std::mutex hookMutex_;
   std::function<void(const SimRequest&)> hook_;
 };
 

@@ -20,7 +20,12 @@
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <istream>
+#include <random>
+#include <string_view>
 #include <thread>
 
 namespace bulkwarden::sim {
@@ -31,17 +36,26 @@ constexpr std::size_t kMaxBody = 1 << 20;  // PATCH bodies are a few bytes; refu
 
 class OrgHandler : public Poco::Net::HTTPRequestHandler {
  public:
-  OrgHandler(SimOrg& org, std::chrono::milliseconds latency) : org_(org), latency_(latency) {}
+  OrgHandler(SimOrg& org, const SimOptions& options, std::atomic<uint64_t>& replies)
+      : org_(org),
+        latency_(options.latency),
+        chunked_(options.chunked),
+        seed_(options.seed),
+        replies_(replies) {}
 
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
     SimResponse reply;
+    // The request is in flight (for the concurrent limit) until its reply is sent.
+    const SimOrg::InFlight inFlight = org_.enter();
     try {
       SimRequest in;
       in.method = request.getMethod();
       in.uri = request.getURI();
       in.authorization = request.get("Authorization", "");
       in.contentType = request.get("Content-Type", "");
+      in.sfdcSession = request.get("X-SFDC-Session", "");
+      in.accept = request.get("Accept", "");
       // Drain the body whatever the method, so the kept-alive connection stays in step.
       std::istream& body = request.stream();
       char buffer[4096];
@@ -83,26 +97,43 @@ class OrgHandler : public Poco::Net::HTTPRequestHandler {
       }
       return;
     }
+    if (chunked_ && !reply.body.empty()) {
+      // Transfer-Encoding: chunked, in chunks of random (seeded) sizes from 1 byte to 4 KiB.
+      response.setChunkedTransferEncoding(true);
+      std::mt19937_64 rng(seed_ ^ (0x9e3779b97f4a7c15ULL * ++replies_));
+      std::uniform_int_distribution<std::size_t> size(1, 4096);
+      std::ostream& out = response.send();
+      for (std::size_t at = 0; at < reply.body.size() && out;) {
+        const std::size_t n = std::min(size(rng), reply.body.size() - at);
+        out.write(reply.body.data() + at, static_cast<std::streamsize>(n));
+        out.flush();  // one chunk per flush
+        at += n;
+      }
+      return;
+    }
     response.sendBuffer(reply.body.data(), reply.body.size());
   }
 
  private:
   SimOrg& org_;
   std::chrono::milliseconds latency_;
+  bool chunked_;
+  uint64_t seed_;
+  std::atomic<uint64_t>& replies_;
 };
 
 class OrgHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  OrgHandlerFactory(SimOrg& org, std::chrono::milliseconds latency)
-      : org_(org), latency_(latency) {}
+  OrgHandlerFactory(SimOrg& org, SimOptions options) : org_(org), options_(std::move(options)) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest&) override {
-    return new OrgHandler(org_, latency_);
+    return new OrgHandler(org_, options_, replies_);
   }
 
  private:
   SimOrg& org_;
-  std::chrono::milliseconds latency_;
+  SimOptions options_;
+  std::atomic<uint64_t> replies_{0};
 };
 
 std::unique_ptr<Poco::Net::ServerSocket> listen(const SimOptions& o) {
@@ -133,6 +164,10 @@ SimServer::SimServer(SimOptions options)
   port_ = socket_->address().port();
   options_.scenario.reset();  // the org holds the jobs; no need for a second copy
   if (options_.oauth.instanceUrl.empty()) org_.setInstanceUrl(baseUrl());
+  // BULKWARDEN_SIM_CHUNKED=1 makes every simulated org send chunked replies, so that a whole
+  // test suite can run against the framing Salesforce commonly uses.
+  const char* chunked = std::getenv("BULKWARDEN_SIM_CHUNKED");
+  if (chunked != nullptr && std::string_view(chunked) == "1") options_.chunked = true;
 }
 
 SimServer::~SimServer() { stop(); }
@@ -148,8 +183,8 @@ void SimServer::start() {
   params->setMaxKeepAliveRequests(0);  // unlimited
   params->setKeepAliveTimeout(Poco::Timespan(15, 0));
   params->setServerName("bulkwarden-sim");
-  server_ = std::make_unique<Poco::Net::HTTPServer>(new OrgHandlerFactory(org_, options_.latency),
-                                                    *pool_, *socket_, params);
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new OrgHandlerFactory(org_, options_), *pool_,
+                                                    *socket_, params);
   server_->start();
 }
 

@@ -1,6 +1,7 @@
 // Serves a SimOrg over HTTP/1.1 (POCO HTTPServer, keep-alive, a pool of 32 threads) on a loopback
 // port, for tests, `bulkwarden sim` and `bulkwarden demo`; over HTTPS when SimOptions names a
-// certificate and key (SecureServerSocket). start()/stop() are for one controlling
+// certificate and key (SecureServerSocket); with chunked replies when SimOptions::chunked or the
+// environment variable BULKWARDEN_SIM_CHUNKED=1 asks. start()/stop() are for one controlling
 // thread; org() may be used from any thread while the server runs.
 #pragma once
 

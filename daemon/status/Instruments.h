@@ -26,6 +26,9 @@ class MeteredJobs : public salesforce::BulkJobs {
                                                      const std::string& id) override;
   int64_t calls() const override { return inner_.calls(); }
   salesforce::ApiUsage usage() const override { return inner_.usage(); }
+  salesforce::Result<salesforce::ApiUsage> probeUsage() override {
+    return note(inner_.probeUsage());
+  }
 
  private:
   template <class T>

@@ -1,5 +1,6 @@
 #include "status/Monitor.h"
 
+#include <Poco/JSON/Object.h>
 #include <prometheus/text_serializer.h>
 
 #include <fmt/format.h>
@@ -102,16 +103,29 @@ void Monitor::setConfig(const std::string& path, bool dryRun, const std::vector<
                         std::map<std::string, const salesforce::BulkJobs*> clients) {
   std::vector<PolicyInfo> infos;
   for (const auto* p : policies) {
-    infos.push_back({p->name, resourceLabel(p->resource), std::string(policy::toString(p->action)),
-                     std::string(policy::toString(p->mode)),
-                     std::chrono::duration_cast<std::chrono::milliseconds>(p->schedule.every),
-                     p->orgs});
+    PolicyInfo info;
+    info.name = p->name;
+    info.description = p->description;
+    info.resource = resourceLabel(p->resource);
+    info.action = policy::toString(p->action);
+    info.mode = policy::toString(p->mode);
+    if (p->schedule.cron) {
+      info.cron = p->schedule.cron->text();
+      info.timezone = p->schedule.zone ? p->schedule.zone->name() : "UTC";
+      info.startingDeadline = p->schedule.startingDeadline;
+    } else {
+      info.every = p->schedule.every;
+    }
+    info.orgs = p->orgs;
+    infos.push_back(std::move(info));
   }
   std::lock_guard lock(mutex_);
   snap_.configPath = path;
   snap_.dryRun = dryRun;
   snap_.orgs = orgs;
   snap_.policies = std::move(infos);
+  // The new scheduler tells its own next passes as it starts.
+  snap_.nextPass.clear();
   clients_ = std::move(clients);
   // Passes of orgs no longer configured would keep /readyz failing forever.
   for (auto it = snap_.lastPass.begin(); it != snap_.lastPass.end();) {
@@ -182,6 +196,60 @@ void Monitor::onPassEnd(const engine::PassSummary& s) {
       apiUsage_.Add({{"org", s.org}, {"kind", "max"}}).Set(static_cast<double>(u.max));
     }
   }
+}
+
+void Monitor::onNextPass(const std::string& org, const std::string& policy, model::Timestamp next) {
+  std::lock_guard lock(mutex_);
+  snap_.nextPass[policy][org] = next;
+}
+
+bool PolicyInfo::appliesTo(const std::string& org) const {
+  return orgs.empty() || std::find(orgs.begin(), orgs.end(), org) != orgs.end();
+}
+
+std::optional<model::Timestamp> Snapshot::nextPassOf(const std::string& org,
+                                                     const std::string& resource) const {
+  std::optional<model::Timestamp> out;
+  for (const auto& p : policies) {
+    if (p.resource != resource || !p.appliesTo(org)) continue;
+    auto it = nextPass.find(p.name);
+    if (it == nextPass.end()) continue;
+    auto at = it->second.find(org);
+    if (at != it->second.end() && (!out || at->second < *out)) out = at->second;
+  }
+  return out;
+}
+
+Poco::JSON::Array::Ptr policiesJson(const Snapshot& s) {
+  Poco::JSON::Array::Ptr pols = new Poco::JSON::Array;
+  for (const auto& p : s.policies) {
+    Poco::JSON::Object::Ptr j = new Poco::JSON::Object;
+    j->set("name", p.name);
+    if (!p.description.empty()) j->set("description", p.description);
+    j->set("resource", p.resource);
+    j->set("action", p.action);
+    j->set("mode", s.dryRun ? std::string("dry-run") : p.mode);
+    Poco::JSON::Object::Ptr sched = new Poco::JSON::Object;
+    if (!p.cron.empty()) {
+      sched->set("cron", p.cron);
+      sched->set("timezone", p.timezone);
+      sched->set("starting_deadline", model::formatDuration(p.startingDeadline));
+    } else {
+      sched->set("every", model::formatDuration(p.every));
+      j->set("every", model::formatDuration(p.every));  // as before, for interval policies
+    }
+    j->set("schedule", sched);
+    if (auto it = s.nextPass.find(p.name); it != s.nextPass.end() && !it->second.empty()) {
+      model::Timestamp first = model::Timestamp::max();
+      for (const auto& [org, t] : it->second) first = std::min(first, t);
+      j->set("next_pass", model::formatRfc3339(first));
+    }
+    Poco::JSON::Array::Ptr po = new Poco::JSON::Array;
+    for (const auto& o : p.orgs) po->add(o);
+    j->set("orgs", po);
+    pols->add(j);
+  }
+  return pols;
 }
 
 void Monitor::jobsListed(const std::string& org, model::ResourceKind kind,

@@ -5,6 +5,7 @@
 // them while it waits on Salesforce.
 #pragma once
 
+#include <Poco/JSON/Array.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -16,10 +17,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/Pass.h"
+#include "engine/Scheduler.h"
 #include "model/Job.h"
 #include "policy/Policy.h"
 #include "salesforce/BulkJobs.h"
@@ -38,9 +41,12 @@ struct ActionRecord {
 };
 
 struct PolicyInfo {
-  std::string name, resource, action, mode;
-  std::chrono::milliseconds every{0};
+  std::string name, description, resource, action, mode;
+  std::chrono::milliseconds every{0};  // an interval schedule; 0 for cron
+  std::string cron, timezone;          // a cron schedule
+  std::chrono::milliseconds startingDeadline{0};
   std::vector<std::string> orgs;  // empty: every org
+  bool appliesTo(const std::string& org) const;
 };
 
 struct Snapshot {
@@ -54,9 +60,20 @@ struct Snapshot {
   std::vector<PolicyInfo> policies;
   std::map<std::string, std::map<std::string, PassRecord>> lastPass;  // org -> resource -> pass
   std::deque<ActionRecord> recentActions;                             // newest last
+  // Each policy's next scheduled pass per org, as the scheduler keeps it: policy -> org -> time.
+  std::map<std::string, std::map<std::string, model::Timestamp>> nextPass;
+
+  // The next scheduled pass of `org` for `resource` (the earliest of its policies'); none before
+  // the scheduler has started.
+  std::optional<model::Timestamp> nextPassOf(const std::string& org,
+                                             const std::string& resource) const;
 };
 
-class Monitor : public engine::PassListener {
+// The `policies` array of /status: schedule (cron with its time zone and starting deadline, or
+// the interval), description, and the next pass (the earliest over the policy's orgs).
+Poco::JSON::Array::Ptr policiesJson(const Snapshot& s);
+
+class Monitor : public engine::PassListener, public engine::ScheduleObserver {
  public:
   static constexpr size_t kRecentActions = 50;
 
@@ -74,6 +91,8 @@ class Monitor : public engine::PassListener {
   void onResult(const engine::PassSummary& s, const engine::Decision& d) override;
   void onSkipped(const engine::PassSummary& s, const salesforce::SkippedRecord& r) override;
   void onPassEnd(const engine::PassSummary& s) override;
+  void onNextPass(const std::string& org, const std::string& policy,
+                  model::Timestamp next) override;
 
   // From the instruments around the client and the audit sink.
   void jobsListed(const std::string& org, model::ResourceKind kind,

@@ -273,17 +273,8 @@ std::string statusJson(const Snapshot& s) {
         j->set("duration_ms", static_cast<int64_t>(p.summary.duration.count()));
         if (p.summary.listingError) j->set("error", p.summary.listingError->describe());
         if (p.summary.auditError) j->set("audit_error", *p.summary.auditError);
-        // The next pass: the shortest interval of this resource's policies for the org, from
-        // the end of this one. The scheduler keeps a fixed grid, so this is an upper bound.
-        std::chrono::milliseconds every{0};
-        for (const auto& pol : s.policies) {
-          bool applies = pol.orgs.empty() ||
-                         std::find(pol.orgs.begin(), pol.orgs.end(), org) != pol.orgs.end();
-          if (applies && pol.resource == resource && (every.count() == 0 || pol.every < every)) {
-            every = pol.every;
-          }
-        }
-        if (every.count() > 0) j->set("next_by", seconds(p.finished + every));
+        // The next pass as the scheduler keeps it (the earliest of the resource's policies).
+        if (auto next = s.nextPassOf(org, resource)) j->set("next_by", seconds(*next));
         passes->add(j);
       }
     }
@@ -291,19 +282,7 @@ std::string statusJson(const Snapshot& s) {
     orgs->add(o);
   }
   root->set("orgs", orgs);
-  Poco::JSON::Array::Ptr pols = new Poco::JSON::Array;
-  for (const auto& p : s.policies) {
-    Poco::JSON::Object::Ptr j = new Poco::JSON::Object;
-    j->set("name", p.name);
-    j->set("resource", p.resource);
-    j->set("action", p.action);
-    j->set("mode", s.dryRun ? std::string("dry-run") : p.mode);
-    j->set("every", model::formatDuration(p.every));
-    Poco::JSON::Array::Ptr po = new Poco::JSON::Array;
-    for (const auto& o : p.orgs) po->add(o);
-    j->set("orgs", po);
-    pols->add(j);
-  }
+  Poco::JSON::Array::Ptr pols = policiesJson(s);
   root->set("policies", pols);
   Poco::JSON::Array::Ptr acts = new Poco::JSON::Array;
   for (auto it = s.recentActions.rbegin(); it != s.recentActions.rend(); ++it) {
@@ -319,7 +298,10 @@ std::string statusJson(const Snapshot& s) {
   }
   root->set("recent_actions", acts);
   std::ostringstream out;
-  Poco::JSON::Stringifier::stringify(root, out, 2);
+  // The org's error text is in here: every character outside ASCII as \uXXXX, so that C1
+  // controls and U+2028 cannot reach a terminal that shows the reply raw.
+  Poco::JSON::Stringifier::stringify(root, out, 2, -1,
+                                     Poco::JSON_WRAP_STRINGS | Poco::JSON_ESCAPE_UNICODE);
   out << "\n";
   return out.str();
 }

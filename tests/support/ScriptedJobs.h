@@ -80,6 +80,14 @@ class ScriptedJobs : public salesforce::BulkJobs {
   }
   int64_t calls() const override { return calls_; }
   salesforce::ApiUsage usage() const override { return reported; }
+  std::optional<ApiError> probeError;  // what probeUsage() answers instead of `reported`
+  std::atomic<int> probes{0};
+  salesforce::Result<salesforce::ApiUsage> probeUsage() override {
+    ++calls_;
+    ++probes;
+    if (probeError) return *probeError;
+    return reported;
+  }
 
  private:
   salesforce::Result<salesforce::ActionReply> act(const char* what, const std::string& id,

@@ -1,7 +1,7 @@
 // `bulkwarden run --once` as a child process logging in to the simulated org over HTTPS with a
 // test CA: each OAuth flow and secret source, a session expiring mid-pass, a refused login with
 // its backoff, a refused certificate, credential file checks, and a sweep of everything the runs
-// wrote for secret text (RELIABILITY.md tests C5, C6, S1, S2, S3).
+// wrote for secret text (docs/reliability.md tests C5, C6, S1, S2, S3).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -122,8 +122,10 @@ class AuthEndToEnd : public AuthTest {
     auto isInput = [](const fs::path& p) {
       static const std::set<std::string> inputs = {"jwt.key", "bulkwarden.yaml", "policies.yaml",
                                                    "ca.pem"};
+      // state-dir's refresh-token.<org> holds a rotated refresh token by design (0600).
       return inputs.count(p.filename().string()) != 0 || p.parent_path().filename() == "creds" ||
-             p.extension() == ".key" || p.extension() == ".crt";
+             p.filename().string().rfind("refresh-token.", 0) == 0 || p.extension() == ".key" ||
+             p.extension() == ".crt";
     };
     return findSecrets(dir_, literals, isInput, swept);
   }

@@ -1,4 +1,4 @@
-// The audit trail cannot be written (RELIABILITY.md A4, A5): bulkwarden sends no request whose
+// The audit trail cannot be written (docs/reliability.md A4, A5): bulkwarden sends no request whose
 // intent is not on disk, says so, and is not killed by SIGXFSZ.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -74,13 +74,14 @@ TEST_F(Disk, AFullDiskStopsEveryActionAtTheFirstFailedWrite) {
   // No free-space reserve here: the point is to fill the disk while acting.
   auto config = writeConfig(kPolicy, "", "audit-reserve: 0\n");
   // audit-log on a 64 KiB tmpfs private to the child's mount namespace; copied out at the end.
+  // (mode 0700: bulkwarden refuses an audit folder others may write.)
   std::string small = (dir_ / "small").string();
   fs::create_directories(small);
   std::string cfg = Child::slurp(config);
   cfg.replace(cfg.find("audit-log: audit.jsonl"), 22, "audit-log: " + small + "/audit.jsonl");
   writeFile(config, cfg);
-  std::string cmd = "unshare -m sh -c 'mount -t tmpfs -o size=64k tmpfs " + small + " && " +
-                    binaryPath() + " run --once --config " + config + " 2>" +
+  std::string cmd = "unshare -m sh -c 'mount -t tmpfs -o size=64k,mode=0700 tmpfs " + small +
+                    " && " + binaryPath() + " run --once --config " + config + " 2>" +
                     (dir_ / "err").string() + "; rc=$?; cp " + small + "/audit.jsonl " +
                     (dir_ / "full.jsonl").string() + "; exit $rc'";
   int rc = shell(cmd);
@@ -94,8 +95,8 @@ TEST_F(Disk, AFileSizeLimitIsEfbigNotADeathBySigxfsz) {
   if (shell("command -v prlimit >/dev/null") != 0) GTEST_SKIP() << "prlimit not installed";
   seed(60);
   auto config = writeConfig(kPolicy);
-  std::string cmd = "prlimit --fsize=60000 " + binaryPath() +
-                    " run --once --config " + config + " 2>" + (dir_ / "err").string();
+  std::string cmd = "prlimit --fsize=60000 " + binaryPath() + " run --once --config " + config +
+                    " 2>" + (dir_ / "err").string();
   int rc = shell(cmd);
   std::string err = Child::slurp((dir_ / "err").string());
   EXPECT_EQ(rc, 74) << err;  // not 128+SIGXFSZ

@@ -124,7 +124,7 @@ TEST_F(AuditFailure, AFileSizeLimitFailsClosedAndRecoversWhenLifted) {
 namespace bulkwarden::audit {
 namespace {
 
-// RELIABILITY.md A3: a trail cut at any byte starts again, losing only the torn record, and
+// docs/reliability.md A3: a trail cut at any byte starts again, losing only the torn record, and
 // the repaired trail verifies.
 TEST_F(AuditFailure, ATrailCutAtAThousandRandomOffsetsAlwaysRecovers) {
   {
@@ -136,10 +136,12 @@ TEST_F(AuditFailure, ATrailCutAtAThousandRandomOffsetsAlwaysRecovers) {
   }
   const std::string whole = readAll(path_);
   std::mt19937 rng(3);
-  // On tmpfs when there is one: 1000 recoveries means 1000 fdatasyncs.
-  std::string cut = fs::is_directory("/dev/shm")
-                        ? fmt::format("/dev/shm/bw-cut-{}.jsonl", ::getpid())
-                        : (dir_ / "cut.jsonl").string();
+  // On tmpfs when there is one: 1000 recoveries means 1000 fdatasyncs. (A folder of our own:
+  // the log refuses one others may write, as /dev/shm itself.)
+  char shm[] = "/dev/shm/bw-cut-XXXXXX";
+  std::string cutDir =
+      fs::is_directory("/dev/shm") && ::mkdtemp(shm) != nullptr ? shm : dir_.string();
+  std::string cut = cutDir + "/cut.jsonl";
   for (int round = 0; round < 1000; ++round) {
     size_t at = 1 + rng() % (whole.size() - 1);
     {
@@ -159,6 +161,8 @@ TEST_F(AuditFailure, ATrailCutAtAThousandRandomOffsetsAlwaysRecovers) {
     ASSERT_TRUE(report.ok) << "cut at " << at << ": " << report.problem;
   }
   fs::remove(cut);
+  fs::remove(cut + ".lock");
+  if (cutDir != dir_.string()) fs::remove(cutDir);
 }
 
 }  // namespace

@@ -191,6 +191,20 @@ TEST(ConfigLoader, ReliabilityKeys) {
   }
 }
 
+TEST(ConfigLoader, AuditKeyIsASecretReference) {
+  TempDir dir;
+  dir.write("p.yaml", fmt::format(kPolicy, "a"));
+  Config c = loadConfig(dir.write("c.yaml", std::string(kOrg) + "policies: p.yaml\n"
+                                                                "audit-key: { credential: ak }\n"));
+  ASSERT_TRUE(c.auditKey);
+  EXPECT_EQ(c.auditKey->source, SecretRef::Source::Credential);
+  EXPECT_EQ(c.auditKey->name, "ak");
+  EXPECT_FALSE(loadConfig(dir.write("d.yaml", std::string(kOrg) + "policies: p.yaml\n")).auditKey);
+  EXPECT_THROW(loadConfig(dir.write("e.yaml", std::string(kOrg) + "policies: p.yaml\n"
+                                                                  "audit-key: plain text\n")),
+               ConfigError);
+}
+
 TEST(ConfigLoader, OrgForms) {
   TempDir dir;
   dir.write("p.yaml", "policies: []\n");
@@ -206,11 +220,21 @@ TEST(ConfigLoader, OrgForms) {
   - name: local
     instance-url: http://localhost:9
     auth: { access-token: { env: X } }
+  - name: future
+    api-version: "100.0"
+    instance-url: http://localhost:9
+    auth: { access-token: { env: X } }
+  - name: future2
+    api-version: 101
+    instance-url: http://localhost:9
+    auth: { access-token: { env: X } }
 policies: p.yaml
 http: { listen: "[::1]:0" }
 )");
   Config c = loadConfig(cfg);
-  ASSERT_EQ(c.orgs.size(), 3u);
+  ASSERT_EQ(c.orgs.size(), 5u);
+  EXPECT_EQ(c.orgs[3].apiVersion, "100.0") << "three-digit versions come some years";
+  EXPECT_EQ(c.orgs[4].apiVersion, "101.0");
   EXPECT_EQ(c.orgs[0].apiVersion, "66.0");
   EXPECT_EQ(c.orgs[0].instanceUrl, "http://127.0.0.1:41234");
   EXPECT_EQ(c.orgs[0].auth.accessToken->source, SecretRef::Source::Env);
@@ -308,6 +332,8 @@ TEST(ConfigLoader, ConfigErrors) {
       {"duplicate org",
        org + auth + "  - name: a\n    instance-url: https://b.my.salesforce.com\n" + auth, 5, 11,
        "duplicate org name 'a'; first defined at", ""},
+      {"four-digit api-version", org + auth + "    api-version: \"1000.0\"\n", 5, 18,
+       "bad api-version '1000.0'", ""},
       {"bad api-version", org + auth + "    api-version: v62\n", 5, 18, "bad api-version 'v62'",
        "\"NN.N\""},
       {"old api-version", org + auth + "    api-version: \"41.0\"\n", 5, 18,

@@ -251,7 +251,7 @@ TEST_F(PassTest, OutcomesAreMappedFromSalesforceAnswers) {
   }
 }
 
-// RELIABILITY.md C7: the connection resets after the request went out. A GET settles what
+// docs/reliability.md C7: the connection resets after the request went out. A GET settles what
 // happened; the action is sent again only when the GET shows it was not applied (job 2, still
 // running: retried up to RetryOptions::maxAttempts, each time read back first).
 TEST_F(PassTest, AnUnknownOutcomeIsSettledByReadingTheJob) {
@@ -309,6 +309,8 @@ TEST_F(PassTest, AnExpiredSessionStopsThePassAfterOneRefusedCall) {
   EXPECT_EQ(results[0]->getValue<std::string>("outcome"), "failed");
   EXPECT_EQ(results[1]->getValue<std::string>("outcome"), "not-started");
   EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(s.unauthorized);
+  EXPECT_FALSE(s.limitExceeded) << "a 401 is reported as a limit";
 }
 
 TEST_F(PassTest, TwoPoliciesMatchingOneJobGiveOneActionAndSayWhichWon) {

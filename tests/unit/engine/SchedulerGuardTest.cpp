@@ -1,5 +1,5 @@
-// The scheduler's per-org guards (RELIABILITY.md C2, C3, C4): a 403 REQUEST_LIMIT_EXCEEDED pauses
-// the org, a high API usage stops new passes, repeated failures open a circuit breaker. A
+// The scheduler's per-org guards (docs/reliability.md C2, C3, C4): a 403 REQUEST_LIMIT_EXCEEDED
+// pauses the org, a high API usage stops new passes, repeated failures open a circuit breaker. A
 // skipped pass makes no call at all.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -79,6 +79,76 @@ TEST_F(SchedulerGuard, RequestLimitExceededPausesTheOrgForTheConfiguredTime) {
   auto again = once();
   EXPECT_EQ(org_.lists, 2);
   EXPECT_TRUE(again[0].ok());
+}
+
+// The daily allowance is a rolling 24 h window: after the pause one probe call asks for the
+// usage, and passes resume only when it shows room.
+TEST_F(SchedulerGuard, AfterTheDailyLimitAProbeDecidesWhenPassesResume) {
+  org_.listErrorAfterPages = ApiError{ApiError::Kind::LimitExceeded, 403, "REQUEST_LIMIT_EXCEEDED",
+                                      "TotalRequests Limit exceeded."};
+  once();
+  org_.listErrorAfterPages.reset();
+  EXPECT_EQ(org_.lists, 1);
+  org_.reported = {15000, 15000};
+  clock_.advance(std::chrono::minutes(61));
+  auto s = once();
+  EXPECT_EQ(org_.probes, 1);
+  EXPECT_EQ(org_.lists, 1) << "a pass ran while the probe showed the allowance used up";
+  ASSERT_TRUE(s[0].notRun.has_value());
+  EXPECT_NE(s[0].notRun->find("15000/15000"), std::string::npos) << *s[0].notRun;
+  clock_.advance(std::chrono::minutes(30));
+  once();
+  EXPECT_EQ(org_.probes, 1) << "probed again before the next pause ended";
+  org_.probeError = ApiError{ApiError::Kind::LimitExceeded, 403, "REQUEST_LIMIT_EXCEEDED",
+                             "TotalRequests Limit exceeded."};
+  clock_.advance(std::chrono::minutes(31));
+  once();
+  EXPECT_EQ(org_.probes, 2);
+  EXPECT_EQ(org_.lists, 1);
+  org_.probeError.reset();
+  org_.reported = {12000, 15000};  // under the maximum, and under the 90% budget
+  clock_.advance(std::chrono::minutes(61));
+  auto resumed = once();
+  EXPECT_EQ(org_.probes, 3);
+  EXPECT_EQ(org_.lists, 2);
+  EXPECT_TRUE(resumed[0].ok());
+  once();
+  EXPECT_EQ(org_.probes, 3) << "no probe once resumed";
+  EXPECT_EQ(org_.lists, 3);
+}
+
+// The concurrent long-running request limit clears in seconds: it never pauses the org.
+TEST_F(SchedulerGuard, TheConcurrentLimitDoesNotPauseTheOrg) {
+  org_.listErrorAfterPages = ApiError{ApiError::Kind::Transient, 403, "REQUEST_LIMIT_EXCEEDED",
+                                      "ConcurrentPerOrgLongTxn Limit exceeded."};
+  ASSERT_TRUE(salesforce::isConcurrentLimit(*org_.listErrorAfterPages));
+  once();
+  org_.listErrorAfterPages.reset();
+  auto s = once();
+  EXPECT_EQ(org_.lists, 2) << "the org was paused";
+  EXPECT_FALSE(s[0].notRun.has_value());
+}
+
+// A 401 during the actions is not a limit (it used to pause the org for an hour).
+TEST_F(SchedulerGuard, UnauthorizedDuringActionsDoesNotPauseTheOrg) {
+  model::Job j;
+  j.id = "750R0000000001AAAA";
+  j.kind = model::ResourceKind::Query;
+  j.state = model::JobState::InProgress;
+  j.createdDate = clock_.now() - std::chrono::hours(2);
+  j.systemModstamp = j.createdDate;
+  org_.pages = {salesforce::Page{{j}, {}}};
+  org_.actionErrors[j.id] = ApiError{ApiError::Kind::Unauthorized, 401, "INVALID_SESSION_ID",
+                                     "Session expired or invalid"};
+  policy_.action = policy::Action::Abort;
+  policy_.mode = policy::Mode::Enforce;
+  auto first = once();
+  ASSERT_EQ(org_.actions.size(), 1u);
+  EXPECT_TRUE(first[0].unauthorized);
+  EXPECT_FALSE(first[0].limitExceeded);
+  auto next = once();
+  EXPECT_EQ(org_.lists, 2) << "the org was paused as if a limit had been hit";
+  EXPECT_FALSE(next[0].notRun.has_value());
 }
 
 TEST_F(SchedulerGuard, AboveTheApiUsageShareNoNewPassStarts) {

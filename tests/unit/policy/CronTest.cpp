@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "policy/Policy.h"
 
 namespace bulkwarden::policy {
@@ -84,7 +86,12 @@ const Case kCases[] = {
     {"30 2 * * *", "Europe/Paris", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"},  // not twice
     {"30 2 * * *", "Europe/Paris", "2026-10-25T01:10:00Z", "2026-10-26T01:30:00Z"},
     {"*/30 * * * *", "Europe/Paris", "2026-10-25T00:15:00Z", "2026-10-25T00:30:00Z"},
-    {"*/30 * * * *", "Europe/Paris", "2026-10-25T00:30:00Z", "2026-10-25T02:00:00Z"},
+    // A wildcard schedule runs in both occurrences of the repeated hour (cronie).
+    {"*/30 * * * *", "Europe/Paris", "2026-10-25T00:30:00Z", "2026-10-25T01:00:00Z"},
+    {"*/30 * * * *", "Europe/Paris", "2026-10-25T01:00:00Z", "2026-10-25T01:30:00Z"},
+    {"0 * * * *", "Europe/Paris", "2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z"},
+    {"0 * * * *", "Europe/Paris", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z"},
+    {"* 2 * * *", "Europe/Paris", "2026-10-25T00:59:00Z", "2026-10-25T01:00:00Z"},
     {"0 4 * * *", "Europe/Paris", "2026-10-24T12:00:00Z", "2026-10-25T03:00:00Z"},
     // America/New_York spring forward: 2026-03-08 02:00 EST -> 03:00 EDT (07:00Z).
     {"30 2 * * *", "America/New_York", "2026-03-07T12:00:00Z", "2026-03-08T07:00:00Z"},
@@ -95,11 +102,62 @@ const Case kCases[] = {
     {"30 1 * * *", "America/New_York", "2026-10-31T12:00:00Z", "2026-11-01T05:30:00Z"},
     {"30 1 * * *", "America/New_York", "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"},
     {"30 1 * * *", "America/New_York", "2026-11-01T06:10:00Z", "2026-11-02T06:30:00Z"},
-    {"0 * * * *", "America/New_York", "2026-11-01T05:00:00Z", "2026-11-01T07:00:00Z"},
+    {"0 * * * *", "America/New_York", "2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z"},
+    {"0 * * * *", "America/New_York", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z"},
+    {"*/15 * * * *", "America/New_York", "2026-11-01T05:45:00Z", "2026-11-01T06:00:00Z"},
+    {"30 1 * * *", "America/New_York", "2026-11-01T05:31:00Z", "2026-11-02T06:30:00Z"},
+    // New York spring forward, a wildcard hour: 02:30 does not exist, 03:30 EDT comes next.
+    {"30 * * * *", "America/New_York", "2026-03-08T06:30:00Z", "2026-03-08T07:30:00Z"},
     {"0 2 * * *", "America/New_York", "2026-10-31T12:00:00Z", "2026-11-01T07:00:00Z"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Reference, CronNext, ::testing::ValuesIn(kCases));
+
+// Every fire time from `from` to `to`, in order.
+std::vector<model::Timestamp> fires(const char* expr, const char* zone, const char* from,
+                                    const char* to) {
+  auto cron = Cron::parse(expr);
+  auto z = TimeZone::load(zone);
+  std::vector<model::Timestamp> out;
+  for (auto n = cron->next(t(from), *z); n && *n < t(to); n = cron->next(*n, *z)) {
+    out.push_back(*n);
+  }
+  return out;
+}
+
+TEST(CronDst, AWildcardScheduleRunsThroughTheRepeatedHour) {
+  // Paris, 2026-10-25: 03:00 CEST becomes 02:00 CET at 01:00Z. From 00:00Z (02:00 CEST) to
+  // 02:00Z (03:00 CET) two real hours pass: "*/15" runs 8 times, 15 minutes apart (no pass
+  // for 75 minutes before the fix), "0 * * * *" twice.
+  auto q = fires("*/15 * * * *", "Europe/Paris", "2026-10-24T23:59:00Z", "2026-10-25T02:00:00Z");
+  ASSERT_EQ(q.size(), 8u);
+  for (size_t i = 1; i < q.size(); ++i) EXPECT_EQ(q[i] - q[i - 1], std::chrono::minutes(15));
+  auto h = fires("0 * * * *", "Europe/Paris", "2026-10-24T23:59:00Z", "2026-10-25T02:00:00Z");
+  EXPECT_EQ(h,
+            (std::vector<model::Timestamp>{t("2026-10-25T00:00:00Z"), t("2026-10-25T01:00:00Z")}));
+  // New York, 2026-11-01: 02:00 EDT becomes 01:00 EST at 06:00Z; 01:xx happens twice.
+  auto ny =
+      fires("*/15 * * * *", "America/New_York", "2026-11-01T04:59:00Z", "2026-11-01T07:00:00Z");
+  ASSERT_EQ(ny.size(), 8u);
+  for (size_t i = 1; i < ny.size(); ++i) EXPECT_EQ(ny[i] - ny[i - 1], std::chrono::minutes(15));
+}
+
+TEST(CronDst, AFixedTimeRunsOnceOnBothChangeDays) {
+  // Autumn: "30 1" (New York) and "30 2" (Paris) run once, at the first occurrence.
+  EXPECT_EQ(fires("30 1 * * *", "America/New_York", "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"),
+            std::vector<model::Timestamp>{t("2026-11-01T05:30:00Z")});
+  EXPECT_EQ(fires("30 2 * * *", "Europe/Paris", "2026-10-24T22:00:00Z", "2026-10-25T22:00:00Z"),
+            std::vector<model::Timestamp>{t("2026-10-25T00:30:00Z")});
+  // Spring: 02:30 does not exist; it runs once, right after the change (03:00 local).
+  EXPECT_EQ(fires("30 2 * * *", "Europe/Paris", "2026-03-28T22:00:00Z", "2026-03-29T22:00:00Z"),
+            std::vector<model::Timestamp>{t("2026-03-29T01:00:00Z")});
+  EXPECT_EQ(fires("30 2 * * *", "America/New_York", "2026-03-08T05:00:00Z", "2026-03-09T05:00:00Z"),
+            std::vector<model::Timestamp>{t("2026-03-08T07:00:00Z")});
+  // A wildcard schedule inside the gap just goes on: "*/15" 01:45 CET, then 03:00 CEST.
+  EXPECT_EQ(fires("*/15 * * * *", "Europe/Paris", "2026-03-29T00:40:00Z", "2026-03-29T01:20:00Z"),
+            (std::vector<model::Timestamp>{t("2026-03-29T00:45:00Z"), t("2026-03-29T01:00:00Z"),
+                                           t("2026-03-29T01:15:00Z")}));
+}
 
 TEST(Cron, RefusesBadExpressionsNamingTheField) {
   const std::pair<const char*, const char*> bad[] = {

@@ -25,7 +25,7 @@ void refused(const std::string& next) {
 }
 
 TEST(NextListTarget, LocatorIsReissuedOnThePathTheListingBeganWith) {
-  // The docs' quirk (BULK_API.md 12.1): a query listing pointing at /jobs/ingest.
+  // The docs' quirk (docs/salesforce.md 12.1): a query listing pointing at /jobs/ingest.
   EXPECT_EQ(target(kQuery, "/services/data/v66.0/jobs/ingest?queryLocator=01gR0000000opRTIAY-2000"),
             kQuery + "?queryLocator=01gR0000000opRTIAY-2000");
   EXPECT_EQ(target(kQuery, "/services/data/v62.0/jobs/query?queryLocator=01gRM000000NS1vYAG-1000"),
@@ -155,6 +155,98 @@ TEST(BulkClient, PathsAndNothingSentForBadIds) {
   }
   EXPECT_EQ(client.calls(), 0);
   EXPECT_EQ(client.usage().max, 0);
+}
+
+}  // namespace
+}  // namespace bulkwarden::salesforce
+
+namespace bulkwarden::salesforce {
+namespace {
+
+std::string limitBody(const std::string& message) {
+  return R"([{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":")" + message + R"("}])";
+}
+
+// docs/salesforce.md 14.2: the two 403 REQUEST_LIMIT_EXCEEDED kinds, told apart by the
+// message and, for an unknown message, by Sforce-Limit-Info.
+TEST(ClassifyReply, TheDailyAndTheConcurrentLimitAreToldApart) {
+  auto daily =
+      classifyReply(403, limitBody("TotalRequests Limit exceeded."), "api-usage=15001/15000");
+  EXPECT_EQ(daily.kind, ApiError::Kind::LimitExceeded);
+  EXPECT_FALSE(isConcurrentLimit(daily));
+  // The message decides even when the header would say otherwise.
+  EXPECT_EQ(
+      classifyReply(403, limitBody("TotalRequests Limit exceeded."), "api-usage=10/15000").kind,
+      ApiError::Kind::LimitExceeded);
+  for (const char* m : {"ConcurrentPerOrgLongTxn Limit exceeded.",
+                        "ConcurrentRequests (Concurrent API Requests) Limit exceeded."}) {
+    SCOPED_TRACE(m);
+    auto e = classifyReply(403, limitBody(m), "api-usage=15001/15000");
+    EXPECT_EQ(e.kind, ApiError::Kind::Transient);
+    EXPECT_TRUE(isConcurrentLimit(e));
+    EXPECT_EQ(e.http, 403);
+    EXPECT_EQ(e.code, "REQUEST_LIMIT_EXCEEDED");
+    EXPECT_NE(e.describe().find(m), std::string::npos) << e.describe();
+  }
+  // An unknown message: the daily kind unless the header shows room.
+  EXPECT_EQ(classifyReply(403, limitBody("Limit exceeded."), "").kind,
+            ApiError::Kind::LimitExceeded);
+  EXPECT_EQ(classifyReply(403, limitBody("Limit exceeded."), "api-usage=14900/15000").kind,
+            ApiError::Kind::LimitExceeded);
+  EXPECT_TRUE(
+      isConcurrentLimit(classifyReply(403, limitBody("Limit exceeded."), "api-usage=20/15000")));
+  // Other replies are classified as before.
+  EXPECT_EQ(classifyReply(429, "", "").kind, ApiError::Kind::LimitExceeded);
+  EXPECT_EQ(classifyReply(403, R"([{"errorCode":"FORBIDDEN","message":"x"}])", "").kind,
+            ApiError::Kind::Permanent);
+  EXPECT_FALSE(isConcurrentLimit(classifyReply(503, "", "")));
+}
+
+std::string versions(std::initializer_list<const char*> list) {
+  std::string body = "[";
+  for (const char* v : list) {
+    if (body.size() > 1) body += ',';
+    body +=
+        std::string(R"({"label":"x","url":"/services/data/v)") + v + R"(","version":")" + v + "\"}";
+  }
+  return body + "]";
+}
+
+TEST(VersionList, TheConfiguredVersionMustBeServed) {
+  auto ok = checkVersionList(versions({"60.0", "61.0", "62.0", "66.0", "67.0"}), "62.0");
+  EXPECT_EQ(ok.error, "");
+  EXPECT_EQ(ok.warning, "");
+  EXPECT_EQ(ok.newest, "67.0");
+  auto missing = checkVersionList(versions({"63.0", "64.0", "67.0"}), "62.0");
+  EXPECT_NE(
+      missing.error.find("api-version 62.0 is not served by this org (it serves 63.0 to 67.0)"),
+      std::string::npos)
+      << missing.error;
+}
+
+TEST(VersionList, ThreeDigitVersionsAreComparedAsNumbers) {
+  auto r = checkVersionList(versions({"99.0", "100.0", "101.0"}), "100.0");
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.newest, "101.0");
+  auto old = checkVersionList(versions({"62.0", "99.0", "100.0", "101.0"}), "62.0");
+  EXPECT_EQ(old.error, "");
+  EXPECT_NE(old.warning.find("39 releases behind the newest this org serves (101.0)"),
+            std::string::npos)
+      << old.warning;
+}
+
+TEST(VersionList, NineReleasesBehindIsOld) {
+  EXPECT_EQ(checkVersionList(versions({"59.0", "67.0"}), "59.0").warning, "");
+  EXPECT_NE(checkVersionList(versions({"58.0", "67.0"}), "58.0").warning, "");
+}
+
+TEST(VersionList, AnUnusableListIsAnErrorWithoutANewestVersion) {
+  for (const char* body : {"", "{}", "[1,2]", R"([{"version":"sixty"}])", "<html>"}) {
+    SCOPED_TRACE(body);
+    auto r = checkVersionList(body, "62.0");
+    EXPECT_NE(r.error, "");
+    EXPECT_EQ(r.newest, "");
+  }
 }
 
 }  // namespace

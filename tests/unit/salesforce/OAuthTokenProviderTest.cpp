@@ -61,6 +61,38 @@ TEST(OAuth, AudienceFollowsTheLoginHost) {
   EXPECT_EQ(defaultAudience("https://127.0.0.1:4443"), "https://login.salesforce.com");
 }
 
+TEST(OAuth, GovernmentCloudAudience) {
+  EXPECT_EQ(defaultAudience("https://gs1.salesforce.com"), "https://gs1.salesforce.com");
+  EXPECT_EQ(defaultAudience("https://agency.gs1.my.salesforce.com"), "https://gs1.salesforce.com");
+  EXPECT_EQ(defaultAudience("https://AGENCY.GS1.my.salesforce.com"), "https://gs1.salesforce.com");
+  EXPECT_EQ(defaultAudience("https://gs1.my.salesforce.com"), "https://gs1.salesforce.com");
+  EXPECT_EQ(defaultAudience("https://notgs1.salesforce.com.evil.example"),
+            "https://login.salesforce.com");
+  EXPECT_EQ(defaultAudience("https://xgs1.my.salesforce.com"), "https://login.salesforce.com");
+}
+
+TEST(OAuth, ARotatedRefreshTokenIsReadAndChecked) {
+  auto r = parseTokenResponse(
+      200,
+      R"({"access_token":"00D!AQ.a","instance_url":"https://a.my.salesforce.com","refresh_token":"5Aep861.next"})",
+      "login");
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r.value().refreshToken, "5Aep861.next");
+  auto none =
+      parseTokenResponse(200, R"({"access_token":"00D!AQ.a","refresh_token":null})", "login");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none.value().refreshToken, "");
+  for (const char* bad : {R"({"access_token":"t","refresh_token":"two words"})",
+                          R"({"access_token":"t","refresh_token":7})",
+                          R"({"access_token":"t","refresh_token":""})"}) {
+    SCOPED_TRACE(bad);
+    auto e = parseTokenResponse(200, bad, "login");
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.error().code, "AUTH_MALFORMED");
+    EXPECT_NE(e.error().message.find("refresh_token"), std::string::npos);
+  }
+}
+
 TEST(OAuth, SuccessfulReply) {
   auto r = parseTokenResponse(
       200,
@@ -134,7 +166,7 @@ class ScriptedProvider : public FetchingTokenProvider {
     if (fail) {
       return ApiError{ApiError::Kind::Unauthorized, 400, "AUTH_INVALID_GRANT", "refused", false};
     }
-    return FetchedToken{"tok" + std::to_string(calls), "https://i.my.salesforce.com"};
+    return FetchedToken{"tok" + std::to_string(calls), "https://i.my.salesforce.com", ""};
   }
 };
 

@@ -33,7 +33,7 @@ class CountingProvider : public FetchingTokenProvider {
     int n = ++fetches;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (fail) return ApiError{ApiError::Kind::Unauthorized, 400, "invalid_grant", "no", false};
-    return FetchedToken{"t" + std::to_string(n), ""};
+    return FetchedToken{"t" + std::to_string(n), "", ""};
   }
 };
 

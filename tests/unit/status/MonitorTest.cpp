@@ -133,6 +133,7 @@ TEST(Monitor, StatusJsonHasOrgsPoliciesPassesAndActions) {
   m.setConfig("/etc/bw.yaml", true, {"acme"}, {&p}, {});
   m.setConfigLoaded(true);
   m.onPassEnd(summary(true));
+  m.onNextPass("acme", "abort-stuck", *model::parseTimestamp("2026-12-01T10:02:00Z"));
   Poco::JSON::Parser parser;
   auto root = parser.parse(statusJson(m.snapshot())).extract<Poco::JSON::Object::Ptr>();
   EXPECT_TRUE(root->getValue<bool>("dry_run"));
@@ -140,10 +141,69 @@ TEST(Monitor, StatusJsonHasOrgsPoliciesPassesAndActions) {
   EXPECT_EQ(org->getValue<std::string>("name"), "acme");
   auto pass = org->getArray("last_passes")->getObject(0);
   EXPECT_EQ(pass->getValue<int64_t>("jobs_seen"), 7);
-  EXPECT_TRUE(pass->has("next_by"));
+  EXPECT_EQ(pass->getValue<std::string>("next_by"), "2026-12-01T10:02:00.000Z");
   auto pol = root->getArray("policies")->getObject(0);
   EXPECT_EQ(pol->getValue<std::string>("mode"), "dry-run") << "global dry-run shows as dry-run";
   EXPECT_EQ(pol->getValue<std::string>("every"), "2m");
+}
+
+// A listing error quotes the org's text: /status must stay valid JSON, hold it exactly, and show
+// it with no control character or non-ASCII byte that a terminal could act on.
+TEST(Monitor, StatusJsonEscapesTheOrgsTextToPlainAscii) {
+  Monitor m;
+  auto p = makePolicy("abort-stuck", policy::Action::Abort);
+  m.setConfig("/etc/bw.yaml", false, {"acme"}, {&p}, {});
+  m.setConfigLoaded(true);
+  auto s = summary(false);
+  const std::string hostile =
+      "INVALID\r\nbulkwarden crit: x\x1b[2J\x7f\xc2\x9b"
+      "31m\xe2\x80\xa8";
+  s.listingError->message = hostile;
+  m.onPassEnd(s);
+  const std::string text = statusJson(m.snapshot());
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    ASSERT_TRUE(c == '\n' || (u >= 0x20 && u < 0x7f)) << static_cast<int>(u) << " in " << text;
+  }
+  Poco::JSON::Parser parser;
+  auto root = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
+  auto pass = root->getArray("orgs")->getObject(0)->getArray("last_passes")->getObject(0);
+  EXPECT_NE(pass->getValue<std::string>("error").find(hostile), std::string::npos) << text;
+}
+
+TEST(Monitor, StatusShowsACronPolicysCronZoneDescriptionAndTheSchedulersNextPass) {
+  Monitor m;
+  auto p = makePolicy("nightly", policy::Action::Delete);
+  p.description = "Delete failed jobs at night";
+  p.schedule.cron = policy::Cron::parse("0 2 * * mon-fri");
+  p.schedule.zone = policy::TimeZone::load("Europe/Paris");
+  auto q = makePolicy("often", policy::Action::Report);
+  q.schedule.every = std::chrono::minutes(5);
+  m.setConfig("/etc/bw.yaml", false, {"acme", "beta"}, {&p, &q}, {});
+  m.onPassEnd(summary(true));
+  // Before the fix the org's next pass was its last pass plus the policy's unused 5m interval.
+  m.onNextPass("acme", "nightly", *model::parseTimestamp("2026-12-02T01:00:00Z"));
+  m.onNextPass("beta", "nightly", *model::parseTimestamp("2026-12-02T01:00:00Z"));
+  m.onNextPass("acme", "often", *model::parseTimestamp("2026-12-01T22:05:00Z"));
+  m.onNextPass("beta", "often", *model::parseTimestamp("2026-12-01T22:03:00Z"));
+  Poco::JSON::Parser parser;
+  auto root = parser.parse(statusJson(m.snapshot())).extract<Poco::JSON::Object::Ptr>();
+  auto pols = root->getArray("policies");
+  auto nightly = pols->getObject(0);
+  EXPECT_EQ(nightly->getValue<std::string>("description"), "Delete failed jobs at night");
+  EXPECT_FALSE(nightly->has("every"));
+  EXPECT_EQ(nightly->getObject("schedule")->getValue<std::string>("cron"), "0 2 * * mon-fri");
+  EXPECT_EQ(nightly->getObject("schedule")->getValue<std::string>("timezone"), "Europe/Paris");
+  EXPECT_EQ(nightly->getObject("schedule")->getValue<std::string>("starting_deadline"), "1h");
+  EXPECT_EQ(nightly->getValue<std::string>("next_pass"), "2026-12-02T01:00:00.000Z");
+  auto often = pols->getObject(1);
+  EXPECT_EQ(often->getValue<std::string>("every"), "5m");
+  EXPECT_EQ(often->getValue<std::string>("next_pass"), "2026-12-01T22:03:00.000Z");  // earliest
+  auto pass = root->getArray("orgs")->getObject(0)->getArray("last_passes")->getObject(0);
+  EXPECT_EQ(pass->getValue<std::string>("next_by"), "2026-12-01T22:05:00.000Z");
+  // A reload forgets the old scheduler's times.
+  m.setConfig("/etc/bw.yaml", false, {"acme"}, {&p}, {});
+  EXPECT_TRUE(m.snapshot().nextPass.empty());
 }
 
 // A fake client: the metered decorator counts listed jobs by state and errors by kind.
