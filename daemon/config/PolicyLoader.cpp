@@ -649,8 +649,9 @@ void loadWindowList(const YAML::Node& node, DiagnosticSink& sink,
         auto days = policy::parseDays(*text, &why);
         if (!days) {
           sink.error(d->value, fmt::format("bad days '{}': {}", *text, why),
-                     daysHint(*text, "names or numbers 0-7 (sun = 0 or 7), lists and ranges: "
-                                     "mon-fri, sat,sun"));
+                     daysHint(*text,
+                              "names or numbers 0-7 (sun = 0 or 7), lists and ranges: "
+                              "mon-fri, sat,sun"));
           ok = false;
         } else {
           win.days = *days;
@@ -741,7 +742,6 @@ void loadLimits(const YAML::Node& node, DiagnosticSink& sink, policy::Limits& li
     }
   }
 }
-
 
 // Policies that can never match, or whose action can never succeed, are errors: an admin who
 // wrote them meant something else.
@@ -943,11 +943,11 @@ void warnExpired(const std::vector<policy::Exemption>& exempt, model::Timestamp 
                  std::vector<Diagnostic>& warnings) {
   for (const auto& ex : exempt) {
     if (ex.until && *ex.until <= now) {
-      warnings.push_back(Diagnostic{
-          ex.where,
-          fmt::format("warning: this exemption expired at {}: it exempts nothing",
-                      model::formatRfc3339(*ex.until)),
-          "remove it, or move 'until' later"});
+      warnings.push_back(
+          Diagnostic{ex.where,
+                     fmt::format("warning: this exemption expired at {}: it exempts nothing",
+                                 model::formatRfc3339(*ex.until)),
+                     "remove it, or move 'until' later"});
     }
   }
 }

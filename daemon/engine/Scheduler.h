@@ -39,6 +39,9 @@ class ScheduleObserver {
 
 struct SchedulerOptions {
   bool dryRun = false;
+  // Whether runOnce() records each policy's pass as its last (the daemon's schedule follows it).
+  // `run --once --dry-run` does not: a rehearsal leaves the schedule alone.
+  bool recordOncePasses = true;
   int concurrency = 8;
   int64_t maxJobsPerListing = kDefaultMaxJobsPerListing;  // PassOptions::maxJobsPerListing
   state::StateStore* state = nullptr;  // first-seen times and last passes; none: in memory only

@@ -430,10 +430,11 @@ TEST(ConfigLoader, GlobalExemptionsApplyToEveryPolicyAfterItsOwn) {
                           "  - name: b\n    resource: query-jobs\n    action: abort\n"
                           "    filters:\n      - state: InProgress\n");
   std::string cfg = dir.write(
-      "c.yaml", std::string(kOrg) +
-                    "policies: p.yaml\n"
-                    "exempt:\n"
-                    "  - { job: 750R0000000zlh9IAA, until: 2999-12-31T00:00:00Z, reason: close }\n");
+      "c.yaml",
+      std::string(kOrg) +
+          "policies: p.yaml\n"
+          "exempt:\n"
+          "  - { job: 750R0000000zlh9IAA, until: 2999-12-31T00:00:00Z, reason: close }\n");
   Config c = loadConfig(cfg);
   ASSERT_EQ(c.exempt.size(), 1u);
   EXPECT_EQ(c.exempt[0].where.str(), cfg + ":10:5");

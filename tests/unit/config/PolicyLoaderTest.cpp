@@ -416,8 +416,7 @@ TEST(PolicyLoader, HostileEditsGiveOnlyConfigErrors) {
 namespace bulkwarden::config {
 namespace {
 
-const char kHead[] =
-    "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n";
+const char kHead[] = "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n";
 const char kFilters[] = "    filters:\n      - state: InProgress\n";
 
 TEST(PolicyLoaderHints, ATabInAListItemSaysTabsAreForbidden) {
@@ -438,16 +437,18 @@ TEST(PolicyLoaderHints, ATabInAListItemSaysTabsAreForbidden) {
 }
 
 TEST(PolicyLoaderHints, AMisspeltDayNameGetsADidYouMean) {
-  expectError(std::string(kHead) +
-                  "    windows: { allow: [ { days: mon-fry, from: \"08:00\", to: \"18:00\" } ] }\n" +
-                  kFilters,
-              5, 33, "bad days 'mon-fry'", "did you mean fri?");
+  expectError(
+      std::string(kHead) +
+          "    windows: { allow: [ { days: mon-fry, from: \"08:00\", to: \"18:00\" } ] }\n" +
+          kFilters,
+      5, 33, "bad days 'mon-fry'", "did you mean fri?");
   expectError(std::string(kHead) + "    schedule: { cron: \"0 2 * * mon-fry\" }\n" + kFilters, 5,
               23, "bad cron '0 2 * * mon-fry'", "did you mean fri?");
   // Nothing like a day: the usage, not a guess.
-  auto d = errorsOf(std::string(kHead) +
-                    "    windows: { allow: [ { days: weekdays, from: \"08:00\", to: \"18:00\" } ] }\n" +
-                    kFilters);
+  auto d =
+      errorsOf(std::string(kHead) +
+               "    windows: { allow: [ { days: weekdays, from: \"08:00\", to: \"18:00\" } ] }\n" +
+               kFilters);
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].hint.find("did you mean"), std::string::npos) << d[0].str();
 }

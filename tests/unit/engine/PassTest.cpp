@@ -530,8 +530,8 @@ TEST_F(PassTest, OnLimitCapActsOnTheOldestAndDefersTheRest) {
   for (int k = 0; k < 70; ++k) {
     int i = (k * 37) % 70;  // listed out of age order
     std::string id = fmt::format("750R00000000{:02}AAA", i);
-    page.jobs.push_back(job(id, JobState::InProgress,
-                            fmt::format("2026-11-29T10:{:02}:00.000Z", i).c_str()));
+    page.jobs.push_back(
+        job(id, JobState::InProgress, fmt::format("2026-11-29T10:{:02}:00.000Z", i).c_str()));
     if (i < 50) oldest.insert("abort:" + id);
   }
   org_.pages = {page};
