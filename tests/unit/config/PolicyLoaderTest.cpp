@@ -458,9 +458,8 @@ TEST(PolicyLoaderHints, AMisspeltTimeZoneGetsADidYouMean) {
                   "    schedule: { cron: \"0 2 * * 1-5\", timezone: Europe/Pariss }\n" + kFilters,
               5, 48, "bad time zone 'Europe/Pariss'", "did you mean Europe/Paris?");
   expectError(std::string(kHead) +
-                  "    windows: { deny: [ { days: sat } ], timezone: america/new_yrok }\n" +
-                  kFilters,
-              5, 51, "bad time zone 'america/new_yrok'", "did you mean America/New_York?");
+                  "    schedule: { cron: \"0 2 * * *\", timezone: america/new_yrok }\n" + kFilters,
+              5, 46, "bad time zone 'america/new_yrok'", "did you mean America/New_York?");
 }
 
 TEST(PolicyLoaderHints, OnLimitIsHoldOrCap) {

@@ -531,7 +531,8 @@ TEST_F(PassTest, OnLimitCapActsOnTheOldestAndDefersTheRest) {
     int i = (k * 37) % 70;  // listed out of age order
     std::string id = fmt::format("750R00000000{:02}AAA", i);
     page.jobs.push_back(
-        job(id, JobState::InProgress, fmt::format("2026-11-29T10:{:02}:00.000Z", i).c_str()));
+        job(id, JobState::InProgress,
+            fmt::format("2026-11-29T{:02}:{:02}:00.000Z", 10 + i / 60, i % 60).c_str()));
     if (i < 50) oldest.insert("abort:" + id);
   }
   org_.pages = {page};
