@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "app/Commands.h"
@@ -25,7 +27,9 @@ constexpr const char* kUsage =
 Usage:
   bulkwarden [run] [--config FILE] [--once] [--dry-run]   the daemon; --once: one pass, then exit
   bulkwarden validate [--config FILE]                     check config and policies (like nginx -t)
-  bulkwarden plan [--config FILE] [--format table|json]   read-only: what each policy would do now
+  bulkwarden plan [--config FILE] [--format table|json] [--policy NAME] [--org NAME]
+                  [--detailed-exitcode]   read-only: what each policy would do now
+                  (--detailed-exitcode: 0 nothing to do, 2 aborts or deletes would be sent)
   bulkwarden audit verify FILE...                         check a trail: FILE and its rotated files
   bulkwarden audit verify --config FILE                   the trail the config names, against its
                                                           anchor in state-dir (and audit-key)
@@ -148,6 +152,7 @@ int dispatch(std::vector<std::string> args) {
 
   RunOptions run;
   std::string format = "table";
+  PlanOptions plan;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](const char* name) -> std::optional<std::string> {
@@ -169,16 +174,34 @@ int dispatch(std::vector<std::string> args) {
       auto v = value("--format");
       if (!v || (*v != "table" && *v != "json")) return usageError("--format is table or json");
       format = *v;
+    } else if ((a == "--policy" || a == "--org") && command == "plan") {
+      auto v = value(a.c_str());
+      if (!v) return usageError(fmt::format("{} needs a name", a));
+      (a == "--policy" ? plan.policy : plan.org) = *v;
+    } else if (a == "--detailed-exitcode" && command == "plan") {
+      plan.detailedExitcode = true;
     } else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return kExitOk;
     } else {
+      // `bulkwarden --config x validate`: the subcommand came after a global option.
+      static const std::vector<std::string_view> kCommands = {
+          "run", "validate", "plan", "schedule", "audit", "sim", "demo"};
+      if (std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end()) {
+        return usageError(fmt::format(
+            "unknown option '{}' for `{}` (subcommands come first: bulkwarden {}{})", a, command, a,
+            run.configPath == RunOptions{}.configPath ? "" : " --config " + run.configPath));
+      }
       return usageError(fmt::format("unknown option '{}' for `{}`", a, command));
     }
   }
   if (command == "run") return runCommand(run);
   if (command == "validate") return validateCommand(run.configPath);
-  if (command == "plan") return planCommand(run.configPath, format);
+  if (command == "plan") {
+    plan.configPath = run.configPath;
+    plan.format = format;
+    return planCommand(plan);
+  }
   return usageError(fmt::format("unknown command '{}'", command));
 }
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,7 @@
 
 #include <iostream>
 #include <map>
+#include <tuple>
 
 #include "app/ExitCodes.h"
 #include "app/InstanceLock.h"
@@ -24,6 +26,7 @@
 #include "app/Service.h"
 #include "app/Signals.h"
 #include "audit/AuditLog.h"
+#include "config/YamlDocument.h"
 #include "engine/Pass.h"
 #include "engine/Scheduler.h"
 #include "log/Log.h"
@@ -158,6 +161,7 @@ int runCommand(const RunOptions& options) {
   engine::SystemClock clock;
   engine::SchedulerOptions so;
   so.dryRun = dryRun;
+  so.recordOncePasses = !options.dryRun;
   so.concurrency = rt->config.concurrency;
   so.maxJobsPerListing = rt->config.maxJobsPerListing;
   so.state = stateStore.get();
@@ -190,7 +194,8 @@ int validateCommand(const std::string& configPath) {
                  "($CREDENTIALS_DIRECTORY is not set); to check it: systemd-run -p "
                  "LoadCredential={}:/path/to/secret --pipe --wait bulkwarden validate --config {} "
                  "(docs/operations.md)\n",
-                 shown(ref->where.str()), shown(ref->describe()), shown(ref->name), shown(configPath));
+                 shown(ref->where.str()), shown(ref->describe()), shown(ref->name),
+                 shown(configPath));
       continue;
     }
     try {
@@ -220,47 +225,120 @@ int validateCommand(const std::string& configPath) {
   return kExitOk;
 }
 
+namespace {
+
+// The kind of a held-back reason, for `plan --format json`: what an operator can do about it
+// differs (wait for a window, raise a limit, remove an exemption, fix a filter).
+std::string_view heldKind(std::string_view held) {
+  if (held.rfind("deferred by on-limit: cap", 0) == 0) return "cap";
+  if (held.rfind("over its limit", 0) == 0) return "limit";
+  if (held.rfind("outside the policy's windows", 0) == 0) return "window";
+  if (held.rfind("exempted by", 0) == 0) return "exempt";
+  if (held.rfind("undecided", 0) == 0) return "undecided";
+  return "other";
+}
+
+// 1419 -> "1,419": totals an operator reads at a glance.
+std::string withCommas(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return (n < 0 ? "-" : "") + out;
+}
+
+std::string_view wouldVerb(policy::Action action) {
+  switch (action) {
+    case policy::Action::Abort:
+      return "would be aborted";
+    case policy::Action::Delete:
+      return "would be deleted";
+    case policy::Action::Report:
+      return "would be reported";
+  }
+  return "would be acted on";
+}
+
+// What plan's in-state-for filters count from: the daemon's first-seen times, read through a
+// read-only open of its database (never created, never written); none yet: from now.
+std::unique_ptr<state::StateStore> planState(const config::Config& config) {
+  std::string file = config.stateDir + "/state.sqlite";
+  std::error_code ec;
+  if (!config.stateDir.empty() && std::filesystem::exists(file, ec)) {
+    try {
+      size_t rows = static_cast<size_t>(config.maxJobsPerListing) * 2 * config.orgs.size();
+      return state::readStateReadOnly(file, std::max<size_t>(rows, 1));
+    } catch (const state::StateError& e) {
+      log::warning("plan: cannot read the state store ({}); in-state-for counts from now",
+                   e.what());
+    }
+  }
+  return std::make_unique<state::MemoryStateStore>();
+}
+
+}  // namespace
+
 int planCommand(const std::string& configPath, const std::string& format) {
-  auto config = loadOrReport(configPath);
+  PlanOptions options;
+  options.configPath = configPath;
+  options.format = format;
+  return planCommand(options);
+}
+
+int planCommand(const PlanOptions& options) {
+  auto config = loadOrReport(options.configPath);
   if (!config) return kExitConfig;
   auto rt = createOrReport(std::move(*config));
   if (!rt) return kExitConfig;
+  const std::string& format = options.format;
+  // Filters name what exists: a typo must not read as "nothing to do".
+  if (!options.policy.empty()) {
+    std::vector<std::string_view> names;
+    for (const auto* p : rt->policies) names.push_back(p->name);
+    if (std::find(names.begin(), names.end(), options.policy) == names.end()) {
+      auto near = config::closest(options.policy, names);
+      fmt::print(stderr, "bulkwarden plan: no policy named '{}'{}\n", shown(options.policy),
+                 near ? fmt::format(" (did you mean '{}'?)", shown(*near)) : "");
+      return kExitUsage;
+    }
+  }
+  if (!options.org.empty()) {
+    std::vector<std::string_view> names;
+    for (const auto& o : rt->orgs) names.push_back(o.name);
+    if (std::find(names.begin(), names.end(), options.org) == names.end()) {
+      auto near = config::closest(options.org, names);
+      fmt::print(stderr, "bulkwarden plan: no org named '{}'{}\n", shown(options.org),
+                 near ? fmt::format(" (did you mean '{}'?)", shown(*near)) : "");
+      return kExitUsage;
+    }
+  }
   NullAudit audit;
   engine::SystemClock clock;
   std::atomic<bool> stop{false};
-  // in-state-for needs the daemon's first-seen times; plan reads them from a copy of the state
-  // database so that it writes nothing the daemon uses.
-  std::unique_ptr<state::StateStore> stateStore;
-  std::string stateFile = rt->config.stateDir + "/state.sqlite";
-  std::filesystem::path copyDir;
-  try {
-    if (std::filesystem::exists(stateFile)) {
-      copyDir = std::filesystem::temp_directory_path() /
-                fmt::format("bulkwarden-plan-{}", static_cast<long>(::getpid()));
-      std::filesystem::create_directories(copyDir);
-      for (const char* suffix : {"", "-wal"}) {
-        if (std::filesystem::exists(stateFile + suffix)) {
-          std::filesystem::copy_file(stateFile + suffix,
-                                     copyDir / (std::string("state.sqlite") + suffix));
-        }
-      }
-      stateStore = std::make_unique<state::SqliteStateStore>((copyDir / "state.sqlite").string());
-    }
-  } catch (const std::exception& e) {
-    log::warning("plan: cannot read the state store {} ({}); in-state-for counts from now",
-                 stateFile, e.what());
-  }
-  if (!stateStore) stateStore = std::make_unique<state::MemoryStateStore>();
-  struct RemoveCopy {
-    std::filesystem::path dir;
-    ~RemoveCopy() {
-      std::error_code ec;
-      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
-    }
-  } removeCopy{copyDir};
+  auto stateStore = planState(rt->config);
   int code = kExitOk;
+  bool wouldSend = false;
+  std::map<policy::Action, int64_t> totals;
+  int64_t heldTotal = 0;
   Poco::JSON::Array::Ptr jsonPasses = new Poco::JSON::Array;
-  for (const auto& org : rt->orgs) {
+  // The table lists policies by name, then org, then job id, whatever the load or listing order.
+  struct Section {
+    std::string policy;
+    std::string org;
+    const policy::Policy* p = nullptr;
+    std::vector<engine::Decision> decisions;
+  };
+  std::vector<Section> sections;
+  std::vector<std::string> headers;
+  std::vector<size_t> orgIndex(rt->orgs.size());
+  for (size_t i = 0; i < orgIndex.size(); ++i) orgIndex[i] = i;
+  std::sort(orgIndex.begin(), orgIndex.end(),
+            [&](size_t a, size_t b) { return rt->orgs[a].name < rt->orgs[b].name; });
+  for (size_t oi : orgIndex) {
+    const auto& org = rt->orgs[oi];
+    if (!options.org.empty() && org.name != options.org) continue;
     for (auto resource : {model::ResourceKind::Query, model::ResourceKind::Ingest}) {
       engine::PassOptions po;
       po.org = org.name;
@@ -268,6 +346,7 @@ int planCommand(const std::string& configPath, const std::string& format) {
       po.dryRun = true;  // read-only, whatever the policies say
       po.maxJobsPerListing = rt->config.maxJobsPerListing;
       for (const auto* p : rt->policies) {
+        if (!options.policy.empty() && p->name != options.policy) continue;
         if (p->resource == resource && p->appliesTo(org.name)) po.policies.push_back(p);
       }
       if (po.policies.empty()) continue;
@@ -278,6 +357,26 @@ int planCommand(const std::string& configPath, const std::string& format) {
       if (!summary.listingComplete) code = kExitUnavailable;
       std::map<std::string, std::vector<const engine::Decision*>> byPolicy;
       for (const auto& d : pass.decisions()) byPolicy[d.policy->name].push_back(&d);
+      for (auto& [name, ds] : byPolicy) {
+        std::stable_sort(ds.begin(), ds.end(),
+                         [](const auto* a, const auto* b) { return a->job.id < b->job.id; });
+      }
+      auto policiesByName = po.policies;
+      std::stable_sort(policiesByName.begin(), policiesByName.end(),
+                       [](const auto* a, const auto* b) { return a->name < b->name; });
+      for (const auto* p : policiesByName) {
+        for (const auto* d : byPolicy[p->name]) {
+          if (!d->held.empty()) {
+            ++heldTotal;
+            continue;
+          }
+          ++totals[p->action];
+          if (p->action != policy::Action::Report && p->mode == policy::Mode::Enforce &&
+              !rt->config.dryRun) {
+            wouldSend = true;
+          }
+        }
+      }
       if (format == "json") {
         Poco::JSON::Object::Ptr jp = new Poco::JSON::Object;
         jp->set("org", org.name);
@@ -286,20 +385,34 @@ int planCommand(const std::string& configPath, const std::string& format) {
         jp->set("listing_complete", summary.listingComplete);
         if (summary.listingError) jp->set("error", summary.listingError->describe());
         Poco::JSON::Array::Ptr pols = new Poco::JSON::Array;
-        for (const auto* p : po.policies) {
+        for (const auto* p : policiesByName) {
           Poco::JSON::Object::Ptr pj = new Poco::JSON::Object;
           pj->set("policy", p->name);
           pj->set("action", std::string(policy::toString(p->action)));
           pj->set("mode", std::string(policy::toString(p->mode)));
           Poco::JSON::Array::Ptr jobs = new Poco::JSON::Array;
+          int64_t acting = 0, held = 0;
           for (const auto* d : byPolicy[p->name]) {
             Poco::JSON::Object::Ptr jj = new Poco::JSON::Object;
+            // Every listed field, as Salesforce spells it; the four below keep their old form.
+            for (auto field : model::kAllJobFields) {
+              jj->set(std::string(model::fieldName(field)), d->job.text(field));
+            }
             jj->set("id", d->job.id);
             jj->set("state", std::string(model::toString(d->job.state)));
             jj->set("object", d->job.object);
             jj->set("createdDate", model::formatSalesforce(d->job.createdDate));
             jj->set("reason", d->reason);
-            if (!d->held.empty()) jj->set("held", d->held);
+            if (!d->held.empty()) {
+              jj->set("held", d->held);
+              Poco::JSON::Object::Ptr hb = new Poco::JSON::Object;
+              hb->set("reason", d->held);
+              hb->set("kind", std::string(heldKind(d->held)));
+              jj->set("held_back", hb);
+              ++held;
+            } else {
+              ++acting;
+            }
             if (!d->alsoMatched.empty()) {
               Poco::JSON::Array::Ptr also = new Poco::JSON::Array;
               for (const auto& n : d->alsoMatched) also->add(n);
@@ -308,6 +421,8 @@ int planCommand(const std::string& configPath, const std::string& format) {
             jobs->add(jj);
           }
           pj->set("jobs", jobs);
+          pj->set("would", acting);
+          pj->set("held", held);
           pols->add(pj);
         }
         jp->set("policies", pols);
@@ -317,23 +432,22 @@ int planCommand(const std::string& configPath, const std::string& format) {
         jsonPasses->add(jp);
         continue;
       }
-      fmt::print("{} {}: {} jobs listed{}\n", shown(org.name), model::resourceName(resource),
-                 summary.jobsSeen,
-                 summary.listingComplete ? ""
-                                         : "; LISTING FAILED, nothing would be done: " +
-                                               shown(summary.listingError->describe()));
-      for (const auto& l : summary.limited) fmt::print("  LIMIT {}: acts on nothing\n", shown(l));
-      for (const auto* p : po.policies) {
-        const auto& ds = byPolicy[p->name];
-        size_t held = 0;
-        for (const auto* d : ds) held += d->held.empty() ? 0 : 1;
-        fmt::print("  {} ({}, {}): {} job(s) would be acted on, {} held back\n", shown(p->name),
-                   policy::toString(p->action), policy::toString(p->mode), ds.size() - held, held);
-        for (const auto* d : ds) {
-          fmt::print("    {}  {:<14} {:<12} {}{}\n", shown(d->job.id),
-                     model::toString(d->job.state), shown(d->job.object),
-                     d->held.empty() ? "" : "HELD (" + shown(d->held) + "): ", shown(d->reason));
-        }
+      headers.push_back(fmt::format("{} {}: {} jobs listed{}\n", shown(org.name),
+                                    model::resourceName(resource), summary.jobsSeen,
+                                    summary.listingComplete
+                                        ? ""
+                                        : "; LISTING FAILED, nothing would be done: " +
+                                              shown(summary.listingError->describe())));
+      for (const auto& l : summary.limited) {
+        bool capped = l.find(", capped to ") != std::string::npos;
+        headers.push_back(
+            fmt::format("  LIMIT {}: {}\n", shown(l),
+                        capped ? "acts on the oldest, defers the rest" : "acts on nothing"));
+      }
+      for (const auto* p : policiesByName) {
+        Section sec{p->name, org.name, p, {}};
+        for (const auto* d : byPolicy[p->name]) sec.decisions.push_back(*d);
+        sections.push_back(std::move(sec));
       }
     }
   }
@@ -343,7 +457,29 @@ int planCommand(const std::string& configPath, const std::string& format) {
     Poco::JSON::Stringifier::stringify(jsonPasses, std::cout, 2, -1,
                                        Poco::JSON_WRAP_STRINGS | Poco::JSON_ESCAPE_UNICODE);
     std::cout << "\n";
+  } else {
+    for (const auto& h : headers) fmt::print("{}", h);
+    std::stable_sort(sections.begin(), sections.end(), [](const Section& a, const Section& b) {
+      return std::tie(a.policy, a.org) < std::tie(b.policy, b.org);
+    });
+    for (const auto& sec : sections) {
+      size_t held = 0;
+      for (const auto& d : sec.decisions) held += d.held.empty() ? 0 : 1;
+      fmt::print("{} on {} ({}, {}): {} job(s) {}, {} held back\n", shown(sec.policy),
+                 shown(sec.org), policy::toString(sec.p->action), policy::toString(sec.p->mode),
+                 sec.decisions.size() - held, wouldVerb(sec.p->action), held);
+      for (const auto& d : sec.decisions) {
+        fmt::print("    {}  {:<14} {:<12} {}{}\n", shown(d.job.id), model::toString(d.job.state),
+                   shown(d.job.object),
+                   d.held.empty() ? "" : "HELD (" + shown(d.held) + "): ", shown(d.reason));
+      }
+    }
+    fmt::print("total: {} abort, {} delete, {} report; {} held back\n",
+               withCommas(totals[policy::Action::Abort]),
+               withCommas(totals[policy::Action::Delete]),
+               withCommas(totals[policy::Action::Report]), withCommas(heldTotal));
   }
+  if (code == kExitOk && options.detailedExitcode && wouldSend) return 2;
   return code;
 }
 
@@ -359,7 +495,8 @@ int printReport(const std::string& name, const std::vector<std::string>& files,
                name, u);
   }
   if (!report.ok) {
-    fmt::print(stderr, "{}: {} at {}: {}\n", shown(name), report.unreadable ? "UNREADABLE" : "BROKEN",
+    fmt::print(stderr, "{}: {} at {}: {}\n", shown(name),
+               report.unreadable ? "UNREADABLE" : "BROKEN",
                report.firstBadSeq ? fmt::format("seq {}", *report.firstBadSeq)
                                   : fmt::format("line {}", report.firstBadLine),
                shown(report.problem));
@@ -371,8 +508,8 @@ int printReport(const std::string& name, const std::vector<std::string>& files,
   if (!report.openIntents.empty()) {
     std::string seqs;
     for (auto s : report.openIntents) seqs += (seqs.empty() ? "" : ", ") + std::to_string(s);
-    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", shown(name),
-               report.openIntents.size(), seqs);
+    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n",
+               shown(name), report.openIntents.size(), seqs);
   }
   return kExitOk;
 }

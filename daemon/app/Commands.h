@@ -18,7 +18,17 @@ struct RunOptions {
 
 int runCommand(const RunOptions& options);
 int validateCommand(const std::string& configPath);
+// `plan`: what each policy would do now, read-only (the state store is read, never written).
+struct PlanOptions {
+  std::string configPath = "/etc/bulkwarden/bulkwarden.yaml";
+  std::string format = "table";  // table | json
+  std::string policy;            // --policy: only this policy (empty: every one)
+  std::string org;               // --org: only this org (empty: every one)
+  // --detailed-exitcode: 2 when the daemon would send an abort or delete now, 0 when not.
+  bool detailedExitcode = false;
+};
 int planCommand(const std::string& configPath, const std::string& format);
+int planCommand(const PlanOptions& options);
 // `audit verify FILE...`: one FILE: it and its rotated predecessors; several: exactly those.
 int auditVerifyCommand(const std::vector<std::string>& files);
 // `audit verify --config FILE`: the trail the config names, against its anchor and audit-key.

@@ -130,6 +130,12 @@ struct Config {
   double apiUsageShare = 0.9;
   // `limit-pause`: how long an org is left alone after 403 REQUEST_LIMIT_EXCEEDED.
   model::Duration limitPause = std::chrono::hours(1);
+  // `exempt:` at the top level: exemptions applying to every policy. loadConfig also appends
+  // them to each policy's own `exempt` (after the policy's), so the engine sees one list.
+  std::vector<policy::Exemption> exempt;
+  // Problems that do not stop the config from loading (an exemption already expired when
+  // loaded), with file:line:col; printed by validate, plan and run.
+  std::vector<Diagnostic> warnings;
 };
 
 // Every secret reference of the config, in file order: each org's auth secrets, then each

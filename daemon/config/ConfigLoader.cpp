@@ -30,6 +30,7 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "api-usage-limit",
                                                 "limit-pause",
                                                 "audit-key",
+                                                "exempt",
                                                 "notifications"};
 const std::vector<std::string_view> kNotificationKeys = {"name", "webhook", "email"};
 const std::vector<std::string_view> kWebhookKeys = {"url", "format"};
@@ -164,7 +165,16 @@ class ConfigParser {
              std::vector<std::pair<std::string, YAML::Node>>& patterns) {
     MapView top(root, sink_, "the config file (a map)", kTopKeys);
     if (!top.ok()) return;
+    if (!top.find("orgs") && top.find("policies") && top.find("policies")->value.IsSequence() &&
+        top.find("policies")->value.size() > 0 && top.find("policies")->value[0].IsMap()) {
+      // `policies:` holding policies, not file names: a policy file given as --config.
+      sink_.error(root, "missing key 'orgs' in the config file (a map)",
+                  "this looks like a policy file ('policies:' lists policies, no 'orgs:'); give "
+                  "the config file that names it, e.g. --config /etc/bulkwarden/bulkwarden.yaml");
+      return;
+    }
     if (const auto* e = top.require("orgs")) orgs(e->value, cfg);
+    if (const auto* e = top.find("exempt")) loadExempt(e->value, sink_, cfg.exempt);
     if (const auto* e = top.require("policies")) {
       const YAML::Node& v = e->value;
       if (v.IsScalar()) {
@@ -887,6 +897,17 @@ Config loadConfig(const std::string& path) {
   }
   if (!diagnostics.empty()) throw ConfigError(sortedByPlace(std::move(diagnostics)));
   cfg.policies = std::move(set.policies);
+  // The load time, not a pass time: an exemption already over was probably meant to be
+  // extended, and no pass will ever honour it.
+  auto now = std::chrono::time_point_cast<model::Duration>(std::chrono::system_clock::now());
+  warnExpired(cfg.exempt, now, cfg.warnings);
+  // Global exemptions after each policy's own: a job both name is reported with the policy's
+  // reason, the more specific one.
+  for (auto& p : cfg.policies) {
+    warnExpired(p.exempt, now, cfg.warnings);
+    p.exempt.insert(p.exempt.end(), cfg.exempt.begin(), cfg.exempt.end());
+  }
+  cfg.warnings = sortedByPlace(std::move(cfg.warnings));
   return cfg;
 }
 

@@ -247,6 +247,15 @@ void Pass::applyGates() {
   }
   for (auto& [p, n] : acting) {
     std::string why;
+    // The most this policy may act on this pass: the smaller of its limits (max-percent counted
+    // against the jobs of its resource listed in the pass).
+    int64_t allowed = n;
+    if (p->limits.maxActions) allowed = std::min(allowed, *p->limits.maxActions);
+    if (p->limits.maxPercent && summary_.jobsSeen > 0) {
+      auto byPercent = static_cast<int64_t>(*p->limits.maxPercent *
+                                            static_cast<double>(summary_.jobsSeen) / 100.0);
+      allowed = std::min(allowed, byPercent);
+    }
     if (p->limits.maxActions && n > *p->limits.maxActions) {
       why = fmt::format("{} matches > max-actions {}", n, *p->limits.maxActions);
     } else if (p->limits.maxPercent && summary_.jobsSeen > 0 &&
@@ -256,21 +265,46 @@ void Pass::applyGates() {
                         *p->limits.maxPercent);
     }
     if (why.empty()) continue;
-    for (auto& d : decisions_) {
-      if (d.policy == p && d.held.empty()) d.held = "over its limit: " + why;
+    bool cap = p->limits.onLimit == policy::Limits::OnLimit::Cap;
+    std::string reason;
+    if (cap) {
+      // The oldest first: a capped policy works through a backlog in the order it built up, so a
+      // job is never deferred forever by newer ones. Ties by id keep the choice stable.
+      std::vector<Decision*> mine;
+      for (auto& d : decisions_) {
+        if (d.policy == p && d.held.empty()) mine.push_back(&d);
+      }
+      std::stable_sort(mine.begin(), mine.end(), [](const Decision* a, const Decision* b) {
+        if (a->job.createdDate != b->job.createdDate) {
+          return a->job.createdDate < b->job.createdDate;
+        }
+        return a->job.id < b->job.id;
+      });
+      reason = fmt::format("deferred by on-limit: cap ({}; acting on the oldest {})", why, allowed);
+      for (size_t k = static_cast<size_t>(std::max<int64_t>(allowed, 0)); k < mine.size(); ++k) {
+        mine[k]->held = reason;
+      }
+      summary_.limited.push_back(p->name + ": " + why + fmt::format(", capped to {}", allowed));
+      log::warning("{} {}: policy {} acts on the oldest {} of {} this pass (on-limit: cap): {}",
+                   options_.org, model::resourceName(options_.resource), p->name, allowed, n, why);
+    } else {
+      reason = "over its limit: " + why;
+      for (auto& d : decisions_) {
+        if (d.policy == p && d.held.empty()) d.held = reason;
+      }
+      summary_.limited.push_back(p->name + ": " + why);
+      log::warning("{} {}: policy {} acts on nothing this pass: {}", options_.org,
+                   model::resourceName(options_.resource), p->name, why);
     }
-    summary_.limited.push_back(p->name + ": " + why);
-    log::warning("{} {}: policy {} acts on nothing this pass: {}", options_.org,
-                 model::resourceName(options_.resource), p->name, why);
-    audit_.append("limit", options_.runId,
-                  audit::Fields()
-                      .add("org", options_.org)
-                      .add("policy", p->name)
-                      .add("action", policy::toString(p->action))
-                      .add("matched", n)
-                      .add("jobs_seen", summary_.jobsSeen)
-                      .add("reason", "over its limit: " + why),
-                  audit::AuditSink::Sync::Buffered);
+    audit::Fields f;
+    f.add("org", options_.org)
+        .add("policy", p->name)
+        .add("action", policy::toString(p->action))
+        .add("matched", n)
+        .add("jobs_seen", summary_.jobsSeen)
+        .add("reason", reason);
+    if (cap) f.add("on_limit", "cap").add("acting", std::max<int64_t>(allowed, 0));
+    audit_.append("limit", options_.runId, f, audit::AuditSink::Sync::Buffered);
   }
 }
 

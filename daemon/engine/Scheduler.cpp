@@ -287,7 +287,7 @@ std::vector<PassSummary> Scheduler::runOnce() {
     threads.emplace_back([this, i, &perOrg] {
       model::Timestamp started = clock_.now();
       perOrg[i] = runDue(orgs_[i], policies_);
-      recordPasses(orgs_[i], policies_, started);
+      if (options_.recordOncePasses) recordPasses(orgs_[i], policies_, started);
     });
   }
   for (auto& t : threads) t.join();

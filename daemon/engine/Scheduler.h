@@ -58,6 +58,9 @@ struct SchedulerOptions {
   // transient reason; then one probe pass after the cooldown.
   int breakerThreshold = 5;
   model::Duration breakerCooldown = std::chrono::minutes(5);
+  // Whether runOnce() records each policy's pass as its last (the daemon's schedule follows it).
+  // `run --once --dry-run` does not: a rehearsal leaves the schedule alone.
+  bool recordOncePasses = true;
 };
 
 // What an org loop is doing, for the watchdog and /status (read-only).

@@ -533,6 +533,69 @@ TEST_F(PassTest, OverMaxPercentThePolicyActsOnNothing) {
   EXPECT_EQ(s2.acted, 3);
 }
 
+// Cap mode: 70 matches, max-actions 50, on-limit: cap -> the 50 oldest (by createdDate, whatever
+// the listing order) are acted on, the 20 newest are held as deferred in one `held` record.
+TEST_F(PassTest, OnLimitCapActsOnTheOldestAndDefersTheRest) {
+  salesforce::Page page;
+  std::set<std::string> oldest;
+  for (int k = 0; k < 70; ++k) {
+    int i = (k * 37) % 70;  // listed out of age order
+    std::string id = fmt::format("750R00000000{:02}AAA", i);
+    page.jobs.push_back(
+        job(id, JobState::InProgress,
+            fmt::format("2026-11-29T{:02}:{:02}:00.000Z", 10 + i / 60, i % 60).c_str()));
+    if (i < 50) oldest.insert("abort:" + id);
+  }
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  p.limits.maxActions = 50;
+  p.limits.onLimit = policy::Limits::OnLimit::Cap;
+  auto s = run({&p});
+  EXPECT_EQ(s.acted, 50);
+  EXPECT_EQ(s.held, 20);
+  std::set<std::string> acted(org_.actions.begin(), org_.actions.end());
+  EXPECT_EQ(acted, oldest);
+  ASSERT_EQ(s.limited.size(), 1u);
+  EXPECT_NE(s.limited[0].find("70 matches > max-actions 50"), std::string::npos);
+  auto held = records("held");
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0]->getValue<int>("count"), 20);
+  EXPECT_NE(held[0]->getValue<std::string>("reason").find("deferred by on-limit: cap"),
+            std::string::npos);
+  auto limits = records("limit");
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_EQ(limits[0]->getValue<int>("acting"), 50);
+
+  // hold (the default) is unchanged: over the limit, nothing.
+  p.limits.onLimit = policy::Limits::OnLimit::Hold;
+  org_.actions.clear();
+  auto s2 = run({&p});
+  EXPECT_EQ(s2.acted, 0);
+  EXPECT_EQ(s2.held, 70);
+  EXPECT_TRUE(org_.actions.empty());
+}
+
+TEST_F(PassTest, OnLimitCapConvertsMaxPercentToACountOfTheListedJobs) {
+  salesforce::Page page;
+  for (int i = 0; i < 20; ++i) {
+    page.jobs.push_back(job(fmt::format("750R00000000{:02}AAA", i),
+                            i < 8 ? JobState::InProgress : JobState::JobComplete,
+                            fmt::format("2026-11-29T10:{:02}:00.000Z", 59 - i).c_str()));
+  }
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  p.limits.maxPercent = 25;  // 8 of 20 = 40% > 25%: cap at 5 of the 20 listed
+  p.limits.onLimit = policy::Limits::OnLimit::Cap;
+  auto s = run({&p});
+  EXPECT_EQ(s.acted, 5);
+  EXPECT_EQ(s.held, 3);
+  std::set<std::string> acted(org_.actions.begin(), org_.actions.end());
+  // The oldest of the eight are the last listed (ids 03..07).
+  std::set<std::string> want;
+  for (int i = 3; i < 8; ++i) want.insert(fmt::format("abort:750R00000000{:02}AAA", i));
+  EXPECT_EQ(acted, want);
+}
+
 TEST_F(PassTest, OutsideItsWindowsAPolicyRecordsAndHoldsBack) {
   salesforce::Page page;
   page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
