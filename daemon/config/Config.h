@@ -107,6 +107,9 @@ struct Config {
   double apiUsageShare = 0.9;
   // `limit-pause`: how long an org is left alone after 403 REQUEST_LIMIT_EXCEEDED.
   model::Duration limitPause = std::chrono::hours(1);
+  // `follow-up-precision`: age-threshold crossings this close together are read in one
+  // follow-up (docs/performance.md); 0 to 1m.
+  model::Duration followUpPrecision = std::chrono::seconds(1);
 };
 
 // Every secret reference of the config, in file order: each org's auth secrets. A new secret

@@ -79,6 +79,9 @@ struct PassSummary {
   // Deadline precision: per policy, the earliest time before PassOptions::nextPass at which a job
   // of this listing crosses one of its age thresholds.
   std::map<std::string, model::Timestamp> crossings;
+  // The same, per policy, with the crossing jobs: (time, job id), the earliest
+  // kCrossingJobsKept of them (the scheduled pass handles the others). Follow-ups read these jobs.
+  std::map<std::string, std::vector<std::pair<model::Timestamp, std::string>>> crossingJobs;
   std::map<Outcome, int64_t> outcomes;
   int64_t apiCalls = 0;
   std::chrono::milliseconds duration{0};
@@ -105,6 +108,9 @@ inline constexpr int64_t kDefaultMaxJobsPerListing = 200'000;
 // naming at most this many job ids (the first ones listed) and the count of the others.
 inline constexpr size_t kHeldIdsShown = 20;
 
+// Per policy and pass, the crossing jobs reported for follow-ups (PassSummary::crossingJobs).
+inline constexpr size_t kCrossingJobsKept = 10'000;
+
 struct PassOptions {
   std::string org;
   model::ResourceKind resource = model::ResourceKind::Query;
@@ -123,6 +129,10 @@ struct PassOptions {
   // When each policy's next scheduled pass comes (by name): crossings of its age thresholds
   // before it are reported in the summary. Policies not in the map: none reported.
   std::map<std::string, model::Timestamp> nextPass;
+  // A follow-up (engine/FollowUp.h): `run-start` says so, and `max-percent` is judged against
+  // this many jobs (the last full listing) rather than the few jobs read.
+  bool followUp = false;
+  std::optional<int64_t> listedForLimits;
 };
 
 class Pass {
