@@ -110,9 +110,9 @@ class FollowUpTest : public ::testing::Test {
 };
 
 TEST_F(FollowUpTest, CostsOneGetPerCrossingJobAndNoListing) {
-  // Created 11:50: crosses 10 minutes at 12:00, now.
+  // Crossed 10 minutes just now, and a second ago.
   org_.gets.emplace("750R00000000001AAA",
-                    job("750R00000000001AAA", JobState::InProgress, "2026-11-29T11:50:00.000Z"));
+                    job("750R00000000001AAA", JobState::InProgress, "2026-11-29T11:49:59.999Z"));
   org_.gets.emplace("750R00000000002AAA",
                     job("750R00000000002AAA", JobState::InProgress, "2026-11-29T11:49:59.000Z"));
   auto s = followUp({"750R00000000001AAA", "750R00000000002AAA", "750R00000000001AAA"});
