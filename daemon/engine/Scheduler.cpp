@@ -352,6 +352,7 @@ std::vector<PassSummary> Scheduler::runFollowUps(
     PassSummary s = pass.run();
     learn(org, guard, s);
     log::info("follow-up: {}", summaryLine(s));
+    if (listener_) listener_->onPassDecisions(s, pass.decisions());
     if (listener_) listener_->onPassEnd(s);
     out.push_back(std::move(s));
   }
