@@ -162,6 +162,7 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   so.actionsPerMinute = c.actionsPerMinute;
   so.apiUsageShare = c.apiUsageShare;
   so.limitPause = c.limitPause;
+  so.followUpPrecision = c.followUpPrecision;
   so.heartbeat = heartbeat_;
   so.observer = &monitor_;
   engine::PassListener* listener = &listener_;

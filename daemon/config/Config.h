@@ -136,6 +136,9 @@ struct Config {
   // Problems that do not stop the config from loading (an exemption already expired when
   // loaded), with file:line:col; printed by validate, plan and run.
   std::vector<Diagnostic> warnings;
+  // `follow-up-precision`: age-threshold crossings this close together are read in one
+  // follow-up (docs/performance.md); 0 to 1m.
+  model::Duration followUpPrecision = std::chrono::seconds(1);
 };
 
 // Every secret reference of the config, in file order: each org's auth secrets, then each

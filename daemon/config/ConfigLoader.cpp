@@ -29,6 +29,7 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "audit-reserve",
                                                 "api-usage-limit",
                                                 "limit-pause",
+                                                "follow-up-precision",
                                                 "audit-key",
                                                 "exempt",
                                                 "notifications"};
@@ -282,6 +283,15 @@ class ConfigParser {
         sink_.error(e->value, "expected a duration such as 1h for limit-pause", "");
       } else {
         cfg.limitPause = *d;
+      }
+    }
+    if (const auto* e = top.find("follow-up-precision")) {
+      auto d = e->value.IsScalar() ? model::parseDuration(e->value.Scalar()) : std::nullopt;
+      if (!d || *d > std::chrono::minutes(1)) {
+        sink_.error(e->value, "expected a duration from 0s to 1m for follow-up-precision",
+                    "e.g. follow-up-precision: 1s (default)");
+      } else {
+        cfg.followUpPrecision = *d;
       }
     }
     if (const auto* e = top.find("dry-run")) {

@@ -230,6 +230,12 @@ void Pass::collect(salesforce::Page&& page) {
       if (!t) continue;
       auto [it, fresh] = summary_.crossings.emplace(p->name, *t);
       if (!fresh && *t < it->second) it->second = *t;
+      auto& ids = summary_.crossingJobs[p->name];
+      ids.emplace_back(*t, page.jobs[j].id);
+      if (ids.size() >= 2 * kCrossingJobsKept) {  // keep the earliest, in amortised linear time
+        std::nth_element(ids.begin(), ids.begin() + kCrossingJobsKept, ids.end());
+        ids.resize(kCrossingJobsKept);
+      }
     }
   }
 }
@@ -258,10 +264,10 @@ void Pass::applyGates() {
     }
     if (p->limits.maxActions && n > *p->limits.maxActions) {
       why = fmt::format("{} matches > max-actions {}", n, *p->limits.maxActions);
-    } else if (p->limits.maxPercent && summary_.jobsSeen > 0 &&
-               static_cast<double>(n) * 100.0 >
-                   *p->limits.maxPercent * static_cast<double>(summary_.jobsSeen)) {
-      why = fmt::format("{} matches of {} jobs listed > max-percent {}%", n, summary_.jobsSeen,
+    } else if (int64_t seen = options_.listedForLimits.value_or(summary_.jobsSeen);
+               p->limits.maxPercent && seen > 0 &&
+               static_cast<double>(n) * 100.0 > *p->limits.maxPercent * static_cast<double>(seen)) {
+      why = fmt::format("{} matches of {} jobs listed > max-percent {}%", n, seen,
                         *p->limits.maxPercent);
     }
     if (why.empty()) continue;
@@ -372,13 +378,13 @@ PassSummary Pass::run() {
     policyNames += (policyNames.empty() ? "" : ",") + p->name;
   }
   try {
-    audit_.append("run-start", options_.runId,
-                  audit::Fields()
-                      .add("org", options_.org)
-                      .add("resource", model::resourceName(options_.resource))
-                      .add("policies", policyNames)
-                      .add("dry_run", options_.dryRun),
-                  audit::AuditSink::Sync::Buffered);
+    auto start = audit::Fields()
+                     .add("org", options_.org)
+                     .add("resource", model::resourceName(options_.resource))
+                     .add("policies", policyNames)
+                     .add("dry_run", options_.dryRun);
+    if (options_.followUp) start.add("follow_up", true);  // read the crossing jobs, no listing
+    audit_.append("run-start", options_.runId, start, audit::AuditSink::Sync::Buffered);
   } catch (const audit::AuditError& e) {
     summary_.auditError = e.what();
     log::error("{}: audit trail not writable, pass skipped, nothing sent: {}", options_.org,

@@ -54,6 +54,9 @@ struct PassSummary {
   // Deadline precision: per policy, the earliest time before PassOptions::nextPass at which a job
   // of this listing crosses one of its age thresholds.
   std::map<std::string, model::Timestamp> crossings;
+  // The same, per policy, with the crossing jobs: (time, job id), the earliest
+  // kCrossingJobsKept of them (the scheduled pass handles the others). Follow-ups read these jobs.
+  std::map<std::string, std::vector<std::pair<model::Timestamp, std::string>>> crossingJobs;
   std::map<Outcome, int64_t> outcomes;
   int64_t apiCalls = 0;
   std::chrono::milliseconds duration{0};
@@ -83,6 +86,9 @@ inline constexpr int64_t kDefaultMaxJobsPerListing = 200'000;
 // naming at most this many job ids (the first ones listed) and the count of the others.
 inline constexpr size_t kHeldIdsShown = 20;
 
+// Per policy and pass, the crossing jobs reported for follow-ups (PassSummary::crossingJobs).
+inline constexpr size_t kCrossingJobsKept = 10'000;
+
 struct PassOptions {
   std::string org;
   model::ResourceKind resource = model::ResourceKind::Query;
@@ -103,6 +109,10 @@ struct PassOptions {
   std::map<std::string, model::Timestamp> nextPass;
   // Actions Salesforce refused unprocessed (503, 429, the concurrent-limit 403) are sent again.
   RetryOptions retry;
+  // A follow-up (engine/FollowUp.h): `run-start` says so, and `max-percent` is judged against
+  // this many jobs (the last full listing) rather than the few jobs read.
+  bool followUp = false;
+  std::optional<int64_t> listedForLimits;
 };
 
 class Pass {

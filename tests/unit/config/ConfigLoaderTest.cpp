@@ -169,17 +169,20 @@ TEST(ConfigLoader, ReliabilityKeys) {
                                                                 "audit-reserve: 512KiB\n"
                                                                 "api-usage-limit: 75%\n"
                                                                 "limit-pause: 2h\n"
+                                                                "follow-up-precision: 3s\n"
                                                                 "max-jobs-per-listing: 5000\n"));
   EXPECT_EQ(c.auditRotateBytes, 100u << 20);
   EXPECT_EQ(c.auditReserveBytes, 512u << 10);
   EXPECT_DOUBLE_EQ(c.apiUsageShare, 0.75);
   EXPECT_EQ(c.limitPause, std::chrono::hours(2));
+  EXPECT_EQ(c.followUpPrecision, std::chrono::seconds(3));
   EXPECT_EQ(c.maxJobsPerListing, 5000);
   for (const char* bad :
        {"audit-rotate-size: 10TB\n", "audit-rotate-size: 1KiB\n", "audit-reserve: lots\n",
         "api-usage-limit: 150%\n", "api-usage-limit: 0\n", "limit-pause: soon\n",
-        "max-jobs-per-listing: 0\n", "max-jobs-per-listing: 1000001\n",
-        "max-jobs-per-listing: many\n", "max-jobs-per-listing: [1]\n"}) {
+        "follow-up-precision: 2m\n", "follow-up-precision: [1s]\n", "max-jobs-per-listing: 0\n",
+        "max-jobs-per-listing: 1000001\n", "max-jobs-per-listing: many\n",
+        "max-jobs-per-listing: [1]\n"}) {
     std::string path = dir.write("bad.yaml", std::string(kOrg) + "policies: p.yaml\n" + bad);
     try {
       loadConfig(path);
