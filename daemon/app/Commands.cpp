@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 
+#include "app/ActionLog.h"
 #include "app/ExitCodes.h"
 #include "app/InstanceLock.h"
 #include "app/Recovery.h"
@@ -43,6 +44,14 @@ int exitCodeFor(const std::vector<engine::PassSummary>& summaries) {
     }
   }
   return code;
+}
+
+audit::Fields policyFileFields(const config::Config& config) {
+  audit::Fields files;
+  for (size_t i = 0; i < config.policyFiles.size() && i < config.policyFileDigests.size(); ++i) {
+    files.add(config.policyFiles[i], config.policyFileDigests[i]);
+  }
+  return files;
 }
 
 int exitCodeFor(const audit::AuditError& error, const std::string& path) {
@@ -140,7 +149,9 @@ int runCommand(const RunOptions& options) {
                       .add("orgs", static_cast<int64_t>(rt->orgs.size()))
                       .add("policies", names)
                       .add("dry_run", dryRun)
-                      .add("version", BULKWARDEN_VERSION),
+                      .add("version", BULKWARDEN_VERSION)
+                      .add("policy_digest", "sha256:" + rt->config.policyDigest)
+                      .add("policy_files", policyFileFields(rt->config)),
                   audit::AuditSink::Sync::Durable);
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
@@ -162,7 +173,8 @@ int runCommand(const RunOptions& options) {
   so.actionsPerMinute = rt->config.actionsPerMinute;
   so.apiUsageShare = rt->config.apiUsageShare;
   so.limitPause = rt->config.limitPause;
-  engine::Scheduler scheduler(rt->orgs, rt->policies, so, *audit, clock, stop);
+  ActionLog actionLog;  // one journal line per action and report
+  engine::Scheduler scheduler(rt->orgs, rt->policies, so, *audit, clock, stop, &actionLog);
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
             rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
             audit->path());
@@ -188,7 +200,8 @@ int validateCommand(const std::string& configPath) {
                  "($CREDENTIALS_DIRECTORY is not set); to check it: systemd-run -p "
                  "LoadCredential={}:/path/to/secret --pipe --wait bulkwarden validate --config {} "
                  "(docs/operations.md)\n",
-                 shown(ref->where.str()), shown(ref->describe()), shown(ref->name), shown(configPath));
+                 shown(ref->where.str()), shown(ref->describe()), shown(ref->name),
+                 shown(configPath));
       continue;
     }
     try {
@@ -357,7 +370,8 @@ int printReport(const std::string& name, const std::vector<std::string>& files,
                name, u);
   }
   if (!report.ok) {
-    fmt::print(stderr, "{}: {} at {}: {}\n", shown(name), report.unreadable ? "UNREADABLE" : "BROKEN",
+    fmt::print(stderr, "{}: {} at {}: {}\n", shown(name),
+               report.unreadable ? "UNREADABLE" : "BROKEN",
                report.firstBadSeq ? fmt::format("seq {}", *report.firstBadSeq)
                                   : fmt::format("line {}", report.firstBadLine),
                shown(report.problem));
@@ -369,8 +383,8 @@ int printReport(const std::string& name, const std::vector<std::string>& files,
   if (!report.openIntents.empty()) {
     std::string seqs;
     for (auto s : report.openIntents) seqs += (seqs.empty() ? "" : ", ") + std::to_string(s);
-    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n", shown(name),
-               report.openIntents.size(), seqs);
+    fmt::print("{}: {} intent(s) without a result (the process stopped mid-action): seq {}\n",
+               shown(name), report.openIntents.size(), seqs);
   }
   return kExitOk;
 }
