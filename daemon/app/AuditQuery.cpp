@@ -95,6 +95,8 @@ Record fields(const Poco::JSON::Object::Ptr& obj) {
     r.error = str(err, "message");
   } else if (r.type == "held") {
     r.error = str(obj, "reason");
+  } else {
+    r.error = str(obj, "error");  // run-end: why the listing failed
   }
   return r;
 }
