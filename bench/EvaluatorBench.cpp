@@ -55,7 +55,7 @@ std::vector<model::Job> makePage(model::ResourceKind kind, std::size_t n) {
   return jobs;
 }
 
-// The shipped example (abort-stuck-query-jobs) and the DESIGN.md section 1 example policy, plus
+// The shipped example (abort-stuck-query-jobs) and the README example policy, plus
 // two more that use every kind of node.
 constexpr const char* kSimple = R"(
 policies:

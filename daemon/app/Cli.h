@@ -1,4 +1,4 @@
-// The command line of DESIGN.md section 1: parses the subcommand and runs it. Returns the exit
+// The command line of README.md: parses the subcommand and runs it. Returns the exit
 // code (sysexits.h).
 //
 // First of all, before any thread or file, main() adds 027 to the process umask (kUmaskFloor):

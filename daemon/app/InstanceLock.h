@@ -1,4 +1,4 @@
-// One bulkwarden per state directory (RELIABILITY.md B4): an exclusive flock(2) on
+// One bulkwarden per state directory (docs/reliability.md B4): an exclusive flock(2) on
 // `<state-dir>/bulkwarden.lock`, held for the life of the process (released by the kernel even on
 // kill -9). A second instance sees who holds it and exits without touching the audit trail or the
 // org. The folder and the file are checked first (state/StateDir.h): a link at the lock's name,

@@ -70,7 +70,7 @@ std::shared_ptr<salesforce::TokenProvider> makeTokenProvider(const config::OrgCo
 }
 
 // Tokens and keys live in this process's memory: keep them out of core dumps and away from
-// ptrace by other processes of the same user (RELIABILITY.md 5.1).
+// ptrace by other processes of the same user (docs/reliability.md).
 void protectSecretsInMemory() {
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
     log::warning("prctl(PR_SET_DUMPABLE, 0) failed: {}; a core dump could hold tokens",

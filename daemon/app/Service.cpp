@@ -167,8 +167,19 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   so.limitPause = c.limitPause;
   so.heartbeat = heartbeat_;
   so.observer = &monitor_;
+  engine::PassListener* listener = &listener_;
+  if (!c.notifications.empty()) {
+    try {
+      g->notifications =
+          std::make_unique<notify::Notifications>(c.notifications, c.stateDir, &listener_);
+    } catch (const config::ConfigError& e) {
+      for (const auto& d : e.diagnostics()) log::error("{}", d.str());
+      return failed(kExitConfig);
+    }
+    listener = g->notifications.get();
+  }
   g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
-                                                     *g->timedAudit, clock_, g->stop, &listener_);
+                                                     *g->timedAudit, clock_, g->stop, listener);
   return g;
 }
 
@@ -226,6 +237,7 @@ void Service::start(Generation& g, std::string_view why) {
             g.audit->path());
   // Ready before the first pass, so that its STATUS= line follows READY=1.
   notifier_.ready(readyStatus(g));
+  if (g.notifications) g.notifications->start();  // after the previous generation's stopped
   g.thread = std::thread([&g] {
     g.scheduler->runUntilStopped();
     g.done.store(true);
@@ -245,6 +257,7 @@ void Service::stopGeneration(Generation& g) {
     if (healthy(g)) notifier_.watchdog();
   }
   g.thread.join();
+  if (g.notifications) g.notifications->stop();
 }
 
 std::string Service::readyStatus(const Generation& g) const {

@@ -23,6 +23,7 @@
 #include "engine/Clock.h"
 #include "engine/Scheduler.h"
 #include "engine/StopSignal.h"
+#include "notify/Notifications.h"
 #include "state/SqliteStateStore.h"
 #include "status/Instruments.h"
 #include "status/Monitor.h"
@@ -70,6 +71,7 @@ class Service {
     std::unique_ptr<status::TimedAudit> timedAudit;
     std::vector<std::unique_ptr<status::MeteredJobs>> metered;
     engine::StopSignal stop;
+    std::unique_ptr<notify::Notifications> notifications;  // none when the config has none
     std::unique_ptr<engine::Scheduler> scheduler;
     std::thread thread;
     std::atomic<bool> done{false};  // the scheduler thread has returned

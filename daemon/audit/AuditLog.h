@@ -1,4 +1,4 @@
-// The audit trail (DESIGN.md section 1, RELIABILITY.md section 1.5): one JSON object a line,
+// The audit trail (docs/design.md section 4, docs/reliability.md): one JSON object a line,
 // appended to a file opened O_APPEND, never rewritten. Every record carries a contiguous `seq`,
 // `ts` (UTC, milliseconds), `run`, `type`, `prev` and `hash`: hash = SHA-256 of the record's text
 // up to (not including) `,"hash":`, which contains `prev`, the previous record's hash. So any

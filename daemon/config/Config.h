@@ -1,4 +1,4 @@
-// The daemon's configuration (DESIGN.md section 1): orgs, where policies live, the audit log, the
+// The daemon's configuration (README.md): orgs, where policies live, the audit log, the
 // state directory, concurrency, dry-run. Loaded once, then read-only (safe to share).
 #pragma once
 
@@ -78,6 +78,28 @@ struct OrgConfig {
   policy::SourceLocation where;
 };
 
+// One entry of `notifications:` (docs/notifications.md): where a policy's per-pass digest goes.
+struct NotificationConfig {
+  enum class Kind { Webhook, Email };
+  enum class Format { Slack, Json };
+  std::string name;
+  Kind kind = Kind::Webhook;
+  // webhook: the URL as written (https, or http on a loopback host), or a secret holding it.
+  std::string url;
+  std::optional<SecretRef> urlSecret;
+  Format format = Format::Json;
+  // email
+  std::string smtpHost;
+  int smtpPort = 587;
+  bool starttls = true;
+  std::string caFile;  // extra CA bundle (PEM) for STARTTLS, besides the system CAs
+  std::string from;
+  std::vector<std::string> to;
+  std::string username;  // empty: no AUTH
+  std::optional<SecretRef> password;
+  policy::SourceLocation where;
+};
+
 struct HttpConfig {
   std::string listen = "127.0.0.1:9464";
 };
@@ -92,6 +114,7 @@ struct Config {
   std::vector<std::string> policyFileDigests;
   std::string policyDigest;
   std::vector<policy::Policy> policies;
+  std::vector<NotificationConfig> notifications;  // `notifications:`, in file order
   std::string auditLog;  // relative paths are made absolute against the config file's folder
   std::string stateDir;
   std::optional<HttpConfig> http;
@@ -114,9 +137,14 @@ struct Config {
   model::Duration limitPause = std::chrono::hours(1);
 };
 
-// Every secret reference of the config, in file order: each org's auth secrets. A new secret
+// Every secret reference of the config, in file order: each org's auth secrets, then each
+// notification's URL or password. A new secret
 // setting (an audit key...) must be listed here, so that `validate` checks it.
 std::vector<const SecretRef*> secretRefs(const Config& config);
+
+// Why `url` is not a usable webhook URL (https, or http on a loopback host), or nothing. The
+// message never repeats the URL (it may be a secret).
+std::optional<std::string> webhookUrlProblem(const std::string& url);
 
 // Loads the config file and every policy file it names. Throws ConfigError with file:line:col
 // for every problem found.

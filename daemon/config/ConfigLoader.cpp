@@ -37,7 +37,12 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "audit-reserve",
                                                 "api-usage-limit",
                                                 "limit-pause",
-                                                "audit-key"};
+                                                "audit-key",
+                                                "notifications"};
+const std::vector<std::string_view> kNotificationKeys = {"name", "webhook", "email"};
+const std::vector<std::string_view> kWebhookKeys = {"url", "format"};
+const std::vector<std::string_view> kEmailKeys = {"smtp", "starttls", "ca-file", "from",
+                                                  "to",   "username", "password"};
 
 // "64MiB", "1GiB", "512KiB" or a plain number of bytes.
 std::optional<uint64_t> parseBytes(const std::string& text) {
@@ -87,7 +92,33 @@ const std::vector<std::string_view> kHttpKeys = {"listen"};
 
 const char kDefaultAuditLog[] = "/var/log/bulkwarden/audit.jsonl";
 const char kDefaultStateDir[] = "/var/lib/bulkwarden";
-constexpr int kMinApiMajor = 47;  // query jobs exist from 47.0 (BULK_API.md section 2)
+constexpr int kMinApiMajor = 47;  // query jobs exist from 47.0 (docs/salesforce.md 2)
+
+bool isLoopbackHost(const std::string& host);
+
+}  // namespace
+
+// Why `text` is not a usable webhook URL (https, or http on a loopback host), or nothing. Never
+// repeats the URL: it may be a secret.
+std::optional<std::string> webhookUrlProblem(const std::string& text) {
+  Poco::URI uri;
+  try {
+    uri = Poco::URI(text);
+  } catch (const Poco::Exception&) {
+    return "not a URL";
+  }
+  const std::string& scheme = uri.getScheme();
+  if (uri.getHost().empty() || (scheme != "https" && scheme != "http")) {
+    return "not an http(s) URL with a host";
+  }
+  if (scheme == "http" && !isLoopbackHost(uri.getHost())) {
+    return "http on a host that is not loopback";
+  }
+  if (!uri.getUserInfo().empty()) return "user info in the URL";
+  return std::nullopt;
+}
+
+namespace {
 
 bool isLoopbackHost(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;
@@ -167,6 +198,7 @@ class ConfigParser {
     }
     if (const auto* e = top.find("audit-key")) cfg.auditKey = secret(e->value, e->key);
     if (const auto* e = top.find("http")) http(e->value, cfg);
+    if (const auto* e = top.find("notifications")) notifications(e->value, cfg);
     if (const auto* e = top.find("concurrency")) {
       int n = 0;
       if (!e->value.IsScalar() || !YAML::convert<int>::decode(e->value, n) || n < 1 || n > 256) {
@@ -402,6 +434,202 @@ class ConfigParser {
     std::string url = *text;
     while (!url.empty() && url.back() == '/') url.pop_back();
     return url;
+  }
+
+  void notifications(const YAML::Node& node, Config& cfg) {
+    if (!node.IsSequence()) {
+      sink_.error(node, fmt::format("expected a list of notifications, got {}", kindName(node)),
+                  "- { name: ops, webhook: { url: { env: OPS_WEBHOOK }, format: slack } }");
+      return;
+    }
+    for (const YAML::Node& item : node) {
+      MapView m(item, sink_, "a notification", kNotificationKeys);
+      if (!m.ok()) continue;
+      NotificationConfig n;
+      n.where = sink_.at(item);
+      bool ok = true;
+      if (const auto* e = m.require("name")) {
+        auto name = scalarText(e->value, sink_, "a notification name");
+        if (!name || !validOrgName(*name)) {
+          if (name) {
+            sink_.error(e->value, fmt::format("bad notification name '{}'", *name),
+                        "lowercase letters, digits and '-', e.g. ops");
+          }
+          ok = false;
+        } else {
+          for (const auto& prior : cfg.notifications) {
+            if (prior.name == *name) {
+              sink_.error(e->value, fmt::format("duplicate notification name '{}'; first defined "
+                                                "at {}",
+                                                *name, prior.where.str()));
+              ok = false;
+            }
+          }
+          n.name = *name;
+        }
+      } else {
+        ok = false;
+      }
+      const auto* web = m.find("webhook");
+      const auto* mail = m.find("email");
+      if ((web != nullptr) == (mail != nullptr)) {
+        sink_.error(item, "a notification is either a webhook or an email",
+                    "give exactly one of 'webhook:' and 'email:'");
+        continue;
+      }
+      if (web) {
+        ok = webhook(web->value, n) && ok;
+      } else {
+        ok = email(mail->value, n) && ok;
+      }
+      if (ok) cfg.notifications.push_back(std::move(n));
+    }
+  }
+
+  bool webhook(const YAML::Node& node, NotificationConfig& n) {
+    n.kind = NotificationConfig::Kind::Webhook;
+    MapView m(node, sink_, "a webhook", kWebhookKeys);
+    if (!m.ok()) return false;
+    bool ok = true;
+    if (const auto* e = m.require("url")) {
+      if (e->value.IsMap()) {
+        n.urlSecret = secret(e->value, "url");
+        ok = n.urlSecret.has_value();
+      } else if (auto text = scalarText(e->value, sink_, "a URL or a secret")) {
+        if (auto why = webhookUrlProblem(*text)) {
+          // The text is not echoed: it may be a secret URL written in the clear.
+          sink_.error(e->value, fmt::format("bad webhook url: {}", *why),
+                      "https://..., or http:// on 127.0.0.1, ::1 or localhost");
+          ok = false;
+        } else if (Poco::URI(*text).getHost() == "hooks.slack.com") {
+          sink_.error(e->value, "a Slack webhook URL is a secret; do not write it in the config",
+                      "url: { file: /etc/bulkwarden/slack.url } (or credential:, env:)");
+          ok = false;
+        } else {
+          n.url = *text;
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (const auto* e = m.find("format")) {
+      auto text = scalarText(e->value, sink_, "slack or json");
+      if (text && *text == "slack") {
+        n.format = NotificationConfig::Format::Slack;
+      } else if (text && *text == "json") {
+        n.format = NotificationConfig::Format::Json;
+      } else {
+        if (text) sink_.error(e->value, fmt::format("unknown format '{}'", *text), "slack or json");
+        ok = false;
+      }
+    }
+    return ok && m.ok();
+  }
+
+  bool email(const YAML::Node& node, NotificationConfig& n) {
+    n.kind = NotificationConfig::Kind::Email;
+    MapView m(node, sink_, "an email notification", kEmailKeys);
+    if (!m.ok()) return false;
+    bool ok = true;
+    if (const auto* e = m.require("smtp")) {
+      auto text = scalarText(e->value, sink_, "host:port, e.g. smtp.acme.com:587");
+      auto colon = text ? text->rfind(':') : std::string::npos;
+      int port = 0;
+      if (text && colon != std::string::npos && colon > 0) {
+        std::string digits = text->substr(colon + 1);
+        if (!digits.empty() && digits.size() <= 5 &&
+            digits.find_first_not_of("0123456789") == std::string::npos) {
+          port = std::stoi(digits);
+        }
+      }
+      if (port < 1 || port > 65535) {
+        if (text) {
+          sink_.error(e->value, fmt::format("bad smtp address '{}'", *text),
+                      "host:port, e.g. smtp.acme.com:587");
+        }
+        ok = false;
+      } else {
+        n.smtpHost = text->substr(0, colon);
+        if (n.smtpHost.size() > 2 && n.smtpHost.front() == '[' && n.smtpHost.back() == ']') {
+          n.smtpHost = n.smtpHost.substr(1, n.smtpHost.size() - 2);
+        }
+        n.smtpPort = port;
+      }
+    } else {
+      ok = false;
+    }
+    if (const auto* e = m.find("starttls")) {
+      bool b = true;
+      if (!e->value.IsScalar() || !YAML::convert<bool>::decode(e->value, b)) {
+        sink_.error(e->value, "expected true or false for starttls");
+        ok = false;
+      }
+      n.starttls = b;
+    }
+    if (const auto* e = m.find("ca-file")) {
+      if (auto text = path(e->value, "a PEM file of CA certificates")) {
+        n.caFile = *text;
+      } else {
+        ok = false;
+      }
+    }
+    auto address = [&](const YAML::Node& v) -> std::optional<std::string> {
+      auto text = scalarText(v, sink_, "an email address");
+      // CR/LF would let a config inject SMTP commands or headers.
+      if (text && (text->find('@') == std::string::npos ||
+                   text->find_first_of("\r\n<> ,") != std::string::npos)) {
+        sink_.error(v, fmt::format("bad email address '{}'", *text), "e.g. ops@acme.com");
+        return std::nullopt;
+      }
+      return text;
+    };
+    if (const auto* e = m.require("from")) {
+      if (auto a = address(e->value))
+        n.from = *a;
+      else
+        ok = false;
+    } else {
+      ok = false;
+    }
+    if (const auto* e = m.require("to")) {
+      std::vector<YAML::Node> items;
+      if (e->value.IsSequence()) {
+        for (const YAML::Node& item : e->value) items.push_back(item);
+      } else {
+        items.push_back(e->value);
+      }
+      if (items.empty()) {
+        sink_.error(e->value, "empty list of recipients");
+        ok = false;
+      }
+      for (const auto& item : items) {
+        if (auto a = address(item))
+          n.to.push_back(*a);
+        else
+          ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (const auto* e = m.find("username")) {
+      auto text = scalarText(e->value, sink_, "a user name");
+      if (text && text->find_first_of("\r\n") == std::string::npos) {
+        n.username = *text;
+      } else {
+        ok = false;
+      }
+    }
+    if (const auto* e = m.find("password")) {
+      n.password = secret(e->value, "password");
+      if (!n.password) ok = false;
+    }
+    if (n.username.empty() != !n.password.has_value()) {
+      sink_.error(node, "username and password go together", "give both, or neither for no AUTH");
+      ok = false;
+    }
+    return ok;
   }
 
   std::optional<SecretRef> secret(const YAML::Node& node, std::string_view key) {
@@ -657,6 +885,23 @@ Config loadConfig(const std::string& path) {
     listing += cfg.policyFileDigests[i] + "  " + cfg.policyFiles[i] + "\n";
   }
   cfg.policyDigest = sha256Hex(listing);
+  for (const auto& p : set.policies) {
+    for (size_t i = 0; i < p.notify.size(); ++i) {
+      bool found = false;
+      std::vector<std::string_view> names;
+      for (const auto& n : cfg.notifications) {
+        found = found || n.name == p.notify[i];
+        names.push_back(n.name);
+      }
+      if (found) continue;
+      std::string hint =
+          names.empty() ? "the config defines no notifications"
+                        : fmt::format("notifications in the config: {}", fmt::join(names, ", "));
+      if (auto c = closest(p.notify[i], names)) hint = fmt::format("did you mean '{}'?", *c);
+      diagnostics.push_back(Diagnostic{
+          p.notifyWhere[i], fmt::format("unknown notification '{}'", p.notify[i]), hint});
+    }
+  }
   if (!diagnostics.empty()) throw ConfigError(sortedByPlace(std::move(diagnostics)));
   cfg.policies = std::move(set.policies);
   return cfg;

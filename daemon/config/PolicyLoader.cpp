@@ -21,7 +21,7 @@ using policy::Op;
 
 const std::vector<std::string_view> kPolicyKeys = {"name",    "description", "resource", "orgs",
                                                    "mode",    "schedule",    "filters",  "action",
-                                                   "windows", "limits",      "exempt"};
+                                                   "windows", "limits",      "exempt",   "notify"};
 const std::vector<std::string_view> kScheduleKeys = {"every", "cron", "timezone",
                                                      "starting-deadline"};
 const std::vector<std::string_view> kWindowsKeys = {"allow", "deny", "timezone"};
@@ -763,6 +763,24 @@ void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
       } else {
         p.resource = *resource;
       }
+    }
+  }
+  if (const auto* e = m.find("notify")) {
+    // Names are checked against the config's notifications once both are loaded (loadConfig).
+    const YAML::Node& v = e->value;
+    std::vector<YAML::Node> items;
+    if (v.IsScalar()) {
+      items.push_back(v);
+    } else if (v.IsSequence()) {
+      for (const YAML::Node& item : v) items.push_back(item);
+    } else {
+      sink.error(v, fmt::format("expected a list of notification names, got {}", kindName(v)));
+    }
+    for (const YAML::Node& item : items) {
+      auto name = scalarText(item, sink, "a notification name");
+      if (!name || std::find(p.notify.begin(), p.notify.end(), *name) != p.notify.end()) continue;
+      p.notify.push_back(*name);
+      p.notifyWhere.push_back(sink.at(item));
     }
   }
   if (const auto* e = m.find("orgs")) {

@@ -1,4 +1,4 @@
-// Policy files (DESIGN.md section 1) -> policy::Policy values, with a file:line:col diagnostic for
+// Policy files (README.md) -> policy::Policy values, with a file:line:col diagnostic for
 // every problem. Used by loadConfig; also usable on its own (tests, tools). Stateless apart from
 // the PolicySet being filled; not thread-safe while loading.
 #pragma once

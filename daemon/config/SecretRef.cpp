@@ -238,6 +238,10 @@ std::vector<const SecretRef*> secretRefs(const Config& config) {
       if (*ref) out.push_back(&**ref);
     }
   }
+  for (const auto& n : config.notifications) {
+    if (n.urlSecret) out.push_back(&*n.urlSecret);
+    if (n.password) out.push_back(&*n.password);
+  }
   return out;
 }
 

@@ -132,7 +132,7 @@ struct Refused {
 };
 
 // Walks the parse events before any node exists: an alias bomb is refused here, before it can
-// expand (RELIABILITY.md 4.1), and so is nesting deeper than the schema ever needs.
+// expand (docs/reliability.md), and so is nesting deeper than the schema ever needs.
 class Guard : public YAML::EventHandler {
  public:
   explicit Guard(int maxDepth) : maxDepth_(maxDepth) {}

@@ -1,4 +1,4 @@
-// Reading untrusted YAML safely (RELIABILITY.md section 4): files are read into a size-capped
+// Reading untrusted YAML safely (docs/reliability.md): files are read into a size-capped
 // string (regular files only), anchors, aliases and deep nesting are refused before any node is
 // built, and the helpers below turn YAML nodes into values with file:line:col diagnostics.
 // Free functions and small value types; no shared state.

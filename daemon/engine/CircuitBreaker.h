@@ -1,4 +1,4 @@
-// A circuit breaker per org (RELIABILITY.md 3.4): closed; open after `threshold` consecutive
+// A circuit breaker per org (docs/reliability.md): closed; open after `threshold` consecutive
 // failed passes, when passes are skipped (zero calls) for `cooldown`; then half-open, when one
 // probe pass is allowed; a success closes it, a failure opens it again. Time is passed in, so
 // tests need no clock. Not thread-safe: one per org loop.

@@ -93,6 +93,9 @@ class PassListener {
   virtual void onDecision(const PassSummary&, const Decision&) {}
   virtual void onResult(const PassSummary&, const Decision&) {}
   virtual void onSkipped(const PassSummary&, const salesforce::SkippedRecord&) {}
+  // After the pass, every decision it made with its final outcome, held ones included (called by
+  // the Scheduler, on the org's thread, just before onPassEnd).
+  virtual void onPassDecisions(const PassSummary&, const std::vector<Decision>&) {}
   // After the pass, with its final summary (called by the Scheduler, on the org's thread).
   virtual void onPassEnd(const PassSummary&) {}
 };

@@ -193,6 +193,7 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     } else {
       log::error("{}", summaryLine(s));
     }
+    if (listener_) listener_->onPassDecisions(s, pass.decisions());
     if (listener_) listener_->onPassEnd(s);
     out.push_back(std::move(s));
   }

@@ -21,7 +21,7 @@ std::optional<ResourceKind> parseResourceName(std::string_view name);
 // The URL path segment and audit `kind`: "query" | "ingest".
 std::string_view resourcePath(ResourceKind kind);
 
-// Job states of BULK_API.md sections 2.2 and 3 (both kinds share one set).
+// Job states of docs/salesforce.md 2.2 and 3 (both kinds share one set).
 enum class JobState { Open, UploadComplete, InProgress, JobComplete, Failed, Aborted };
 inline constexpr std::array<JobState, 6> kAllJobStates = {
     JobState::Open,        JobState::UploadComplete, JobState::InProgress,
@@ -32,7 +32,7 @@ std::optional<JobState> parseJobState(std::string_view text);
 // JobComplete, Failed and Aborted: Salesforce will not move the job again.
 bool isTerminal(JobState state);
 
-// The fields a policy can match on: the list-record field set of BULK_API.md section 4.
+// The fields a policy can match on: the list-record field set of docs/salesforce.md 4.
 enum class JobField {
   Id,
   Operation,

@@ -155,7 +155,10 @@ struct Policy {
   Windows windows;
   Limits limits;
   std::vector<Exemption> exempt;
-  SourceLocation where;  // the `- name:` entry
+  // `notify: [name, ...]`: the config's notifications that get this policy's digest each pass.
+  std::vector<std::string> notify;
+  std::vector<SourceLocation> notifyWhere;  // where each name of `notify` was written
+  SourceLocation where;                     // the `- name:` entry
 
   // The exemption that holds `job` back at `now`, if any.
   const Exemption* exemptionFor(const model::Job& job, model::Timestamp now) const;

@@ -16,7 +16,7 @@ struct ApiError {
     // long-running request limit is Transient instead: see isConcurrentLimit.
     LimitExceeded,
     InvalidState,  // 400 INVALIDJOBSTATE, or 400 API_ERROR "job is not terminated" on delete
-    NotFound,      // 404 NOT_FOUND (or 400 NOT_FOUND: BULK_API.md 12.4)
+    NotFound,      // 404 NOT_FOUND (or 400 NOT_FOUND: docs/salesforce.md 12.4)
     Transient,     // 5xx, 406, 420, connection refused/reset, timeouts: worth retrying later
     Permanent,     // any other 4xx: retrying will not help
     Malformed,     // a response that does not have the documented shape

@@ -1,4 +1,4 @@
-// Retry timing at the Salesforce boundary (RELIABILITY.md 3.4): full-jitter exponential backoff,
+// Retry timing at the Salesforce boundary (docs/reliability.md): full-jitter exponential backoff,
 // sleep = random(0, min(cap, base * 2^attempt)), and Retry-After (delta-seconds or an HTTP date)
 // which, when present, is a floor. Pure functions; the random source is passed in.
 #pragma once

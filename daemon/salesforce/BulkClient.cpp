@@ -132,7 +132,7 @@ std::optional<std::pair<int, int>> versionNumber(std::string_view v) {
 ApiError classifyReply(int status, std::string_view body, std::string_view limitInfo) {
   ApiError e = classify(status, body);
   if (e.kind != ApiError::Kind::LimitExceeded || status != 403) return e;
-  // BULK_API.md "Second round" 2: the message names the limit; Sforce-Limit-Info shows the daily
+  // docs/salesforce.md 14.2: the message names the limit; Sforce-Limit-Info shows the daily
   // usage at or near its maximum only for the daily kind.
   bool concurrent = false;
   if (containsText(e.message, "TotalRequests")) {

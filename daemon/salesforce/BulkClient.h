@@ -69,8 +69,8 @@ VersionCheck checkVersionList(std::string_view body, const std::string& configur
 
 // Where to fetch the next list page. `beganWith` is the path the listing began with
 // (/services/data/v62.0/jobs/query). If `nextRecordsUrl` carries a queryLocator, it is re-issued
-// on `beganWith` (BULK_API.md 12.1: the docs' query list points at /jobs/ingest); otherwise the
-// URL is followed only if its path, percent-decoded, is `beganWith` itself (no dot segments, no
+// on `beganWith` (docs/salesforce.md 12.1: the docs' query list points at /jobs/ingest); otherwise
+// the URL is followed only if its path, percent-decoded, is `beganWith` itself (no dot segments, no
 // escaped slashes, no other resource on the same host), and is re-issued on `beganWith` with its
 // query. Anything else is ApiError Malformed.
 Result<std::string> nextListTarget(std::string_view beganWith, std::string_view nextRecordsUrl);

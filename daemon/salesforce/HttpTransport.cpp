@@ -112,7 +112,7 @@ void installRejectHandler(const Poco::Net::Context::Ptr& context) {
   std::call_once(once, [&] {
     Poco::Net::initializeSSL();
     // Without this, POCO builds its invalid-certificate handler from application config, which
-    // inside a Util::Application is a console prompt (RELIABILITY.md 5.2).
+    // inside a Util::Application is a console prompt (docs/reliability.md).
     Poco::Net::SSLManager::InvalidCertificateHandlerPtr handler(new RecordingRejectHandler);
     Poco::Net::SSLManager::instance().initializeClient(nullptr, handler, context);
   });
@@ -248,6 +248,10 @@ class HttpTransport::Watchdog {
   bool stop_ = false;
   std::thread thread_;  // last: starts after the members it uses
 };
+
+void installTlsRejectHandler(const Poco::Net::Context::Ptr& context) {
+  installRejectHandler(context);
+}
 
 HttpTransport::HttpTransport(const std::string& baseUrl, TransportOptions options)
     : options_(std::move(options)) {

@@ -25,7 +25,7 @@ struct TransportOptions {
   // Longest wait for any single read or write on the socket.
   std::chrono::milliseconds readTimeout{60'000};
   // The whole request: connect, send, response headers and body. POCO's socket timeouts do not
-  // bound this (RELIABILITY.md 0.6), so the transport enforces it itself.
+  // bound this (docs/reliability.md), so the transport enforces it itself.
   std::chrono::milliseconds requestDeadline{120'000};
   // Idle kept-alive connections kept for reuse. Requests beyond it still run, on connections
   // that are closed afterwards instead of pooled.
@@ -57,6 +57,10 @@ struct HttpResponse {
   std::string date;        // Date
   std::string body;
 };
+
+// Initializes OpenSSL and installs, once per process, the handler that rejects an invalid
+// certificate (instead of POCO's console prompt). For other TLS clients (SMTP STARTTLS).
+void installTlsRejectHandler(const Poco::Net::Context::Ptr& context);
 
 class HttpTransport {
  public:

@@ -26,7 +26,7 @@ using Poco::Dynamic::Var;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-// The keys the mapping reads: a list record's fields (BULK_API.md 4) in the order they are
+// The keys the mapping reads: a list record's fields (docs/salesforce.md 4) in the order they are
 // checked, then the list page's own keys. Any other key is carried over and ignored.
 enum Slot : uint8_t {
   kId,
@@ -91,7 +91,7 @@ std::optional<std::string> optionalText(Value& v) {
   return std::nullopt;
 }
 
-// apiVersion arrives as 46.0, 53 or "62.0" (BULK_API.md 1, 12.7).
+// apiVersion arrives as 46.0, 53 or "62.0" (docs/salesforce.md 1, 12.7).
 std::optional<std::string> apiVersionText(Value& v) {
   switch (v.type) {
     case Value::Type::Missing:

@@ -51,7 +51,8 @@ Result<model::Job> parseJob(std::string_view body, model::ResourceKind kind);
 std::optional<std::string> parseReplyState(std::string_view body);
 
 // Maps an HTTP error status and its body (normally [{"errorCode":..,"message":..}], but possibly
-// empty, HTML, an object or garbage) to an ApiError (BULK_API.md 6.2). `sent` is set to true.
+// empty, HTML, an object or garbage) to an ApiError (docs/salesforce.md 6.2). `sent` is set to
+// true.
 ApiError classify(int status, std::string_view body);
 
 // `api-usage=10018/100000`, possibly followed by `; per-app-api-usage=...`.

@@ -106,7 +106,7 @@ std::string defaultAudience(const std::string& loginUrl) {
   if (host == "test.salesforce.com" || endsWith(".sandbox.my.salesforce.com")) {
     return "https://test.salesforce.com";
   }
-  // Government Cloud (BULK_API.md "Second round" 10, as the Salesforce CLI decides it): the gs1
+  // Government Cloud (docs/salesforce.md 14.10, as the Salesforce CLI decides it): the gs1
   // login host, or a My Domain on it.
   if (host == "gs1.salesforce.com" || host == "gs1.my.salesforce.com" ||
       endsWith(".gs1.my.salesforce.com")) {

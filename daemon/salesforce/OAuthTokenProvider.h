@@ -1,4 +1,4 @@
-// The OAuth 2.0 flows that mint tokens at /services/oauth2/token (BULK_API.md 7): JWT bearer
+// The OAuth 2.0 flows that mint tokens at /services/oauth2/token (docs/salesforce.md 7): JWT bearer
 // (an RS256 assertion signed with the connected app's private key), client credentials and
 // refresh token. Tokens and keys live in memory only and never appear in logs or errors.
 // Thread-safe (FetchingTokenProvider serialises fetches).

@@ -15,7 +15,7 @@
 
 namespace bulkwarden::salesforce {
 
-// Largest JSON nesting accepted (the real shape is about three levels; RELIABILITY.md 4.3).
+// Largest JSON nesting accepted (the real shape is about three levels; docs/reliability.md).
 inline constexpr std::size_t kMaxJsonDepth = 32;
 
 // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.

@@ -1,4 +1,4 @@
-// The simulated org's OAuth 2.0 token endpoint (POST /services/oauth2/token, BULK_API.md 7):
+// The simulated org's OAuth 2.0 token endpoint (POST /services/oauth2/token, docs/salesforce.md 7):
 // checks JWT bearer assertions (RS256 signature against the connected app's certificate, iss,
 // sub, aud, exp), client credentials and refresh tokens for real, and answers with Salesforce's
 // success and error objects. It decides; SimOrg issues and expires the tokens.

@@ -270,7 +270,7 @@ bool SimOrg::sessionValid(const std::string& token, int64_t now) const {
   return it != issued_.end() && it->second > now;
 }
 
-// Token endpoint choices where BULK_API.md is silent: no Sforce-Limit-Info and no API usage
+// Token endpoint choices where docs/salesforce.md is silent: no Sforce-Limit-Info and no API usage
 // (logins do not count against the allowance); a JWT's exp is checked against the wall clock
 // (the client's clock), while issued tokens expire on the sim clock.
 SimResponse SimOrg::tokenEndpoint(const RouteCall& call) {

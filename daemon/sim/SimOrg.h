@@ -52,7 +52,7 @@ struct SimOptions {
   // Every reply with a body is sent with Transfer-Encoding: chunked in random (seeded) chunk
   // sizes instead of Content-Length (SimServer).
   bool chunked = false;
-  bool queryNextUrlOnIngestPath = false;  // the docs quirk of BULK_API.md 12.1
+  bool queryNextUrlOnIngestPath = false;  // the docs quirk of docs/salesforce.md 12.1
   bool notFoundAs400 = false;             // PATCH/DELETE on an unknown id: 400 NOT_FOUND (12.4)
   std::optional<Scenario> scenario;       // unset: empty org
   SimOAuthOptions oauth;                  // the token endpoint (/services/oauth2/token)
@@ -144,7 +144,7 @@ class SimOrg {
   // Moves the sim clock forward (tests: lifecycles and purges without sleeping).
   void advanceClock(std::chrono::milliseconds by);
 
-  // Serves one request of the Bulk API 2.0 surface. Choices where BULK_API.md is silent:
+  // Serves one request of the Bulk API 2.0 surface. Choices where docs/salesforce.md is silent:
   // - /jobs/query lists V2Query + Classic jobs, /jobs/ingest every job but V2Query; with jobType=X
   //   either path lists exactly the jobs of type X. isPkChunkingEnabled is ignored.
   // - Per-job routes serve only jobs of their kind; Classic jobs there are 404 NOT_FOUND.

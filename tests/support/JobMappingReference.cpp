@@ -23,7 +23,7 @@ using Poco::Dynamic::Var;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-// apiVersion arrives as 46.0, 53 or "62.0" (BULK_API.md 1, 12.7).
+// apiVersion arrives as 46.0, 53 or "62.0" (docs/salesforce.md 1, 12.7).
 std::optional<std::string> apiVersionText(const Object& o) {
   if (!o.has("apiVersion")) return std::string();
   Var v = o.get("apiVersion");

@@ -1,7 +1,7 @@
 // `bulkwarden run --once` as a child process logging in to the simulated org over HTTPS with a
 // test CA: each OAuth flow and secret source, a session expiring mid-pass, a refused login with
 // its backoff, a refused certificate, credential file checks, and a sweep of everything the runs
-// wrote for secret text (RELIABILITY.md tests C5, C6, S1, S2, S3).
+// wrote for secret text (docs/reliability.md tests C5, C6, S1, S2, S3).
 #include <gtest/gtest.h>
 
 #include <atomic>

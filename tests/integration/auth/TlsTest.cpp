@@ -1,5 +1,5 @@
 // HttpTransport's TLS client against the simulated org served over HTTPS with certificates from
-// a test CA (RELIABILITY.md 5.2 and test S1): a good certificate is accepted; an untrusted CA, a
+// a test CA (docs/reliability.md S1): a good certificate is accepted; an untrusted CA, a
 // wrong host name on 127.0.0.1, an expired or self-signed certificate and a TLS 1.1-only server
 // are each refused with the reason named, before any request reaches the org.
 #include <Poco/Net/ServerSocket.h>
@@ -104,7 +104,7 @@ TEST_F(Tls, UntrustedCaIsRefused) {
 }
 
 TEST_F(Tls, WrongHostNameOnLoopbackIsRefused) {
-  // VERIFY_RELAXED would let this through for 127.0.0.1 (RELIABILITY.md 5.2).
+  // VERIFY_RELAXED would let this through for 127.0.0.1 (docs/reliability.md).
   serve(pki_->server("wrongname", "DNS:wrong.example.com", -1, 30, false, "wrong.example.com"));
   expectRefused(pki_->caFile, "TLS_HOSTNAME", "does not name the host 127.0.0.1");
 }

@@ -1,4 +1,4 @@
-// The audit trail cannot be written (RELIABILITY.md A4, A5): bulkwarden sends no request whose
+// The audit trail cannot be written (docs/reliability.md A4, A5): bulkwarden sends no request whose
 // intent is not on disk, says so, and is not killed by SIGXFSZ.
 #include <gtest/gtest.h>
 #include <sys/wait.h>

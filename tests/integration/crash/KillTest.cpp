@@ -1,5 +1,5 @@
 // kill -9 of the real binary at every failpoint and at random moments, then a restart, checking
-// the invariants of RELIABILITY.md section 6: every action the org applied had its intent on disk
+// the invariants of docs/reliability.md: every action the org applied had its intent on disk
 // (I1), no job acted on twice (I2), the audit trail verifies with no intent left open after
 // recovery (I3). Sized for CI; BULKWARDEN_KILL_RUNS=N runs N rounds of each (docs/reliability.md).
 #include <gtest/gtest.h>

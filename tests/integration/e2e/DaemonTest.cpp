@@ -56,7 +56,7 @@ TEST_F(Daemon, Sigusr1ReopensTheAuditLogAfterLogrotateMovedIt) {
   EXPECT_GT(fs::file_size(auditPath()), 0u);
 }
 
-// RELIABILITY.md B4: a second instance on the same state directory exits at once, touching
+// docs/reliability.md B4: a second instance on the same state directory exits at once, touching
 // neither the org nor the audit trail; the first one is unaffected.
 TEST_F(Daemon, ASecondInstanceOnTheSameStateDirectoryExitsWithLockHeld) {
   startSim();

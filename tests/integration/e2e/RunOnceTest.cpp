@@ -190,7 +190,7 @@ TEST_F(RunOnce, ARepeatedLocatorStopsPagingCleanlyAndNothingIsDone) {
 
 TEST_F(RunOnce, PagesAcrossSeveralPagesWhenTheLocatorPointsAtTheIngestPath) {
   sim::SimOptions o;
-  o.queryNextUrlOnIngestPath = true;  // BULK_API.md 12.1: the docs' example
+  o.queryNextUrlOnIngestPath = true;  // docs/salesforce.md 12.1: the docs' example
   startSim(o);
   std::set<std::string> stuck;
   for (int i = 0; i < 2500; ++i) stuck.insert(org().addJob(seed("query", "InProgress", hours(1))));

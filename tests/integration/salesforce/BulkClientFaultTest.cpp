@@ -1,4 +1,4 @@
-// The client against a simulated org whose network misbehaves (RELIABILITY.md C7, C8, C2-style
+// The client against a simulated org whose network misbehaves (docs/reliability.md C7, C8, C2-style
 // error rates): what comes back is a typed error that says whether the request may have been
 // applied, within the request's deadline.
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // The Salesforce client against the simulated org over loopback: the two were written from
-// BULK_API.md independently, so each checks the other's reading of it.
+// docs/salesforce.md independently, so each checks the other's reading of it.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -174,7 +174,7 @@ TEST_F(BulkClientSim, AbortAndDeleteFollowTheStateRules) {
   ASSERT_TRUE(deleted.ok()) << deleted.error().describe();
   EXPECT_EQ(deleted.value().http, 204);
   EXPECT_FALSE(server_->org().state(running).has_value());
-  // BULK_API.md: ingest jobs may be deleted in UploadComplete.
+  // docs/salesforce.md: ingest jobs may be deleted in UploadComplete.
   EXPECT_TRUE(c->remove(ResourceKind::Ingest, ingestQueued).ok());
 
   auto gone = c->get(ResourceKind::Query, running);
@@ -187,7 +187,7 @@ TEST_F(BulkClientSim, AbortAndDeleteFollowTheStateRules) {
 
 TEST_F(BulkClientSim, NotFoundAs400IsStillNotFound) {
   sim::SimOptions o;
-  o.notFoundAs400 = true;  // BULK_API.md 12.4
+  o.notFoundAs400 = true;  // docs/salesforce.md 12.4
   start(o);
   auto c = client();
   auto r = c->abort(ResourceKind::Query, "750R0000000zzzzIAA");

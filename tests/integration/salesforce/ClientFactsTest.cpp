@@ -55,7 +55,7 @@ std::string formValue(const std::string& body, const std::string& key) {
                      end == std::string::npos ? std::string::npos : end - at - k.size());
 }
 
-// A connected app with refresh-token rotation on (BULK_API.md "Second round" 1): each refresh
+// A connected app with refresh-token rotation on (docs/salesforce.md 14.1): each refresh
 // returns a new refresh token and the one sent stops working at once; only the newest access
 // token is valid, so that every expiry needs a renewal.
 class RotatingOrg {

@@ -38,7 +38,7 @@ class EndToEnd : public ::testing::Test {
     if (!HasFailure()) fs::remove_all(dir_);
   }
 
-  // RELIABILITY.md S2: every run logs at debug level; afterwards no file it wrote (stdout,
+  // docs/reliability.md S2: every run logs at debug level; afterwards no file it wrote (stdout,
   // stderr, the audit trail, the state store) may hold the token or anything shaped like a
   // secret.
   void sweepForSecrets() {

@@ -1,5 +1,5 @@
-// RELIABILITY.md S2: the sweep of everything an end-to-end run wrote for secrets. Shared by the
-// end-to-end fixture and the auth tests.
+// docs/reliability.md S2: the sweep of everything an end-to-end run wrote for secrets. Shared by
+// the end-to-end fixture and the auth tests.
 #pragma once
 
 #include <filesystem>

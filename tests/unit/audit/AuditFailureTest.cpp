@@ -124,7 +124,7 @@ TEST_F(AuditFailure, AFileSizeLimitFailsClosedAndRecoversWhenLifted) {
 namespace bulkwarden::audit {
 namespace {
 
-// RELIABILITY.md A3: a trail cut at any byte starts again, losing only the torn record, and
+// docs/reliability.md A3: a trail cut at any byte starts again, losing only the torn record, and
 // the repaired trail verifies.
 TEST_F(AuditFailure, ATrailCutAtAThousandRandomOffsetsAlwaysRecovers) {
   {

@@ -244,7 +244,7 @@ TEST_F(PassTest, OutcomesAreMappedFromSalesforceAnswers) {
   }
 }
 
-// RELIABILITY.md C7: the connection resets after the request went out. A GET settles what
+// docs/reliability.md C7: the connection resets after the request went out. A GET settles what
 // happened; the action is never sent again.
 TEST_F(PassTest, AnUnknownOutcomeIsSettledByReadingTheJob) {
   salesforce::Page page;

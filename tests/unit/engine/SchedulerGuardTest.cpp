@@ -1,5 +1,5 @@
-// The scheduler's per-org guards (RELIABILITY.md C2, C3, C4): a 403 REQUEST_LIMIT_EXCEEDED pauses
-// the org, a high API usage stops new passes, repeated failures open a circuit breaker. A
+// The scheduler's per-org guards (docs/reliability.md C2, C3, C4): a 403 REQUEST_LIMIT_EXCEEDED
+// pauses the org, a high API usage stops new passes, repeated failures open a circuit breaker. A
 // skipped pass makes no call at all.
 #include <gtest/gtest.h>
 #include <unistd.h>

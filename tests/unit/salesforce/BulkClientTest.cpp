@@ -25,7 +25,7 @@ void refused(const std::string& next) {
 }
 
 TEST(NextListTarget, LocatorIsReissuedOnThePathTheListingBeganWith) {
-  // The docs' quirk (BULK_API.md 12.1): a query listing pointing at /jobs/ingest.
+  // The docs' quirk (docs/salesforce.md 12.1): a query listing pointing at /jobs/ingest.
   EXPECT_EQ(target(kQuery, "/services/data/v66.0/jobs/ingest?queryLocator=01gR0000000opRTIAY-2000"),
             kQuery + "?queryLocator=01gR0000000opRTIAY-2000");
   EXPECT_EQ(target(kQuery, "/services/data/v62.0/jobs/query?queryLocator=01gRM000000NS1vYAG-1000"),
@@ -167,7 +167,7 @@ std::string limitBody(const std::string& message) {
   return R"([{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":")" + message + R"("}])";
 }
 
-// BULK_API.md "Second round" 2: the two 403 REQUEST_LIMIT_EXCEEDED kinds, told apart by the
+// docs/salesforce.md 14.2: the two 403 REQUEST_LIMIT_EXCEEDED kinds, told apart by the
 // message and, for an unknown message, by Sforce-Limit-Info.
 TEST(ClassifyReply, TheDailyAndTheConcurrentLimitAreToldApart) {
   auto daily =

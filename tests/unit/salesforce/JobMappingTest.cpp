@@ -11,7 +11,7 @@ using model::JobState;
 using model::ResourceKind;
 using Kind = ApiError::Kind;
 
-// BULK_API.md 2.3: the docs' query list example (nextRecordsUrl points at /jobs/ingest).
+// docs/salesforce.md 2.3: the docs' query list example (nextRecordsUrl points at /jobs/ingest).
 const std::string kDocsQueryList = R"({"done":false,
  "records":[{"id":"750R0000000zhfdIAA","operation":"query","object":"Account",
    "createdById":"005R0000000GiwjIAC","createdDate":"2018-12-07T19:58:09.000+0000",
@@ -19,7 +19,7 @@ const std::string kDocsQueryList = R"({"done":false,
    "contentType":"CSV","apiVersion":66.0,"jobType":"V2Query","lineEnding":"LF","columnDelimiter":"COMMA"}],
  "nextRecordsUrl":"/services/data/v66.0/jobs/ingest?queryLocator=01gR0000000opRTIAY-2000"})";
 
-// BULK_API.md 3: recorded ingest list (cli-dx rest.md, v49, apiVersion printed as 49).
+// docs/salesforce.md 3: recorded ingest list (cli-dx rest.md, v49, apiVersion printed as 49).
 const std::string kRecordedIngestList =
     R"({"done":true,"records":[{"id":"7503h000004R4JuAAK","operation":"insert","object":"Case",
  "createdById":"0053h000002xQ5sAAE","createdDate":"2020-08-21T20:30:24.000+0000",
@@ -27,7 +27,7 @@ const std::string kRecordedIngestList =
  "contentType":"CSV","apiVersion":49,"jobType":"V2Ingest","lineEnding":"LF","columnDelimiter":"COMMA"}],
  "nextRecordsUrl":null})";
 
-// BULK_API.md 11: recorded query GET (heroku-applink-nodejs).
+// docs/salesforce.md 11: recorded query GET (heroku-applink-nodejs).
 const std::string kHerokuGet =
     R"({"id":"7508Z00000lTqQCQA0","operation":"query","object":"Account","createdById":"0058Z000007lKMAQA2",
  "createdDate":"2023-01-27T15:10:12.000+0000","systemModstamp":"2023-01-27T15:10:25.000+0000",
@@ -350,7 +350,7 @@ TEST(Classify, BulkApiTable) {
        Kind::Transient, "UNKNOWN_EXCEPTION"},
       {429, "", Kind::LimitExceeded, ""},
       {406, "", Kind::Transient, ""},
-      // BULK_API.md 12.4: hand-written mappings use 400 NOT_FOUND for PATCH/DELETE.
+      // docs/salesforce.md 12.4: hand-written mappings use 400 NOT_FOUND for PATCH/DELETE.
       {400, R"([{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}])",
        Kind::NotFound, "NOT_FOUND"},
       {400, R"([{"errorCode":"API_ERROR","message":"Something else"}])", Kind::Permanent,
