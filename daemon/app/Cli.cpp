@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/AuditQuery.h"
 #include "app/Commands.h"
 #include "app/ExitCodes.h"
 #include "app/ScheduleCommand.h"
@@ -34,6 +35,9 @@ Usage:
   bulkwarden audit verify --config FILE                   the trail the config names, against its
                                                           anchor in state-dir (and audit-key)
   bulkwarden audit accept --config FILE                   accept the trail as it is (after a cut)
+  bulkwarden audit show [--config FILE | FILE] [filters]  the trail's records: --job --policy
+                                                          --org --since --outcome --format
+  bulkwarden audit summary [--config FILE | FILE]         counts by org, policy, action, outcome
   bulkwarden schedule [--config FILE] [--from ISO] [--count N] [--format table|json]
                                                           next pass times (see `schedule --help`)
   bulkwarden demo                                         the daemon against a built-in simulated org
@@ -73,6 +77,10 @@ constexpr const char* kAuditUsage =
                                              anchor (state-dir/audit.anchor) and audit-key
   bulkwarden audit accept --config FILE      take the trail as it is now (after a cut you know
                                              of): moves the anchor, recorded in the trail
+  bulkwarden audit show [--config FILE | FILE] [--job ID] [--policy NAME] [--org NAME]
+                        [--since 24h|ISO] [--outcome O] [--format text|json]
+  bulkwarden audit summary [--config FILE | FILE] [--since 24h|ISO] [--format text|json]
+                                             (`audit show --help`)
 
 Exit codes: 0 intact, 65 altered or cut, 66 a file missing or unreadable, 75 the trail is in
 use (accept), 78 configuration error.
@@ -86,6 +94,7 @@ int auditCommand(const std::vector<std::string>& args) {
   if (args.empty()) return usage("audit needs a subcommand");
   const std::string& sub = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (sub == "show" || sub == "summary") return auditQueryCommand(sub, rest);
   for (const auto& a : rest) {
     if (a == "--help" || a == "-h") {
       std::fputs(kAuditUsage, stdout);

@@ -18,6 +18,7 @@
 #include <map>
 #include <tuple>
 
+#include "app/ActionLog.h"
 #include "app/ExitCodes.h"
 #include "app/InstanceLock.h"
 #include "app/Recovery.h"
@@ -48,6 +49,14 @@ int exitCodeFor(const std::vector<engine::PassSummary>& summaries) {
     }
   }
   return code;
+}
+
+audit::Fields policyFileFields(const config::Config& config) {
+  audit::Fields files;
+  for (size_t i = 0; i < config.policyFiles.size() && i < config.policyFileDigests.size(); ++i) {
+    files.add(config.policyFiles[i], config.policyFileDigests[i]);
+  }
+  return files;
 }
 
 int exitCodeFor(const audit::AuditError& error, const std::string& path) {
@@ -145,7 +154,9 @@ int runCommand(const RunOptions& options) {
                       .add("orgs", static_cast<int64_t>(rt->orgs.size()))
                       .add("policies", names)
                       .add("dry_run", dryRun)
-                      .add("version", BULKWARDEN_VERSION),
+                      .add("version", BULKWARDEN_VERSION)
+                      .add("policy_digest", "sha256:" + rt->config.policyDigest)
+                      .add("policy_files", policyFileFields(rt->config)),
                   audit::AuditSink::Sync::Durable);
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
@@ -168,7 +179,8 @@ int runCommand(const RunOptions& options) {
   so.actionsPerMinute = rt->config.actionsPerMinute;
   so.apiUsageShare = rt->config.apiUsageShare;
   so.limitPause = rt->config.limitPause;
-  engine::Scheduler scheduler(rt->orgs, rt->policies, so, *audit, clock, stop);
+  ActionLog actionLog;  // one journal line per action and report
+  engine::Scheduler scheduler(rt->orgs, rt->policies, so, *audit, clock, stop, &actionLog);
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
             rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
             audit->path());

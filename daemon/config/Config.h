@@ -108,6 +108,11 @@ struct Config {
   std::string path;  // the config file as given
   std::vector<OrgConfig> orgs;
   std::vector<std::string> policyFiles;  // globs expanded, in order
+  // SHA-256 (hex) of each policy file's text as loaded, in policyFiles' order; and the digest of
+  // them all: SHA-256 of the lines "<hex>  <file>\n" in load order (what `sha256sum FILES`
+  // prints), recorded in the audit `config` record so a decision traces to its policy text.
+  std::vector<std::string> policyFileDigests;
+  std::string policyDigest;
   std::vector<policy::Policy> policies;
   std::vector<NotificationConfig> notifications;  // `notifications:`, in file order
   std::string auditLog;  // relative paths are made absolute against the config file's folder

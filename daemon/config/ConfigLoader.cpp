@@ -1,4 +1,6 @@
+#include <Poco/DigestEngine.h>
 #include <Poco/Exception.h>
+#include <Poco/SHA2Engine.h>
 #include <Poco/URI.h>
 #include <fmt/format.h>
 #include <glob.h>
@@ -15,6 +17,12 @@
 
 namespace bulkwarden::config {
 namespace {
+
+std::string sha256Hex(std::string_view text) {
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  engine.update(text.data(), static_cast<unsigned>(text.size()));
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
 
 const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "policies",
@@ -885,9 +893,18 @@ Config loadConfig(const std::string& path) {
   for (const std::string& file : cfg.policyFiles) {
     DiagnosticSink fileSink(file, diagnostics);
     if (auto policyText = readFileCapped(file, kMaxPolicyFileBytes, fileSink)) {
+      // Digested from the very text parsed, so the digest names what made the decisions.
+      cfg.policyFileDigests.push_back(sha256Hex(*policyText));
       loadPolicyText(*policyText, fileSink, known, set);
+    } else {
+      cfg.policyFileDigests.emplace_back();
     }
   }
+  std::string listing;
+  for (size_t i = 0; i < cfg.policyFiles.size(); ++i) {
+    listing += cfg.policyFileDigests[i] + "  " + cfg.policyFiles[i] + "\n";
+  }
+  cfg.policyDigest = sha256Hex(listing);
   for (const auto& p : set.policies) {
     for (size_t i = 0; i < p.notify.size(); ++i) {
       bool found = false;
