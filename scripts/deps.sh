@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev prometheus-cpp-dev
   clang-format clang libclang-rt-14-dev tzdata
-  systemd dpkg-dev file procps
+  systemd dpkg-dev file procps man-db
 )
 
 missing=()

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -18,9 +19,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "app/AuditQuery.h"
 #include "app/Commands.h"
 #include "app/ExitCodes.h"
 #include "app/ScheduleCommand.h"
@@ -38,11 +41,16 @@ constexpr const char* kUsage =
 Usage:
   bulkwarden [run] [--config FILE] [--once] [--dry-run]   the daemon; --once: one pass, then exit
   bulkwarden validate [--config FILE]                     check config and policies (like nginx -t)
-  bulkwarden plan [--config FILE] [--format table|json]   read-only: what each policy would do now
+  bulkwarden plan [--config FILE] [--format table|json] [--policy NAME] [--org NAME]
+                  [--detailed-exitcode]   read-only: what each policy would do now
+                  (--detailed-exitcode: 0 nothing to do, 2 aborts or deletes would be sent)
   bulkwarden audit verify FILE...                         check a trail: FILE and its rotated files
   bulkwarden audit verify --config FILE                   the trail the config names, against its
                                                           anchor in state-dir (and audit-key)
   bulkwarden audit accept --config FILE                   accept the trail as it is (after a cut)
+  bulkwarden audit show [--config FILE | FILE] [filters]  the trail's records: --job --policy
+                                                          --org --since --outcome --format
+  bulkwarden audit summary [--config FILE | FILE]         counts by org, policy, action, outcome
   bulkwarden schedule [--config FILE] [--from ISO] [--count N] [--format table|json]
                                                           next pass times (see `schedule --help`)
   bulkwarden demo                                         the daemon against a built-in simulated org
@@ -82,6 +90,10 @@ constexpr const char* kAuditUsage =
                                              anchor (state-dir/audit.anchor) and audit-key
   bulkwarden audit accept --config FILE      take the trail as it is now (after a cut you know
                                              of): moves the anchor, recorded in the trail
+  bulkwarden audit show [--config FILE | FILE] [--job ID] [--policy NAME] [--org NAME]
+                        [--since 24h|ISO] [--outcome O] [--format text|json]
+  bulkwarden audit summary [--config FILE | FILE] [--since 24h|ISO] [--format text|json]
+                                             (`audit show --help`)
 
 Exit codes: 0 intact, 65 altered or cut, 66 a file missing or unreadable, 75 the trail is in
 use (accept), 78 configuration error.
@@ -95,6 +107,7 @@ int auditCommand(const std::vector<std::string>& args) {
   if (args.empty()) return usage("audit needs a subcommand");
   const std::string& sub = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (sub == "show" || sub == "summary") return auditQueryCommand(sub, rest);
   for (const auto& a : rest) {
     if (a == "--help" || a == "-h") {
       std::fputs(kAuditUsage, stdout);
@@ -146,11 +159,16 @@ prints the policies. Exit codes: 0 valid, 78 configuration error (with file:line
 )";
 
 constexpr const char* kPlanUsage =
-    R"(Usage: bulkwarden plan [--config FILE] [--format table|json]
+    R"(Usage: bulkwarden plan [--config FILE] [--format table|json] [--policy NAME] [--org NAME]
+                       [--detailed-exitcode]
 
 Read-only: lists the jobs of every org and shows what each policy would do now. Writes nothing:
-no audit record, no state (it reads a copy of the state store). Exit codes: 0, 69 a listing
-failed, 78 configuration error.
+no audit record, no state (it reads the daemon's state store read-only).
+  --policy NAME        only this policy
+  --org NAME           only this org
+  --format FMT         table (default) or json
+  --detailed-exitcode  exit 2 when aborts or deletes would be sent, 0 when nothing would be
+Exit codes: 0, 2 (--detailed-exitcode), 64 usage, 69 a listing failed, 78 configuration error.
 )";
 
 // The options of one subcommand, parsed with Util's OptionSet/OptionProcessor.
@@ -171,6 +189,9 @@ Poco::Util::OptionSet optionsFor(const std::string& command) {
   }
   if (command == "plan") {
     set.addOption(Option("format", "", "table or json").argument("FMT").repeatable(true));
+    set.addOption(Option("policy", "", "only this policy").argument("NAME").repeatable(true));
+    set.addOption(Option("org", "", "only this org").argument("NAME").repeatable(true));
+    set.addOption(Option("detailed-exitcode", "", "2 when actions would be sent").repeatable(true));
   }
   return set;
 }
@@ -345,8 +366,17 @@ class ServerApp : public Poco::Util::ServerApplication {
       parsed_ = std::move(*parsed);
     }
     if (!parsed_.positional.empty()) {
-      return usageError(
-          fmt::format("unknown option '{}' for `{}`", parsed_.positional.front(), command));
+      const std::string& word = parsed_.positional.front();
+      // `bulkwarden --config x validate`: the subcommand came after a global option.
+      static const std::vector<std::string_view> kCommands = {
+          "run", "validate", "plan", "schedule", "audit", "sim", "demo"};
+      if (std::find(kCommands.begin(), kCommands.end(), word) != kCommands.end()) {
+        auto config = parsed_.options.find("config");
+        return usageError(fmt::format(
+            "unknown option '{}' for `{}` (subcommands come first: bulkwarden {}{})", word, command,
+            word, config == parsed_.options.end() ? "" : " --config " + config->second));
+      }
+      return usageError(fmt::format("unknown option '{}' for `{}`", word, command));
     }
     if (parsed_.options.count("help")) {
       std::fputs(command == "run"    ? kRunUsage
@@ -360,7 +390,15 @@ class ServerApp : public Poco::Util::ServerApplication {
     if (command == "plan") {
       std::string format = parsed_.options.count("format") ? parsed_.options["format"] : "table";
       if (format != "table" && format != "json") return usageError("--format is table or json");
-      return planCommand(run.configPath, format);
+      PlanOptions plan;
+      plan.configPath = run.configPath;
+      plan.format = format;
+      if (auto it = parsed_.options.find("policy"); it != parsed_.options.end()) {
+        plan.policy = it->second;
+      }
+      if (auto it = parsed_.options.find("org"); it != parsed_.options.end()) plan.org = it->second;
+      plan.detailedExitcode = parsed_.options.count("detailed-exitcode") > 0;
+      return planCommand(plan);
     }
     if (!service_) return runCommand(run);  // --once
     // The service: started by initialize(); supervised on a thread of its own while this one

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -15,7 +16,9 @@
 
 #include <iostream>
 #include <map>
+#include <tuple>
 
+#include "app/ActionLog.h"
 #include "app/Composition.h"
 #include "app/ExitCodes.h"
 #include "app/InstanceLock.h"
@@ -25,6 +28,7 @@
 #include "app/Service.h"
 #include "app/Signals.h"
 #include "audit/AuditLog.h"
+#include "config/YamlDocument.h"
 #include "engine/Pass.h"
 #include "engine/Scheduler.h"
 #include "log/Log.h"
@@ -38,12 +42,22 @@ int exitCodeFor(const std::vector<engine::PassSummary>& summaries) {
     if (s.auditError) return kExitIoErr;
     if (!s.listingComplete) code = kExitUnavailable;
     for (auto& [o, n] : s.outcomes) {
-      if (n > 0 && (o == engine::Outcome::Failed || o == engine::Outcome::Unknown)) {
+      if (n > 0 && (o == engine::Outcome::Failed || o == engine::Outcome::Unknown ||
+                    o == engine::Outcome::Refused || o == engine::Outcome::StillActive ||
+                    o == engine::Outcome::NotPermitted)) {
         code = kExitUnavailable;
       }
     }
   }
   return code;
+}
+
+audit::Fields policyFileFields(const config::Config& config) {
+  audit::Fields files;
+  for (size_t i = 0; i < config.policyFiles.size() && i < config.policyFileDigests.size(); ++i) {
+    files.add(config.policyFiles[i], config.policyFileDigests[i]);
+  }
+  return files;
 }
 
 int exitCodeFor(const audit::AuditError& error, const std::string& path) {
@@ -106,7 +120,9 @@ int runCommand(const RunOptions& options) {
                       .add("orgs", static_cast<int64_t>(rt->orgs.size()))
                       .add("policies", names)
                       .add("dry_run", dryRun)
-                      .add("version", BULKWARDEN_VERSION),
+                      .add("version", BULKWARDEN_VERSION)
+                      .add("policy_digest", "sha256:" + rt->config.policyDigest)
+                      .add("policy_files", policyFileFields(rt->config)),
                   audit::AuditSink::Sync::Durable);
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
@@ -114,7 +130,9 @@ int runCommand(const RunOptions& options) {
   }
   if (!Composer::state(*c, code, nullptr, {})) return code;
   engine::SystemClock clock;
-  engine::Scheduler scheduler(rt->orgs, rt->policies, c->schedulerOptions(), *audit, clock, stop);
+  ActionLog actionLog;  // one journal line per action and report
+  engine::Scheduler scheduler(rt->orgs, rt->policies, c->schedulerOptions(), *audit, clock, stop,
+                              &actionLog);
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
             rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
             audit->path());
@@ -171,20 +189,106 @@ int validateCommand(const std::string& configPath) {
   return kExitOk;
 }
 
+namespace {
+
+// The kind of a held-back reason, for `plan --format json`: what an operator can do about it
+// differs (wait for a window, raise a limit, remove an exemption, fix a filter).
+std::string_view heldKind(std::string_view held) {
+  if (held.rfind("deferred by on-limit: cap", 0) == 0) return "cap";
+  if (held.rfind("over its limit", 0) == 0) return "limit";
+  if (held.rfind("outside the policy's windows", 0) == 0) return "window";
+  if (held.rfind("exempted by", 0) == 0) return "exempt";
+  if (held.rfind("undecided", 0) == 0) return "undecided";
+  return "other";
+}
+
+// 1419 -> "1,419": totals an operator reads at a glance.
+std::string withCommas(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return (n < 0 ? "-" : "") + out;
+}
+
+std::string_view wouldVerb(policy::Action action) {
+  switch (action) {
+    case policy::Action::Abort:
+      return "would be aborted";
+    case policy::Action::Delete:
+      return "would be deleted";
+    case policy::Action::Report:
+      return "would be reported";
+  }
+  return "would be acted on";
+}
+
+}  // namespace
+
 int planCommand(const std::string& configPath, const std::string& format) {
-  // Read-only: no audit record, the state from a copy (Composition.h, Mode::Plan).
+  PlanOptions options;
+  options.configPath = configPath;
+  options.format = format;
+  return planCommand(options);
+}
+
+int planCommand(const PlanOptions& options) {
+  // Read-only: no audit record, the state read read-only (Composition.h, Mode::Plan).
   int code = kExitOk;
-  auto c = Composer::clients(Mode::Plan, configPath, true, code);
+  auto c = Composer::clients(Mode::Plan, options.configPath, true, code);
   if (!c) return code;
   Composer::audit(*c, code);
   Composer::state(*c, code, nullptr, {});
+  code = kExitOk;
   Runtime* rt = c->rt.get();
+  const std::string& format = options.format;
+  // Filters name what exists: a typo must not read as "nothing to do".
+  if (!options.policy.empty()) {
+    std::vector<std::string_view> names;
+    for (const auto* p : rt->policies) names.push_back(p->name);
+    if (std::find(names.begin(), names.end(), options.policy) == names.end()) {
+      auto near = config::closest(options.policy, names);
+      fmt::print(stderr, "bulkwarden plan: no policy named '{}'{}\n", shown(options.policy),
+                 near ? fmt::format(" (did you mean '{}'?)", shown(*near)) : "");
+      return kExitUsage;
+    }
+  }
+  if (!options.org.empty()) {
+    std::vector<std::string_view> names;
+    for (const auto& o : rt->orgs) names.push_back(o.name);
+    if (std::find(names.begin(), names.end(), options.org) == names.end()) {
+      auto near = config::closest(options.org, names);
+      fmt::print(stderr, "bulkwarden plan: no org named '{}'{}\n", shown(options.org),
+                 near ? fmt::format(" (did you mean '{}'?)", shown(*near)) : "");
+      return kExitUsage;
+    }
+  }
   audit::AuditSink& audit = *c->sink;
   engine::SystemClock clock;
   std::atomic<bool> stop{false};
   state::StateStore* stateStore = c->state.get();
+  bool wouldSend = false;
+  std::map<policy::Action, int64_t> totals;
+  int64_t heldTotal = 0;
   Poco::JSON::Array::Ptr jsonPasses = new Poco::JSON::Array;
-  for (const auto& org : rt->orgs) {
+  // The table lists policies by name, then org, then job id, whatever the load or listing order.
+  struct Section {
+    std::string policy;
+    std::string org;
+    const policy::Policy* p = nullptr;
+    std::vector<engine::Decision> decisions;
+  };
+  std::vector<Section> sections;
+  std::vector<std::string> headers;
+  std::vector<size_t> orgIndex(rt->orgs.size());
+  for (size_t i = 0; i < orgIndex.size(); ++i) orgIndex[i] = i;
+  std::sort(orgIndex.begin(), orgIndex.end(),
+            [&](size_t a, size_t b) { return rt->orgs[a].name < rt->orgs[b].name; });
+  for (size_t oi : orgIndex) {
+    const auto& org = rt->orgs[oi];
+    if (!options.org.empty() && org.name != options.org) continue;
     for (auto resource : {model::ResourceKind::Query, model::ResourceKind::Ingest}) {
       engine::PassOptions po;
       po.org = org.name;
@@ -192,6 +296,7 @@ int planCommand(const std::string& configPath, const std::string& format) {
       po.dryRun = true;  // read-only, whatever the policies say
       po.maxJobsPerListing = rt->config.maxJobsPerListing;
       for (const auto* p : rt->policies) {
+        if (!options.policy.empty() && p->name != options.policy) continue;
         if (p->resource == resource && p->appliesTo(org.name)) po.policies.push_back(p);
       }
       if (po.policies.empty()) continue;
@@ -202,6 +307,26 @@ int planCommand(const std::string& configPath, const std::string& format) {
       if (!summary.listingComplete) code = kExitUnavailable;
       std::map<std::string, std::vector<const engine::Decision*>> byPolicy;
       for (const auto& d : pass.decisions()) byPolicy[d.policy->name].push_back(&d);
+      for (auto& [name, ds] : byPolicy) {
+        std::stable_sort(ds.begin(), ds.end(),
+                         [](const auto* a, const auto* b) { return a->job.id < b->job.id; });
+      }
+      auto policiesByName = po.policies;
+      std::stable_sort(policiesByName.begin(), policiesByName.end(),
+                       [](const auto* a, const auto* b) { return a->name < b->name; });
+      for (const auto* p : policiesByName) {
+        for (const auto* d : byPolicy[p->name]) {
+          if (!d->held.empty()) {
+            ++heldTotal;
+            continue;
+          }
+          ++totals[p->action];
+          if (p->action != policy::Action::Report && p->mode == policy::Mode::Enforce &&
+              !rt->config.dryRun) {
+            wouldSend = true;
+          }
+        }
+      }
       if (format == "json") {
         Poco::JSON::Object::Ptr jp = new Poco::JSON::Object;
         jp->set("org", org.name);
@@ -210,20 +335,34 @@ int planCommand(const std::string& configPath, const std::string& format) {
         jp->set("listing_complete", summary.listingComplete);
         if (summary.listingError) jp->set("error", summary.listingError->describe());
         Poco::JSON::Array::Ptr pols = new Poco::JSON::Array;
-        for (const auto* p : po.policies) {
+        for (const auto* p : policiesByName) {
           Poco::JSON::Object::Ptr pj = new Poco::JSON::Object;
           pj->set("policy", p->name);
           pj->set("action", std::string(policy::toString(p->action)));
           pj->set("mode", std::string(policy::toString(p->mode)));
           Poco::JSON::Array::Ptr jobs = new Poco::JSON::Array;
+          int64_t acting = 0, held = 0;
           for (const auto* d : byPolicy[p->name]) {
             Poco::JSON::Object::Ptr jj = new Poco::JSON::Object;
+            // Every listed field, as Salesforce spells it; the four below keep their old form.
+            for (auto field : model::kAllJobFields) {
+              jj->set(std::string(model::fieldName(field)), d->job.text(field));
+            }
             jj->set("id", d->job.id);
             jj->set("state", std::string(model::toString(d->job.state)));
             jj->set("object", d->job.object);
             jj->set("createdDate", model::formatSalesforce(d->job.createdDate));
             jj->set("reason", d->reason);
-            if (!d->held.empty()) jj->set("held", d->held);
+            if (!d->held.empty()) {
+              jj->set("held", d->held);
+              Poco::JSON::Object::Ptr hb = new Poco::JSON::Object;
+              hb->set("reason", d->held);
+              hb->set("kind", std::string(heldKind(d->held)));
+              jj->set("held_back", hb);
+              ++held;
+            } else {
+              ++acting;
+            }
             if (!d->alsoMatched.empty()) {
               Poco::JSON::Array::Ptr also = new Poco::JSON::Array;
               for (const auto& n : d->alsoMatched) also->add(n);
@@ -232,6 +371,8 @@ int planCommand(const std::string& configPath, const std::string& format) {
             jobs->add(jj);
           }
           pj->set("jobs", jobs);
+          pj->set("would", acting);
+          pj->set("held", held);
           pols->add(pj);
         }
         jp->set("policies", pols);
@@ -241,23 +382,22 @@ int planCommand(const std::string& configPath, const std::string& format) {
         jsonPasses->add(jp);
         continue;
       }
-      fmt::print("{} {}: {} jobs listed{}\n", shown(org.name), model::resourceName(resource),
-                 summary.jobsSeen,
-                 summary.listingComplete ? ""
-                                         : "; LISTING FAILED, nothing would be done: " +
-                                               shown(summary.listingError->describe()));
-      for (const auto& l : summary.limited) fmt::print("  LIMIT {}: acts on nothing\n", shown(l));
-      for (const auto* p : po.policies) {
-        const auto& ds = byPolicy[p->name];
-        size_t held = 0;
-        for (const auto* d : ds) held += d->held.empty() ? 0 : 1;
-        fmt::print("  {} ({}, {}): {} job(s) would be acted on, {} held back\n", shown(p->name),
-                   policy::toString(p->action), policy::toString(p->mode), ds.size() - held, held);
-        for (const auto* d : ds) {
-          fmt::print("    {}  {:<14} {:<12} {}{}\n", shown(d->job.id),
-                     model::toString(d->job.state), shown(d->job.object),
-                     d->held.empty() ? "" : "HELD (" + shown(d->held) + "): ", shown(d->reason));
-        }
+      headers.push_back(fmt::format("{} {}: {} jobs listed{}\n", shown(org.name),
+                                    model::resourceName(resource), summary.jobsSeen,
+                                    summary.listingComplete
+                                        ? ""
+                                        : "; LISTING FAILED, nothing would be done: " +
+                                              shown(summary.listingError->describe())));
+      for (const auto& l : summary.limited) {
+        bool capped = l.find(", capped to ") != std::string::npos;
+        headers.push_back(
+            fmt::format("  LIMIT {}: {}\n", shown(l),
+                        capped ? "acts on the oldest, defers the rest" : "acts on nothing"));
+      }
+      for (const auto* p : policiesByName) {
+        Section sec{p->name, org.name, p, {}};
+        for (const auto* d : byPolicy[p->name]) sec.decisions.push_back(*d);
+        sections.push_back(std::move(sec));
       }
     }
   }
@@ -267,7 +407,29 @@ int planCommand(const std::string& configPath, const std::string& format) {
     Poco::JSON::Stringifier::stringify(jsonPasses, std::cout, 2, -1,
                                        Poco::JSON_WRAP_STRINGS | Poco::JSON_ESCAPE_UNICODE);
     std::cout << "\n";
+  } else {
+    for (const auto& h : headers) fmt::print("{}", h);
+    std::stable_sort(sections.begin(), sections.end(), [](const Section& a, const Section& b) {
+      return std::tie(a.policy, a.org) < std::tie(b.policy, b.org);
+    });
+    for (const auto& sec : sections) {
+      size_t held = 0;
+      for (const auto& d : sec.decisions) held += d.held.empty() ? 0 : 1;
+      fmt::print("{} on {} ({}, {}): {} job(s) {}, {} held back\n", shown(sec.policy),
+                 shown(sec.org), policy::toString(sec.p->action), policy::toString(sec.p->mode),
+                 sec.decisions.size() - held, wouldVerb(sec.p->action), held);
+      for (const auto& d : sec.decisions) {
+        fmt::print("    {}  {:<14} {:<12} {}{}\n", shown(d.job.id), model::toString(d.job.state),
+                   shown(d.job.object),
+                   d.held.empty() ? "" : "HELD (" + shown(d.held) + "): ", shown(d.reason));
+      }
+    }
+    fmt::print("total: {} abort, {} delete, {} report; {} held back\n",
+               withCommas(totals[policy::Action::Abort]),
+               withCommas(totals[policy::Action::Delete]),
+               withCommas(totals[policy::Action::Report]), withCommas(heldTotal));
   }
+  if (code == kExitOk && options.detailedExitcode && wouldSend) return 2;
   return code;
 }
 

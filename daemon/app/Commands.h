@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "audit/AuditSink.h"
+#include "audit/Fields.h"
+#include "config/Config.h"
 #include "engine/Pass.h"
 
 namespace bulkwarden::app {
@@ -18,8 +20,21 @@ struct RunOptions {
 
 int runCommand(const RunOptions& options);
 int validateCommand(const std::string& configPath);
+// `plan`: what each policy would do now, read-only (the state store is read, never written).
+struct PlanOptions {
+  std::string configPath = "/etc/bulkwarden/bulkwarden.yaml";
+  std::string format = "table";  // table | json
+  std::string policy;            // --policy: only this policy (empty: every one)
+  std::string org;               // --org: only this org (empty: every one)
+  // --detailed-exitcode: 2 when the daemon would send an abort or delete now, 0 when not.
+  bool detailedExitcode = false;
+};
 int planCommand(const std::string& configPath, const std::string& format);
+int planCommand(const PlanOptions& options);
 // `audit verify FILE...`: one FILE: it and its rotated predecessors; several: exactly those.
+// The config record's `policy_files` ({file: sha256 hex of its text as loaded}); beside it goes
+// `policy_digest` ("sha256:" + config.policyDigest), so a decision traces to its policy text.
+audit::Fields policyFileFields(const config::Config& config);
 int auditVerifyCommand(const std::vector<std::string>& files);
 // `audit verify --config FILE`: the trail the config names, against its anchor and audit-key.
 int auditVerifyConfigCommand(const std::string& configPath);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "app/Commands.h"
@@ -33,12 +34,7 @@ bool writes(Mode mode) { return mode != Mode::Plan; }
 
 Composition::Composition() = default;
 
-Composition::~Composition() {
-  // The state store closes before its temporary copy goes.
-  state.reset();
-  std::error_code ec;
-  if (!stateCopy_.empty()) fs::remove_all(stateCopy_, ec);
-}
+Composition::~Composition() = default;
 
 engine::SchedulerOptions Composition::schedulerOptions() const {
   const auto& c = rt->config;
@@ -50,6 +46,9 @@ engine::SchedulerOptions Composition::schedulerOptions() const {
   so.actionsPerMinute = c.actionsPerMinute;
   so.apiUsageShare = c.apiUsageShare;
   so.limitPause = c.limitPause;
+  so.followUpPrecision = c.followUpPrecision;
+  // `run --once --dry-run` is a rehearsal: the daemon's schedule does not follow it.
+  so.recordOncePasses = !dryRunFlag;
   return so;
 }
 
@@ -86,6 +85,7 @@ std::unique_ptr<Composition> Composer::clients(Mode mode, config::Config config,
     exitCode = kExitConfig;
     return nullptr;
   }
+  c->dryRunFlag = dryRunFlag;
   c->dryRun = mode == Mode::Plan || dryRunFlag || c->rt->config.dryRun;
   return c;
 }
@@ -125,25 +125,17 @@ bool Composer::state(Composition& c, int& exitCode, const std::shared_ptr<state:
   const auto& cfg = c.rt->config;
   std::string stateFile = cfg.stateDir + "/state.sqlite";
   if (!writes(c.mode)) {
-    // in-state-for needs the daemon's first-seen times; plan reads them from a copy of the
-    // state database so that it writes nothing the daemon uses.
-    try {
-      if (fs::exists(stateFile)) {
-        c.stateCopy_ = fs::temp_directory_path() /
-                       fmt::format("bulkwarden-plan-{}", static_cast<long>(::getpid()));
-        fs::create_directories(c.stateCopy_);
-        for (const char* suffix : {"", "-wal"}) {
-          if (fs::exists(stateFile + suffix)) {
-            fs::copy_file(stateFile + suffix,
-                          c.stateCopy_ / (std::string("state.sqlite") + suffix));
-          }
-        }
-        c.state =
-            std::make_shared<state::SqliteStateStore>((c.stateCopy_ / "state.sqlite").string());
+    // in-state-for needs the daemon's first-seen times: plan reads them through a read-only
+    // open of its database (never created, never written); none yet: counted from now.
+    std::error_code ec;
+    if (!cfg.stateDir.empty() && fs::exists(stateFile, ec)) {
+      try {
+        size_t rows = static_cast<size_t>(cfg.maxJobsPerListing) * 2 * cfg.orgs.size();
+        c.state = state::readStateReadOnly(stateFile, std::max<size_t>(rows, 1));
+      } catch (const state::StateError& e) {
+        log::warning("plan: cannot read the state store ({}); in-state-for counts from now",
+                     e.what());
       }
-    } catch (const std::exception& e) {
-      log::warning("plan: cannot read the state store {} ({}); in-state-for counts from now",
-                   stateFile, e.what());
     }
     if (!c.state) c.state = std::make_shared<state::MemoryStateStore>();
     return true;

@@ -3,9 +3,9 @@
 // scheduler options, and that prints what goes wrong one way (log lines with the path; the exit
 // code of app/ExitCodes.h). The modes differ only by the flags of Mode:
 //   Service, Once  the audit log (anchor, rotation, audit-key) and state-dir/state.sqlite
-//   Plan           read-only: no audit record (a sink that keeps nothing), the state read from a
-//                  temporary copy (removed with the Composition), so nothing the daemon uses is
-//                  created or written
+//   Plan           read-only: no audit record (a sink that keeps nothing), the daemon's state
+//                  read through a read-only open, so nothing the daemon uses is created or
+//                  written
 //   Demo           as Once, on the in-process simulated org the demo wrote the config for
 // Not thread-safe; built and owned by one command.
 #pragma once
@@ -35,7 +35,8 @@ struct Composition {
   std::shared_ptr<audit::AuditLog> auditLog;
   audit::AuditSink* sink = nullptr;  // auditLog, or a sink that keeps nothing (Plan)
   std::shared_ptr<state::StateStore> state;
-  bool dryRun = false;  // --dry-run or the config's dry-run (Plan: always)
+  bool dryRun = false;      // --dry-run or the config's dry-run (Plan: always)
+  bool dryRunFlag = false;  // --dry-run itself
 
   Composition();
   ~Composition();
@@ -48,7 +49,6 @@ struct Composition {
  private:
   friend class Composer;
   std::unique_ptr<audit::AuditSink> nullSink_;
-  std::filesystem::path stateCopy_;  // Plan: the temporary copy of the state store
 };
 
 // Builds a Composition step by step, each step printing its own error and giving its exit code.
@@ -67,8 +67,8 @@ class Composer {
   // nothing. False (logged) with 78, 75 or 74 in exitCode.
   static bool audit(Composition& c, int& exitCode,
                     const std::shared_ptr<audit::AuditLog>& reuse = nullptr);
-  // Opens the state store, reusing `reuse` when state-dir is the same. Plan: a copy of
-  // state.sqlite (or an empty store in memory); never fails. False (logged) with the exit code.
+  // Opens the state store, reusing `reuse` when state-dir is the same. Plan: state.sqlite
+  // opened read-only (or an empty store in memory); never fails. False (logged) with the exit code.
   static bool state(Composition& c, int& exitCode, const std::shared_ptr<state::StateStore>& reuse,
                     const std::string& reuseDir);
 };

@@ -115,7 +115,11 @@ audit::AuditOptions auditOptionsFor(const config::Config& config) {
 
 std::unique_ptr<config::Config> loadOrReport(const std::string& path) {
   try {
-    return std::make_unique<config::Config>(config::loadConfig(path));
+    auto config = std::make_unique<config::Config>(config::loadConfig(path));
+    for (const auto& w : config->warnings) {
+      fmt::print(stderr, "{}\n", log::outside(w.str(), log::kMaxLineBytes));
+    }
+    return config;
   } catch (const config::ConfigError& e) {
     // A diagnostic quotes the file's text: escaped, so that it is one line on the terminal.
     for (const auto& d : e.diagnostics()) {

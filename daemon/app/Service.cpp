@@ -59,9 +59,11 @@ Control::Event Control::waitFor(Steady::duration timeout) {
 
 void Service::Listener::onDecision(const engine::PassSummary& s, const engine::Decision& d) {
   monitor_.onDecision(s, d);
+  actions_.onDecision(s, d);
 }
 void Service::Listener::onResult(const engine::PassSummary& s, const engine::Decision& d) {
   monitor_.onResult(s, d);
+  actions_.onResult(s, d);
 }
 void Service::Listener::onSkipped(const engine::PassSummary& s,
                                   const salesforce::SkippedRecord& r) {
@@ -69,6 +71,7 @@ void Service::Listener::onSkipped(const engine::PassSummary& s,
 }
 void Service::Listener::onPassEnd(const engine::PassSummary& s) {
   monitor_.onPassEnd(s);
+  actions_.onPassEnd(s);
   notifier_.status(engine::summaryLine(s));
 }
 
@@ -186,7 +189,9 @@ void Service::start(Generation& g, std::string_view why) {
                            .add("orgs", static_cast<int64_t>(g.rt->orgs.size()))
                            .add("policies", names)
                            .add("dry_run", g.dryRun)
-                           .add("version", BULKWARDEN_VERSION),
+                           .add("version", BULKWARDEN_VERSION)
+                           .add("policy_digest", "sha256:" + c.policyDigest)
+                           .add("policy_files", policyFileFields(c)),
                        audit::AuditSink::Sync::Durable);
   std::vector<std::string> orgNames;
   std::map<std::string, const salesforce::BulkJobs*> clients;

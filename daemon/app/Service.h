@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/ActionLog.h"
 #include "app/Commands.h"
 #include "app/Composition.h"
 #include "app/ExitCodes.h"
@@ -110,6 +111,7 @@ class Service {
    private:
     status::Monitor& monitor_;
     Notifier& notifier_;
+    ActionLog actions_;  // one journal line per action and report
   };
 
   std::unique_ptr<config::Config> load();  // logs every diagnostic; nullptr on error

@@ -1099,6 +1099,28 @@ void AuditLog::syncUpTo(std::unique_lock<std::mutex>& lock, uint64_t seq, bool c
   }
 }
 
+std::string readTrailLines(const std::vector<std::string>& paths,
+                           const std::function<void(const std::string&, std::string_view)>& fn,
+                           uint64_t* tooLong) {
+  for (const auto& path : paths) {
+    LineReader in(path);
+    if (!in.error().empty()) return fmt::format("cannot read {}: {}", path, in.error());
+    std::string line;
+    bool complete = false, cut = false, skipping = false;
+    while (in.next(line, complete, cut)) {
+      if (skipping || cut) {
+        // The rest of an over-long line comes in pieces of at most the cap: drop them all.
+        if (cut && !skipping && tooLong) ++*tooLong;
+        skipping = cut || !complete;
+        continue;
+      }
+      fn(path, line);
+    }
+    if (!in.error().empty()) return fmt::format("cannot read {}: {}", path, in.error());
+  }
+  return {};
+}
+
 VerifyReport verifyFile(const std::string& path) { return verifyFiles({path}); }
 
 std::vector<std::string> trailFiles(const std::string& path, std::vector<std::string>* unchecked) {

@@ -198,6 +198,14 @@ VerifyReport verifyFiles(const std::vector<std::string>& paths, const VerifyOpti
 std::vector<std::string> trailFiles(const std::string& path,
                                     std::vector<std::string>* unchecked = nullptr);
 
+// Streams the lines of a trail's files in order (through gzip for .gz; O_NOFOLLOW), calling
+// `line(path, text)` for each line, never holding more than one line: a line longer than
+// kMaxRecordBytes is skipped whole (and counted in *tooLong when given). Returns empty, or why a
+// file could not be read (it stops there). For readers (`audit show`); checks nothing.
+std::string readTrailLines(const std::vector<std::string>& paths,
+                           const std::function<void(const std::string&, std::string_view)>& line,
+                           uint64_t* tooLong = nullptr);
+
 // Checks the file: every line valid JSON with the fields above, seq contiguous, each prev equal
 // to the previous hash (the first record may start a rotated file with any prev, unless its seq
 // is 1), each hash correct, every result naming an earlier intent.

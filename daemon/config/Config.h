@@ -108,6 +108,11 @@ struct Config {
   std::string path;  // the config file as given
   std::vector<OrgConfig> orgs;
   std::vector<std::string> policyFiles;  // globs expanded, in order
+  // SHA-256 (hex) of each policy file's text as loaded, in policyFiles' order; and the digest of
+  // them all: SHA-256 of the lines "<hex>  <file>\n" in load order (what `sha256sum FILES`
+  // prints), recorded in the audit `config` record so a decision traces to its policy text.
+  std::vector<std::string> policyFileDigests;
+  std::string policyDigest;
   std::vector<policy::Policy> policies;
   std::vector<NotificationConfig> notifications;  // `notifications:`, in file order
   std::string auditLog;  // relative paths are made absolute against the config file's folder
@@ -130,6 +135,15 @@ struct Config {
   double apiUsageShare = 0.9;
   // `limit-pause`: how long an org is left alone after 403 REQUEST_LIMIT_EXCEEDED.
   model::Duration limitPause = std::chrono::hours(1);
+  // `exempt:` at the top level: exemptions applying to every policy. loadConfig also appends
+  // them to each policy's own `exempt` (after the policy's), so the engine sees one list.
+  std::vector<policy::Exemption> exempt;
+  // Problems that do not stop the config from loading (an exemption already expired when
+  // loaded), with file:line:col; printed by validate, plan and run.
+  std::vector<Diagnostic> warnings;
+  // `follow-up-precision`: age-threshold crossings this close together are read in one
+  // follow-up (docs/performance.md); 0 to 1m.
+  model::Duration followUpPrecision = std::chrono::seconds(1);
 };
 
 // Every secret reference of the config, in file order: each org's auth secrets, then each

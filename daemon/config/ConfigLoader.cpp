@@ -1,4 +1,6 @@
+#include <Poco/DigestEngine.h>
 #include <Poco/Exception.h>
+#include <Poco/SHA2Engine.h>
 #include <Poco/URI.h>
 #include <fmt/format.h>
 #include <glob.h>
@@ -16,6 +18,12 @@
 namespace bulkwarden::config {
 namespace {
 
+std::string sha256Hex(std::string_view text) {
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  engine.update(text.data(), static_cast<unsigned>(text.size()));
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
 const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "policies",
                                                 "audit-log",
@@ -29,7 +37,9 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "audit-reserve",
                                                 "api-usage-limit",
                                                 "limit-pause",
+                                                "follow-up-precision",
                                                 "audit-key",
+                                                "exempt",
                                                 "notifications"};
 const std::vector<std::string_view> kNotificationKeys = {"name", "webhook", "email"};
 const std::vector<std::string_view> kWebhookKeys = {"url", "format"};
@@ -164,7 +174,16 @@ class ConfigParser {
              std::vector<std::pair<std::string, YAML::Node>>& patterns) {
     MapView top(root, sink_, "the config file (a map)", kTopKeys);
     if (!top.ok()) return;
+    if (!top.find("orgs") && top.find("policies") && top.find("policies")->value.IsSequence() &&
+        top.find("policies")->value.size() > 0 && top.find("policies")->value[0].IsMap()) {
+      // `policies:` holding policies, not file names: a policy file given as --config.
+      sink_.error(root, "missing key 'orgs' in the config file (a map)",
+                  "this looks like a policy file ('policies:' lists policies, no 'orgs:'); give "
+                  "the config file that names it, e.g. --config /etc/bulkwarden/bulkwarden.yaml");
+      return;
+    }
     if (const auto* e = top.require("orgs")) orgs(e->value, cfg);
+    if (const auto* e = top.find("exempt")) loadExempt(e->value, sink_, cfg.exempt);
     if (const auto* e = top.require("policies")) {
       const YAML::Node& v = e->value;
       if (v.IsScalar()) {
@@ -272,6 +291,15 @@ class ConfigParser {
         sink_.error(e->value, "expected a duration such as 1h for limit-pause", "");
       } else {
         cfg.limitPause = *d;
+      }
+    }
+    if (const auto* e = top.find("follow-up-precision")) {
+      auto d = e->value.IsScalar() ? model::parseDuration(e->value.Scalar()) : std::nullopt;
+      if (!d || *d > std::chrono::minutes(1)) {
+        sink_.error(e->value, "expected a duration from 0s to 1m for follow-up-precision",
+                    "e.g. follow-up-precision: 1s (default)");
+      } else {
+        cfg.followUpPrecision = *d;
       }
     }
     if (const auto* e = top.find("dry-run")) {
@@ -865,9 +893,18 @@ Config loadConfig(const std::string& path) {
   for (const std::string& file : cfg.policyFiles) {
     DiagnosticSink fileSink(file, diagnostics);
     if (auto policyText = readFileCapped(file, kMaxPolicyFileBytes, fileSink)) {
+      // Digested from the very text parsed, so the digest names what made the decisions.
+      cfg.policyFileDigests.push_back(sha256Hex(*policyText));
       loadPolicyText(*policyText, fileSink, known, set);
+    } else {
+      cfg.policyFileDigests.emplace_back();
     }
   }
+  std::string listing;
+  for (size_t i = 0; i < cfg.policyFiles.size(); ++i) {
+    listing += cfg.policyFileDigests[i] + "  " + cfg.policyFiles[i] + "\n";
+  }
+  cfg.policyDigest = sha256Hex(listing);
   for (const auto& p : set.policies) {
     for (size_t i = 0; i < p.notify.size(); ++i) {
       bool found = false;
@@ -887,6 +924,17 @@ Config loadConfig(const std::string& path) {
   }
   if (!diagnostics.empty()) throw ConfigError(sortedByPlace(std::move(diagnostics)));
   cfg.policies = std::move(set.policies);
+  // The load time, not a pass time: an exemption already over was probably meant to be
+  // extended, and no pass will ever honour it.
+  auto now = std::chrono::time_point_cast<model::Duration>(std::chrono::system_clock::now());
+  warnExpired(cfg.exempt, now, cfg.warnings);
+  // Global exemptions after each policy's own: a job both name is reported with the policy's
+  // reason, the more specific one.
+  for (auto& p : cfg.policies) {
+    warnExpired(p.exempt, now, cfg.warnings);
+    p.exempt.insert(p.exempt.end(), cfg.exempt.begin(), cfg.exempt.end());
+  }
+  cfg.warnings = sortedByPlace(std::move(cfg.warnings));
   return cfg;
 }
 

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <variant>
 
 #include "policy/Glob.h"
@@ -26,7 +27,7 @@ const std::vector<std::string_view> kScheduleKeys = {"every", "cron", "timezone"
                                                      "starting-deadline"};
 const std::vector<std::string_view> kWindowsKeys = {"allow", "deny", "timezone"};
 const std::vector<std::string_view> kWindowKeys = {"days", "from", "to"};
-const std::vector<std::string_view> kLimitsKeys = {"max-actions", "max-percent"};
+const std::vector<std::string_view> kLimitsKeys = {"max-actions", "max-percent", "on-limit"};
 const std::vector<std::string_view> kExemptKeys = {"job", "createdById", "object", "until",
                                                    "reason"};
 const std::vector<std::string_view> kOlderThanKeys = {"field", "age"};
@@ -449,15 +450,88 @@ class FilterParser {
   std::optional<model::ResourceKind> resource_;
 };
 
+// The zone names of the system tz database, for did-you-mean: the files under $TZDIR (default
+// /usr/share/zoneinfo), without the posix/ and right/ copies. Bounded: a tz database has about
+// 600 names; a directory that holds more than kMaxZoneNames entries is not one.
+std::vector<std::string> zoneNames() {
+  constexpr size_t kMaxZoneNames = 4000;
+  const char* env = std::getenv("TZDIR");
+  std::filesystem::path dir(env && *env ? env : "/usr/share/zoneinfo");
+  std::vector<std::string> names;
+  std::error_code ec;
+  std::filesystem::recursive_directory_iterator it(dir, ec), end;
+  size_t seen = 0;
+  for (; !ec && it != end && ++seen <= kMaxZoneNames; it.increment(ec)) {
+    std::string rel = it->path().lexically_relative(dir).string();
+    if (it.depth() == 0 && (rel == "posix" || rel == "right")) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (rel.empty() || !std::isupper(static_cast<unsigned char>(rel[0]))) continue;
+    std::error_code typeError;
+    if (it->is_regular_file(typeError)) names.push_back(std::move(rel));
+  }
+  names.push_back("UTC");
+  return names;
+}
+
+// "did you mean Europe/Paris?" for a zone name one or two typos away from a real one.
+std::string zoneHint(const std::string& name) {
+  auto names = zoneNames();
+  std::vector<std::string_view> candidates(names.begin(), names.end());
+  std::optional<std::string_view> best;
+  size_t bestDistance = 0;
+  for (std::string_view c : candidates) {
+    size_t d = editDistance(name, c);
+    if (!best || d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  if (best && bestDistance <= std::max<size_t>(2, name.size() / 5)) {
+    return fmt::format("did you mean {}?", *best);
+  }
+  return "an IANA name such as Europe/Paris, America/New_York or UTC (see /usr/share/zoneinfo)";
+}
+
+// "did you mean fri?" for the first word of a days list that is not a day name or number.
+std::string daysHint(std::string_view text, std::string_view usage) {
+  static const std::vector<std::string_view> kDayNames = {"sun", "mon", "tue", "wed",
+                                                          "thu", "fri", "sat"};
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = text.find_first_of(",-/", i);
+    if (j == std::string_view::npos) j = text.size();
+    std::string_view word = text.substr(i, j - i);
+    bool known = word.empty() || word == "*" ||
+                 std::all_of(word.begin(), word.end(), [](char c) { return c >= '0' && c <= '9'; });
+    for (auto d : kDayNames) known = known || editDistance(word, d) == 0;
+    if (!known && word.size() <= 16) {
+      size_t bestDistance = 99;
+      std::string_view best;
+      for (auto d : kDayNames) {
+        size_t dist = editDistance(word, d);
+        if (dist < bestDistance) {
+          bestDistance = dist;
+          best = d;
+        }
+      }
+      if (bestDistance <= 1 || (bestDistance <= 2 && word.size() > 3)) {
+        return fmt::format("did you mean {}?", best);
+      }
+    }
+    i = j + 1;
+  }
+  return std::string(usage);
+}
+
 std::shared_ptr<const policy::TimeZone> zoneAt(const YAML::Node& node, DiagnosticSink& sink) {
   auto name = scalarText(node, sink, "an IANA time zone such as Europe/Paris");
   if (!name) return nullptr;
   std::string why;
   auto zone = policy::TimeZone::load(*name, &why);
   if (!zone) {
-    sink.error(node, fmt::format("bad time zone '{}': {}", *name, why),
-               "an IANA name such as Europe/Paris, America/New_York or UTC "
-               "(see /usr/share/zoneinfo)");
+    sink.error(node, fmt::format("bad time zone '{}': {}", *name, why), zoneHint(*name));
   }
   return zone;
 }
@@ -506,8 +580,13 @@ void loadSchedule(const YAML::Node& node, DiagnosticSink& sink, policy::Schedule
     std::string why;
     auto c = policy::Cron::parse(*text, &why);
     if (!c) {
-      sink.error(cron->value, fmt::format("bad cron '{}': {}", *text, why),
-                 "five fields: minute hour day-of-month month day-of-week, e.g. \"*/5 * * * *\"");
+      // A misspelt day name is the usual mistake in the last field: "0 2 * * mon-fry".
+      std::string hint =
+          "five fields: minute hour day-of-month month day-of-week, e.g. \"*/5 * * * *\"";
+      if (auto lastSpace = text->find_last_of(' '); lastSpace != std::string::npos) {
+        hint = daysHint(std::string_view(*text).substr(lastSpace + 1), hint);
+      }
+      sink.error(cron->value, fmt::format("bad cron '{}': {}", *text, why), hint);
     } else if (!c->next(model::Timestamp{}, *policy::TimeZone::utc())) {
       sink.error(cron->value, fmt::format("cron '{}' never fires", *text),
                  "check the day-of-month against the month (e.g. there is no 30 February)");
@@ -570,7 +649,9 @@ void loadWindowList(const YAML::Node& node, DiagnosticSink& sink,
         auto days = policy::parseDays(*text, &why);
         if (!days) {
           sink.error(d->value, fmt::format("bad days '{}': {}", *text, why),
-                     "names or numbers 0-7 (sun = 0 or 7), lists and ranges: mon-fri, sat,sun");
+                     daysHint(*text,
+                              "names or numbers 0-7 (sun = 0 or 7), lists and ranges: "
+                              "mon-fri, sat,sun"));
           ok = false;
         } else {
           win.days = *days;
@@ -645,49 +726,20 @@ void loadLimits(const YAML::Node& node, DiagnosticSink& sink, policy::Limits& li
       }
     }
   }
-}
-
-void loadExempt(const YAML::Node& node, DiagnosticSink& sink, std::vector<policy::Exemption>& out) {
-  if (!node.IsSequence()) {
-    sink.error(node, fmt::format("expected a list of exemptions, got {}", kindName(node)),
-               "e.g. [ { job: 750R0000000zlh9IAA, until: 2026-12-31T00:00:00Z, reason: export } ]");
-    return;
-  }
-  for (const YAML::Node& item : node) {
-    MapView m(item, sink, "an exemption such as { job: ID, reason: why }", kExemptKeys);
-    if (!m.ok()) continue;
-    policy::Exemption ex;
-    ex.where = sink.at(item);
-    int keys = 0;
-    for (auto [key, by] : {std::pair{"job", policy::Exemption::By::Job},
-                           std::pair{"createdById", policy::Exemption::By::CreatedById},
-                           std::pair{"object", policy::Exemption::By::Object}}) {
-      if (const auto* e = m.find(key)) {
-        ++keys;
-        if (auto v = scalarText(e->value, sink, "a value")) {
-          ex.by = by;
-          ex.value = *v;
-        }
+  if (const auto* e = m.find("on-limit")) {
+    if (auto text = scalarText(e->value, sink, "hold or cap")) {
+      if (*text == "hold") {
+        limits.onLimit = policy::Limits::OnLimit::Hold;
+      } else if (*text == "cap") {
+        limits.onLimit = policy::Limits::OnLimit::Cap;
+      } else {
+        sink.error(e->value, fmt::format("bad on-limit '{}'", *text),
+                   "hold (act on nothing over a limit) or cap (act on the oldest up to it)");
       }
     }
-    if (keys != 1) {
-      sink.error(item, "an exemption names exactly one of job, createdById or object",
-                 "one exemption per job, creator or object, e.g. { job: 750..., reason: why }");
-      continue;
+    if (!m.find("max-actions") && !m.find("max-percent")) {
+      sink.error(e->keyNode, "on-limit without a limit", "add max-actions and/or max-percent");
     }
-    if (const auto* e = m.find("until")) {
-      if (auto v = scalarText(e->value, sink, "an RFC 3339 time")) {
-        ex.until = model::parseTimestamp(*v);
-        if (!ex.until) {
-          sink.error(e->value, fmt::format("bad time '{}'", *v),
-                     "RFC 3339 with a zone, e.g. 2026-12-31T00:00:00Z");
-        }
-      }
-    }
-    if (const auto* e = m.find("reason")) {
-      if (auto v = scalarText(e->value, sink, "a reason")) ex.reason = *v;
-    }
-    out.push_back(std::move(ex));
   }
 }
 
@@ -860,6 +912,63 @@ void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
 }
 
 }  // namespace
+
+void loadExempt(const YAML::Node& node, DiagnosticSink& sink, std::vector<policy::Exemption>& out) {
+  if (!node.IsSequence()) {
+    sink.error(node, fmt::format("expected a list of exemptions, got {}", kindName(node)),
+               "e.g. [ { job: 750R0000000zlh9IAA, until: 2026-12-31T00:00:00Z, reason: export } ]");
+    return;
+  }
+  for (const YAML::Node& item : node) {
+    MapView m(item, sink, "an exemption such as { job: ID, reason: why }", kExemptKeys);
+    if (!m.ok()) continue;
+    policy::Exemption ex;
+    ex.where = sink.at(item);
+    int keys = 0;
+    for (auto [key, by] : {std::pair{"job", policy::Exemption::By::Job},
+                           std::pair{"createdById", policy::Exemption::By::CreatedById},
+                           std::pair{"object", policy::Exemption::By::Object}}) {
+      if (const auto* e = m.find(key)) {
+        ++keys;
+        if (auto v = scalarText(e->value, sink, "a value")) {
+          ex.by = by;
+          ex.value = *v;
+        }
+      }
+    }
+    if (keys != 1) {
+      sink.error(item, "an exemption names exactly one of job, createdById or object",
+                 "one exemption per job, creator or object, e.g. { job: 750..., reason: why }");
+      continue;
+    }
+    if (const auto* e = m.find("until")) {
+      if (auto v = scalarText(e->value, sink, "an RFC 3339 time")) {
+        ex.until = model::parseTimestamp(*v);
+        if (!ex.until) {
+          sink.error(e->value, fmt::format("bad time '{}'", *v),
+                     "RFC 3339 with a zone, e.g. 2026-12-31T00:00:00Z");
+        }
+      }
+    }
+    if (const auto* e = m.find("reason")) {
+      if (auto v = scalarText(e->value, sink, "a reason")) ex.reason = *v;
+    }
+    out.push_back(std::move(ex));
+  }
+}
+
+void warnExpired(const std::vector<policy::Exemption>& exempt, model::Timestamp now,
+                 std::vector<Diagnostic>& warnings) {
+  for (const auto& ex : exempt) {
+    if (ex.until && *ex.until <= now) {
+      warnings.push_back(
+          Diagnostic{ex.where,
+                     fmt::format("warning: this exemption expired at {}: it exempts nothing",
+                                 model::formatRfc3339(*ex.until)),
+                     "remove it, or move 'until' later"});
+    }
+  }
+}
 
 void loadPolicyText(const std::string& text, DiagnosticSink& sink,
                     const std::vector<std::string>* knownOrgs, PolicySet& set) {

@@ -27,6 +27,13 @@ struct PolicySet {
 void loadPolicyText(const std::string& text, DiagnosticSink& sink,
                     const std::vector<std::string>* knownOrgs, PolicySet& set);
 
+// An `exempt:` list (a policy's, or the config's global one) -> `out`, problems to `sink`.
+void loadExempt(const YAML::Node& node, DiagnosticSink& sink, std::vector<policy::Exemption>& out);
+
+// A warning for each exemption of `exempt` that has already expired at `now`: it exempts nothing.
+void warnExpired(const std::vector<policy::Exemption>& exempt, model::Timestamp now,
+                 std::vector<Diagnostic>& warnings);
+
 // One policy file's text -> its policies, or ConfigError with every problem. `file` names the
 // source in diagnostics.
 std::vector<policy::Policy> parsePolicies(const std::string& yaml, const std::string& file,

@@ -186,6 +186,38 @@ class Guard : public YAML::EventHandler {
 
 }  // namespace
 
+namespace {
+
+// yaml-cpp reports a tab in indentation as "illegal block entry" or "end of map not found",
+// which says nothing of the tab: look for one in the indentation (spaces, tabs and list dashes)
+// of the offending line or the one before it.
+std::string tabHint(const std::string& text, const YAML::Mark& mark) {
+  if (mark.is_null() || mark.line < 0) return {};
+  size_t start = 0;
+  int line = 0;
+  size_t prevStart = std::string::npos;
+  while (line < mark.line) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) return {};
+    prevStart = start;
+    start = nl + 1;
+    ++line;
+  }
+  auto tabbed = [&text](size_t from) {
+    for (size_t i = from; i < text.size() && text[i] != '\n'; ++i) {
+      if (text[i] == '\t') return true;
+      if (text[i] != ' ' && text[i] != '-') return false;
+    }
+    return false;
+  };
+  if (tabbed(start) || (prevStart != std::string::npos && tabbed(prevStart))) {
+    return "YAML forbids tabs for indentation; use spaces";
+  }
+  return {};
+}
+
+}  // namespace
+
 std::optional<YAML::Node> parseYaml(const std::string& text, DiagnosticSink& sink, int maxDepth) {
   try {
     std::istringstream in(text);
@@ -199,7 +231,7 @@ std::optional<YAML::Node> parseYaml(const std::string& text, DiagnosticSink& sin
   } catch (const YAML::DeepRecursion& e) {
     sink.error(e.mark, fmt::format("nesting deeper than {} levels", e.depth()));
   } catch (const YAML::ParserException& e) {
-    sink.error(e.mark, fmt::format("YAML syntax error: {}", e.msg));
+    sink.error(e.mark, fmt::format("YAML syntax error: {}", e.msg), tabHint(text, e.mark));
   } catch (const YAML::Exception& e) {
     sink.error(e.mark, fmt::format("cannot read YAML: {}", e.msg));
   }

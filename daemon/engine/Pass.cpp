@@ -3,14 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <random>
-#include <thread>
 
 #include "log/Log.h"
-#include "model/Failpoint.h"
 #include "policy/Evaluator.h"
 
 namespace bulkwarden::engine {
@@ -65,35 +62,14 @@ std::string jsonArray(const std::vector<std::string_view>& items) {
 
 }  // namespace
 
-std::string_view toString(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::Recorded:
-      return "recorded";
-    case Outcome::Applied:
-      return "applied";
-    case Outcome::AlreadyTerminal:
-      return "already-terminal";
-    case Outcome::NotFound:
-      return "not-found";
-    case Outcome::Failed:
-      return "failed";
-    case Outcome::Unknown:
-      return "unknown";
-    case Outcome::NotStarted:
-      return "not-started";
-    case Outcome::Held:
-      return "held";
-  }
-  return "?";
-}
-
 bool PassSummary::ok() const {
   auto failed = [&](Outcome o) {
     auto it = outcomes.find(o);
     return it != outcomes.end() && it->second > 0;
   };
   return listingComplete && !auditError && !stateError && !failed(Outcome::Failed) &&
-         !failed(Outcome::Unknown);
+         !failed(Outcome::Unknown) && !failed(Outcome::Refused) && !failed(Outcome::StillActive) &&
+         !failed(Outcome::NotPermitted);
 }
 
 std::string newRunId(model::Timestamp now) {
@@ -111,19 +87,6 @@ std::string newRunId(model::Timestamp now) {
     if (c != '-' && c != ':') compact.push_back(c);
   }
   return fmt::format("{}-{:08x}", compact, suffix);
-}
-
-audit::Fields jobFields(const model::Job& job) {
-  audit::Fields f;
-  f.add("id", job.id)
-      .add("kind", model::resourcePath(job.kind))
-      .add("state", model::toString(job.state))
-      .add("object", job.object)
-      .add("operation", job.operation)
-      .add("createdById", job.createdById)
-      .add("createdDate", model::formatSalesforce(job.createdDate))
-      .add("systemModstamp", model::formatSalesforce(job.systemModstamp));
-  return f;
 }
 
 Pass::Pass(PassOptions options, salesforce::BulkJobs& jobs, audit::AuditSink& audit,
@@ -146,13 +109,7 @@ Pass::Pass(PassOptions options, salesforce::BulkJobs& jobs, audit::AuditSink& au
 }
 
 audit::Fields Pass::decisionFields(const Decision& d) const {
-  audit::Fields f;
-  f.add("org", options_.org)
-      .add("policy", d.policy->name)
-      .add("action", policy::toString(d.policy->action))
-      .add("mode", policy::toString(d.mode))
-      .add("job", jobFields(d.job));
-  return f;
+  return engine::decisionFields(options_.org, d);
 }
 
 void Pass::dedupe(salesforce::Page& page) {
@@ -273,6 +230,12 @@ void Pass::collect(salesforce::Page&& page) {
       if (!t) continue;
       auto [it, fresh] = summary_.crossings.emplace(p->name, *t);
       if (!fresh && *t < it->second) it->second = *t;
+      auto& ids = summary_.crossingJobs[p->name];
+      ids.emplace_back(*t, page.jobs[j].id);
+      if (ids.size() >= 2 * kCrossingJobsKept) {  // keep the earliest, in amortised linear time
+        std::nth_element(ids.begin(), ids.begin() + kCrossingJobsKept, ids.end());
+        ids.resize(kCrossingJobsKept);
+      }
     }
   }
 }
@@ -290,30 +253,64 @@ void Pass::applyGates() {
   }
   for (auto& [p, n] : acting) {
     std::string why;
+    // The most this policy may act on this pass: the smaller of its limits (max-percent counted
+    // against the jobs of its resource listed in the pass).
+    int64_t allowed = n;
+    if (p->limits.maxActions) allowed = std::min(allowed, *p->limits.maxActions);
+    if (p->limits.maxPercent && summary_.jobsSeen > 0) {
+      auto byPercent = static_cast<int64_t>(*p->limits.maxPercent *
+                                            static_cast<double>(summary_.jobsSeen) / 100.0);
+      allowed = std::min(allowed, byPercent);
+    }
     if (p->limits.maxActions && n > *p->limits.maxActions) {
       why = fmt::format("{} matches > max-actions {}", n, *p->limits.maxActions);
-    } else if (p->limits.maxPercent && summary_.jobsSeen > 0 &&
-               static_cast<double>(n) * 100.0 >
-                   *p->limits.maxPercent * static_cast<double>(summary_.jobsSeen)) {
-      why = fmt::format("{} matches of {} jobs listed > max-percent {}%", n, summary_.jobsSeen,
+    } else if (int64_t seen = options_.listedForLimits.value_or(summary_.jobsSeen);
+               p->limits.maxPercent && seen > 0 &&
+               static_cast<double>(n) * 100.0 > *p->limits.maxPercent * static_cast<double>(seen)) {
+      why = fmt::format("{} matches of {} jobs listed > max-percent {}%", n, seen,
                         *p->limits.maxPercent);
     }
     if (why.empty()) continue;
-    for (auto& d : decisions_) {
-      if (d.policy == p && d.held.empty()) d.held = "over its limit: " + why;
+    bool cap = p->limits.onLimit == policy::Limits::OnLimit::Cap;
+    std::string reason;
+    if (cap) {
+      // The oldest first: a capped policy works through a backlog in the order it built up, so a
+      // job is never deferred forever by newer ones. Ties by id keep the choice stable.
+      std::vector<Decision*> mine;
+      for (auto& d : decisions_) {
+        if (d.policy == p && d.held.empty()) mine.push_back(&d);
+      }
+      std::stable_sort(mine.begin(), mine.end(), [](const Decision* a, const Decision* b) {
+        if (a->job.createdDate != b->job.createdDate) {
+          return a->job.createdDate < b->job.createdDate;
+        }
+        return a->job.id < b->job.id;
+      });
+      reason = fmt::format("deferred by on-limit: cap ({}; acting on the oldest {})", why, allowed);
+      for (size_t k = static_cast<size_t>(std::max<int64_t>(allowed, 0)); k < mine.size(); ++k) {
+        mine[k]->held = reason;
+      }
+      summary_.limited.push_back(p->name + ": " + why + fmt::format(", capped to {}", allowed));
+      log::warning("{} {}: policy {} acts on the oldest {} of {} this pass (on-limit: cap): {}",
+                   options_.org, model::resourceName(options_.resource), p->name, allowed, n, why);
+    } else {
+      reason = "over its limit: " + why;
+      for (auto& d : decisions_) {
+        if (d.policy == p && d.held.empty()) d.held = reason;
+      }
+      summary_.limited.push_back(p->name + ": " + why);
+      log::warning("{} {}: policy {} acts on nothing this pass: {}", options_.org,
+                   model::resourceName(options_.resource), p->name, why);
     }
-    summary_.limited.push_back(p->name + ": " + why);
-    log::warning("{} {}: policy {} acts on nothing this pass: {}", options_.org,
-                 model::resourceName(options_.resource), p->name, why);
-    audit_.append("limit", options_.runId,
-                  audit::Fields()
-                      .add("org", options_.org)
-                      .add("policy", p->name)
-                      .add("action", policy::toString(p->action))
-                      .add("matched", n)
-                      .add("jobs_seen", summary_.jobsSeen)
-                      .add("reason", "over its limit: " + why),
-                  audit::AuditSink::Sync::Buffered);
+    audit::Fields f;
+    f.add("org", options_.org)
+        .add("policy", p->name)
+        .add("action", policy::toString(p->action))
+        .add("matched", n)
+        .add("jobs_seen", summary_.jobsSeen)
+        .add("reason", reason);
+    if (cap) f.add("on_limit", "cap").add("acting", std::max<int64_t>(allowed, 0));
+    audit_.append("limit", options_.runId, f, audit::AuditSink::Sync::Buffered);
   }
 }
 
@@ -381,13 +378,13 @@ PassSummary Pass::run() {
     policyNames += (policyNames.empty() ? "" : ",") + p->name;
   }
   try {
-    audit_.append("run-start", options_.runId,
-                  audit::Fields()
-                      .add("org", options_.org)
-                      .add("resource", model::resourceName(options_.resource))
-                      .add("policies", policyNames)
-                      .add("dry_run", options_.dryRun),
-                  audit::AuditSink::Sync::Buffered);
+    auto start = audit::Fields()
+                     .add("org", options_.org)
+                     .add("resource", model::resourceName(options_.resource))
+                     .add("policies", policyNames)
+                     .add("dry_run", options_.dryRun);
+    if (options_.followUp) start.add("follow_up", true);  // read the crossing jobs, no listing
+    audit_.append("run-start", options_.runId, start, audit::AuditSink::Sync::Buffered);
   } catch (const audit::AuditError& e) {
     summary_.auditError = e.what();
     log::error("{}: audit trail not writable, pass skipped, nothing sent: {}", options_.org,
@@ -478,214 +475,25 @@ void Pass::act() {
   }
   if (todo.empty()) return;
 
-  size_t threads =
-      std::min<size_t>(static_cast<size_t>(std::max(1, options_.concurrency)), todo.size());
-  // Intents are written a round ahead: a worker taking action i writes the intents up to
-  // i + `threads`, so that each request's intent went to the file a round earlier, and a flusher
-  // thread syncs whatever has been written, while the requests are in flight. Each request still
-  // goes out only once its own intent is durable (syncThrough, which waits only if the flusher
-  // has not got there yet). With an action-rate cap, an intent is written when its action's turn
-  // comes, so that its time is the request's time.
-  const size_t ahead = options_.rate ? 0 : threads;
-  std::vector<uint64_t> intentSeq(todo.size(), 0);
-  std::mutex aheadMutex;
-  std::condition_variable aheadWritten;
-  size_t written = 0;  // intents written so far (todo order)
-  auto lastWritten = [&] { return written == 0 ? uint64_t{0} : intentSeq[written - 1]; };
-  bool workersDone = false;
-  auto haltOn = [this](const audit::AuditError& e) {
-    std::lock_guard lock(mutex_);
-    halt_ = true;
-    if (!summary_.auditError) summary_.auditError = e.what();
-  };
-  std::thread flusher([&] {
-    uint64_t flushed = 0;
-    std::unique_lock lock(aheadMutex);
-    while (true) {
-      aheadWritten.wait(lock, [&] { return workersDone || lastWritten() > flushed; });
-      if (lastWritten() <= flushed) return;  // workers done, nothing left to sync
-      uint64_t target = lastWritten();
-      lock.unlock();
-      try {
-        audit_.syncThrough(target);
-      } catch (const audit::AuditError& e) {
-        haltOn(e);
-        return;  // the log fails closed: every syncThrough of a worker now throws too
-      }
-      lock.lock();
-      flushed = target;
-    }
-  });
-  // The seq of todo[i]'s intent, durable; 0 when it could not be written or synced.
-  auto durableIntent = [&](size_t i) -> uint64_t {
-    uint64_t seq = 0;
-    try {
-      bool wrote = false;
-      {
-        std::lock_guard lock(aheadMutex);
-        for (size_t end = std::min(todo.size(), i + 1 + ahead); written < end; ++written) {
-          intentSeq[written] =
-              audit_.append("intent", options_.runId, decisionFields(*todo[written]),
-                            audit::AuditSink::Sync::Buffered);
-          wrote = true;
-        }
-        seq = intentSeq[i];
-      }
-      if (wrote) aheadWritten.notify_one();
-      audit_.syncThrough(seq);
-    } catch (const audit::AuditError& e) {
-      haltOn(e);
-      return 0;
-    }
-    model::failpoint("after_intent_fsync");
-    return seq;
-  };
-
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    while (!stopRequested_.load() && !halt_.load()) {
-      size_t i = next.fetch_add(1);
-      if (i >= todo.size()) return;
-      if (options_.rate && !options_.rate->acquire(stopRequested_)) return;
-      uint64_t seq = durableIntent(i);
-      // A stop or halt that came meanwhile: the intent is on disk, the request never goes out.
-      if (seq == 0 || stopRequested_.load() || halt_.load()) return;
-      actOne(*todo[i], seq);
-    }
-  };
-  std::vector<std::thread> pool;
-  pool.reserve(threads - 1);
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();  // this thread works too
-  for (auto& t : pool) t.join();
-  {
-    std::lock_guard lock(aheadMutex);
-    workersDone = true;
-  }
-  aheadWritten.notify_one();
-  flusher.join();
-
-  // Whatever no worker sent (stop requested, or halted) was never sent. An intent written ahead
-  // for it gets its result, so that every intent has one.
-  for (size_t i = 0; i < todo.size(); ++i) {
-    Decision& d = *todo[i];
-    if (d.outcome != Outcome::Recorded) continue;
-    d.outcome = Outcome::NotStarted;
-    ++summary_.outcomes[Outcome::NotStarted];
-    if (intentSeq[i] == 0) continue;
-    audit::Fields f = decisionFields(d);
-    f.add("intent", static_cast<int64_t>(intentSeq[i])).add("outcome", toString(d.outcome));
-    try {
-      audit_.append("result", options_.runId, f, audit::AuditSink::Sync::Buffered);
-    } catch (const audit::AuditError& e) {
-      if (!summary_.auditError) summary_.auditError = e.what();
-    }
-  }
-  if (stopRequested_.load() && summary_.outcomes[Outcome::NotStarted] > 0) summary_.stopped = true;
-}
-
-// The request went out and no answer came back (a reset, a timeout): read the job to learn what
-// happened, instead of sending the action again. A failed read leaves the outcome unknown.
-void Pass::settle(Decision& d, std::string& observed) {
-  const bool isAbort = d.policy->action == policy::Action::Abort;
-  auto seen = jobs_.get(d.job.kind, d.job.id);
-  if (seen.ok()) {
-    model::JobState state = seen.value().state;
-    observed = std::string(model::toString(state));
-    if (isAbort) {
-      d.outcome = state == model::JobState::Aborted ? Outcome::Applied
-                  : model::isTerminal(state)        ? Outcome::AlreadyTerminal
-                                             : Outcome::Failed;  // still running: not applied
-    } else {
-      d.outcome = Outcome::Failed;  // the job is still there: the delete did not happen
-    }
-  } else if (seen.error().kind == ApiError::Kind::NotFound) {
-    observed = "gone";
-    d.outcome = isAbort ? Outcome::NotFound : Outcome::Applied;
-  } else {
-    log::warning("{}: {} {} may or may not have been applied, and reading the job failed: {}",
-                 options_.org, policy::toString(d.policy->action), d.job.id,
-                 seen.error().describe());
-  }
-}
-
-void Pass::actOne(Decision& d, uint64_t intentSeq) {
-  const bool isAbort = d.policy->action == policy::Action::Abort;
-  auto reply = isAbort ? jobs_.abort(d.job.kind, d.job.id) : jobs_.remove(d.job.kind, d.job.id);
-  model::failpoint("after_response");
-  if (reply.ok()) {
-    d.outcome = Outcome::Applied;
-    d.http = reply.value().http;
-  } else {
-    const ApiError& e = reply.error();
-    d.error = e;
-    d.http = e.http;
-    switch (e.kind) {
-      case ApiError::Kind::InvalidState:
-        // An abort refused because the job finished meanwhile is what the policy wanted.
-        d.outcome = isAbort ? Outcome::AlreadyTerminal : Outcome::Failed;
-        break;
-      case ApiError::Kind::NotFound:
-        d.outcome = Outcome::NotFound;
-        break;
-      case ApiError::Kind::Transient:
-      case ApiError::Kind::Malformed:
-        // No usable answer: if the request went out, Salesforce may have applied it.
-        d.outcome = (e.sent && e.http == 0) || e.kind == ApiError::Kind::Malformed
-                        ? Outcome::Unknown
-                        : Outcome::Failed;
-        break;
-      case ApiError::Kind::Unauthorized:
-      case ApiError::Kind::LimitExceeded:
-        halt_ = true;  // every further call would fail the same way
-        d.outcome = Outcome::Failed;
-        {
-          // A 401 here survived the client's one token renewal: unauthorized, not a limit.
-          std::lock_guard lock(mutex_);
-          (e.kind == ApiError::Kind::Unauthorized ? summary_.unauthorized
-                                                  : summary_.limitExceeded) = true;
-        }
-        break;
-      case ApiError::Kind::Permanent:
-        d.outcome = Outcome::Failed;
-        break;
-    }
-  }
-  std::string observed;
-  if (d.outcome == Outcome::Unknown) settle(d, observed);
-
-  audit::Fields f = decisionFields(d);
-  f.add("intent", static_cast<int64_t>(intentSeq)).add("outcome", toString(d.outcome));
-  if (d.http != 0) f.add("http", d.http);
-  if (!observed.empty()) f.add("settled_by", "get").add("observed_state", observed);
-  if (d.error) {
-    audit::Fields err;
-    err.add("kind", salesforce::kindName(d.error->kind));
-    if (!d.error->code.empty()) err.add("code", d.error->code);
-    err.add("message", d.error->message);
-    f.add("error", err);
-  }
-  bool resultWritten = true;
-  try {
-    // Written now, synced by the next fdatasync: the next intent's (whichever worker writes it;
-    // one fdatasync covers every record written before it) or run-end's. Write-ahead needs only
-    // the intent durable before its request; waiting for this sync too would put a second
-    // fdatasync on every worker's path between two requests.
-    audit_.append("result", options_.runId, f, audit::AuditSink::Sync::Buffered);
-  } catch (const audit::AuditError& e) {
-    resultWritten = false;
-    halt_ = true;
-    std::lock_guard lock(mutex_);
-    if (!summary_.auditError) summary_.auditError = e.what();
-  }
-  std::lock_guard lock(mutex_);
-  ++summary_.acted;
-  ++summary_.outcomes[d.outcome];
-  if (!resultWritten) {
-    log::error("{}: {} {} sent ({}), but its result could not be recorded", options_.org,
-               policy::toString(d.policy->action), d.job.id, toString(d.outcome));
-  }
-  if (listener_) listener_->onResult(summary_, d);
+  ActionRunnerOptions runner;
+  runner.org = options_.org;
+  runner.runId = options_.runId;
+  runner.concurrency = options_.concurrency;
+  runner.rate = options_.rate;
+  runner.retry = options_.retry;
+  // Called one at a time by the runner's workers: the summary's counters need no lock of their own.
+  ActionRunner actions(std::move(runner), jobs_, audit_, clock_, stopRequested_,
+                       [this](const Decision& d, int64_t acted) {
+                         summary_.acted += acted;
+                         ++summary_.outcomes[d.outcome];
+                         if (listener_) listener_->onResult(summary_, d);
+                       });
+  ActionReport report = actions.run(todo);
+  if (report.notStarted > 0) summary_.outcomes[Outcome::NotStarted] += report.notStarted;
+  summary_.stopped = summary_.stopped || report.stopped;
+  summary_.limitExceeded = summary_.limitExceeded || report.limitExceeded;
+  summary_.unauthorized = summary_.unauthorized || report.unauthorized;
+  if (report.auditError && !summary_.auditError) summary_.auditError = report.auditError;
 }
 
 }  // namespace bulkwarden::engine

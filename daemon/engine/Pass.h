@@ -4,8 +4,8 @@
 // complete acts on nothing; nor does one whose listing named a job twice with different fields,
 // or listed more jobs than its cap (PassOptions::maxJobsPerListing).
 //
-// A Pass object runs once; it is not shared between threads, but its actions run on a small pool
-// of worker threads it owns for the duration of act().
+// A Pass object runs once; it is not shared between threads. Its actions run on the worker threads
+// of an ActionRunner (engine/ActionRunner.h) for the duration of act().
 #pragma once
 
 #include <array>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "audit/AuditSink.h"
+#include "engine/ActionRunner.h"
 #include "engine/Clock.h"
 #include "engine/RateLimiter.h"
 #include "model/Job.h"
@@ -27,32 +28,6 @@
 #include "state/StateStore.h"
 
 namespace bulkwarden::engine {
-
-// What happened to one matched job.
-enum class Outcome {
-  Recorded,         // report action, or dry-run: a decision only
-  Applied,          // Salesforce accepted the abort or delete
-  AlreadyTerminal,  // abort refused because the job had already finished (not a failure)
-  NotFound,         // the job no longer exists
-  Failed,           // Salesforce refused, or an error that proves nothing was applied
-  Unknown,          // the request may have been applied; no answer came back
-  NotStarted,       // the pass stopped (SIGTERM, auth or limit error) before this action
-  Held,             // held back: exempted, over a limit, or outside the policy's windows
-};
-std::string_view toString(Outcome outcome);
-
-struct Decision {
-  const policy::Policy* policy = nullptr;
-  model::Job job;
-  std::string reason;                    // explain()
-  policy::Mode mode;                     // effective mode (global dry-run forces DryRun)
-  std::vector<std::string> alsoMatched;  // other due policies that matched this job
-  std::string held;                      // why it was held back (empty: not held)
-  model::Timestamp since{};              // first seen in its current state
-  Outcome outcome = Outcome::Recorded;
-  std::optional<salesforce::ApiError> error;
-  int http = 0;
-};
 
 struct PassSummary {
   std::string run;
@@ -63,7 +38,7 @@ struct PassSummary {
   std::optional<std::string> auditError;  // the audit trail failed: the pass stopped acting
   std::optional<std::string> stateError;  // the state store failed: the pass acted on nothing
   bool stopped = false;                   // a stop was requested before every action ran
-  bool limitExceeded = false;             // Salesforce said REQUEST_LIMIT_EXCEEDED during actions
+  bool limitExceeded = false;  // the daily allowance (REQUEST_LIMIT_EXCEEDED) during actions
   // An action got 401 even after the token was renewed (or it could not be renewed): the pass
   // stopped acting. Not a limit: the org is not paused for it.
   bool unauthorized = false;
@@ -79,6 +54,9 @@ struct PassSummary {
   // Deadline precision: per policy, the earliest time before PassOptions::nextPass at which a job
   // of this listing crosses one of its age thresholds.
   std::map<std::string, model::Timestamp> crossings;
+  // The same, per policy, with the crossing jobs: (time, job id), the earliest
+  // kCrossingJobsKept of them (the scheduled pass handles the others). Follow-ups read these jobs.
+  std::map<std::string, std::vector<std::pair<model::Timestamp, std::string>>> crossingJobs;
   std::map<Outcome, int64_t> outcomes;
   int64_t apiCalls = 0;
   std::chrono::milliseconds duration{0};
@@ -108,6 +86,9 @@ inline constexpr int64_t kDefaultMaxJobsPerListing = 200'000;
 // naming at most this many job ids (the first ones listed) and the count of the others.
 inline constexpr size_t kHeldIdsShown = 20;
 
+// Per policy and pass, the crossing jobs reported for follow-ups (PassSummary::crossingJobs).
+inline constexpr size_t kCrossingJobsKept = 10'000;
+
 struct PassOptions {
   std::string org;
   model::ResourceKind resource = model::ResourceKind::Query;
@@ -126,6 +107,12 @@ struct PassOptions {
   // When each policy's next scheduled pass comes (by name): crossings of its age thresholds
   // before it are reported in the summary. Policies not in the map: none reported.
   std::map<std::string, model::Timestamp> nextPass;
+  // Actions Salesforce refused unprocessed (503, 429, the concurrent-limit 403) are sent again.
+  RetryOptions retry;
+  // A follow-up (engine/FollowUp.h): `run-start` says so, and `max-percent` is judged against
+  // this many jobs (the last full listing) rather than the few jobs read.
+  bool followUp = false;
+  std::optional<int64_t> listedForLimits;
 };
 
 class Pass {
@@ -147,9 +134,6 @@ class Pass {
   // policy and reason that held jobs back.
   void recordDecisions();
   void act();
-  // Sends one action whose intent (`intentSeq`) is durable, and writes its result.
-  void actOne(Decision& decision, uint64_t intentSeq);
-  void settle(Decision& decision, std::string& observed);
   audit::Fields decisionFields(const Decision& d) const;
 
   PassOptions options_;
@@ -169,14 +153,9 @@ class Pass {
   using IdKey = std::array<char, 15>;
   std::map<IdKey, uint64_t> listed_;
   std::string scratch_;  // reused to fingerprint each job
-  std::mutex mutex_;     // guards summary_ counters and listener calls from worker threads
-  std::atomic<bool> halt_{false};  // stop acting: audit failure, auth or limit error
 };
 
 // A new pass id: time-ordered and unique enough to find a pass in the audit trail.
 std::string newRunId(model::Timestamp now);
-
-// The audit `job` object of a decision, intent or result.
-audit::Fields jobFields(const model::Job& job);
 
 }  // namespace bulkwarden::engine

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "engine/FollowUp.h"
 #include "log/Log.h"
 
 namespace bulkwarden::engine {
@@ -54,8 +55,11 @@ model::Timestamp firstTick(const policy::Schedule& schedule, std::optional<model
 }
 
 Timetable::Timetable(std::vector<const policy::Policy*> policies,
-                     const std::vector<std::optional<model::Timestamp>>& last, model::Timestamp now)
-    : policies_(std::move(policies)), followUp_(policies_.size()) {
+                     const std::vector<std::optional<model::Timestamp>>& last, model::Timestamp now,
+                     model::Duration precision)
+    : policies_(std::move(policies)),
+      pending_(policies_.size()),
+      precision_(std::max(precision, model::Duration(0))) {
   for (size_t i = 0; i < policies_.size(); ++i) {
     next_.push_back(
         firstTick(policies_[i]->schedule, i < last.size() ? last[i] : std::nullopt, now));
@@ -74,10 +78,14 @@ Timetable::Due Timetable::take(model::Timestamp now) {
         continue;
       }
       due.scheduled.push_back(i);
-      if (followUp_[i] && *followUp_[i] <= now) followUp_[i].reset();  // this pass covers it
-    } else if (followUp_[i] && *followUp_[i] <= now) {
+      // This pass lists every job: it covers the crossings pending and reports them again.
+      pending_[i].clear();
+    } else if (auto f = followUp(i); f && *f <= now) {
       due.followUps.push_back(i);
-      followUp_[i].reset();
+      auto& ids = due.followUpJobs[i];
+      auto end = pending_[i].upper_bound(now);
+      for (auto it = pending_[i].begin(); it != end; ++it) ids.push_back(it->second);
+      pending_[i].erase(pending_[i].begin(), end);
     }
   }
   return due;
@@ -96,7 +104,15 @@ std::map<std::string, model::Timestamp> Timetable::horizons(const Due& due,
   return out;
 }
 
-void Timetable::crossing(const std::string& name, model::Timestamp at) {
+std::optional<model::Timestamp> Timetable::followUp(size_t i) const {
+  const auto& p = pending_[i];
+  if (p.empty()) return std::nullopt;
+  // Read together: every crossing within precision of the earliest, once the last has crossed.
+  auto last = p.upper_bound(p.begin()->first + precision_);
+  return std::prev(last)->first;
+}
+
+void Timetable::crossing(const std::string& name, model::Timestamp at, const std::string& job) {
   for (size_t i = 0; i < policies_.size(); ++i) {
     const auto& p = *policies_[i];
     if (p.name != name || p.schedule.cron) continue;
@@ -108,7 +124,12 @@ void Timetable::crossing(const std::string& name, model::Timestamp at) {
       if (!open) return;
       at = *open;
     }
-    if (!followUp_[i] || at < *followUp_[i]) followUp_[i] = at;
+    auto& pending = pending_[i];
+    if (pending.size() >= kCrossingJobsKept) {
+      if (at >= std::prev(pending.end())->first) return;  // the scheduled pass handles it
+      pending.erase(std::prev(pending.end()));
+    }
+    pending.emplace(at, job);
     return;
   }
 }
@@ -118,7 +139,7 @@ std::vector<std::pair<size_t, int64_t>> Timetable::ran(const Due& due, model::Ti
   for (size_t i : due.scheduled) {
     NextTick t = advance(policies_[i]->schedule, next_[i], after);
     next_[i] = t.next;
-    if (followUp_[i] && *followUp_[i] >= next_[i]) followUp_[i].reset();
+    pending_[i].erase(pending_[i].lower_bound(next_[i]), pending_[i].end());
     if (t.missed > 0) skipped.emplace_back(i, t.missed);
   }
   return skipped;
@@ -128,7 +149,7 @@ model::Timestamp Timetable::wake() const {
   model::Timestamp wake = model::Timestamp::max();
   for (size_t i = 0; i < policies_.size(); ++i) {
     wake = std::min(wake, next_[i]);
-    if (followUp_[i]) wake = std::min(wake, *followUp_[i]);
+    if (auto f = followUp(i)) wake = std::min(wake, *f);
   }
   return wake;
 }
@@ -169,6 +190,10 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     po.state = options_.state;
     po.nextPass = nextPass;
     if (auto it = rates_.find(org.name); it != rates_.end()) po.rate = it->second.get();
+    // A retry's backoff is a timer wait on the stop signal: SIGTERM ends it at once.
+    po.retry.wait = [this](std::chrono::milliseconds delay, const std::atomic<bool>&) {
+      return !stop_.waitUntil(std::chrono::steady_clock::now() + delay);
+    };
     for (const auto* p : due) {
       if (p->resource == resource && p->appliesTo(org.name)) po.policies.push_back(p);
     }
@@ -188,6 +213,7 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     Pass pass(std::move(po), *org.jobs, audit_, clock_, stop_.flag(), listener_);
     PassSummary s = pass.run();
     learn(org, guard, s);
+    if (s.listingComplete) guard.lastListed = s.jobsSeen;
     if (s.ok()) {
       log::info("{}", summaryLine(s));
     } else {
@@ -283,7 +309,7 @@ std::vector<PassSummary> Scheduler::runOnce() {
     threads.emplace_back([this, i, &perOrg] {
       model::Timestamp started = clock_.now();
       perOrg[i] = runDue(orgs_[i], policies_);
-      recordPasses(orgs_[i], policies_, started);
+      if (options_.recordOncePasses) recordPasses(orgs_[i], policies_, started);
     });
   }
   for (auto& t : threads) t.join();
@@ -292,6 +318,49 @@ std::vector<PassSummary> Scheduler::runOnce() {
     for (auto& s : v) all.push_back(std::move(s));
   }
   return all;
+}
+
+std::vector<PassSummary> Scheduler::runFollowUps(
+    const OrgTarget& org,
+    const std::vector<std::pair<const policy::Policy*, std::vector<std::string>>>& work,
+    const std::map<std::string, model::Timestamp>& nextPass) {
+  std::vector<PassSummary> out;
+  for (auto resource : {model::ResourceKind::Query, model::ResourceKind::Ingest}) {
+    PassOptions po;
+    std::vector<std::string> ids;
+    for (const auto& [p, jobs] : work) {
+      if (p->resource != resource || !p->appliesTo(org.name)) continue;
+      po.policies.push_back(p);
+      ids.insert(ids.end(), jobs.begin(), jobs.end());
+    }
+    if (po.policies.empty() || ids.empty() || stop_.requested()) continue;
+    OrgGuard& guard = guards_.at(org.name);
+    if (auto why = refusal(org, guard)) {
+      log::warning("{} {}: follow-up skipped, no call made: {}; the next scheduled pass decides",
+                   org.name, model::resourceName(resource), *why);
+      continue;
+    }
+    po.org = org.name;
+    po.resource = resource;
+    po.dryRun = options_.dryRun;
+    po.concurrency = options_.concurrency;
+    po.maxJobsPerListing = options_.maxJobsPerListing;
+    po.state = options_.state;
+    po.nextPass = nextPass;
+    po.followUp = true;
+    if (guard.lastListed > 0) po.listedForLimits = guard.lastListed;
+    if (auto it = rates_.find(org.name); it != rates_.end()) po.rate = it->second.get();
+    po.runId = newRunId(clock_.now());
+    FollowUpReads reads(*org.jobs, std::move(ids), options_.concurrency);
+    Pass pass(std::move(po), reads, audit_, clock_, stop_.flag(), listener_);
+    PassSummary s = pass.run();
+    learn(org, guard, s);
+    log::info("follow-up: {}", summaryLine(s));
+    if (listener_) listener_->onPassDecisions(s, pass.decisions());
+    if (listener_) listener_->onPassEnd(s);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 void Scheduler::recordPasses(const OrgTarget& org, const std::vector<const policy::Policy*>& ran,
@@ -321,7 +390,7 @@ void Scheduler::orgLoop(const OrgTarget& org) {
       log::error("{}: cannot read the last pass of {}: {}", org.name, mine[i]->name, e.what());
     }
   }
-  Timetable table(mine, last, start);
+  Timetable table(mine, last, start, options_.followUpPrecision);
   for (size_t i = 0; i < mine.size(); ++i) {
     if (last[i] && table.next(i) == start) {
       log::info("{}: policy {} missed its schedule ({}) since {}: one catch-up pass now", org.name,
@@ -360,18 +429,19 @@ void Scheduler::orgLoop(const OrgTarget& org) {
     if (!due.empty()) {
       // Each policy's next scheduled pass: crossings before it get a follow-up.
       auto horizon = table.horizons(due, now);
-      std::vector<const policy::Policy*> run, scheduled;
-      for (size_t i : due.scheduled) {
-        run.push_back(mine[i]);
-        scheduled.push_back(mine[i]);
-      }
+      std::vector<const policy::Policy*> scheduled;
+      for (size_t i : due.scheduled) scheduled.push_back(mine[i]);
+      std::vector<std::pair<const policy::Policy*, std::vector<std::string>>> followUps;
       for (size_t i : due.followUps) {
-        log::info("{}: follow-up pass for {}: a job crosses its age threshold now", org.name,
-                  mine[i]->name);
-        run.push_back(mine[i]);
+        auto& ids = due.followUpJobs[i];
+        log::info("{}: follow-up for {}: {} job(s) cross its age threshold now", org.name,
+                  mine[i]->name, ids.size());
+        followUps.emplace_back(mine[i], std::move(ids));
       }
       beat(true);
-      auto summaries = runDue(org, run, horizon);
+      std::vector<PassSummary> summaries;
+      if (!scheduled.empty()) summaries = runDue(org, scheduled, horizon);
+      for (auto& s : runFollowUps(org, followUps, horizon)) summaries.push_back(std::move(s));
       // A pass's worker threads leave freed pages in their malloc arenas; hand them back so that
       // the daemon idles small between passes (issue 7: idle RSS under 15 MB).
       malloc_trim(0);
@@ -384,7 +454,9 @@ void Scheduler::orgLoop(const OrgTarget& org) {
                      org.name, mine[i]->name, missed);
       }
       for (const auto& s : summaries) {
-        for (const auto& [name, t] : s.crossings) table.crossing(name, t);
+        for (const auto& [name, jobs] : s.crossingJobs) {
+          for (const auto& [t, id] : jobs) table.crossing(name, t, id);
+        }
       }
     }
     publish();

@@ -58,6 +58,11 @@ struct SchedulerOptions {
   // transient reason; then one probe pass after the cooldown.
   int breakerThreshold = 5;
   model::Duration breakerCooldown = std::chrono::minutes(5);
+  // Crossings this close together are read in one follow-up (config `follow-up-precision`).
+  model::Duration followUpPrecision = std::chrono::seconds(1);
+  // Whether runOnce() records each policy's pass as its last (the daemon's schedule follows it).
+  // `run --once --dry-run` does not: a rehearsal leaves the schedule alone.
+  bool recordOncePasses = true;
 };
 
 // What an org loop is doing, for the watchdog and /status (read-only).
@@ -91,11 +96,14 @@ class Timetable {
  public:
   // `last[i]`: the last pass of policies[i] (none: never ran), as read from the state store.
   Timetable(std::vector<const policy::Policy*> policies,
-            const std::vector<std::optional<model::Timestamp>>& last, model::Timestamp now);
+            const std::vector<std::optional<model::Timestamp>>& last, model::Timestamp now,
+            model::Duration precision = std::chrono::seconds(1));
 
   struct Due {
     std::vector<size_t> scheduled;  // at (or late within the deadline after) a scheduled time
     std::vector<size_t> followUps;  // follow-up passes for age-threshold crossings
+    // Per follow-up policy index, the crossing jobs to read (never a relisting).
+    std::map<size_t, std::vector<std::string>> followUpJobs;
     // Cron fire times missed by more than the starting deadline: skipped, not run.
     std::vector<std::pair<size_t, model::Timestamp>> expired;
     bool empty() const { return scheduled.empty() && followUps.empty(); }
@@ -105,8 +113,11 @@ class Timetable {
   // Per policy (by name), the horizon before which crossings ask for a follow-up: the policy's
   // next scheduled pass. Cron policies are left out (no follow-ups).
   std::map<std::string, model::Timestamp> horizons(const Due& due, model::Timestamp now) const;
-  // A job crosses an age threshold of `policy` at `at`: ask for a follow-up pass.
-  void crossing(const std::string& policy, model::Timestamp at);
+  // Job `job` crosses an age threshold of `policy` at `at`: ask for a follow-up that reads it.
+  // Crossings within the precision of the earliest one pending are read together, when the
+  // last of them has crossed. At most kCrossingJobsKept pending per policy (the scheduled pass
+  // handles the others). A scheduled pass of the policy clears them: it lists every job.
+  void crossing(const std::string& policy, model::Timestamp at, const std::string& job = {});
   // After the pass of `due` ended at `after`: the scheduled ones move to their next tick.
   // Returns, per policy index, the ticks that fell inside the pass (skipped).
   std::vector<std::pair<size_t, int64_t>> ran(const Due& due, model::Timestamp after);
@@ -116,12 +127,14 @@ class Timetable {
   size_t size() const { return policies_.size(); }
   const policy::Policy& policy(size_t i) const { return *policies_[i]; }
   model::Timestamp next(size_t i) const { return next_[i]; }
-  std::optional<model::Timestamp> followUp(size_t i) const { return followUp_[i]; }
+  // When the follow-up of policy i runs: the last crossing within precision of the earliest.
+  std::optional<model::Timestamp> followUp(size_t i) const;
 
  private:
   std::vector<const policy::Policy*> policies_;
   std::vector<model::Timestamp> next_;
-  std::vector<std::optional<model::Timestamp>> followUp_;
+  std::vector<std::multimap<model::Timestamp, std::string>> pending_;
+  model::Duration precision_;
 };
 
 class Scheduler {
@@ -147,6 +160,11 @@ class Scheduler {
                                   const std::vector<const policy::Policy*>& due,
                                   std::map<std::string, model::Timestamp> nextPass = {});
   void orgLoop(const OrgTarget& org);
+  // Follow-ups: reads the crossing jobs (engine/FollowUp.h) and runs them through a Pass.
+  std::vector<PassSummary> runFollowUps(
+      const OrgTarget& org,
+      const std::vector<std::pair<const policy::Policy*, std::vector<std::string>>>& work,
+      const std::map<std::string, model::Timestamp>& nextPass);
   void recordPasses(const OrgTarget& org, const std::vector<const policy::Policy*>& ran,
                     model::Timestamp when);
 
@@ -169,6 +187,7 @@ class Scheduler {
     // Sforce-Limit-Info seen, which a skipped pass cannot refresh: every kBudgetRecheck one pass
     // runs, to learn whether the rolling 24-hour window has come down.
     std::optional<model::Timestamp> budgetSkippedSince;
+    int64_t lastListed = 0;  // jobs in the last complete listing: follow-ups' max-percent
   };
   std::map<std::string, OrgGuard> guards_;
   // Why a pass of `org` must not start now; nullopt: it may.

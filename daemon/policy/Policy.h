@@ -125,11 +125,14 @@ struct Windows {
   std::optional<model::Timestamp> nextOpen(model::Timestamp t, model::Timestamp limit) const;
 };
 
-// `limits: { max-actions: N, max-percent: P }`: over either in one pass, the policy acts on
-// nothing.
+// `limits: { max-actions: N, max-percent: P, on-limit: hold | cap }`: over either in one pass,
+// `hold` (the default) acts on nothing; `cap` acts on the oldest jobs (by createdDate) up to the
+// smaller limit and defers the rest to later passes.
 struct Limits {
+  enum class OnLimit { Hold, Cap };
   std::optional<int64_t> maxActions;
   std::optional<double> maxPercent;  // of the jobs of the policy's resource listed in the pass
+  OnLimit onLimit = OnLimit::Hold;
 };
 
 // `exempt: [ {job | createdById | object, until, reason} ]`.

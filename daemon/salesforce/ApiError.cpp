@@ -10,12 +10,37 @@ ApiError malformedReply(std::string message) {
   return ApiError{ApiError::Kind::Malformed, 0, {}, std::move(message), true};
 }
 
-bool isConcurrentLimit(const ApiError& e) {
-  std::string code;
-  for (char c : e.code) {
-    if (c != '_') code.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+namespace {
+
+// "INSUFFICIENT_ACCESS" and "InsufficientAccess" alike: upper case, no underscores.
+std::string normalCode(std::string_view code) {
+  std::string out;
+  for (char c : code.substr(0, 100)) {
+    if (c != '_') out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
-  return e.kind == ApiError::Kind::Transient && e.http == 403 && code == "REQUESTLIMITEXCEEDED";
+  return out;
+}
+
+}  // namespace
+
+bool isConcurrentLimit(const ApiError& e) {
+  if (e.http != 403 || normalCode(e.code) != "REQUESTLIMITEXCEEDED") return false;
+  std::string_view m = e.message;
+  while (!m.empty() && m.front() == ' ') m.remove_prefix(1);
+  // Kind Transient: already classified as the concurrent kind where the reply was read.
+  return e.kind == ApiError::Kind::Transient || m.rfind("ConcurrentPerOrgLongTxn", 0) == 0 ||
+         m.rfind("ConcurrentRequests", 0) == 0;
+}
+
+bool refusedUnprocessed(const ApiError& e) {
+  return e.http == 503 || e.http == 429 || isConcurrentLimit(e);
+}
+
+bool isPermissionRefusal(const ApiError& e) {
+  if (e.http != 403 && e.http != 400) return false;
+  const std::string code = normalCode(e.code);
+  return code == "INVALIDUSER" || code == "INSUFFICIENTACCESS" ||
+         code == "INSUFFICIENTACCESSORREADONLY";
 }
 
 std::string_view kindName(ApiError::Kind kind) {

@@ -26,6 +26,7 @@ struct ApiError {
   std::string code;     // Salesforce errorCode, e.g. INVALIDJOBSTATE; empty if none
   std::string message;  // Salesforce message, or what went wrong locally
   bool sent = false;    // the request may have reached Salesforce (outcome unknown if no reply)
+  std::string retryAfter{};  // the reply's Retry-After header as sent (at most 64 bytes), or empty
 
   // One line for logs: "invalid-state (HTTP 400 INVALIDJOBSTATE: Aborting already ...)".
   std::string describe() const;
@@ -34,10 +35,18 @@ struct ApiError {
 std::string_view kindName(ApiError::Kind kind);
 
 // 403 REQUEST_LIMIT_EXCEEDED for the concurrent long-running request limit
-// ("ConcurrentPerOrgLongTxn Limit exceeded.", "ConcurrentRequests ... Limit exceeded"): kind
-// Transient, http 403. Salesforce refused the request without processing it; the limit clears
-// in seconds, so it is retried after a backoff and never pauses the org.
+// ("ConcurrentPerOrgLongTxn Limit exceeded.", "ConcurrentRequests ... Limit exceeded"): it clears
+// in seconds, unlike the daily allowance ("TotalRequests Limit exceeded."). Told apart by message.
 bool isConcurrentLimit(const ApiError& e);
+
+// Salesforce refused the request before processing it: 503, 429, or the concurrent-limit 403.
+// Nothing changed; sending the same PATCH or DELETE again later is safe.
+bool refusedUnprocessed(const ApiError& e);
+
+// The user may not act on this job: it was created by another user and the integration user
+// lacks "Manage Data Integrations". Every reading Salesforce may send is accepted: 400 or 403
+// with InvalidUser, INSUFFICIENT_ACCESS or INSUFFICIENT_ACCESS_OR_READONLY (any spelling).
+bool isPermissionRefusal(const ApiError& e);
 
 // A reply that does not have the documented shape (kind Malformed; the request was sent).
 ApiError malformedReply(std::string message);

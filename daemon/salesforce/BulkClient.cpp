@@ -617,7 +617,11 @@ Result<ActionReply> BulkClient::abort(model::ResourceKind kind, const std::strin
   if (!r) return r.error();
   const int status = r.value().status;
   if (status < 200 || status > 299) {
-    return classifyReply(status, r.value().body, r.value().limitInfo);
+    // Retry-After kept (capped: it comes from outside) so that the engine waits as long as
+    // Salesforce asks before sending the action again.
+    ApiError e = classifyReply(status, r.value().body, r.value().limitInfo);
+    e.retryAfter = r.value().retryAfter.substr(0, 64);
+    return e;
   }
   return ActionReply{status, parseReplyState(r.value().body).value_or("")};
 }
@@ -628,7 +632,11 @@ Result<ActionReply> BulkClient::remove(model::ResourceKind kind, const std::stri
   if (!r) return r.error();
   const int status = r.value().status;
   if (status < 200 || status > 299) {
-    return classifyReply(status, r.value().body, r.value().limitInfo);
+    // Retry-After kept (capped: it comes from outside) so that the engine waits as long as
+    // Salesforce asks before sending the action again.
+    ApiError e = classifyReply(status, r.value().body, r.value().limitInfo);
+    e.retryAfter = r.value().retryAfter.substr(0, 64);
+    return e;
   }
   return ActionReply{status, ""};
 }

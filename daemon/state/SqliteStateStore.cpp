@@ -5,8 +5,11 @@
 #include <Poco/Exception.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iterator>
 #include <unordered_map>
@@ -201,6 +204,73 @@ void SqliteStateStore::recordPass(const std::string& org, const std::string& pol
   } catch (const Poco::Exception& e) {
     throw StateError(fmt::format("state store {}: {}", path_, e.displayText()));
   }
+}
+
+namespace {
+
+// `path` as an SQLite URI: the characters a URI gives meaning to are escaped, so that a state-dir
+// named with '?' or '#' is still read as the file it names.
+std::string sqliteUri(const std::string& path, const char* query) {
+  std::string out = "file:";
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out + "?" + query;
+}
+
+}  // namespace
+
+std::unique_ptr<MemoryStateStore> readStateReadOnly(const std::string& path, size_t maxRows) {
+  // A link or anything but a regular file is not the daemon's database: not followed.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    throw StateError(fmt::format("state store {}: {}", path, std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw StateError(fmt::format("state store {}: not a regular file", path),
+                     StateError::Kind::Unsafe);
+  }
+  auto out = std::make_unique<MemoryStateStore>();
+  try {
+    Poco::Data::SQLite::Connector::registerConnector();
+    // mode=ro: SQLite neither creates nor writes the file (POCO opens with SQLITE_OPEN_URI).
+    // With no -wal beside it, no daemon has the database open (its connection keeps one) and
+    // every change is in the file: immutable=1 then keeps SQLite from creating a -wal and -shm
+    // of its own to read a WAL-mode file.
+    struct stat walStat {};
+    bool live = ::lstat((path + "-wal").c_str(), &walStat) == 0;
+    Poco::Data::Session session("SQLite",
+                                sqliteUri(path, live ? "mode=ro" : "mode=ro&immutable=1"));
+    std::vector<std::string> orgs, ids;
+    std::vector<Int64> kinds, states, sinces, seens;
+    auto limit = static_cast<Int64>(maxRows);
+    session << "SELECT org, kind, id, state, since, seen FROM job_state ORDER BY seen DESC "
+               "LIMIT ?",
+        use(limit), into(orgs), into(kinds), into(ids), into(states), into(sinces), into(seens),
+        now;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      // A stored state that is not a job state counts as never seen, as in observe().
+      if (states[i] < 0 || states[i] > 5) continue;
+      JobMemory m;
+      m.state = static_cast<model::JobState>(states[i]);
+      m.since = fromMs(sinces[i]);
+      m.seen = fromMs(seens[i]);
+      out->remember(orgs[i], static_cast<int>(kinds[i]), ids[i], m);
+    }
+    std::vector<std::string> passOrgs, passPolicies;
+    std::vector<Int64> ats;
+    session << "SELECT org, policy, at FROM last_pass LIMIT ?", use(limit), into(passOrgs),
+        into(passPolicies), into(ats), now;
+    for (size_t i = 0; i < ats.size(); ++i)
+      out->recordPass(passOrgs[i], passPolicies[i], fromMs(ats[i]));
+  } catch (const Poco::Exception& e) {
+    throw StateError(fmt::format("state store {}: {}", path, e.displayText()));
+  }
+  return out;
 }
 
 }  // namespace bulkwarden::state

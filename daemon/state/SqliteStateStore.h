@@ -44,4 +44,11 @@ class SqliteStateStore : public StateStore {
   std::unique_ptr<Poco::Data::Session> session_;
 };
 
+// What the database at `path` remembers (first-seen times and last passes), read into memory
+// through a read-only open (`mode=ro`): the file is never created, written or locked for
+// writing, so `plan` can read a running daemon's state. Reads at most `maxRows` job rows (the
+// oldest-seen beyond that are left out). Throws StateError when the file is missing or cannot
+// be read.
+std::unique_ptr<MemoryStateStore> readStateReadOnly(const std::string& path, size_t maxRows);
+
 }  // namespace bulkwarden::state

@@ -21,6 +21,12 @@ std::vector<model::Timestamp> MemoryStateStore::observe(const std::string& org,
   return out;
 }
 
+void MemoryStateStore::remember(const std::string& org, int kind, const std::string& id,
+                                const JobMemory& m) {
+  std::lock_guard lock(mutex_);
+  jobs_[Key{org, kind, id}] = m;
+}
+
 void MemoryStateStore::prune(const std::string& org, model::ResourceKind kind,
                              model::Timestamp listingStarted) {
   std::lock_guard lock(mutex_);

@@ -70,6 +70,8 @@ class MemoryStateStore : public StateStore {
                   model::Timestamp when) override;
 
   size_t jobCount() const;
+  // Seeds what is remembered of one job (a copy of another store's row).
+  void remember(const std::string& org, int kind, const std::string& id, const JobMemory& m);
 
  protected:
   using Key = std::tuple<std::string, int, std::string>;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -28,6 +29,12 @@ class ScriptedJobs : public salesforce::BulkJobs {
   std::optional<ApiError> listErrorAfterPages;  // fail after delivering all `pages`
   salesforce::ApiUsage reported;                // what usage() says
   std::map<std::string, ApiError> actionErrors;
+  // Answers to successive actions on one job, used before actionErrors: an error, or none for
+  // success. Once spent, actionErrors (or success) answers.
+  std::map<std::string, std::deque<std::optional<ApiError>>> actionScript;
+  // Every Nth action request (counting every job's) is answered this error: 0 for never.
+  int failEvery = 0;
+  ApiError everyNthError{ApiError::Kind::Transient, 503, "SERVER_UNAVAILABLE", "Server too busy"};
   std::string auditPath;
   std::chrono::milliseconds actionDelay{0};
 
@@ -99,6 +106,18 @@ class ScriptedJobs : public salesforce::BulkJobs {
       std::lock_guard lock(mutex);
       --inFlight;
     }
+    {
+      std::lock_guard lock(mutex);
+      ++actionCount_;
+      if (failEvery > 0 && actionCount_ % failEvery == 0) return everyNthError;
+      auto scripted = actionScript.find(id);
+      if (scripted != actionScript.end() && !scripted->second.empty()) {
+        std::optional<ApiError> answer = scripted->second.front();
+        scripted->second.pop_front();
+        if (answer) return *answer;
+        return salesforce::ActionReply{status, ""};
+      }
+    }
     auto it = actionErrors.find(id);
     if (it != actionErrors.end()) return it->second;
     return salesforce::ActionReply{status, ""};
@@ -122,6 +141,7 @@ class ScriptedJobs : public salesforce::BulkJobs {
     return false;
   }
   std::atomic<int64_t> calls_{0};
+  int actionCount_ = 0;  // guarded by mutex
 };
 
 }  // namespace bulkwarden::testing

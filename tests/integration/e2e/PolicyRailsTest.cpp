@@ -184,7 +184,7 @@ TEST_F(PolicyRails, AJobIsAbortedWhenItCrossesItsAgeNotAtTheNextScheduledPass) {
   ASSERT_EQ(daemon->wait(), 0) << daemon->err();
   EXPECT_EQ(org().state(young), "Aborted") << daemon->err();
   EXPECT_EQ(audit("run-start").size(), 2u);
-  EXPECT_NE(daemon->err().find("follow-up pass"), std::string::npos) << daemon->err();
+  EXPECT_NE(daemon->err().find("follow-up for"), std::string::npos) << daemon->err();
 }
 
 TEST_F(PolicyRails, ValidateReportsEveryNewKindOfErrorInOneRun) {

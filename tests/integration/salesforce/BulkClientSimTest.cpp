@@ -322,6 +322,29 @@ TEST_F(BulkClientSim, ARetryAfterLongerThanTheLimitEndsTheAttempt) {
   EXPECT_EQ(c->calls(), 1);
 }
 
+// The engine retries a refused action itself (ActionRunner): the client hands it the reply's
+// Retry-After, cut short when a server sends an absurd one.
+TEST_F(BulkClientSim, ARefusedActionCarriesItsRetryAfterCapped) {
+  start();
+  auto id = add("query", "InProgress", hours(1));
+  sim::SimResponse busy;
+  busy.status = 503;
+  busy.body = R"([{"errorCode":"SERVER_UNAVAILABLE","message":"Server too busy"}])";
+  busy.headers.emplace_back("Retry-After", "7");
+  server_->org().respondNext(1, busy);
+  busy.headers = {{"Retry-After", std::string(5000, '9')}};
+  server_->org().respondNext(1, busy);
+  auto c = fastRetryClient(*server_);
+  auto r = c->abort(ResourceKind::Query, id);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().retryAfter, "7");
+  EXPECT_TRUE(salesforce::refusedUnprocessed(r.error()));
+  auto huge = c->remove(ResourceKind::Query, id);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.error().retryAfter.size(), 64u);
+  EXPECT_EQ(c->calls(), 2);
+}
+
 TEST_F(BulkClientSim, ActionsAreNeverRetriedBlindly) {
   start();
   auto id = add("query", "InProgress", hours(1));

@@ -79,27 +79,24 @@ TEST_F(Composition, PlanCreatesNeitherTheAuditFileNorTheStateStore) {
   EXPECT_FALSE(fs::exists(dir_ / "state"));
 }
 
-TEST_F(Composition, PlanReadsACopyOfTheStateStoreAndRemovesIt) {
+TEST_F(Composition, PlanReadsTheStateStoreReadOnlyAndWritesNothing) {
   int code = 0;
   {
     auto once = build(Mode::Once, false, code);
     ASSERT_NE(once, nullptr) << code;
+    once->state->recordPass("org", "p", model::Timestamp{} + std::chrono::hours(1));
   }
   ASSERT_TRUE(fs::exists(dir_ / "state" / "state.sqlite"));
   auto before = fs::last_write_time(dir_ / "state" / "state.sqlite");
-  size_t copies = 0;
   {
     auto plan = build(Mode::Plan, false, code);
     ASSERT_NE(plan, nullptr);
-    for (const auto& e : fs::directory_iterator(fs::temp_directory_path())) {
-      copies += e.path().filename().string().rfind("bulkwarden-plan-" + std::to_string(::getpid()),
-                                                   0) == 0;
-    }
+    ASSERT_NE(plan->state, nullptr);
+    // What the daemon recorded is what plan sees.
+    EXPECT_EQ(plan->state->lastPass("org", "p"), model::Timestamp{} + std::chrono::hours(1));
   }
-  EXPECT_EQ(copies, 1u);
-  EXPECT_FALSE(
-      fs::exists(fs::temp_directory_path() / ("bulkwarden-plan-" + std::to_string(::getpid()))));
   EXPECT_EQ(fs::last_write_time(dir_ / "state" / "state.sqlite"), before);
+  EXPECT_FALSE(fs::exists(dir_ / "state" / "state.sqlite-journal"));
 }
 
 TEST_F(Composition, DemoHasAStateStoreAndAnAnchoredTrail) {

@@ -169,17 +169,20 @@ TEST(ConfigLoader, ReliabilityKeys) {
                                                                 "audit-reserve: 512KiB\n"
                                                                 "api-usage-limit: 75%\n"
                                                                 "limit-pause: 2h\n"
+                                                                "follow-up-precision: 3s\n"
                                                                 "max-jobs-per-listing: 5000\n"));
   EXPECT_EQ(c.auditRotateBytes, 100u << 20);
   EXPECT_EQ(c.auditReserveBytes, 512u << 10);
   EXPECT_DOUBLE_EQ(c.apiUsageShare, 0.75);
   EXPECT_EQ(c.limitPause, std::chrono::hours(2));
+  EXPECT_EQ(c.followUpPrecision, std::chrono::seconds(3));
   EXPECT_EQ(c.maxJobsPerListing, 5000);
   for (const char* bad :
        {"audit-rotate-size: 10TB\n", "audit-rotate-size: 1KiB\n", "audit-reserve: lots\n",
         "api-usage-limit: 150%\n", "api-usage-limit: 0\n", "limit-pause: soon\n",
-        "max-jobs-per-listing: 0\n", "max-jobs-per-listing: 1000001\n",
-        "max-jobs-per-listing: many\n", "max-jobs-per-listing: [1]\n"}) {
+        "follow-up-precision: 2m\n", "follow-up-precision: [1s]\n", "max-jobs-per-listing: 0\n",
+        "max-jobs-per-listing: 1000001\n", "max-jobs-per-listing: many\n",
+        "max-jobs-per-listing: [1]\n"}) {
     std::string path = dir.write("bad.yaml", std::string(kOrg) + "policies: p.yaml\n" + bad);
     try {
       loadConfig(path);
@@ -408,6 +411,78 @@ TEST(ConfigLoader, ConfigErrors) {
     std::string cfg = dir.write("c.yaml", c.text + "policies: p.yaml\n");
     expectOne(cfg, cfg, c.line, c.col, c.message, c.hint);
   }
+}
+
+TEST(ConfigLoader, APolicyFileGivenAsTheConfigSaysSo) {
+  TempDir dir;
+  std::string file = dir.write("p.yaml", fmt::format(kPolicy, "a"));
+  expectOne(file, file, 1, 1, "missing key 'orgs'", "this looks like a policy file");
+  // A config that only lacks orgs gets no such hint.
+  dir.write("q.yaml", fmt::format(kPolicy, "a"));
+  std::string cfg = dir.write("c.yaml", "policies: q.yaml\n");
+  auto d = errorsOf(cfg);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_THAT(d[0].message, HasSubstr("missing key 'orgs'"));
+  EXPECT_EQ(d[0].hint.find("policy file"), std::string::npos) << d[0].str();
+}
+
+TEST(ConfigLoader, GlobalExemptionsApplyToEveryPolicyAfterItsOwn) {
+  TempDir dir;
+  dir.write("p.yaml", fmt::format(kPolicy, "a") +
+                          "    exempt: [ { object: Contact, reason: own } ]\n" +
+                          "  - name: b\n    resource: query-jobs\n    action: abort\n"
+                          "    filters:\n      - state: InProgress\n");
+  std::string cfg = dir.write(
+      "c.yaml",
+      std::string(kOrg) +
+          "policies: p.yaml\n"
+          "exempt:\n"
+          "  - { job: 750R0000000zlh9IAA, until: 2999-12-31T00:00:00Z, reason: close }\n");
+  Config c = loadConfig(cfg);
+  ASSERT_EQ(c.exempt.size(), 1u);
+  EXPECT_EQ(c.exempt[0].where.str(), cfg + ":10:5");
+  ASSERT_EQ(c.policies.size(), 2u);
+  ASSERT_EQ(c.policies[0].exempt.size(), 2u);
+  EXPECT_EQ(c.policies[0].exempt[0].reason, "own");
+  EXPECT_EQ(c.policies[0].exempt[1].reason, "close");
+  ASSERT_EQ(c.policies[1].exempt.size(), 1u);
+  model::Job job;
+  job.id = "750R0000000zlh9IAA";
+  auto now = *model::parseTimestamp("2026-12-02T00:00:00Z");
+  const auto* ex = c.policies[1].exemptionFor(job, now);
+  ASSERT_NE(ex, nullptr);
+  EXPECT_EQ(ex->reason, "close");
+  EXPECT_TRUE(c.warnings.empty());
+}
+
+TEST(ConfigLoader, AGlobalExemptionIsCheckedLikeAPolicysOne) {
+  TempDir dir;
+  dir.write("p.yaml", fmt::format(kPolicy, "a"));
+  std::string cfg = dir.write("c.yaml", std::string(kOrg) +
+                                            "policies: p.yaml\n"
+                                            "exempt:\n"
+                                            "  - { job: 750R0000000zlh9IAA, until: tomorrow }\n");
+  expectOne(cfg, cfg, 10, 39, "bad time 'tomorrow'");
+}
+
+TEST(ConfigLoader, AnExemptionAlreadyExpiredIsAWarningWithItsPlace) {
+  TempDir dir;
+  std::string policies =
+      dir.write("p.yaml", fmt::format(kPolicy, "a") +
+                              "    exempt:\n"
+                              "      - { job: 750R0000000zlh9IAA, until: 2020-01-01T00:00:00Z }\n"
+                              "      - { job: 750R0000000zlh8IAA, until: 2999-01-01T00:00:00Z }\n");
+  std::string cfg =
+      dir.write("c.yaml", std::string(kOrg) +
+                              "policies: p.yaml\n"
+                              "exempt:\n"
+                              "  - { object: Account, until: 2021-06-01T00:00:00Z, reason: x }\n");
+  Config c = loadConfig(cfg);  // loads: a warning, not an error
+  ASSERT_EQ(c.warnings.size(), 2u);
+  EXPECT_EQ(c.warnings[0].where.str(), cfg + ":10:5");
+  EXPECT_THAT(c.warnings[0].str(), HasSubstr("expired at 2021-06-01T00:00:00"));
+  EXPECT_EQ(c.warnings[1].where.str(), policies + ":8:9");
+  EXPECT_THAT(c.warnings[1].str(), HasSubstr("warning: this exemption expired at 2020-01-01"));
 }
 
 TEST(ConfigLoader, PolicyFileProblems) {

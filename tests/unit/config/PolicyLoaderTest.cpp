@@ -412,3 +412,72 @@ TEST(PolicyLoader, HostileEditsGiveOnlyConfigErrors) {
 
 }  // namespace
 }  // namespace bulkwarden::config
+
+namespace bulkwarden::config {
+namespace {
+
+const char kHead[] = "policies:\n  - name: a\n    resource: query-jobs\n    action: abort\n";
+const char kFilters[] = "    filters:\n      - state: InProgress\n";
+
+TEST(PolicyLoaderHints, ATabInAListItemSaysTabsAreForbidden) {
+  auto d = errorsOf(std::string(kHead) + "    filters:\n      -\tstate: InProgress\n");
+  ASSERT_FALSE(d.empty());
+  EXPECT_EQ(d[0].where.file, "p.yaml");
+  EXPECT_GE(d[0].where.line, 5) << d[0].str();
+  EXPECT_THAT(d[0].message, HasSubstr("YAML syntax error")) << d[0].str();
+  EXPECT_THAT(d[0].hint, HasSubstr("YAML forbids tabs for indentation; use spaces")) << d[0].str();
+  // Indentation by a tab before the dash too.
+  auto d2 = errorsOf(std::string(kHead) + "    filters:\n\t- state: InProgress\n");
+  ASSERT_FALSE(d2.empty());
+  EXPECT_THAT(d2[0].hint, HasSubstr("YAML forbids tabs")) << d2[0].str();
+  // A syntax error with no tab gets no tab hint.
+  auto d3 = errorsOf(std::string(kHead) + "    filters:\n      - state: [InProgress\n");
+  ASSERT_FALSE(d3.empty());
+  EXPECT_EQ(d3[0].hint.find("tabs"), std::string::npos) << d3[0].str();
+}
+
+TEST(PolicyLoaderHints, AMisspeltDayNameGetsADidYouMean) {
+  expectError(
+      std::string(kHead) +
+          "    windows: { allow: [ { days: mon-fry, from: \"08:00\", to: \"18:00\" } ] }\n" +
+          kFilters,
+      5, 33, "bad days 'mon-fry'", "did you mean fri?");
+  expectError(std::string(kHead) + "    schedule: { cron: \"0 2 * * mon-fry\" }\n" + kFilters, 5,
+              23, "bad cron '0 2 * * mon-fry'", "did you mean fri?");
+  // Nothing like a day: the usage, not a guess.
+  auto d =
+      errorsOf(std::string(kHead) +
+               "    windows: { allow: [ { days: weekdays, from: \"08:00\", to: \"18:00\" } ] }\n" +
+               kFilters);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].hint.find("did you mean"), std::string::npos) << d[0].str();
+}
+
+TEST(PolicyLoaderHints, AMisspeltTimeZoneGetsADidYouMean) {
+  expectError(std::string(kHead) +
+                  "    schedule: { cron: \"0 2 * * 1-5\", timezone: Europe/Pariss }\n" + kFilters,
+              5, 48, "bad time zone 'Europe/Pariss'", "did you mean Europe/Paris?");
+  expectError(std::string(kHead) +
+                  "    schedule: { cron: \"0 2 * * *\", timezone: america/new_yrok }\n" + kFilters,
+              5, 46, "bad time zone 'america/new_yrok'", "did you mean America/New_York?");
+}
+
+TEST(PolicyLoaderHints, OnLimitIsHoldOrCap) {
+  auto ps = parsePolicies(std::string(kHead) +
+                              "    limits: { max-actions: 50, max-percent: 25, on-limit: cap }\n" +
+                              kFilters,
+                          "p.yaml", &kOrgs);
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(ps[0].limits.onLimit, policy::Limits::OnLimit::Cap);
+  EXPECT_EQ(ps[0].limits.maxActions, 50);
+  auto held = parsePolicies(std::string(kHead) + "    limits: { max-actions: 50 }\n" + kFilters,
+                            "p.yaml", &kOrgs);
+  EXPECT_EQ(held[0].limits.onLimit, policy::Limits::OnLimit::Hold);
+  expectError(std::string(kHead) + "    limits: { max-actions: 5, on-limit: trim }\n" + kFilters, 5,
+              41, "bad on-limit 'trim'", "hold");
+  expectError(std::string(kHead) + "    limits: { on-limit: cap }\n" + kFilters, 5, 15,
+              "on-limit without a limit", "max-actions");
+}
+
+}  // namespace
+}  // namespace bulkwarden::config

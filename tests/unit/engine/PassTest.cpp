@@ -99,6 +99,11 @@ class PassTest : public ::testing::Test {
     o.nextPass = nextPass_;
     o.rate = rate_;
     o.maxJobsPerListing = maxJobs_;
+    o.retry.wait = [this](std::chrono::milliseconds delay, const std::atomic<bool>& stop) {
+      std::lock_guard lock(waitsMutex_);
+      waits_.push_back(delay);
+      return !stop.load();
+    };
     pass_ = std::make_unique<Pass>(o, org_, *audit_, clock_, stop_);
     return pass_->run();
   }
@@ -126,6 +131,8 @@ class PassTest : public ::testing::Test {
   std::map<std::string, model::Timestamp> nextPass_;
   RateLimiter* rate_ = nullptr;
   int64_t maxJobs_ = kDefaultMaxJobsPerListing;
+  std::mutex waitsMutex_;
+  std::vector<std::chrono::milliseconds> waits_;  // retry backoffs asked for (none really waited)
 };
 
 TEST_F(PassTest, AbortsExactlyTheMatchingJobsWithAnIntentBeforeEachRequest) {
@@ -245,7 +252,8 @@ TEST_F(PassTest, OutcomesAreMappedFromSalesforceAnswers) {
 }
 
 // docs/reliability.md C7: the connection resets after the request went out. A GET settles what
-// happened; the action is never sent again.
+// happened; the action is sent again only when the GET shows it was not applied (job 2, still
+// running: retried up to RetryOptions::maxAttempts, each time read back first).
 TEST_F(PassTest, AnUnknownOutcomeIsSettledByReadingTheJob) {
   salesforce::Page page;
   page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z"),
@@ -262,8 +270,11 @@ TEST_F(PassTest, AnUnknownOutcomeIsSettledByReadingTheJob) {
   // 3: the GET fails too: the outcome stays unknown.
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
   auto s = run({&p});
-  EXPECT_EQ(org_.actions.size(), 3u);  // one request each, none repeated
-  EXPECT_EQ(org_.getCalls, 3);
+  // Jobs 1 and 3: one request each (applied, or no way to know). Job 2: 4 attempts, each read
+  // back after its reset.
+  EXPECT_EQ(org_.actions.size(), 6u);
+  EXPECT_EQ(std::count(org_.actions.begin(), org_.actions.end(), "abort:750R00000000002AAA"), 4);
+  EXPECT_EQ(org_.getCalls, 6);
   std::map<std::string, Poco::JSON::Object::Ptr> byJob;
   for (auto& r : records("result")) byJob[r->getObject("job")->getValue<std::string>("id")] = r;
   EXPECT_EQ(byJob["750R00000000001AAA"]->getValue<std::string>("outcome"), "applied");
@@ -520,6 +531,69 @@ TEST_F(PassTest, OverMaxPercentThePolicyActsOnNothing) {
   org_.actions.clear();
   auto s2 = run({&p});
   EXPECT_EQ(s2.acted, 3);
+}
+
+// Cap mode: 70 matches, max-actions 50, on-limit: cap -> the 50 oldest (by createdDate, whatever
+// the listing order) are acted on, the 20 newest are held as deferred in one `held` record.
+TEST_F(PassTest, OnLimitCapActsOnTheOldestAndDefersTheRest) {
+  salesforce::Page page;
+  std::set<std::string> oldest;
+  for (int k = 0; k < 70; ++k) {
+    int i = (k * 37) % 70;  // listed out of age order
+    std::string id = fmt::format("750R00000000{:02}AAA", i);
+    page.jobs.push_back(
+        job(id, JobState::InProgress,
+            fmt::format("2026-11-29T{:02}:{:02}:00.000Z", 10 + i / 60, i % 60).c_str()));
+    if (i < 50) oldest.insert("abort:" + id);
+  }
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  p.limits.maxActions = 50;
+  p.limits.onLimit = policy::Limits::OnLimit::Cap;
+  auto s = run({&p});
+  EXPECT_EQ(s.acted, 50);
+  EXPECT_EQ(s.held, 20);
+  std::set<std::string> acted(org_.actions.begin(), org_.actions.end());
+  EXPECT_EQ(acted, oldest);
+  ASSERT_EQ(s.limited.size(), 1u);
+  EXPECT_NE(s.limited[0].find("70 matches > max-actions 50"), std::string::npos);
+  auto held = records("held");
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0]->getValue<int>("count"), 20);
+  EXPECT_NE(held[0]->getValue<std::string>("reason").find("deferred by on-limit: cap"),
+            std::string::npos);
+  auto limits = records("limit");
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_EQ(limits[0]->getValue<int>("acting"), 50);
+
+  // hold (the default) is unchanged: over the limit, nothing.
+  p.limits.onLimit = policy::Limits::OnLimit::Hold;
+  org_.actions.clear();
+  auto s2 = run({&p});
+  EXPECT_EQ(s2.acted, 0);
+  EXPECT_EQ(s2.held, 70);
+  EXPECT_TRUE(org_.actions.empty());
+}
+
+TEST_F(PassTest, OnLimitCapConvertsMaxPercentToACountOfTheListedJobs) {
+  salesforce::Page page;
+  for (int i = 0; i < 20; ++i) {
+    page.jobs.push_back(job(fmt::format("750R00000000{:02}AAA", i),
+                            i < 8 ? JobState::InProgress : JobState::JobComplete,
+                            fmt::format("2026-11-29T10:{:02}:00.000Z", 59 - i).c_str()));
+  }
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  p.limits.maxPercent = 25;  // 8 of 20 = 40% > 25%: cap at 5 of the 20 listed
+  p.limits.onLimit = policy::Limits::OnLimit::Cap;
+  auto s = run({&p});
+  EXPECT_EQ(s.acted, 5);
+  EXPECT_EQ(s.held, 3);
+  std::set<std::string> acted(org_.actions.begin(), org_.actions.end());
+  // The oldest of the eight are the last listed (ids 03..07).
+  std::set<std::string> want;
+  for (int i = 3; i < 8; ++i) want.insert(fmt::format("abort:750R00000000{:02}AAA", i));
+  EXPECT_EQ(acted, want);
 }
 
 TEST_F(PassTest, OutsideItsWindowsAPolicyRecordsAndHoldsBack) {

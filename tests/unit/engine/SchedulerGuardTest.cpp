@@ -194,3 +194,42 @@ TEST_F(SchedulerGuard, TheBreakerOpensAfterFailuresAndProbesOnceAfterTheCooldown
 
 }  // namespace
 }  // namespace bulkwarden::engine
+
+namespace bulkwarden::engine {
+namespace {
+
+// Actions refused for permission, or for an expired session, are not the daily limit: the org is
+// not paused, and its next pass runs at once.
+TEST_F(SchedulerGuard, APermissionRefusalOrA401DuringActionsDoesNotPauseTheOrg) {
+  policy_.action = policy::Action::Abort;
+  policy_.mode = policy::Mode::Enforce;
+  policy::Filter running;
+  running.kind = policy::Filter::Kind::State;
+  running.stateMask = 1u << static_cast<int>(model::JobState::InProgress);
+  policy_.filter.kind = policy::Filter::Kind::All;
+  policy_.filter.children = {running};
+  model::Job j;
+  j.id = "750R00000000001AAA";
+  j.state = model::JobState::InProgress;
+  j.createdDate = *model::parseTimestamp("2026-11-29T10:00:00Z");
+  j.systemModstamp = j.createdDate;
+  org_.pages = {salesforce::Page{{j}, {}}};
+  org_.actionErrors[j.id] =
+      ApiError{ApiError::Kind::Permanent, 403, "INSUFFICIENT_ACCESS", "insufficient access", true};
+  auto first = once();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].outcomes[Outcome::NotPermitted], 1);
+  EXPECT_FALSE(first[0].limitExceeded);
+  org_.actionErrors[j.id] = ApiError{ApiError::Kind::Unauthorized, 401, "INVALID_SESSION_ID",
+                                     "Session expired or invalid", true};
+  auto second = once();
+  EXPECT_EQ(org_.lists, 2) << "a permission refusal paused the org";
+  ASSERT_FALSE(second[0].notRun.has_value());
+  EXPECT_TRUE(second[0].unauthorized);
+  EXPECT_FALSE(second[0].limitExceeded);
+  once();
+  EXPECT_EQ(org_.lists, 3) << "a 401 during actions paused the org as if it were a limit";
+}
+
+}  // namespace
+}  // namespace bulkwarden::engine
