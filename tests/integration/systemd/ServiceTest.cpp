@@ -82,7 +82,9 @@ TEST_F(Service, TellsSystemdReadyStatusWatchdogAndStopping) {
   // After each pass: one line with what it did.
   int status = notify.waitFor("STATUS=test-org query-jobs: 3 jobs", static_cast<size_t>(ready) + 1);
   ASSERT_GE(status, 0) << err() << (notify.messages().size() > 1 ? notify.messages()[1].text : "");
-  // Let the watchdog run for a few intervals; every ping must come within half of WATCHDOG_USEC.
+  // Let the watchdog run for a few intervals; every ping must come well within WATCHDOG_USEC
+  // (systemd restarts the service after a gap of WATCHDOG_USEC). Pings are due every quarter of
+  // it; two thirds leaves room for a loaded CI machine without hiding a loop that pings late.
   std::this_thread::sleep_for(seconds(6));
   child_->signal(SIGTERM);
   EXPECT_EQ(child_->wait(seconds(20)), 0) << err();
@@ -94,7 +96,7 @@ TEST_F(Service, TellsSystemdReadyStatusWatchdogAndStopping) {
   ASSERT_GE(pings.size(), 6u) << "expected a ping every WATCHDOG_USEC/4 for 6 s";
   pings.insert(pings.begin(), msgs[static_cast<size_t>(ready)].at);
   for (size_t i = 1; i < pings.size(); ++i) {
-    EXPECT_LT(pings[i] - pings[i - 1], watchdogUsec / 2) << "gap before ping " << i;
+    EXPECT_LT(pings[i] - pings[i - 1], watchdogUsec * 2 / 3) << "gap before ping " << i;
   }
   ASSERT_FALSE(msgs.empty());
   EXPECT_TRUE(msgs.back().has("STOPPING=1")) << msgs.back().text;
