@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "Eventually.h"
 #include "audit/AuditLog.h"
 #include "support/Fixture.h"
 
@@ -114,7 +115,14 @@ TEST_F(Kill, AtRandomMoments) {
     freshOrg(kJobs);
     auto delay = std::chrono::milliseconds(rng() % 300);
     child_ = start({"run", "--once", "--config", config_});
-    std::this_thread::sleep_for(delay);
+    // Even rounds: at a random moment from the start (start-up, listing, or acting). Odd rounds:
+    // a random moment after the first abort reached the org, so that some kills surely land
+    // while actions are in flight.
+    if (round % 2 == 1) {
+      eventually([&] { return org().counters().appliedAborts > 0; }, std::chrono::seconds(20));
+      delay = std::chrono::milliseconds(rng() % 40);
+    }
+    std::this_thread::sleep_for(delay);  // the moment of the kill, not a wait for an event
     child_->signal(SIGKILL);
     int rc = child_->wait();
     if (rc == 128 + SIGKILL && org().counters().appliedAborts > 0 &&
@@ -125,6 +133,10 @@ TEST_F(Kill, AtRandomMoments) {
     if (HasFatalFailure()) return;
   }
   RecordProperty("killed_mid_pass", killedMidWay);
+  // The test proves something only if kills landed between the first and the last action.
+  if (n >= 2) {
+    EXPECT_GT(killedMidWay, 0) << "no kill landed mid-pass in " << n << " rounds";
+  }
 }
 
 }  // namespace

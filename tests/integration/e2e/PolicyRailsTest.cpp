@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "Eventually.h"
 #include "support/Fixture.h"
 
 namespace bulkwarden::testing {
@@ -99,7 +100,15 @@ TEST_F(PolicyRails, InStateForSurvivesARestart) {
   // First sighting: however old the job is, bulkwarden has not seen it in this state for 2s.
   ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
   EXPECT_EQ(org().state(id), "InProgress");
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // Wait until the daemon's state says the job has been InProgress for 2s: `plan` reads that
+  // state (read-only) and exits 2 once it would abort.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return run({"plan", "--detailed-exitcode", "--config", config}) == 2;
+      },
+      std::chrono::seconds(20)))
+      << err();
+  EXPECT_EQ(org().state(id), "InProgress");
   // A new process: the first sighting comes from the state store in state-dir.
   ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
   EXPECT_EQ(org().state(id), "Aborted");
@@ -123,10 +132,14 @@ TEST_F(PolicyRails, ExactlyOneCatchUpPassAfterDowntime) {
 )");
   ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
   ASSERT_EQ(runStarts(), 2);
-  // Down for two ticks of report-stuck and more; report-hourly missed none.
+  // Down for two ticks of report-stuck and more; report-hourly missed none. (The downtime is
+  // what is under test: real time must pass.)
   std::this_thread::sleep_for(std::chrono::milliseconds(4500));
   auto daemon = start({"run", "--config", config});
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(eventually([&] { return runStarts() >= 3; })) << daemon->err();
+  // One catch-up only: nothing more before report-stuck's next tick (2 s after the catch-up).
+  EXPECT_TRUE(holdsFor([&] { return runStarts() == 3; }, std::chrono::milliseconds(1000)))
+      << daemon->err();
   daemon->signal(SIGTERM);
   ASSERT_EQ(daemon->wait(), 0) << daemon->err();
   auto starts = audit("run-start");
@@ -177,9 +190,7 @@ TEST_F(PolicyRails, AJobIsAbortedWhenItCrossesItsAgeNotAtTheNextScheduledPass) {
   auto daemon = start({"run", "--config", config});
   // The first pass sees the job 0.5s old; the next scheduled pass is an hour away. A follow-up
   // pass comes when it crosses 3s.
-  for (int i = 0; i < 100 && org().state(young) != "Aborted"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  eventually([&] { return org().state(young) == "Aborted"; }, std::chrono::seconds(10));
   daemon->signal(SIGTERM);
   ASSERT_EQ(daemon->wait(), 0) << daemon->err();
   EXPECT_EQ(org().state(young), "Aborted") << daemon->err();

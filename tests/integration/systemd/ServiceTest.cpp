@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "Eventually.h"
 #include "audit/AuditLog.h"
 #include "support/Fixture.h"
 #include "systemd/NotifySocket.h"
@@ -85,7 +86,12 @@ TEST_F(Service, TellsSystemdReadyStatusWatchdogAndStopping) {
   // Let the watchdog run for a few intervals; every ping must come well within WATCHDOG_USEC
   // (systemd restarts the service after a gap of WATCHDOG_USEC). Pings are due every quarter of
   // it; two thirds leaves room for a loaded CI machine without hiding a loop that pings late.
-  std::this_thread::sleep_for(seconds(6));
+  auto pingCount = [&] {
+    size_t n = 0;
+    for (const auto& m : notify.messages()) n += m.has("WATCHDOG=1");
+    return n;
+  };
+  ASSERT_TRUE(eventually([&] { return pingCount() >= 8; })) << err();
   child_->signal(SIGTERM);
   EXPECT_EQ(child_->wait(seconds(20)), 0) << err();
   auto msgs = notify.messages();
@@ -93,7 +99,7 @@ TEST_F(Service, TellsSystemdReadyStatusWatchdogAndStopping) {
   for (const auto& m : msgs) {
     if (m.has("WATCHDOG=1")) pings.push_back(m.at);
   }
-  ASSERT_GE(pings.size(), 6u) << "expected a ping every WATCHDOG_USEC/4 for 6 s";
+  ASSERT_GE(pings.size(), 8u);
   pings.insert(pings.begin(), msgs[static_cast<size_t>(ready)].at);
   for (size_t i = 1; i < pings.size(); ++i) {
     EXPECT_LT(pings[i] - pings[i - 1], watchdogUsec * 2 / 3) << "gap before ping " << i;
@@ -130,7 +136,10 @@ TEST_F(Service, SighupLoadsTheNewPoliciesAndABadConfigKeepsTheOld) {
   EXPECT_TRUE(notify.messages()[static_cast<size_t>(reloading)].has("MONOTONIC_USEC="));
   ASSERT_TRUE(eventually([&] { return decisionsOf("watch-new") >= 2; })) << child_->err();
   size_t oldCount = decisionsOf("watch-old");
-  std::this_thread::sleep_for(milliseconds(1500));
+  // Two more passes of the new policy (every second), and none of the old one meanwhile.
+  size_t newCount = decisionsOf("watch-new");
+  ASSERT_TRUE(eventually([&] { return decisionsOf("watch-new") >= newCount + 2; }))
+      << child_->err();
   EXPECT_EQ(decisionsOf("watch-old"), oldCount) << "the old policy still runs";
   auto configs = audit("config");
   ASSERT_EQ(configs.size(), 2u);
@@ -152,7 +161,7 @@ TEST_F(Service, SighupLoadsTheNewPoliciesAndABadConfigKeepsTheOld) {
   std::string e = child_->err();
   EXPECT_NE(e.find("bulkwarden.yaml:12:1: "), std::string::npos) << e;  // colour
   EXPECT_NE(e.find("concurrency"), std::string::npos) << e;
-  size_t newCount = decisionsOf("watch-new");
+  newCount = decisionsOf("watch-new");
   ASSERT_TRUE(eventually([&] { return decisionsOf("watch-new") > newCount; }))
       << "the running configuration stopped after a failed reload";
   EXPECT_EQ(audit("config").size(), 2u);
@@ -255,10 +264,15 @@ TEST_F(Service, AHungPassStopsTheWatchdogPings) {
       seconds(10)))
       << child_->err();
   size_t count = notify.messages().size();
-  std::this_thread::sleep_for(seconds(2));
-  for (size_t i = count; i < notify.messages().size(); ++i) {
-    EXPECT_FALSE(notify.messages()[i].has("WATCHDOG=1")) << "pinged while a pass hangs";
-  }
+  // Through two watchdog intervals (pings are due every quarter of one): not one ping.
+  auto noPing = [&] {
+    auto msgs = notify.messages();
+    for (size_t i = count; i < msgs.size(); ++i) {
+      if (msgs[i].has("WATCHDOG=1")) return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE(testing::holdsFor(noPing, seconds(2))) << "pinged while a pass hangs";
   EXPECT_NE(child_->err().find("org stuck-org: a pass has been running for"), std::string::npos);
   // The child is killed by the fixture (a hung pass would hold SIGTERM for its read timeout).
 }

@@ -1,5 +1,6 @@
 // The write-ahead action runner against a scripted BulkJobs (the engine's own seam) and a real
 // audit file: intent before each request, result after it, refusals retried within the pass.
+#include "ManualClock.h"
 #include "engine/ActionRunner.h"
 
 #include <Poco/JSON/Object.h>
@@ -25,11 +26,6 @@ using model::ResourceKind;
 using salesforce::ApiError;
 using std::chrono::milliseconds;
 using testing::ScriptedJobs;
-
-class FixedClock : public Clock {
- public:
-  model::Timestamp now() const override { return *model::parseTimestamp("2026-11-29T12:00:00Z"); }
-};
 
 model::Job job(std::string id, JobState state = JobState::InProgress) {
   model::Job j;
@@ -149,7 +145,7 @@ class ActionRunnerTest : public ::testing::Test {
   std::string auditPath_;
   std::unique_ptr<audit::AuditLog> audit_;
   ScriptedJobs org_;
-  FixedClock clock_;
+  testing::ManualClock clock_{"2026-11-29T12:00:00Z"};
   std::atomic<bool> stop_{false};
   policy::Policy abort_;
   policy::Policy remove_;

@@ -1,6 +1,7 @@
 // Follow-ups that cost one read (issue 15): the crossing jobs are read with one GET each and no
 // listing, every policy rule is applied to the fresh record, and crossings within the precision
 // are read together.
+#include "ManualClock.h"
 #include "engine/FollowUp.h"
 
 #include <gtest/gtest.h>
@@ -26,12 +27,6 @@ using std::chrono::seconds;
 using testing::ScriptedJobs;
 
 model::Timestamp t(const char* text) { return *model::parseTimestamp(text); }
-
-class FixedClock : public Clock {
- public:
-  model::Timestamp at = t("2026-11-29T12:00:00.000Z");
-  model::Timestamp now() const override { return at; }
-};
 
 model::Job job(std::string id, JobState state, const char* created) {
   model::Job j;
@@ -102,7 +97,7 @@ class FollowUpTest : public ::testing::Test {
   std::string auditPath_;
   std::unique_ptr<audit::AuditLog> audit_;
   ScriptedJobs org_;
-  FixedClock clock_;
+  testing::ManualClock clock_{"2026-11-29T12:00:00Z"};
   std::atomic<bool> stop_{false};
   policy::Policy policy_ = stuckPolicy();
   std::unique_ptr<FollowUpReads> reads_;

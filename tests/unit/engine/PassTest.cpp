@@ -1,4 +1,5 @@
 // The pass against a scripted BulkJobs (the engine's own seam) and a real audit file.
+#include "ManualClock.h"
 #include "engine/Pass.h"
 
 #include <Poco/JSON/Object.h>
@@ -29,12 +30,6 @@ using salesforce::ApiError;
 using testing::ScriptedJobs;
 
 model::Timestamp t(const char* text) { return *model::parseTimestamp(text); }
-
-class FixedClock : public Clock {
- public:
-  model::Timestamp at = t("2026-11-29T12:00:00.000Z");
-  model::Timestamp now() const override { return at; }
-};
 
 model::Job job(std::string id, JobState state, const char* created) {
   model::Job j;
@@ -124,7 +119,7 @@ class PassTest : public ::testing::Test {
   std::string auditPath_;
   std::unique_ptr<audit::AuditLog> audit_;
   ScriptedJobs org_;
-  FixedClock clock_;
+  testing::ManualClock clock_{"2026-11-29T12:00:00Z"};
   std::atomic<bool> stop_{false};
   std::unique_ptr<Pass> pass_;
   state::StateStore* state_ = nullptr;
@@ -620,11 +615,11 @@ TEST_F(PassTest, InStateForCountsFromTheFirstSightingInTheCurrentState) {
   org_.pages = {page};
   auto p = statePolicy("abort-stuck", {JobState::InProgress}, policy::Action::Abort);
   p.filter.children.push_back(inStateFor(std::chrono::minutes(30)));
-  clock_.at = t("2026-11-29T12:00:00Z");
+  clock_.set(t("2026-11-29T12:00:00Z"));
   EXPECT_EQ(run({&p}).acted, 0);  // first seen now, however old the job
-  clock_.at = t("2026-11-29T12:30:00Z");
+  clock_.set(t("2026-11-29T12:30:00Z"));
   EXPECT_EQ(run({&p}).acted, 0);  // exactly 30m: not more than
-  clock_.at = t("2026-11-29T12:31:00Z");
+  clock_.set(t("2026-11-29T12:31:00Z"));
   auto s = run({&p});
   EXPECT_EQ(s.acted, 1);
   EXPECT_NE(pass_->decisions()[0].reason.find("in state InProgress for 31m"), std::string::npos)

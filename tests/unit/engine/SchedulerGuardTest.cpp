@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "ManualClock.h"
 #include "ScriptedJobs.h"
 #include "audit/AuditLog.h"
 #include "engine/Scheduler.h"
@@ -15,15 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using salesforce::ApiError;
-
-class SteppedClock : public Clock {
- public:
-  model::Timestamp now() const override { return now_; }
-  void advance(model::Duration d) { now_ += d; }
-
- private:
-  model::Timestamp now_ = *model::parseTimestamp("2026-11-29T12:00:00Z");
-};
 
 class SchedulerGuard : public ::testing::Test {
  protected:
@@ -55,7 +47,7 @@ class SchedulerGuard : public ::testing::Test {
   fs::path dir_;
   std::unique_ptr<audit::AuditLog> audit_;
   testing::ScriptedJobs org_;  // lists no page: a listing that succeeds or fails at once
-  SteppedClock clock_;
+  testing::ManualClock clock_{"2026-11-29T12:00:00Z"};
   StopSignal stop_;
   policy::Policy policy_;
   SchedulerOptions options_;

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "ManualClock.h"
 #include "ScriptedJobs.h"
 #include "audit/AuditLog.h"
 #include "engine/Scheduler.h"
@@ -164,23 +165,6 @@ TEST(ScheduleUpcoming, ListsTheTimesTheSchedulerFollows) {
 
 // The org loop itself, driven by an injected clock; the loop's own signals (its next-pass
 // reports and its heartbeat) say when it has looked at the clock.
-class FakeClock : public Clock {
- public:
-  explicit FakeClock(model::Timestamp start) : now_(start) {}
-  model::Timestamp now() const override {
-    std::lock_guard lock(mutex_);
-    return now_;
-  }
-  void set(model::Timestamp t) {
-    std::lock_guard lock(mutex_);
-    now_ = t;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  model::Timestamp now_;
-};
-
 class Observer : public ScheduleObserver {
  public:
   void onNextPass(const std::string&, const std::string& policy, model::Timestamp next) override {
@@ -241,7 +225,7 @@ class OrgLoop : public ::testing::Test {
   fs::path dir_;
   std::unique_ptr<audit::AuditLog> audit_;
   testing::ScriptedJobs org_;
-  FakeClock clock_{t("2026-12-01T21:19:00Z")};
+  testing::ManualClock clock_{t("2026-12-01T21:19:00Z")};
   StopSignal stop_;
   state::MemoryStateStore state_;
   Observer observer_;
