@@ -14,6 +14,7 @@
 
 #include "app/AuditQuery.h"
 #include "app/Commands.h"
+#include "app/ConnectCheck.h"
 #include "app/ExitCodes.h"
 #include "app/ScheduleCommand.h"
 #include "log/Log.h"
@@ -27,7 +28,8 @@ constexpr const char* kUsage =
 
 Usage:
   bulkwarden [run] [--config FILE] [--once] [--dry-run]   the daemon; --once: one pass, then exit
-  bulkwarden validate [--config FILE]                     check config and policies (like nginx -t)
+  bulkwarden validate [--config FILE] [--connect]         check config and policies (like nginx -t);
+                                                          --connect: also log in to every org
   bulkwarden plan [--config FILE] [--format table|json] [--policy NAME] [--org NAME]
                   [--detailed-exitcode]   read-only: what each policy would do now
                   (--detailed-exitcode: 0 nothing to do, 2 aborts or deletes would be sent)
@@ -162,6 +164,7 @@ int dispatch(std::vector<std::string> args) {
   RunOptions run;
   std::string format = "table";
   PlanOptions plan;
+  bool connect = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](const char* name) -> std::optional<std::string> {
@@ -177,6 +180,8 @@ int dispatch(std::vector<std::string> args) {
       run.configPath = a.substr(9);
     } else if (a == "--once" && command == "run") {
       run.once = true;
+    } else if (a == "--connect" && command == "validate") {
+      connect = true;  // app/ConnectCheck.h
     } else if (a == "--dry-run" && command == "run") {
       run.dryRun = true;
     } else if (a == "--format" && command == "plan") {
@@ -205,7 +210,10 @@ int dispatch(std::vector<std::string> args) {
     }
   }
   if (command == "run") return runCommand(run);
-  if (command == "validate") return validateCommand(run.configPath);
+  if (command == "validate") {
+    const int rc = validateCommand(run.configPath);
+    return rc == kExitOk && connect ? connectCheck(run.configPath) : rc;
+  }
   if (command == "plan") {
     plan.configPath = run.configPath;
     plan.format = format;
