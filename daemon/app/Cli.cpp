@@ -25,6 +25,7 @@
 
 #include "app/AuditQuery.h"
 #include "app/Commands.h"
+#include "app/ConnectCheck.h"
 #include "app/ExitCodes.h"
 #include "app/ScheduleCommand.h"
 #include "app/Service.h"
@@ -40,7 +41,8 @@ constexpr const char* kUsage =
 
 Usage:
   bulkwarden [run] [--config FILE] [--once] [--dry-run]   the daemon; --once: one pass, then exit
-  bulkwarden validate [--config FILE]                     check config and policies (like nginx -t)
+  bulkwarden validate [--config FILE] [--connect]         check config and policies (like nginx -t);
+                                                          --connect: also log in to every org
   bulkwarden plan [--config FILE] [--format table|json] [--policy NAME] [--org NAME]
                   [--detailed-exitcode]   read-only: what each policy would do now
                   (--detailed-exitcode: 0 nothing to do, 2 aborts or deletes would be sent)
@@ -152,10 +154,14 @@ foreground; --daemon is refused). SIGHUP reloads the configuration, SIGUSR1 reop
 )";
 
 constexpr const char* kValidateUsage =
-    R"(Usage: bulkwarden validate [--config FILE]
+    R"(Usage: bulkwarden validate [--config FILE] [--connect]
 
 Checks the configuration, the policies and every secret as `run` would read them (like nginx -t);
-prints the policies. Exit codes: 0 valid, 78 configuration error (with file:line:col).
+prints the policies.
+  --connect  also log in to every org, read one page of its jobs, and warn when the user lacks
+             "Manage Data Integrations" (it can then act only on the jobs it created)
+Exit codes: 0 valid, 69 an org cannot be reached (--connect), 78 configuration error (with
+file:line:col).
 )";
 
 constexpr const char* kPlanUsage =
@@ -186,6 +192,9 @@ Poco::Util::OptionSet optionsFor(const std::string& command) {
   if (command == "run") {
     set.addOption(Option("once", "", "one pass, then exit").repeatable(true));
     set.addOption(Option("dry-run", "", "force dry-run").repeatable(true));
+  }
+  if (command == "validate") {
+    set.addOption(Option("connect", "", "also log in to every org").repeatable(true));
   }
   if (command == "plan") {
     set.addOption(Option("format", "", "table or json").argument("FMT").repeatable(true));
@@ -386,7 +395,10 @@ class ServerApp : public Poco::Util::ServerApplication {
       return kExitOk;
     }
     RunOptions run = runOptions(parsed_);
-    if (command == "validate") return validateCommand(run.configPath);
+    if (command == "validate") {
+      int rc = validateCommand(run.configPath);
+      return rc == kExitOk && parsed_.options.count("connect") ? connectCheck(run.configPath) : rc;
+    }
     if (command == "plan") {
       std::string format = parsed_.options.count("format") ? parsed_.options["format"] : "table";
       if (format != "table" && format != "json") return usageError("--format is table or json");

@@ -932,6 +932,7 @@ Config loadConfig(const std::string& path) {
   // reason, the more specific one.
   for (auto& p : cfg.policies) {
     warnExpired(p.exempt, now, cfg.warnings);
+    warnDeleteQueued(p, cfg.warnings);
     p.exempt.insert(p.exempt.end(), cfg.exempt.begin(), cfg.exempt.end());
   }
   cfg.warnings = sortedByPlace(std::move(cfg.warnings));

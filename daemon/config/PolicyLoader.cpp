@@ -20,9 +20,9 @@ using model::JobState;
 using policy::Filter;
 using policy::Op;
 
-const std::vector<std::string_view> kPolicyKeys = {"name",    "description", "resource", "orgs",
-                                                   "mode",    "schedule",    "filters",  "action",
-                                                   "windows", "limits",      "exempt",   "notify"};
+const std::vector<std::string_view> kPolicyKeys = {
+    "name",   "description", "resource", "orgs",   "mode",   "schedule", "filters",
+    "action", "windows",     "limits",   "exempt", "notify", "job-types"};
 const std::vector<std::string_view> kScheduleKeys = {"every", "cron", "timezone",
                                                      "starting-deadline"};
 const std::vector<std::string_view> kWindowsKeys = {"allow", "deny", "timezone"};
@@ -774,6 +774,43 @@ void checkCanMatch(const policy::Policy& p, DiagnosticSink& sink) {
   }
 }
 
+// `job-types: [V2Query, Classic]` (query-jobs) or `[V2Ingest, Classic]` (ingest-jobs): a name or
+// a list. Needs the resource (nullopt: it had an error, reported already).
+void loadJobTypes(const YAML::Node& v, DiagnosticSink& sink,
+                  std::optional<model::ResourceKind> resource, policy::Policy& p) {
+  p.jobTypesWhere = sink.at(v);
+  std::vector<YAML::Node> items;
+  if (v.IsScalar()) {
+    items.push_back(v);
+  } else if (v.IsSequence() && v.size() > 0) {
+    for (const YAML::Node& item : v) items.push_back(item);
+  } else {
+    sink.error(v, fmt::format("expected a list of job types, got {}", kindName(v)),
+               "e.g. [V2Query, Classic]; omit job-types for the 2.0 jobs only");
+    return;
+  }
+  if (!resource) return;
+  const std::string_view v2 = *resource == model::ResourceKind::Query ? "V2Query" : "V2Ingest";
+  p.v2Jobs = false;
+  p.classicJobs = false;
+  for (const YAML::Node& item : items) {
+    auto name = scalarText(item, sink, "a job type");
+    if (!name) continue;
+    if (*name == v2) {
+      p.v2Jobs = true;
+    } else if (*name == "Classic") {
+      p.classicJobs = true;
+    } else {
+      std::string hint = fmt::format("{} takes {} and Classic (Bulk API 1.0 jobs)",
+                                     model::resourceName(*resource), v2);
+      if (auto c = closest(*name, {v2, "Classic"})) hint = fmt::format("did you mean '{}'?", *c);
+      sink.error(item,
+                 fmt::format("unknown job type '{}' for {}", *name, model::resourceName(*resource)),
+                 hint);
+    }
+  }
+}
+
 void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
                 const std::vector<std::string>* knownOrgs, PolicySet& set) {
   size_t before = sink.count();
@@ -898,6 +935,14 @@ void loadPolicy(const YAML::Node& node, DiagnosticSink& sink,
       }
     }
   }
+  if (const auto* e = m.find("job-types")) loadJobTypes(e->value, sink, resource, p);
+  if (p.classicJobs && p.action == policy::Action::Delete) {
+    sink.error(p.jobTypesWhere,
+               "a delete policy cannot govern Classic jobs: Bulk API 1.0 jobs cannot be deleted "
+               "through the API",
+               "abort Classic jobs with their own policy, and leave Classic out of this one's "
+               "job-types (Salesforce removes finished jobs after seven days)");
+  }
   if (sink.count() == before) checkCanMatch(p, sink);
   if (sink.count() != before) return;
   if (set.policies.size() >= kMaxPolicies) {
@@ -955,6 +1000,30 @@ void loadExempt(const YAML::Node& node, DiagnosticSink& sink, std::vector<policy
     }
     out.push_back(std::move(ex));
   }
+}
+
+void warnDeleteQueued(const policy::Policy& p, std::vector<Diagnostic>& warnings) {
+  if (p.action != policy::Action::Delete || p.resource != model::ResourceKind::Ingest ||
+      !p.v2Jobs) {
+    return;
+  }
+  // As checkCanMatch: the states the top-level state filters leave possible.
+  uint32_t possible = ~0u;
+  const Filter* lastState = nullptr;
+  for (const Filter& f : p.filter.children) {
+    if (f.kind == Filter::Kind::State) {
+      possible &= f.stateMask;
+      lastState = &f;
+    }
+  }
+  if ((possible & bit(JobState::UploadComplete)) == 0) return;
+  warnings.push_back(Diagnostic{
+      lastState ? lastState->where : p.where,
+      fmt::format("warning: delete policy '{}' can match ingest jobs in UploadComplete: Salesforce "
+                  "deletes those too, which cancels a load that was queued and not yet run",
+                  p.name),
+      "if that is not meant, add `state: [JobComplete, Failed, Aborted]` (abort stuck jobs with "
+      "an abort policy)"});
 }
 
 void warnExpired(const std::vector<policy::Exemption>& exempt, model::Timestamp now,

@@ -34,6 +34,10 @@ void loadExempt(const YAML::Node& node, DiagnosticSink& sink, std::vector<policy
 void warnExpired(const std::vector<policy::Exemption>& exempt, model::Timestamp now,
                  std::vector<Diagnostic>& warnings);
 
+// A warning when `p` deletes ingest jobs and its state filters allow UploadComplete: Salesforce
+// deletes a queued job (cancelling its load), unlike a query job (docs/salesforce.md 14.8).
+void warnDeleteQueued(const policy::Policy& p, std::vector<Diagnostic>& warnings);
+
 // One policy file's text -> its policies, or ConfigError with every problem. `file` names the
 // source in diagnostics.
 std::vector<policy::Policy> parsePolicies(const std::string& yaml, const std::string& file,

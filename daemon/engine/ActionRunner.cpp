@@ -71,6 +71,8 @@ audit::Fields jobFields(const model::Job& job) {
       .add("createdById", job.createdById)
       .add("createdDate", model::formatSalesforce(job.createdDate))
       .add("systemModstamp", model::formatSalesforce(job.systemModstamp));
+  // Only for 1.0 jobs, so that 2.0 records keep their shape; recovery reads it back.
+  if (job.isClassic()) f.add("jobType", job.jobType);
   return f;
 }
 
@@ -276,7 +278,19 @@ void ActionRunner::attempt(Decision& d) {
   d.http = 0;
   d.observed.clear();
   ++d.attempts;
-  auto reply = isAbort ? jobs_.abort(d.job.kind, d.job.id) : jobs_.remove(d.job.kind, d.job.id);
+  salesforce::Result<salesforce::ActionReply> reply = ApiError{};
+  if (!d.job.isClassic()) {
+    reply = isAbort ? jobs_.abort(d.job.kind, d.job.id) : jobs_.remove(d.job.kind, d.job.id);
+  } else if (isAbort) {
+    reply = jobs_.abortClassic(d.job.id);  // POST /services/async/{ver}/job/{id}
+  } else {
+    // The loader refuses a delete policy over Classic jobs; nothing is sent if one gets here.
+    reply = ApiError{ApiError::Kind::Permanent,
+                     0,
+                     {},
+                     "a Bulk API 1.0 (Classic) job cannot be deleted through the API",
+                     false};
+  }
   model::failpoint("after_response");
   if (reply.ok()) {
     d.outcome = Outcome::Applied;
@@ -347,7 +361,7 @@ void ActionRunner::attempt(Decision& d) {
 // is said so). After an answer that proved nothing: whether the action took effect.
 void ActionRunner::settle(Decision& d, bool afterInvalidState) {
   const bool isAbort = d.policy->action == policy::Action::Abort;
-  auto seen = jobs_.get(d.job.kind, d.job.id);
+  auto seen = d.job.isClassic() ? jobs_.getClassic(d.job.id) : jobs_.get(d.job.kind, d.job.id);
   if (seen.ok()) {
     model::JobState state = seen.value().state;
     d.observed = std::string(model::toString(state));

@@ -35,6 +35,12 @@ class FollowUpReads : public salesforce::BulkJobs {
                                                      const std::string& id) override {
     return inner_.remove(kind, id);
   }
+  salesforce::Result<model::Job> getClassic(const std::string& id) override {
+    return inner_.getClassic(id);
+  }
+  salesforce::Result<salesforce::ActionReply> abortClassic(const std::string& id) override {
+    return inner_.abortClassic(id);
+  }
   int64_t calls() const override { return inner_.calls(); }
   salesforce::ApiUsage usage() const override { return inner_.usage(); }
   salesforce::Result<salesforce::ApiUsage> probeUsage() override { return inner_.probeUsage(); }

@@ -224,7 +224,9 @@ void Pass::collect(salesforce::Page&& page) {
     auto horizon = options_.nextPass.find(p->name);
     if (horizon == options_.nextPass.end() || !policy::hasAgeFilter(p->filter)) continue;
     for (size_t j = 0; j < page.jobs.size(); ++j) {
-      if (page.jobs[j].kind != p->resource) continue;
+      // Not Classic jobs: a follow-up reads through the 2.0 job resource, which does not serve
+      // them; the scheduled pass decides them.
+      if (!p->governs(page.jobs[j]) || page.jobs[j].isClassic()) continue;
       if (policy::matches(p->filter, page.jobs[j], now, since[j])) continue;
       auto t = policy::nextMatch(p->filter, page.jobs[j], now, since[j], horizon->second);
       if (!t) continue;
@@ -394,8 +396,19 @@ PassSummary Pass::run() {
 
   listingStarted_ = clock_.now();
   try {
-    auto listed = jobs_.list(options_.resource,
-                             [this](salesforce::Page&& page) { collect(std::move(page)); });
+    // The 2.0 listing (jobType=V2Query|V2Ingest), and a second one of the Bulk API 1.0 jobs
+    // (jobType=Classic) when a policy's job-types name Classic; both feed the same collect(), so
+    // a job is still acted on at most once. A follow-up reads 2.0 jobs only (see collect()).
+    bool wantV2 = options_.policies.empty();
+    bool wantClassic = false;
+    for (const auto* p : options_.policies) {
+      wantV2 = wantV2 || p->v2Jobs;
+      wantClassic = wantClassic || (p->classicJobs && !options_.followUp);
+    }
+    auto sink = [this](salesforce::Page&& page) { collect(std::move(page)); };
+    salesforce::Result<salesforce::ListStats> listed = salesforce::ListStats{};
+    if (wantV2 || options_.followUp) listed = jobs_.list(options_.resource, sink);
+    if (listed.ok() && wantClassic) listed = jobs_.listClassic(options_.resource, sink);
     summary_.listingComplete = listed.ok();
     if (!listed.ok()) summary_.listingError = listed.error();
   } catch (const ListingRefused& refused) {

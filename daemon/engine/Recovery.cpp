@@ -46,6 +46,7 @@ std::vector<OpenIntent> findOpenIntents(const std::vector<std::string>& trailFil
         i.kind = job->optValue<std::string>("kind", "query") == "ingest"
                      ? model::ResourceKind::Ingest
                      : model::ResourceKind::Query;
+        i.classic = job->optValue<std::string>("jobType", "") == "Classic";
         std::ostringstream js;
         Poco::JSON::Stringifier::condense(job, js);
         i.jobJson = js.str();
@@ -73,7 +74,7 @@ ReconcileSummary reconcile(const std::vector<OpenIntent>& intents,
       ++summary.unresolved;
       continue;
     }
-    auto got = org->second->get(i.kind, i.jobId);
+    auto got = i.classic ? org->second->getClassic(i.jobId) : org->second->get(i.kind, i.jobId);
     std::string outcome;
     std::string observed;
     if (got.ok()) {

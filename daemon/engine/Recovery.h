@@ -24,7 +24,8 @@ struct OpenIntent {
   std::string mode;
   std::string jobId;
   model::ResourceKind kind = model::ResourceKind::Query;
-  std::string jobJson;  // the intent's `job` object, copied into the result as it was
+  bool classic = false;  // a Bulk API 1.0 job (`jobType: Classic`): read through the 1.0 resource
+  std::string jobJson;   // the intent's `job` object, copied into the result as it was
 };
 
 // Intents without a result, oldest first, across the trail's files (rotated first).

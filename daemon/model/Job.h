@@ -88,6 +88,9 @@ struct Job {
   std::string text(JobField field) const;
   // A text field without copying; empty for the two time fields (use createdDate/systemModstamp).
   std::string_view view(JobField field) const;
+  // A Bulk API 1.0 job (jobType "Classic"): listed by the 2.0 endpoints, but read and aborted
+  // only through the 1.0 resource /services/async/{ver}/job/{id}, and never deleted.
+  bool isClassic() const { return jobType == "Classic"; }
   // createdDate or systemModstamp; `field` must be a time field.
   Timestamp time(JobField field) const {
     return field == JobField::SystemModstamp ? systemModstamp : createdDate;

@@ -395,8 +395,9 @@ std::vector<Decision> evaluate(std::span<const model::Job> jobs,
   for (size_t j = 0; j < jobs.size(); ++j) {
     for (const Policy* p : policies) {
       // The caller passes policies of the listed resource; checking again costs nothing and
-      // keeps a query policy from ever acting on an ingest job.
-      if (p == nullptr || p->resource != jobs[j].kind) continue;
+      // keeps a query policy from ever acting on an ingest job. A listing may also hold Bulk
+      // API 1.0 jobs, which only a policy whose job-types name Classic governs.
+      if (p == nullptr || !p->governs(jobs[j])) continue;
       model::Timestamp s = j < since.size() ? since[j] : now;
       Truth t = truth(p->filter, jobs[j], now, s);
       if (t == Truth::True) {

@@ -162,6 +162,16 @@ struct Policy {
   std::vector<std::string> notify;
   std::vector<SourceLocation> notifyWhere;  // where each name of `notify` was written
   SourceLocation where;                     // the `- name:` entry
+  // `job-types: [V2Query, Classic]` (query-jobs) or `[V2Ingest, Classic]` (ingest-jobs): which
+  // jobs of the resource the policy governs. Default: the 2.0 type only.
+  bool v2Jobs = true;
+  bool classicJobs = false;
+  SourceLocation jobTypesWhere;  // where `job-types` was written (line 0: not written)
+
+  // The policy's resource and one of its job types.
+  bool governs(const model::Job& job) const {
+    return job.kind == resource && (job.isClassic() ? classicJobs : v2Jobs);
+  }
 
   // The exemption that holds `job` back at `now`, if any.
   const Exemption* exemptionFor(const model::Job& job, model::Timestamp now) const;

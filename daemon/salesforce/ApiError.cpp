@@ -1,10 +1,17 @@
 #include "salesforce/ApiError.h"
 
+#include "salesforce/BulkJobs.h"
+
 #include <fmt/format.h>
 
 #include <cctype>
 
 namespace bulkwarden::salesforce {
+
+ApiError classicUnsupported() {
+  return ApiError{
+      ApiError::Kind::Permanent, 0, {}, "this client does not speak Bulk API 1.0", false};
+}
 
 ApiError malformedReply(std::string message) {
   return ApiError{ApiError::Kind::Malformed, 0, {}, std::move(message), true};

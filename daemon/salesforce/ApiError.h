@@ -11,13 +11,13 @@ namespace bulkwarden::salesforce {
 struct ApiError {
   enum class Kind {
     Unauthorized,  // 401 INVALID_SESSION_ID, or a token that could not be obtained
-    // 403 REQUEST_LIMIT_EXCEEDED for the daily allowance ("TotalRequests Limit exceeded.") (and
-    // 429): stop calling this org until a probe shows usage under the limit. The concurrent
-    // long-running request limit is Transient instead: see isConcurrentLimit.
+    // 403 REQUEST_LIMIT_EXCEEDED for the daily allowance ("TotalRequests Limit exceeded."): stop
+    // calling this org until a probe shows usage under the limit. The concurrent long-running
+    // request limit is Transient instead (see isConcurrentLimit), and so is 429 (throttled).
     LimitExceeded,
     InvalidState,  // 400 INVALIDJOBSTATE, or 400 API_ERROR "job is not terminated" on delete
     NotFound,      // 404 NOT_FOUND (or 400 NOT_FOUND: docs/salesforce.md 12.4)
-    Transient,     // 5xx, 406, 420, connection refused/reset, timeouts: worth retrying later
+    Transient,     // 5xx, 406, 420, 429, connection refused/reset, timeouts: worth retrying later
     Permanent,     // any other 4xx: retrying will not help
     Malformed,     // a response that does not have the documented shape
   };

@@ -364,6 +364,10 @@ Result<ApiUsage> BulkClient::probeUsage() {
   return malformedReply("GET limits: no Sforce-Limit-Info and no usable DailyApiRequests");
 }
 
+std::string BulkClient::classicPath(const std::string& id) const {
+  return fmt::format("/services/async/{}/job/{}", options_.apiVersion, id);
+}
+
 std::string BulkClient::basePath(model::ResourceKind kind) const {
   return fmt::format("/services/data/v{}/jobs/{}", options_.apiVersion, model::resourcePath(kind));
 }
@@ -375,16 +379,20 @@ ApiUsage BulkClient::usage() const {
 
 HttpRequest BulkClient::makeRequest(const std::string& method, const std::string& target,
                                     const std::string& body, bool idempotent,
-                                    const std::string& token) const {
+                                    const std::string& token, Api api) const {
   HttpRequest r;
   r.method = method;
   r.target = target;
-  r.headers = {{"Authorization", "Bearer " + token},
+  r.headers = {{api == Api::V2 ? "Authorization" : "X-SFDC-Session",
+                api == Api::V2 ? "Bearer " + token : token},
                {"Accept", "application/json"},
                {"Sforce-Call-Options", "client=" + options_.clientName},
                {"User-Agent", "bulkwarden/" BULKWARDEN_VERSION}};
   r.body = body;
-  if (!body.empty()) r.contentType = "application/json";
+  // 1.0 answers in the request's format; JSON is named with its charset, as documented.
+  if (!body.empty()) {
+    r.contentType = api == Api::V2 ? "application/json" : "application/json; charset=UTF-8";
+  }
   r.idempotent = idempotent;
   return r;
 }
@@ -427,7 +435,7 @@ bool transientFailure(const Result<HttpResponse>& r) {
            e.code.rfind("AUTH_", 0) != 0;
   }
   int s = r.value().status;
-  return s >= 500 || s == 406 || s == 420;
+  return s >= 500 || s == 406 || s == 420 || s == 429;
 }
 
 // Refused for the concurrent long-running request limit: not processed, clears in seconds.
@@ -439,9 +447,9 @@ bool concurrentLimited(const Result<HttpResponse>& r) {
 }  // namespace
 
 Result<HttpResponse> BulkClient::call(const std::string& method, const std::string& target,
-                                      const std::string& body, bool idempotent) {
+                                      const std::string& body, bool idempotent, Api api) {
   for (int attempt = 0;; ++attempt) {
-    auto r = callOnce(method, target, body, idempotent);
+    auto r = callOnce(method, target, body, idempotent, api);
     const bool concurrent = idempotent && concurrentLimited(r);
     const BackoffPolicy& policy = concurrent ? options_.concurrentLimitBackoff : options_.backoff;
     if (!idempotent || attempt + 1 >= policy.maxAttempts || !(concurrent || transientFailure(r))) {
@@ -468,7 +476,7 @@ Result<HttpResponse> BulkClient::call(const std::string& method, const std::stri
 }
 
 Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::string& target,
-                                          const std::string& body, bool idempotent) {
+                                          const std::string& body, bool idempotent, Api api) {
   auto token = tokens_->token();
   if (!token) return token.error();
   auto transport = this->transport();
@@ -476,10 +484,17 @@ Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::
   if (options_.checkApiVersion) {
     if (auto e = versionChecked(*transport.value())) return *e;
   }
-  auto r =
-      sendLogged(*transport.value(), makeRequest(method, target, body, idempotent, token.value()));
-  if (!r || r.value().status != 401) return r;
-  ApiError rejected = classify(401, r.value().body);
+  auto r = sendLogged(*transport.value(),
+                      makeRequest(method, target, body, idempotent, token.value(), api));
+  if (!r) return r;
+  const int status = r.value().status;
+  // 1.0 says an expired session with 400 InvalidSessionId (docs/salesforce.md 14.6).
+  const bool expired =
+      status == 401 || (api == Api::Classic && status == 400 &&
+                        classifyClassic(400, r.value().body).kind == ApiError::Kind::Unauthorized);
+  if (!expired) return r;
+  ApiError rejected =
+      api == Api::V2 ? classify(401, r.value().body) : classifyClassic(status, r.value().body);
   if (!isSessionExpired(rejected)) {
     log::warning("salesforce {} {}: HTTP 401 without INVALID_SESSION_ID ({}); renewing the token",
                  method, target, rejected.describe());
@@ -500,13 +515,23 @@ Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::
   // The new token may name another instance_url: the request goes there.
   auto again = this->transport();
   if (!again) return again.error();
-  return sendLogged(*again.value(), makeRequest(method, target, body, idempotent, renewed.value()));
+  return sendLogged(*again.value(),
+                    makeRequest(method, target, body, idempotent, renewed.value(), api));
 }
 
 Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onPage) {
+  return listWith(kind, kind == model::ResourceKind::Query ? "V2Query" : "V2Ingest", Listing::V2,
+                  onPage);
+}
+
+Result<ListStats> BulkClient::listClassic(model::ResourceKind kind, const PageSink& onPage) {
+  return listWith(kind, "Classic", Listing::Classic, onPage);
+}
+
+Result<ListStats> BulkClient::listWith(model::ResourceKind kind, std::string_view jobType,
+                                       Listing listing, const PageSink& onPage) {
   const std::string base = basePath(kind);
-  std::string target = fmt::format("{}?jobType={}", base,
-                                   kind == model::ResourceKind::Query ? "V2Query" : "V2Ingest");
+  std::string target = fmt::format("{}?jobType={}", base, jobType);
   std::set<std::string> seen;
   ListStats stats;
   // What parsing a page and handing it on left to decide the next step.
@@ -516,8 +541,8 @@ Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onP
     int64_t jobs = 0;
     int64_t skipped = 0;
   };
-  auto digest = [&kind, &onPage](std::string body, int number) -> Result<PageEnd> {
-    auto parsed = parseJobList(body, kind);
+  auto digest = [&kind, &onPage, listing](std::string body, int number) -> Result<PageEnd> {
+    auto parsed = parseJobList(body, kind, listing);
     if (!parsed) {
       ApiError e = parsed.error();
       e.http = 200;
@@ -639,6 +664,55 @@ Result<ActionReply> BulkClient::remove(model::ResourceKind kind, const std::stri
     return e;
   }
   return ActionReply{status, ""};
+}
+
+Result<HttpResponse> BulkClient::read(const std::string& target) {
+  if (target.empty() || target.front() != '/' || target.size() > kMaxTargetLength) {
+    return refused("not a path on the instance: " + quoted(target));
+  }
+  return call("GET", target, "", true);
+}
+
+Result<model::Job> BulkClient::getClassic(const std::string& id) {
+  if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
+  auto r = call("GET", classicPath(id), "", true, Api::Classic);
+  if (!r) return r.error();
+  if (r.value().status != 200) return classifyClassic(r.value().status, r.value().body);
+  auto job = parseClassicJob(r.value().body);
+  if (!job) {
+    ApiError e = job.error();
+    e.http = 200;
+    return e;
+  }
+  if (job.value().id != id) {
+    ApiError e = malformedReply(fmt::format("asked for job {} but got {}", id, job.value().id));
+    e.http = 200;
+    return e;
+  }
+  return job;
+}
+
+Result<ActionReply> BulkClient::abortClassic(const std::string& id) {
+  if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
+  auto r = call("POST", classicPath(id), R"({"state":"Aborted"})", false, Api::Classic);
+  if (!r) return r.error();
+  const int status = r.value().status;
+  if (status < 200 || status > 299) {
+    ApiError e = classifyClassic(status, r.value().body);
+    e.retryAfter = r.value().retryAfter.substr(0, 64);
+    return e;
+  }
+  // Accepted; the reply is the JobInfo. One that cannot be read, or names another job, proves
+  // nothing: Malformed, so that the engine reads the job instead of guessing.
+  auto job = parseClassicJob(r.value().body);
+  if (!job || job.value().id != id) {
+    ApiError e =
+        job ? malformedReply(fmt::format("abort of {} answered for {}", id, job.value().id))
+            : job.error();
+    e.http = status;
+    return e;
+  }
+  return ActionReply{status, std::string(model::toString(job.value().state))};
 }
 
 }  // namespace bulkwarden::salesforce

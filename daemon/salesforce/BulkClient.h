@@ -16,6 +16,7 @@
 #include "salesforce/Backoff.h"
 #include "salesforce/BulkJobs.h"
 #include "salesforce/HttpTransport.h"
+#include "salesforce/JobMapping.h"
 #include "salesforce/TokenProvider.h"
 
 namespace bulkwarden::salesforce {
@@ -85,11 +86,23 @@ class BulkClient final : public BulkJobs {
   Result<ActionReply> abort(model::ResourceKind kind, const std::string& id) override;
   Result<ActionReply> remove(model::ResourceKind kind, const std::string& id) override;
 
+  // Bulk API 1.0 jobs: the listing with jobType=Classic; GET and POST {"state":"Aborted"} on
+  // /services/async/{ver}/job/{id} with the session in X-SFDC-Session, in JSON. A 1.0
+  // InvalidSessionId (HTTP 400) renews the token once, as a 401 does.
+  Result<ListStats> listClassic(model::ResourceKind kind, const PageSink& onPage) override;
+  Result<model::Job> getClassic(const std::string& id) override;
+  Result<ActionReply> abortClassic(const std::string& id) override;
+
   int64_t calls() const override;
   ApiUsage usage() const override;
   // GET /services/data/vNN.N/limits: the usage from its Sforce-Limit-Info, or from its
   // DailyApiRequests when the header is missing.
   Result<ApiUsage> probeUsage() override;
+
+  // GET of `target` (a path on the instance, with its query) with the session, as list pages are
+  // read: the token renewed once on 401, transient failures tried again. For the few reads that
+  // are not about jobs (salesforce/Permissions.h); the reply as it came, whatever its status.
+  Result<HttpResponse> read(const std::string& target);
 
   // The base URL later calls go to: the instance_url of the newest token, else the configured
   // one; empty before the first call when neither is known.
@@ -97,14 +110,21 @@ class BulkClient final : public BulkJobs {
 
   // The path every request of `kind` starts with: /services/data/v62.0/jobs/query.
   std::string basePath(model::ResourceKind kind) const;
+  // The 1.0 job resource: /services/async/62.0/job/{id}.
+  std::string classicPath(const std::string& id) const;
 
  private:
+  // Which API a request speaks: 2.0 (Authorization: Bearer, 401 when the session expired) or
+  // 1.0 (X-SFDC-Session, 400 InvalidSessionId when it expired).
+  enum class Api { V2, Classic };
+  Result<ListStats> listWith(model::ResourceKind kind, std::string_view jobType, Listing listing,
+                             const PageSink& onPage);
   // Sends one request with the current token; on 401 INVALID_SESSION_ID renews the token once
   // and sends it once more.
   Result<HttpResponse> call(const std::string& method, const std::string& target,
-                            const std::string& body, bool idempotent);
+                            const std::string& body, bool idempotent, Api api = Api::V2);
   Result<HttpResponse> callOnce(const std::string& method, const std::string& target,
-                                const std::string& body, bool idempotent);
+                                const std::string& body, bool idempotent, Api api);
   Result<HttpResponse> sendLogged(HttpTransport& transport, const HttpRequest& request);
   // The transport to the instance: created on first use when the instance URL comes from the
   // token response, and replaced when a new token names another instance_url.
@@ -112,7 +132,8 @@ class BulkClient final : public BulkJobs {
   // The version check (checkApiVersion), once; the error every call then returns, if any.
   std::optional<ApiError> versionChecked(HttpTransport& transport);
   HttpRequest makeRequest(const std::string& method, const std::string& target,
-                          const std::string& body, bool idempotent, const std::string& token) const;
+                          const std::string& body, bool idempotent, const std::string& token,
+                          Api api) const;
 
   const ClientOptions options_;
   std::shared_ptr<TokenProvider> tokens_;

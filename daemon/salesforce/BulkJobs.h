@@ -60,6 +60,15 @@ class BulkJobs {
   // DELETE. Named `remove` because `delete` is a keyword.
   virtual Result<ActionReply> remove(model::ResourceKind kind, const std::string& id) = 0;
 
+  // Bulk API 1.0 ("Classic") jobs. listClassic lists those the 2.0 endpoint of `kind` names with
+  // jobType=Classic (a 1.0 query job under Query, every other 1.0 job under Ingest), as list()
+  // does; getClassic and abortClassic use the 1.0 job resource /services/async/{ver}/job/{id}.
+  // A 1.0 job cannot be deleted through the API. The defaults, for implementations that do not
+  // speak 1.0, refuse without sending anything.
+  virtual Result<ListStats> listClassic(model::ResourceKind kind, const PageSink& onPage);
+  virtual Result<model::Job> getClassic(const std::string& id);
+  virtual Result<ActionReply> abortClassic(const std::string& id);
+
   // HTTP requests sent so far (each counts against the org's daily allowance, except the one
   // version check `GET /services/data/`).
   virtual int64_t calls() const = 0;
@@ -70,5 +79,16 @@ class BulkJobs {
   // default, for implementations that cannot ask, is the usage last seen.
   virtual Result<ApiUsage> probeUsage() { return usage(); }
 };
+
+// What the default Classic calls answer: Permanent, not sent.
+ApiError classicUnsupported();
+
+inline Result<ListStats> BulkJobs::listClassic(model::ResourceKind, const PageSink&) {
+  return classicUnsupported();
+}
+inline Result<model::Job> BulkJobs::getClassic(const std::string&) { return classicUnsupported(); }
+inline Result<ActionReply> BulkJobs::abortClassic(const std::string&) {
+  return classicUnsupported();
+}
 
 }  // namespace bulkwarden::salesforce

@@ -15,6 +15,7 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <variant>
 #include <vector>
@@ -115,24 +116,32 @@ std::optional<std::string> apiVersionText(Value& v) {
 
 // A trusted job from one record's fields, or the reason the record was skipped. Consumes the
 // fields' text.
+// An empty reason: a record of the listing that belongs to the other resource (a 1.0 job of the
+// other kind in a Classic listing): dropped without a warning.
 std::variant<model::Job, std::string> toJob(std::array<Value, kRecordSlots>& f,
-                                            model::ResourceKind kind) {
+                                            model::ResourceKind kind, Listing listing) {
   if (f[kId].type == Value::Type::Missing) return std::string("missing id");
   if (f[kId].type != Value::Type::String) return std::string("id is not a string");
   if (!isJobId(f[kId].text)) return std::string("id is not a Bulk job id (750...)");
 
   auto jobType = optionalText(f[kJobType]);
   if (!jobType) return std::string("jobType is not a string");
-  if (*jobType == "Classic" || *jobType == "BigObjectIngest") {
+  if (listing == Listing::Classic) {
+    if (*jobType != "Classic") {
+      return fmt::format("jobType \"{:.40}\" in a Classic listing", *jobType);
+    }
+  } else if (*jobType == "Classic" || *jobType == "BigObjectIngest") {
     return std::string("not a Bulk API 2.0 job");
-  }
-  if ((kind == model::ResourceKind::Query && *jobType == "V2Ingest") ||
-      (kind == model::ResourceKind::Ingest && *jobType == "V2Query")) {
+  } else if ((kind == model::ResourceKind::Query && *jobType == "V2Ingest") ||
+             (kind == model::ResourceKind::Ingest && *jobType == "V2Query")) {
     return fmt::format("jobType {} in a {} listing", *jobType, model::resourcePath(kind));
   }
 
   if (f[kState].type != Value::Type::String) return std::string("missing state");
-  auto state = model::parseJobState(f[kState].text);
+  // Which names a 1.0 job carries in the 2.0 lists is undocumented: its 1.0 names are accepted
+  // as well as the 2.0 ones (docs/salesforce.md 14.6).
+  auto state = listing == Listing::Classic ? classicJobState(f[kState].text)
+                                           : model::parseJobState(f[kState].text);
   if (!state) return fmt::format("unknown state \"{:.40}\"", f[kState].text);
 
   if (f[kCreatedDate].type != Value::Type::String) return std::string("missing createdDate");
@@ -175,6 +184,9 @@ std::variant<model::Job, std::string> toJob(std::array<Value, kRecordSlots>& f,
     job.*(t.member) = std::move(*text);
   }
   if (auto why = overlongField(job)) return std::move(*why);
+  // /jobs/query and /jobs/ingest both list every 1.0 job with jobType=Classic: each listing
+  // keeps its own kind, told by the operation, so that a job is governed by one resource.
+  if (listing == Listing::Classic && classicKind(job.operation) != kind) return std::string();
   job.id = std::move(f[kId].text);  // last: a skipped record is reported with its id
   return job;
 }
@@ -187,7 +199,8 @@ class JobStreamHandler : public Poco::JSON::Handler {
  public:
   enum class Shape { ListPage, SingleJob };
 
-  JobStreamHandler(Shape shape, model::ResourceKind kind) : shape_(shape), kind_(kind) {}
+  JobStreamHandler(Shape shape, model::ResourceKind kind, Listing listing = Listing::V2)
+      : shape_(shape), kind_(kind), listing_(listing) {}
 
   // What was found, once parse() returned.
   bool topIsObject = false;
@@ -307,11 +320,13 @@ class JobStreamHandler : public Poco::JSON::Handler {
     if (shape_ == Shape::SingleJob && fields_[kState].type == Value::Type::String) {
       state = fields_[kState].text;
     }
-    auto r = toJob(fields_, kind_);
+    auto r = toJob(fields_, kind_, listing_);
     if (shape_ == Shape::SingleJob) {
       single = std::move(r);
     } else if (auto* job = std::get_if<model::Job>(&r)) {
       page.jobs.push_back(std::move(*job));
+    } else if (std::get<std::string>(r).empty()) {
+      // the other resource's 1.0 job: its own listing governs it
     } else {
       std::string id;
       if (fields_[kId].type == Value::Type::String) id = fields_[kId].text.substr(0, 64);
@@ -321,6 +336,7 @@ class JobStreamHandler : public Poco::JSON::Handler {
 
   Shape shape_;
   model::ResourceKind kind_;
+  Listing listing_;
   std::vector<Frame> frames_;
   std::array<Value, kRecordSlots> fields_;
   Value scratch_;
@@ -408,9 +424,9 @@ bool isJobId(std::string_view id) {
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
 }
 
-Result<ListPage> parseJobList(std::string_view body, model::ResourceKind kind) {
+Result<ListPage> parseJobList(std::string_view body, model::ResourceKind kind, Listing listing) {
   Poco::SharedPtr<JobStreamHandler> handler =
-      new JobStreamHandler(JobStreamHandler::Shape::ListPage, kind);
+      new JobStreamHandler(JobStreamHandler::Shape::ListPage, kind, listing);
   if (auto why = stream(body, handler)) return malformedReply("job list: " + *why);
   JobStreamHandler& h = *handler;
   if (!h.topIsObject) return malformedReply("job list: top level is not an object");
@@ -494,7 +510,7 @@ ApiError classify(int status, std::string_view body) {
   using K = ApiError::Kind;
   if (status == 401) {
     e.kind = K::Unauthorized;
-  } else if (status == 429 || (status == 403 && code == "REQUESTLIMITEXCEEDED")) {
+  } else if (status == 403 && code == "REQUESTLIMITEXCEEDED") {
     e.kind = K::LimitExceeded;
   } else if (status == 404 || (status == 400 && code == "NOTFOUND")) {
     e.kind = K::NotFound;
@@ -502,7 +518,9 @@ ApiError classify(int status, std::string_view body) {
     e.kind = K::InvalidState;
   } else if (status == 400 && code == "APIERROR" && containsNoCase(e.message, "not terminated")) {
     e.kind = K::InvalidState;
-  } else if ((status >= 500 && status <= 599) || status == 406 || status == 420) {
+  } else if ((status >= 500 && status <= 599) || status == 406 || status == 420 || status == 429) {
+    // 429: the request was throttled, not processed; undocumented for REST, and no sign of the
+    // daily allowance (that is 403 TotalRequests): retried after Retry-After, never a pause.
     e.kind = K::Transient;
   } else {
     e.kind = K::Permanent;
@@ -533,6 +551,299 @@ std::optional<ApiUsage> parseLimitInfo(std::string_view header) {
     return u;
   }
   return std::nullopt;
+}
+
+model::ResourceKind classicKind(std::string_view operation) {
+  return operation == "query" || operation == "queryAll" ? model::ResourceKind::Query
+                                                         : model::ResourceKind::Ingest;
+}
+
+std::optional<model::JobState> classicJobState(std::string_view name) {
+  if (name == "Closed") return model::JobState::UploadComplete;
+  return model::parseJobState(name);
+}
+
+namespace {
+
+// A flat XML element as the 1.0 API writes it: the root's name and its children's text.
+struct FlatXml {
+  std::string root;
+  std::map<std::string, std::string, std::less<>> children;
+};
+
+constexpr std::size_t kMaxXmlChildren = 100;
+
+bool isXmlNameStart(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+bool isXmlNameChar(char c) {
+  return isXmlNameStart(c) || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':';
+}
+
+// The flat element, or why it was refused. Only what the 1.0 API sends is accepted: an optional
+// `<?xml ...?>` declaration, one root element with quoted attributes (xmlns), children that hold
+// text only, and the five predefined and numeric character references. No `<!` construct at all
+// (a DTD could declare entities that expand without bound), no nesting, no duplicate child.
+std::variant<FlatXml, std::string> parseFlatXml(std::string_view in) {
+  std::size_t pos = 0;
+  auto ws = [&] {
+    while (pos < in.size() &&
+           (in[pos] == ' ' || in[pos] == '\t' || in[pos] == '\n' || in[pos] == '\r')) {
+      ++pos;
+    }
+  };
+  auto name = [&]() -> std::optional<std::string> {
+    if (pos >= in.size() || !isXmlNameStart(in[pos])) return std::nullopt;
+    std::size_t start = pos;
+    while (pos < in.size() && isXmlNameChar(in[pos]) && pos - start < 100) ++pos;
+    if (pos < in.size() && isXmlNameChar(in[pos])) return std::nullopt;  // over 100 bytes
+    return std::string(in.substr(start, pos - start));
+  };
+  if (in.find("<!") != std::string_view::npos) {
+    return std::string("a DTD, comment or CDATA section");
+  }
+  ws();
+  if (in.substr(pos, 5) == "<?xml") {
+    auto end = in.find("?>", pos);
+    if (end == std::string_view::npos || end - pos > 200 ||
+        in.substr(pos + 2, end - pos - 2).find('<') != std::string_view::npos) {
+      return std::string("a bad XML declaration");
+    }
+    pos = end + 2;
+    ws();
+  }
+  if (pos >= in.size() || in[pos] != '<') return std::string("no root element");
+  ++pos;
+  FlatXml out;
+  auto root = name();
+  if (!root) return std::string("a bad root element name");
+  out.root = *root;
+  // Attributes: name="value" or name='value', values without < or &.
+  for (int n = 0;; ++n) {
+    ws();
+    if (pos < in.size() && in[pos] == '>') {
+      ++pos;
+      break;
+    }
+    if (n >= 8) return std::string("too many attributes");
+    if (!name()) return std::string("a bad attribute");
+    ws();
+    if (pos >= in.size() || in[pos] != '=') return std::string("a bad attribute");
+    ++pos;
+    ws();
+    if (pos >= in.size() || (in[pos] != '"' && in[pos] != '\'')) {
+      return std::string("an unquoted attribute");
+    }
+    const char quote = in[pos++];
+    auto end = in.find(quote, pos);
+    if (end == std::string_view::npos ||
+        in.substr(pos, end - pos).find_first_of("<&") != std::string_view::npos) {
+      return std::string("a bad attribute value");
+    }
+    pos = end + 1;
+  }
+  auto text = [&](std::string& into) -> std::optional<std::string> {
+    while (pos < in.size() && in[pos] != '<') {
+      if (in[pos] != '&') {
+        into.push_back(in[pos++]);
+        continue;
+      }
+      auto semi = in.find(';', pos);
+      if (semi == std::string_view::npos || semi - pos > 10) return std::string("a bad reference");
+      std::string_view ref = in.substr(pos + 1, semi - pos - 1);
+      pos = semi + 1;
+      if (ref == "amp") {
+        into.push_back('&');
+      } else if (ref == "lt") {
+        into.push_back('<');
+      } else if (ref == "gt") {
+        into.push_back('>');
+      } else if (ref == "quot") {
+        into.push_back('"');
+      } else if (ref == "apos") {
+        into.push_back('\'');
+      } else if (ref.size() >= 2 && ref[0] == '#') {
+        const bool hex = ref[1] == 'x';
+        std::string_view digits = ref.substr(hex ? 2 : 1);
+        uint32_t cp = 0;
+        auto [p, ec] =
+            std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
+        if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size() ||
+            cp < 0x20 || cp > 0x7e) {
+          // Only printable ASCII: what a job field holds; anything else is not worth decoding.
+          return std::string("an unexpected character reference");
+        }
+        into.push_back(static_cast<char>(cp));
+      } else {
+        return fmt::format("an undeclared entity &{:.10};", ref);
+      }
+    }
+    return std::nullopt;
+  };
+  while (true) {
+    ws();
+    if (pos + 1 >= in.size() || in[pos] != '<') return std::string("unterminated root element");
+    ++pos;
+    if (in[pos] == '/') {
+      ++pos;
+      auto closing = name();
+      if (!closing || *closing != out.root) return std::string("a mismatched closing tag");
+      ws();
+      if (pos >= in.size() || in[pos] != '>') return std::string("a bad closing tag");
+      ++pos;
+      ws();
+      if (pos != in.size()) return std::string("content after the root element");
+      return out;
+    }
+    auto child = name();
+    if (!child) return std::string("a bad element name");
+    ws();
+    std::string value;
+    if (in.substr(pos, 2) == "/>") {
+      pos += 2;  // <name/>: empty text
+    } else {
+      if (pos >= in.size() || in[pos] != '>') return std::string("attributes on a child element");
+      ++pos;
+      if (auto why = text(value)) return *why;
+      if (in.substr(pos, 2) != "</") return std::string("a nested element");
+      pos += 2;
+      auto closing = name();
+      if (!closing || *closing != *child) return std::string("a mismatched closing tag");
+      ws();
+      if (pos >= in.size() || in[pos] != '>') return std::string("a bad closing tag");
+      ++pos;
+    }
+    if (out.children.size() >= kMaxXmlChildren) return std::string("too many elements");
+    if (!out.children.emplace(*child, std::move(value)).second) {
+      return fmt::format("a duplicate element <{}>", *child);
+    }
+  }
+}
+
+// The 1.0 reply's fields as text, from JSON or XML, or why the body was refused. `root` is the
+// XML root element expected (jobInfo, error).
+std::variant<std::map<std::string, std::string, std::less<>>, std::string> classicFields(
+    std::string_view body, std::string_view root) {
+  if (body.size() > kMaxClassicReply) {
+    return fmt::format("{} bytes, over the {} accepted", body.size(), kMaxClassicReply);
+  }
+  if (!isValidUtf8(body)) return std::string("body is not valid UTF-8");
+  std::string_view t = trim(body);
+  std::map<std::string, std::string, std::less<>> out;
+  if (!t.empty() && t.front() == '<') {
+    auto xml = parseFlatXml(t);
+    if (auto* why = std::get_if<std::string>(&xml)) return "XML with " + *why;
+    auto& flat = std::get<FlatXml>(xml);
+    if (flat.root != root) return fmt::format("XML root <{:.40}>, not <{}>", flat.root, root);
+    return std::move(flat.children);
+  }
+  auto parsed = parseStrictJson(t);
+  if (auto* why = std::get_if<std::string>(&parsed)) return *why;
+  Object::Ptr o = asObject(std::get<Var>(parsed));
+  if (!o) return std::string("not a JSON object");
+  for (const auto& [key, value] : *o) {
+    if (value.isString()) {
+      out.emplace(key, value.extract<std::string>());
+    } else if (value.isNumeric() || value.isBoolean()) {
+      out.emplace(key, value.convert<std::string>());
+    } else if (!value.isEmpty()) {
+      return fmt::format("`{:.40}` is neither text nor a number", key);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<model::Job> parseClassicJob(std::string_view body) {
+  auto fields = classicFields(body, "jobInfo");
+  if (auto* why = std::get_if<std::string>(&fields)) return malformedReply("1.0 job: " + *why);
+  auto& f = std::get<0>(fields);
+  auto get = [&f](std::string_view key) -> std::string {
+    auto it = f.find(key);
+    return it == f.end() ? std::string() : it->second;
+  };
+  model::Job job;
+  job.id = get("id");
+  if (!isJobId(job.id)) return malformedReply("1.0 job: missing or bad id");
+  auto state = classicJobState(get("state"));
+  if (!state) return malformedReply(fmt::format("1.0 job: unknown state \"{:.40}\"", get("state")));
+  job.state = *state;
+  if (get("state") == "Closed") {
+    // Closed says only that no batch can be added; the JobInfo's batch counters tell whether
+    // any is still queued or running. With none, the job is finished: an abort now is refused
+    // for its state, and a read must say so rather than "still running".
+    auto count = [&get](std::string_view key) -> std::optional<int64_t> {
+      std::string text = get(key);
+      int64_t n = 0;
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (text.empty() || ec != std::errc() || p != text.data() + text.size() || n < 0) {
+        return std::nullopt;
+      }
+      return n;
+    };
+    auto queued = count("numberBatchesQueued");
+    auto running = count("numberBatchesInProgress");
+    if (running && *running > 0) {
+      job.state = model::JobState::InProgress;
+    } else if (queued && running && *queued == 0) {
+      job.state = model::JobState::JobComplete;
+    }
+  }
+  auto created = model::parseTimestamp(get("createdDate"));
+  auto modstamp = model::parseTimestamp(get("systemModstamp"));
+  if (!created || !modstamp)
+    return malformedReply("1.0 job: missing or bad createdDate/systemModstamp");
+  job.createdDate = *created;
+  job.systemModstamp = *modstamp;
+  job.jobType = "Classic";
+  job.operation = get("operation");
+  job.object = get("object");
+  job.createdById = get("createdById");
+  job.concurrencyMode = get("concurrencyMode");
+  job.contentType = get("contentType");
+  job.apiVersion = get("apiVersion");
+  job.kind = classicKind(job.operation);
+  if (auto why = overlongField(job)) return malformedReply("1.0 job: " + *why);
+  return job;
+}
+
+ApiError classifyClassic(int status, std::string_view body) {
+  auto fields = classicFields(body, "error");
+  const auto* f = std::get_if<0>(&fields);
+  if (f == nullptr || f->find("exceptionCode") == f->end()) {
+    // Not a 1.0 error: an edge proxy's page, a 2.0-shaped array, an empty 5xx...
+    ApiError e = classify(status, body.size() > kMaxClassicReply ? std::string_view() : body);
+    if (e.kind == ApiError::Kind::Permanent && status == 400 && f == nullptr &&
+        !trim(body).empty()) {
+      e.message = fmt::format("unreadable 1.0 error body ({} bytes)", body.size());
+    }
+    return e;
+  }
+  ApiError e;
+  e.http = status;
+  e.sent = true;
+  e.code = truncateUtf8(f->at("exceptionCode"), 100);
+  if (auto m = f->find("exceptionMessage"); m != f->end()) {
+    e.message = truncateUtf8(m->second, kMaxErrorMessage);
+  }
+  const std::string code = upperNoUnderscore(e.code);
+  using K = ApiError::Kind;
+  if (status == 401 || code == "INVALIDSESSIONID") {
+    e.kind = K::Unauthorized;  // 1.0 says so with a 400, not a 401
+  } else if (code == "INVALIDJOBSTATE") {
+    e.kind = K::InvalidState;
+  } else if (code == "INVALIDJOB" && (containsNoCase(e.message, "unable to find") ||
+                                      containsNoCase(e.message, "not found"))) {
+    e.kind = K::NotFound;
+  } else if (code == "EXCEEDEDQUOTA" || (status == 403 && code == "REQUESTLIMITEXCEEDED")) {
+    e.kind = K::LimitExceeded;
+  } else if ((status >= 500 && status <= 599) || status == 406 || status == 420 || status == 429) {
+    e.kind = K::Transient;
+  } else if (status == 404) {
+    e.kind = K::NotFound;
+  } else {
+    e.kind = K::Permanent;  // InvalidUser among them: isPermissionRefusal tells it apart
+  }
+  return e;
 }
 
 }  // namespace bulkwarden::salesforce

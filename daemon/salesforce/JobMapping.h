@@ -41,7 +41,40 @@ struct ListPage {
 // of range make the whole body Malformed. A record that cannot be trusted (not an object, missing
 // or bad id/state/createdDate, a Bulk 1.0 job, a field over its length cap) is skipped with a
 // reason, never fatal.
-Result<ListPage> parseJobList(std::string_view body, model::ResourceKind kind);
+// `listing` Classic: the page of a `jobType=Classic` listing; only Bulk API 1.0 jobs of `kind`
+// (classicKind) are kept, records of the other kind are dropped without a reason, and a record of
+// another jobType is skipped.
+enum class Listing { V2, Classic };
+Result<ListPage> parseJobList(std::string_view body, model::ResourceKind kind,
+                              Listing listing = Listing::V2);
+
+// ---- Bulk API 1.0 ("Classic") jobs: docs/salesforce.md 14.6 ----
+
+// A 1.0 reply (JobInfo or error) longer than this is refused unread: a real one is under 2 KiB.
+inline constexpr std::size_t kMaxClassicReply = 64 * 1024;
+
+// The resource a 1.0 job belongs to: Query for operation query/queryAll, Ingest otherwise.
+model::ResourceKind classicKind(std::string_view operation);
+
+// A 1.0 state name (Open, Closed, Aborted, Failed) or a 2.0 one, as bulkwarden's state. Closed
+// (no more batches; some may still run) is UploadComplete: all data is in, not finished.
+std::optional<model::JobState> classicJobState(std::string_view name);
+
+// Parses a 1.0 JobInfo in JSON (`{"id":..,"state":..}`) or XML (`<jobInfo xmlns=..><id>..`),
+// whichever the body is: at most kMaxClassicReply bytes, valid UTF-8; JSON strictly (as
+// parseJob); XML as a flat element of text-only children, with no DTD, comment, CDATA, nested
+// element, duplicate child or undeclared entity. id, state, createdDate and systemModstamp are
+// required; the job's kind is classicKind(operation). A Closed job is InProgress while
+// numberBatchesInProgress > 0, JobComplete when no batch is queued or in progress, else
+// UploadComplete. Anything else is Malformed.
+Result<model::Job> parseClassicJob(std::string_view body);
+
+// Maps a 1.0 error reply (HTTP 400 with {"exceptionCode","exceptionMessage"} or the XML
+// <error>, or any other status and body) to an ApiError: InvalidSessionId is Unauthorized,
+// InvalidJobState InvalidState, InvalidJob "Unable to find object" NotFound, ExceededQuota
+// LimitExceeded, InvalidUser a permission refusal (isPermissionRefusal); a 2.0-shaped body is
+// classify()'d. `sent` is set to true.
+ApiError classifyClassic(int status, std::string_view body);
 
 // Parses the body of GET /jobs/{kind}/{id} (counters are ignored). Malformed if the body is not a
 // job object with a valid id, state and createdDate.

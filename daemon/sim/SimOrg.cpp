@@ -8,8 +8,11 @@
 #include <Poco/URI.h>
 #include <fmt/format.h>
 
+#include <Poco/Exception.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <iterator>
 #include <stdexcept>
@@ -117,6 +120,11 @@ void SimOrg::buildRoutes() {
     routes_.add(jobs + "/{id}", "DELETE", RouteAuth::Bearer,
                 [this, ingest](const RouteCall& c) { return deleteJob(c, ingest); });
   }
+  // Who the session's user is, and what it may do (validate --connect asks both).
+  routes_.add("/services/oauth2/userinfo", "GET", RouteAuth::Bearer,
+              [this](const RouteCall&) { return userInfo(); });
+  routes_.add("/services/data/{version}/query", "GET", RouteAuth::Bearer,
+              [this](const RouteCall& c) { return soqlQuery(c); });
   // Bulk API 1.0: the job resource (get, and abort or close by POST).
   for (const char* method : {"GET", "POST"}) {
     routes_.add("/services/async/{version}/job/{id}", method, RouteAuth::SfdcSession,
@@ -458,6 +466,9 @@ SimResponse SimOrg::dispatch(const SimRequest& request, int64_t now,
 
   // The version segment decides before the rest of the path: unknown is 404, retired is 410.
   const bool underData = segments.size() >= 2 && segments[0] == "services" && segments[1] == "data";
+  if (match.kind == RouteTable::Match::Kind::Found && !underData) {
+    return withLimitInfo((*match.handler)(call));  // /services/oauth2/userinfo: no version
+  }
   if (!underData || segments.size() < 3) return withLimitInfo(notFound(false));
   const int version = parseVersion(segments[2]);
   if (version < 0 || version > kNewestVersion) return withLimitInfo(notFound(false));
@@ -775,6 +786,74 @@ SimResponse SimOrg::classicJob(const RouteCall& call) {
   }
   return render::classicError("InvalidJobState",
                               fmt::format("Invalid state: {}", wanted.substr(0, 40)), json);
+}
+
+// The OpenID Connect UserInfo endpoint, as Salesforce answers it (the fields a client reads).
+SimResponse SimOrg::userInfo() const {
+  const std::string org = token().substr(0, token().find('!'));
+  const std::string& user = oauth_.options().userId;
+  SimResponse r;
+  r.body = fmt::format(
+      R"({{"sub":{},"user_id":{},"organization_id":{},"preferred_username":{},"user_type":"STANDARD","active":true}})",
+      jsonString(fmt::format("https://login.salesforce.com/id/{}/{}", org, user)), jsonString(user),
+      jsonString(org), jsonString(oauth_.options().username));
+  return r;
+}
+
+// GET /query?q=SOQL answers one query only: whether a user holds "Manage Data Integrations"
+// through a permission set or its profile (each profile owns a permission set, so one query over
+// PermissionSetAssignment covers both):
+//   SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = '005...'
+//     AND PermissionSet.PermissionsManageDataIntegrations = true LIMIT 1
+// Any other query gets 400 MALFORMED_QUERY, as a query the sim cannot run.
+SimResponse SimOrg::soqlQuery(const RouteCall& call) const {
+  std::string soql;
+  std::string_view query = call.query;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (param.rfind("q=", 0) == 0) {
+      std::string raw(param.substr(2));
+      std::replace(raw.begin(), raw.end(), '+', ' ');
+      try {
+        Poco::URI::decode(raw, soql);
+      } catch (const Poco::Exception&) {
+        soql.clear();
+      }
+    }
+  }
+  // Whitespace-insensitive, case-insensitive comparison with the one supported shape.
+  std::string norm;
+  for (const char c : soql) {
+    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+      if (!norm.empty() && norm.back() != ' ') norm += ' ';
+    } else {
+      norm += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  constexpr std::string_view kHead = "select id from permissionsetassignment where assigneeid = '";
+  constexpr std::string_view kTail =
+      "' and permissionset.permissionsmanagedataintegrations = true limit 1";
+  if (norm.size() <= kHead.size() + kTail.size() || norm.rfind(kHead, 0) != 0 ||
+      norm.compare(norm.size() - kTail.size(), kTail.size(), kTail) != 0) {
+    SimResponse r;
+    r.status = 400;
+    r.body =
+        R"([{"errorCode":"MALFORMED_QUERY","message":"the simulated org answers only the Manage Data Integrations permission query"}])";
+    return r;
+  }
+  const std::string assignee = norm.substr(kHead.size(), norm.size() - kHead.size() - kTail.size());
+  std::string user = oauth_.options().userId;
+  std::transform(user.begin(), user.end(), user.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool holds = assignee == user && caller().manageDataIntegrations;
+  SimResponse r;
+  r.body =
+      holds
+          ? R"({"totalSize":1,"done":true,"records":[{"attributes":{"type":"PermissionSetAssignment","url":"/services/data/v62.0/sobjects/PermissionSetAssignment/0PaR0000000simAAA"},"Id":"0PaR0000000simAAA"}]})"
+          : R"({"totalSize":0,"done":true,"records":[]})";
+  return r;
 }
 
 }  // namespace bulkwarden::sim

@@ -172,6 +172,8 @@ class SimOrg {
   SimResponse withLimitInfo(SimResponse response) const;
   SimResponse notFound(bool as400) const;
 
+  SimResponse userInfo() const;
+  SimResponse soqlQuery(const RouteCall& call) const;
   SimResponse list(const RouteCall& call, bool ingest);
   SimResponse getJob(const RouteCall& call, bool ingest);
   SimResponse patchJob(const RouteCall& call, bool ingest);

@@ -78,6 +78,32 @@ class ScriptedJobs : public salesforce::BulkJobs {
                                                      const std::string& id) override {
     return act("delete", id, 204);
   }
+  // Bulk API 1.0 (Classic): the second listing, and reads and aborts through the 1.0 resource
+  // (actions recorded as "abort-classic:ID"; reads answered from `gets`).
+  std::vector<salesforce::Page> classicPages;
+  std::optional<ApiError> classicListError;
+  std::atomic<int> classicLists{0};
+  std::atomic<int> classicGets{0};
+  salesforce::Result<salesforce::ListStats> listClassic(model::ResourceKind,
+                                                        const PageSink& sink) override {
+    ++calls_;
+    ++classicLists;
+    salesforce::ListStats stats;
+    for (auto p : classicPages) {
+      ++stats.pages;
+      stats.jobs += static_cast<int64_t>(p.jobs.size());
+      sink(std::move(p));
+    }
+    if (classicListError) return *classicListError;
+    return stats;
+  }
+  salesforce::Result<model::Job> getClassic(const std::string& id) override {
+    ++classicGets;
+    return get(model::ResourceKind::Query, id);
+  }
+  salesforce::Result<salesforce::ActionReply> abortClassic(const std::string& id) override {
+    return act("abort-classic", id, 200);
+  }
   int64_t calls() const override { return calls_; }
   salesforce::ApiUsage usage() const override { return reported; }
   std::optional<ApiError> probeError;  // what probeUsage() answers instead of `reported`

@@ -43,8 +43,8 @@ model::Job job(std::string id, JobState state = JobState::InProgress) {
 std::string jobId(int i) { return fmt::format("750R0000000{:04d}AAA", i); }
 
 ApiError error(int http, std::string code, std::string message, std::string retryAfter = "") {
-  ApiError::Kind kind = http >= 500 ? ApiError::Kind::Transient
-                        : http == 429 || (http == 403 && code == "REQUEST_LIMIT_EXCEEDED")
+  ApiError::Kind kind = http >= 500 || http == 429 ? ApiError::Kind::Transient
+                        : http == 403 && code == "REQUEST_LIMIT_EXCEEDED"
                             ? ApiError::Kind::LimitExceeded
                         : code == "INVALIDJOBSTATE" ? ApiError::Kind::InvalidState
                                                     : ApiError::Kind::Permanent;

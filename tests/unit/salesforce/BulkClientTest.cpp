@@ -196,7 +196,10 @@ TEST(ClassifyReply, TheDailyAndTheConcurrentLimitAreToldApart) {
   EXPECT_TRUE(
       isConcurrentLimit(classifyReply(403, limitBody("Limit exceeded."), "api-usage=20/15000")));
   // Other replies are classified as before.
-  EXPECT_EQ(classifyReply(429, "", "").kind, ApiError::Kind::LimitExceeded);
+  // 429 is the throttled, retried kind, whatever the body or header says.
+  EXPECT_EQ(classifyReply(429, "", "").kind, ApiError::Kind::Transient);
+  EXPECT_EQ(classifyReply(429, limitBody("TotalRequests Limit exceeded."), "api-usage=5/5").kind,
+            ApiError::Kind::Transient);
   EXPECT_EQ(classifyReply(403, R"([{"errorCode":"FORBIDDEN","message":"x"}])", "").kind,
             ApiError::Kind::Permanent);
   EXPECT_FALSE(isConcurrentLimit(classifyReply(503, "", "")));

@@ -348,7 +348,10 @@ TEST(Classify, BulkApiTable) {
       {500, "", Kind::Transient, ""},
       {500, R"([{"errorCode":"UNKNOWN_EXCEPTION","message":"An unexpected error occurred."}])",
        Kind::Transient, "UNKNOWN_EXCEPTION"},
-      {429, "", Kind::LimitExceeded, ""},
+      // 429: throttled, not processed; retried after Retry-After, never a daily-limit pause.
+      {429, "", Kind::Transient, ""},
+      {429, R"([{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"Too many requests"}])",
+       Kind::Transient, "REQUEST_LIMIT_EXCEEDED"},
       {406, "", Kind::Transient, ""},
       // docs/salesforce.md 12.4: hand-written mappings use 400 NOT_FOUND for PATCH/DELETE.
       {400, R"([{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}])",
