@@ -174,6 +174,7 @@ int runCommand(const RunOptions& options) {
   so.dryRun = dryRun;
   so.recordOncePasses = !options.dryRun;
   so.concurrency = rt->config.concurrency;
+  so.workers = rt->config.workers;  // the fixed pool that runs every org's pass
   so.maxJobsPerListing = rt->config.maxJobsPerListing;
   so.state = stateStore.get();
   so.actionsPerMinute = rt->config.actionsPerMinute;

@@ -160,6 +160,7 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   engine::SchedulerOptions so;
   so.dryRun = g->dryRun;
   so.concurrency = c.concurrency;
+  so.workers = c.workers;  // the fixed pool that runs every org's pass
   so.maxJobsPerListing = c.maxJobsPerListing;
   so.state = g->state.get();
   so.actionsPerMinute = c.actionsPerMinute;

@@ -90,6 +90,7 @@ class BulkClient final : public BulkJobs {
   // GET /services/data/vNN.N/limits: the usage from its Sforce-Limit-Info, or from its
   // DailyApiRequests when the header is missing.
   Result<ApiUsage> probeUsage() override;
+  void closeIdleConnections() override;
 
   // The base URL later calls go to: the instance_url of the newest token, else the configured
   // one; empty before the first call when neither is known.
