@@ -202,7 +202,6 @@ class Scheduler {
   PassListener* listener_;
   mutable std::mutex mutex_;
   std::map<std::string, int64_t> skipped_;
-  std::map<std::string, OrgProgress> progress_;
   std::map<std::string, std::unique_ptr<RateLimiter>> rates_;
   std::unique_ptr<PassExecutor> executor_;  // guarded by mutex_ (set while runUntilStopped runs)
   // Per org, fixed at construction; each is touched by one worker at a time (the executor never
