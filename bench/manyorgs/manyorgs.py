@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Many orgs per daemon (issue 14): one `bulkwarden run` governing N simulated orgs of J jobs each.
 
-Phase 1 (schedule): every org has two query-jobs policies every 1m (abort the stuck jobs, report
+Phase 1 (schedule): every org has two query-jobs policies every --every minutes (default 1) (abort the stuck jobs, report
 the failed ones; they share one listing per org per pass). Runs R rounds and reads the audit
 trail: per org, each pass's lateness against its schedule (first pass + k minutes), and whether
 any round was missed. Samples /proc/PID every 0.5 s: threads, VmRSS, CPU (utime + stime).
@@ -9,7 +9,7 @@ Phase 2 (idle): the same daemon restarted with the policies every 1h and the sam
 last passes are recent, so nothing is due; CPU over 60 s is the idle cost.
 
 Usage: manyorgs.py --binary PATH [--orgs 1000] [--jobs 1000] [--stuck 10] [--rounds 3]
-                   [--workers 0] [--idle 60]
+                   [--workers 0] [--idle 60] [--every 1]
 Prints a Markdown summary on stdout. Needs nothing but Python 3 and Linux /proc.
 """
 import argparse
@@ -43,18 +43,29 @@ def ts(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def read_audit(path):
-    out = []
-    try:
-        with open(path) as f:
-            for line in f:
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
-    except FileNotFoundError:
-        pass
-    return out
+class AuditTail:
+    """Reads the audit trail as it grows, without re-reading what was read."""
+
+    def __init__(self, path):
+        self.path, self.offset, self.records, self.partial = path, 0, [], ""
+
+    def poll(self):
+        try:
+            with open(self.path) as f:
+                f.seek(self.offset)
+                text = f.read()
+                self.offset = f.tell()
+        except FileNotFoundError:
+            return self.records
+        text = self.partial + text
+        lines = text.split("\n")
+        self.partial = lines.pop()
+        for line in lines:
+            try:
+                self.records.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+        return self.records
 
 
 def write_config(d, urls, every, workers):
@@ -114,7 +125,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--idle", type=int, default=60)
+    ap.add_argument("--every", type=int, default=1, help="minutes between passes")
     a = ap.parse_args()
+    a.binary = os.path.abspath(a.binary)
     n = a.orgs
     d = tempfile.mkdtemp(prefix="bw-manyorgs-")
     failed = max(1, a.jobs // 20)
@@ -132,33 +145,26 @@ def main():
             sys.exit("the sim did not start: " + open(os.path.join(d, "sim.err")).read())
         parts = line.split()
         urls.append((parts[2], parts[4]))
-    write_config(d, urls, "1m", a.workers)
+    period = 60 * a.every
+    write_config(d, urls, f"{a.every}m", a.workers)
 
     daemon = start_daemon(a.binary, d)
     samples = []
     audit_path = os.path.join(d, "audit.jsonl")
+    tail = AuditTail(audit_path)
     started = time.time()
-    deadline = time.monotonic() + 60 * (a.rounds + 3)
+    deadline = time.monotonic() + period * a.rounds + 180
     while time.monotonic() < deadline and daemon.poll() is None:
         samples.append(proc_sample(daemon.pid))
         time.sleep(0.5)
         if len(samples) % 20 == 0:
-            starts = [r for r in read_audit(audit_path) if r.get("type") == "run-start"]
-            if len(starts) >= n * a.rounds:
+            starts = sum(1 for r in tail.poll() if r.get("type") == "run-start")
+            if starts >= n * a.rounds:
                 break
-    # Let the last round's passes end before stopping.
-    while daemon.poll() is None:
-        records = read_audit(audit_path)
-        open_runs = ({r["run"] for r in records if r.get("type") == "run-start"} -
-                     {r["run"] for r in records if r.get("type") == "run-end"})
-        if not open_runs or time.monotonic() > deadline + 120:
-            break
-        samples.append(proc_sample(daemon.pid))
-        time.sleep(0.5)
     elapsed = time.time() - started
-    stop(daemon)
+    stop(daemon)  # SIGTERM: the passes in flight finish their actions and write run-end
 
-    records = read_audit(audit_path)
+    records = tail.poll()
     starts = {}
     for r in records:
         if r.get("type") == "run-start":
@@ -172,7 +178,7 @@ def main():
         times.sort()
         first.append(times[0] - started)
         for k, t in enumerate(times[1:a.rounds], start=1):
-            lateness.append(t - (times[0] + 60 * k))
+            lateness.append(t - (times[0] + period * k))
         if len(times) < a.rounds:
             short += 1
     short += n - len(starts)
@@ -194,13 +200,12 @@ def main():
     s0 = proc_sample(daemon.pid)
     time.sleep(a.idle)
     s1 = proc_sample(daemon.pid)
-    idle_starts = sum(1 for r in read_audit(audit_path)[len(records):] if r.get("type") == "run-start")
+    before = len(records)
+    idle_starts = sum(1 for r in tail.poll()[before:] if r.get("type") == "run-start")
     stop(daemon)
-    sim.send_signal(signal.SIGTERM)
-    sim.wait(timeout=120)
 
     mb = 1024 * 1024
-    print(f"## {n} orgs x {a.jobs} jobs ({a.stuck} stuck, {failed} failed), {a.rounds} rounds of 1m,"
+    print(f"## {n} orgs x {a.jobs} jobs ({a.stuck} stuck, {failed} failed), {a.rounds} rounds of {a.every}m,"
           f" workers {a.workers or 'default'}, {os.cpu_count()} CPUs")
     print()
     print("| measure | value |")
@@ -219,6 +224,13 @@ def main():
     print(f"| idle CPU over {a.idle} s (nothing due) | {s1['cpu'] - s0['cpu']:.2f} s "
           f"({100 * (s1['cpu'] - s0['cpu']) / a.idle:.2f} % of one CPU); passes meanwhile: {idle_starts} |")
     print(f"\nwork dir: {d}")
+    sys.stdout.flush()
+    sim.send_signal(signal.SIGTERM)
+    try:
+        sim.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        sim.kill()
+        sim.wait()
 
 
 if __name__ == "__main__":

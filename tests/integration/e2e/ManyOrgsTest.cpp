@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdio>
 
 #include <filesystem>
 #include <fstream>
@@ -144,6 +145,8 @@ TEST(ManyOrgs, ThreadsDoNotGrowWithTheNumberOfOrgs) {
   EXPECT_LE(fifty.maxThreads, bound) << "threads during the passes of 50 orgs";
   EXPECT_LE(five.maxThreads, bound);
   EXPECT_LT(fifty.maxThreads, 50u) << "a thread per org";
+  std::printf("threads: 5 orgs idle %zu peak %zu; 50 orgs idle %zu peak %zu (bound %zu)\n",
+              five.idleThreads, five.maxThreads, fifty.idleThreads, fifty.maxThreads, bound);
 }
 
 }  // namespace
