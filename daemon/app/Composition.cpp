@@ -41,6 +41,7 @@ engine::SchedulerOptions Composition::schedulerOptions() const {
   engine::SchedulerOptions so;
   so.dryRun = dryRun;
   so.concurrency = c.concurrency;
+  so.workers = c.workers;  // the fixed pool that runs every org's pass
   so.maxJobsPerListing = c.maxJobsPerListing;
   so.state = state.get();
   so.actionsPerMinute = c.actionsPerMinute;

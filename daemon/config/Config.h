@@ -119,6 +119,9 @@ struct Config {
   std::string stateDir;
   std::optional<HttpConfig> http;
   int concurrency = 8;
+  // `workers`: threads that run the passes of every org (engine::SchedulerOptions::workers);
+  // 0: from the CPU count.
+  int workers = 0;
   // `max-jobs-per-listing`: a listing with more distinct jobs is stopped and its pass acts on
   // nothing (engine::kDefaultMaxJobsPerListing).
   int64_t maxJobsPerListing = 200'000;

@@ -30,6 +30,7 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "state-dir",
                                                 "http",
                                                 "concurrency",
+                                                "workers",
                                                 "max-jobs-per-listing",
                                                 "dry-run",
                                                 "action-rate",
@@ -219,6 +220,16 @@ class ConfigParser {
                                                     : std::string(kindName(e->value))));
       } else {
         cfg.concurrency = n;
+      }
+    }
+    if (const auto* e = top.find("workers")) {
+      int n = 0;
+      if (!e->value.IsScalar() || !YAML::convert<int>::decode(e->value, n) || n < 1 || n > 256) {
+        sink_.error(e->value, fmt::format("expected an integer from 1 to 256 for workers, got {}",
+                                          e->value.IsScalar() ? "'" + e->value.Scalar() + "'"
+                                                              : std::string(kindName(e->value))));
+      } else {
+        cfg.workers = n;
       }
     }
     if (const auto* e = top.find("max-jobs-per-listing")) {

@@ -302,17 +302,32 @@ void Scheduler::learn(const OrgTarget& org, OrgGuard& guard, const PassSummary& 
   }
 }
 
+int defaultWorkers() {
+  unsigned n = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(n == 0 ? 2u : n, 2u, 16u));
+}
+
+size_t Scheduler::workerCount() const {
+  return static_cast<size_t>(options_.workers > 0 ? options_.workers : defaultWorkers());
+}
+
 std::vector<PassSummary> Scheduler::runOnce() {
   std::vector<std::vector<PassSummary>> perOrg(orgs_.size());
-  std::vector<std::thread> threads;
+  // The same fixed pool as the daemon's: `run --once` over many orgs starts no thread per org.
+  PassExecutor executor(workerCount(), stop_);
   for (size_t i = 0; i < orgs_.size(); ++i) {
-    threads.emplace_back([this, i, &perOrg] {
-      model::Timestamp started = clock_.now();
-      perOrg[i] = runDue(orgs_[i], policies_);
-      if (options_.recordOncePasses) recordPasses(orgs_[i], policies_, started);
-    });
+    executor.add(
+        orgs_[i].name,
+        [this, i, &perOrg]() -> std::optional<SteadyTime> {
+          model::Timestamp started = clock_.now();
+          perOrg[i] = runDue(orgs_[i], policies_);
+          if (options_.recordOncePasses) recordPasses(orgs_[i], policies_, started);
+          orgs_[i].jobs->closeIdleConnections();
+          return std::nullopt;
+        },
+        std::chrono::steady_clock::now());
   }
-  for (auto& t : threads) t.join();
+  executor.run();
   std::vector<PassSummary> all;
   for (auto& v : perOrg) {
     for (auto& s : v) all.push_back(std::move(s));
@@ -375,112 +390,145 @@ void Scheduler::recordPasses(const OrgTarget& org, const std::vector<const polic
   }
 }
 
-void Scheduler::orgLoop(const OrgTarget& org) {
-  std::vector<const policy::Policy*> mine;
-  for (const auto* p : policies_) {
-    if (p->appliesTo(org.name)) mine.push_back(p);
-  }
-  if (mine.empty()) return;
-  model::Timestamp start = clock_.now();
-  std::vector<std::optional<model::Timestamp>> last(mine.size());
-  for (size_t i = 0; i < mine.size(); ++i) {
-    try {
-      last[i] = options_.state->lastPass(org.name, mine[i]->name);
-    } catch (const state::StateError& e) {
-      log::error("{}: cannot read the last pass of {}: {}", org.name, mine[i]->name, e.what());
-    }
-  }
-  Timetable table(mine, last, start, options_.followUpPrecision);
-  for (size_t i = 0; i < mine.size(); ++i) {
-    if (last[i] && table.next(i) == start) {
-      log::info("{}: policy {} missed its schedule ({}) since {}: one catch-up pass now", org.name,
-                mine[i]->name, mine[i]->schedule.describe(), model::formatRfc3339(*last[i]));
-    }
-  }
-  std::vector<std::optional<model::Timestamp>> published(mine.size());
-  auto publish = [&] {
-    if (!options_.observer) return;
-    for (size_t i = 0; i < mine.size(); ++i) {
-      if (published[i] == table.next(i)) continue;
-      published[i] = table.next(i);
-      options_.observer->onNextPass(org.name, mine[i]->name, table.next(i));
-    }
-  };
-  publish();
-  auto beat = [&](bool inPass) {
-    std::lock_guard lock(mutex_);
-    auto& p = progress_[org.name];
-    p.org = org.name;
-    p.lastBeat = std::chrono::steady_clock::now();
-    p.passStarted = inPass ? std::optional(p.lastBeat) : std::nullopt;
-  };
-  while (!stop_.requested()) {
-    beat(false);
-    model::Timestamp now = clock_.now();
-    Timetable::Due due = table.take(now);
-    for (const auto& [i, fire] : due.expired) {
-      log::warning(
-          "{}: policy {} missed its fire time {} by more than its starting-deadline {}: skipped; "
-          "next at {}",
-          org.name, mine[i]->name, model::formatRfc3339(fire),
-          model::formatDuration(mine[i]->schedule.startingDeadline),
-          model::formatRfc3339(table.next(i)));
-    }
-    if (!due.empty()) {
-      // Each policy's next scheduled pass: crossings before it get a follow-up.
-      auto horizon = table.horizons(due, now);
-      std::vector<const policy::Policy*> scheduled;
-      for (size_t i : due.scheduled) scheduled.push_back(mine[i]);
-      std::vector<std::pair<const policy::Policy*, std::vector<std::string>>> followUps;
-      for (size_t i : due.followUps) {
-        auto& ids = due.followUpJobs[i];
-        log::info("{}: follow-up for {}: {} job(s) cross its age threshold now", org.name,
-                  mine[i]->name, ids.size());
-        followUps.emplace_back(mine[i], std::move(ids));
-      }
-      beat(true);
-      std::vector<PassSummary> summaries;
-      if (!scheduled.empty()) summaries = runDue(org, scheduled, horizon);
-      for (auto& s : runFollowUps(org, followUps, horizon)) summaries.push_back(std::move(s));
-      // A pass's worker threads leave freed pages in their malloc arenas; hand them back so that
-      // the daemon idles small between passes (issue 7: idle RSS under 15 MB).
-      malloc_trim(0);
-      beat(false);
-      recordPasses(org, scheduled, now);
-      for (const auto& [i, missed] : table.ran(due, clock_.now())) {
-        std::lock_guard lock(mutex_);
-        skipped_[org.name] += missed;
-        log::warning("{}: policy {} skipped {} tick(s): the previous pass was still running",
-                     org.name, mine[i]->name, missed);
-      }
-      for (const auto& s : summaries) {
-        for (const auto& [name, jobs] : s.crossingJobs) {
-          for (const auto& [t, id] : jobs) table.crossing(name, t, id);
-        }
-      }
-    }
-    publish();
-    // Waits on the steady clock, at most a minute at a time, so that a wall-clock step (NTP,
-    // suspend) is noticed within a minute.
-    auto wait = std::clamp<model::Duration>(table.wake() - clock_.now(), model::Duration(0),
-                                            std::chrono::minutes(1));
-    if (options_.heartbeat.count() > 0) wait = std::min<model::Duration>(wait, options_.heartbeat);
-    if (stop_.waitUntil(std::chrono::steady_clock::now() + wait)) break;
+void Scheduler::publish(OrgRun& run) {
+  if (!options_.observer) return;
+  for (size_t i = 0; i < run.mine.size(); ++i) {
+    if (run.published[i] == run.table->next(i)) continue;
+    run.published[i] = run.table->next(i);
+    options_.observer->onNextPass(run.org->name, run.mine[i]->name, run.table->next(i));
   }
 }
 
-void Scheduler::runUntilStopped() {
-  std::vector<std::thread> threads;
-  for (const auto& org : orgs_) {
-    threads.emplace_back([this, &org] { orgLoop(org); });
+std::optional<SteadyTime> Scheduler::orgStep(OrgRun& run) {
+  const OrgTarget& org = *run.org;
+  const auto& mine = run.mine;
+  if (!run.table) {
+    model::Timestamp start = clock_.now();
+    std::vector<std::optional<model::Timestamp>> last(mine.size());
+    for (size_t i = 0; i < mine.size(); ++i) {
+      try {
+        last[i] = options_.state->lastPass(org.name, mine[i]->name);
+      } catch (const state::StateError& e) {
+        log::error("{}: cannot read the last pass of {}: {}", org.name, mine[i]->name, e.what());
+      }
+    }
+    run.table.emplace(mine, last, start, options_.followUpPrecision);
+    run.published.assign(mine.size(), std::nullopt);
+    for (size_t i = 0; i < mine.size(); ++i) {
+      if (last[i] && run.table->next(i) == start) {
+        log::info("{}: policy {} missed its schedule ({}) since {}: one catch-up pass now",
+                  org.name, mine[i]->name, mine[i]->schedule.describe(),
+                  model::formatRfc3339(*last[i]));
+      }
+    }
+    publish(run);
   }
-  for (auto& t : threads) t.join();
+  Timetable& table = *run.table;
+  model::Timestamp now = clock_.now();
+  Timetable::Due due = table.take(now);
+  for (const auto& [i, fire] : due.expired) {
+    log::warning(
+        "{}: policy {} missed its fire time {} by more than its starting-deadline {}: skipped; "
+        "next at {}",
+        org.name, mine[i]->name, model::formatRfc3339(fire),
+        model::formatDuration(mine[i]->schedule.startingDeadline),
+        model::formatRfc3339(table.next(i)));
+  }
+  if (!due.empty() && !stop_.requested()) {
+    // Each policy's next scheduled pass: crossings before it get a follow-up.
+    auto horizon = table.horizons(due, now);
+    std::vector<const policy::Policy*> scheduled;
+    for (size_t i : due.scheduled) scheduled.push_back(mine[i]);
+    std::vector<std::pair<const policy::Policy*, std::vector<std::string>>> followUps;
+    for (size_t i : due.followUps) {
+      auto& ids = due.followUpJobs[i];
+      log::info("{}: follow-up for {}: {} job(s) cross its age threshold now", org.name,
+                mine[i]->name, ids.size());
+      followUps.emplace_back(mine[i], std::move(ids));
+    }
+    std::vector<PassSummary> summaries;
+    if (!scheduled.empty()) summaries = runDue(org, scheduled, horizon);
+    for (auto& s : runFollowUps(org, followUps, horizon)) summaries.push_back(std::move(s));
+    // The org is idle until its next pass: it holds no kept-alive socket meanwhile, so open
+    // connections follow the passes running, not the number of orgs (docs/design.md).
+    org.jobs->closeIdleConnections();
+    // A pass's worker threads leave freed pages in their malloc arenas; hand them back so that
+    // the daemon idles small between passes (issue 7: idle RSS under 15 MB).
+    malloc_trim(0);
+    recordPasses(org, scheduled, now);
+    for (const auto& [i, missed] : table.ran(due, clock_.now())) {
+      std::lock_guard lock(mutex_);
+      skipped_[org.name] += missed;
+      log::warning("{}: policy {} skipped {} tick(s): the previous pass was still running",
+                   org.name, mine[i]->name, missed);
+    }
+    for (const auto& s : summaries) {
+      for (const auto& [name, jobs] : s.crossingJobs) {
+        for (const auto& [t, id] : jobs) table.crossing(name, t, id);
+      }
+    }
+  }
+  publish(run);
+  if (stop_.requested()) return std::nullopt;
+  // Due again on the steady clock, at most a minute ahead, so that a wall-clock step (NTP,
+  // suspend) is noticed within a minute.
+  auto wait = std::clamp<model::Duration>(table.wake() - clock_.now(), model::Duration(0),
+                                          std::chrono::minutes(1));
+  if (options_.heartbeat.count() > 0) wait = std::min<model::Duration>(wait, options_.heartbeat);
+  return std::chrono::steady_clock::now() + wait;
+}
+
+void Scheduler::runUntilStopped() {
+  std::vector<OrgRun> runs;
+  runs.reserve(orgs_.size());
+  for (const auto& org : orgs_) {
+    OrgRun run;
+    run.org = &org;
+    for (const auto* p : policies_) {
+      if (p->appliesTo(org.name)) run.mine.push_back(p);
+    }
+    if (!run.mine.empty()) runs.push_back(std::move(run));
+  }
+  auto executor = std::make_unique<PassExecutor>(workerCount(), stop_, options_.heartbeat);
+  auto start = std::chrono::steady_clock::now();
+  for (auto& run : runs) {
+    executor->add(
+        run.org->name, [this, &run] { return orgStep(run); }, start);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    executor_ = std::move(executor);
+  }
+  executor_->run();
+  std::lock_guard lock(mutex_);
+  executor_.reset();
+}
+
+size_t Scheduler::workerThreads() const {
+  std::lock_guard lock(mutex_);
+  return executor_ ? executor_->threads() : 0;
 }
 
 std::vector<OrgProgress> Scheduler::progress() const {
   std::lock_guard lock(mutex_);
   std::vector<OrgProgress> out;
-  for (const auto& [name, p] : progress_) out.push_back(p);
+  if (!executor_) return out;
+  auto now = std::chrono::steady_clock::now();
+  bool allBusy = executor_->busy() >= executor_->threads();
+  auto created = executor_->lastIdleWake();
+  for (const auto& t : executor_->state()) {
+    OrgProgress p;
+    p.org = t.name;
+    if (t.runningSince) {
+      p.lastBeat = *t.runningSince;
+      p.passStarted = t.runningSince;
+    } else {
+      p.lastBeat = t.lastStepEnd.value_or(created);
+      // Overdue only because every worker runs another org's pass: waiting, not hung.
+      if (t.due && *t.due <= now && allBusy) p.lastBeat = now;
+    }
+    out.push_back(std::move(p));
+  }
   return out;
 }
 

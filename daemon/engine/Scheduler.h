@@ -1,7 +1,9 @@
-// Runs passes on the policies' schedules: one thread per org, so that one org's slow listing
-// never delays another's passes. At each wake-up the policies due for an org are grouped by
-// resource, and each group shares one listing (one pass). No overlapping passes for an org: a tick
-// that comes while a pass runs is skipped and counted. Thread-safe to stop from any thread.
+// Runs passes on the policies' schedules. The steps of every org run on one fixed pool of worker
+// threads (engine/PassExecutor: a timer queue of (due time, org)), so threads do not grow with the
+// number of orgs, and one org's slow listing holds at most one worker while the others keep the
+// rest on time. At each wake-up the policies due for an org are grouped by resource, and each
+// group shares one listing (one pass). No overlapping passes for an org: a tick that comes while
+// a pass runs is skipped and counted. Thread-safe to stop from any thread.
 #pragma once
 
 #include <chrono>
@@ -15,6 +17,7 @@
 #include "engine/CircuitBreaker.h"
 #include "engine/Clock.h"
 #include "engine/Pass.h"
+#include "engine/PassExecutor.h"
 #include "engine/RateLimiter.h"
 #include "engine/StopSignal.h"
 #include "policy/Policy.h"
@@ -39,6 +42,8 @@ class ScheduleObserver {
 
 struct SchedulerOptions {
   bool dryRun = false;
+  // Worker threads that run the passes of every org (config `workers`); 0: defaultWorkers().
+  int workers = 0;
   int concurrency = 8;
   int64_t maxJobsPerListing = kDefaultMaxJobsPerListing;  // PassOptions::maxJobsPerListing
   state::StateStore* state = nullptr;  // first-seen times and last passes; none: in memory only
@@ -64,6 +69,10 @@ struct SchedulerOptions {
   // `run --once --dry-run` does not: a rehearsal leaves the schedule alone.
   bool recordOncePasses = true;
 };
+
+// The worker count when none is configured: the CPU count, at least 2 and at most 16 (a pass
+// mostly waits on the network; its actions have their own `concurrency` threads).
+int defaultWorkers();
 
 // What an org loop is doing, for the watchdog and /status (read-only).
 struct OrgProgress {
@@ -152,14 +161,30 @@ class Scheduler {
   // Ticks skipped because the previous pass of that org was still running, per org.
   std::map<std::string, int64_t> skippedTicks() const;
 
-  // One entry per org loop started by runUntilStopped. Thread-safe.
+  // One entry per org loop started by runUntilStopped. Thread-safe. An org waiting in the queue
+  // past its due time while every worker is busy shows as awake: it waits for a worker, not on a
+  // hang (passes themselves are bounded by the watchdog's pass limit).
   std::vector<OrgProgress> progress() const;
+
+  // Worker threads running passes now (0 when not running). Thread-safe.
+  size_t workerThreads() const;
 
  private:
   std::vector<PassSummary> runDue(const OrgTarget& org,
                                   const std::vector<const policy::Policy*>& due,
                                   std::map<std::string, model::Timestamp> nextPass = {});
-  void orgLoop(const OrgTarget& org);
+  // One org's timetable and what it last told the observer; stepped by one worker at a time.
+  struct OrgRun {
+    const OrgTarget* org = nullptr;
+    std::vector<const policy::Policy*> mine;
+    std::optional<Timetable> table;
+    std::vector<std::optional<model::Timestamp>> published;
+  };
+  // Runs what is due for the org now; returns when it is next due (never more than a minute
+  // ahead, so that a wall-clock step is noticed within a minute).
+  std::optional<SteadyTime> orgStep(OrgRun& run);
+  void publish(OrgRun& run);
+  size_t workerCount() const;
   // Follow-ups: reads the crossing jobs (engine/FollowUp.h) and runs them through a Pass.
   std::vector<PassSummary> runFollowUps(
       const OrgTarget& org,
@@ -177,9 +202,11 @@ class Scheduler {
   PassListener* listener_;
   mutable std::mutex mutex_;
   std::map<std::string, int64_t> skipped_;
-  std::map<std::string, OrgProgress> progress_;
   std::map<std::string, std::unique_ptr<RateLimiter>> rates_;
-  // Per org, fixed at construction; each is touched only by its org's thread.
+  std::unique_ptr<PassExecutor> executor_;  // guarded by mutex_ (set while runUntilStopped runs)
+  // Per org, fixed at construction; each is touched by one worker at a time (the executor never
+  // runs two steps of an org at once).
+  // Whether a pass of an org may start is decided in refusal() alone: add further gates there.
   struct OrgGuard {
     CircuitBreaker breaker;
     std::optional<model::Timestamp> pausedUntil;  // daily allowance used up: probe after this

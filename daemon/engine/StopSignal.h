@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <mutex>
 
 namespace bulkwarden::engine {
@@ -17,6 +19,19 @@ class StopSignal {
       stop_.store(true);
     }
     cv_.notify_all();
+    std::lock_guard lock(wakersMutex_);
+    for (auto& [id, wake] : wakers_) wake();
+  }
+  // Also called by request(), for waiters on their own condition variable (engine/PassExecutor).
+  // Returns an id for unsubscribe(), which waits for a call in progress to finish.
+  int subscribe(std::function<void()> wake) {
+    std::lock_guard lock(wakersMutex_);
+    wakers_.emplace(++lastWaker_, std::move(wake));
+    return lastWaker_;
+  }
+  void unsubscribe(int id) {
+    std::lock_guard lock(wakersMutex_);
+    wakers_.erase(id);
   }
   bool requested() const { return stop_.load(); }
   const std::atomic<bool>& flag() const { return stop_; }
@@ -32,6 +47,9 @@ class StopSignal {
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   std::condition_variable cv_;
+  std::mutex wakersMutex_;
+  std::map<int, std::function<void()>> wakers_;
+  int lastWaker_ = 0;
 };
 
 }  // namespace bulkwarden::engine

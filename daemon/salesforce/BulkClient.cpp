@@ -267,6 +267,12 @@ int64_t BulkClient::calls() const {
   return n;
 }
 
+void BulkClient::closeIdleConnections() {
+  std::lock_guard lock(transportMutex_);
+  if (transport_) transport_->closeIdle();
+  for (const auto& t : retired_) t->closeIdle();
+}
+
 std::string BulkClient::instanceUrl() const {
   std::lock_guard lock(transportMutex_);
   return transportUrl_;

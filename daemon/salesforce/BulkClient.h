@@ -98,6 +98,7 @@ class BulkClient final : public BulkJobs {
   // GET /services/data/vNN.N/limits: the usage from its Sforce-Limit-Info, or from its
   // DailyApiRequests when the header is missing.
   Result<ApiUsage> probeUsage() override;
+  void closeIdleConnections() override;
 
   // GET of `target` (a path on the instance, with its query) with the session, as list pages are
   // read: the token renewed once on 401, transient failures tried again. For the few reads that

@@ -78,6 +78,10 @@ class BulkJobs {
   // allowance ran out: usage, or the error (LimitExceeded while it is still used up). The
   // default, for implementations that cannot ask, is the usage last seen.
   virtual Result<ApiUsage> probeUsage() { return usage(); }
+
+  // Closes kept-alive connections not in use: called after an org's pass, so that an idle org
+  // holds no sockets (many orgs per daemon). The next call opens a fresh one.
+  virtual void closeIdleConnections() {}
 };
 
 // What the default Classic calls answer: Permanent, not sent.

@@ -293,7 +293,30 @@ HttpTransport::HttpTransport(const std::string& baseUrl, TransportOptions option
     }
     installRejectHandler(context_);
   }
-  watchdog_ = std::make_unique<Watchdog>();
+  // Shared by every transport alive, started with the first and ended with the last: the threads
+  // of the process do not grow with the number of orgs (docs/design.md).
+  static std::mutex sharedMutex;
+  static std::weak_ptr<Watchdog> shared;
+  std::lock_guard lock(sharedMutex);
+  watchdog_ = shared.lock();
+  if (!watchdog_) {
+    watchdog_ = std::make_shared<Watchdog>();
+    shared = watchdog_;
+  }
+}
+
+void HttpTransport::closeIdle() {
+  std::vector<std::unique_ptr<Connection>> closing;
+  {
+    std::lock_guard lock(mutex_);
+    closing.swap(idle_);
+  }
+  // Destroyed outside the lock: closing a TLS session may write its close_notify.
+}
+
+std::size_t HttpTransport::idleConnections() {
+  std::lock_guard lock(mutex_);
+  return idle_.size();
 }
 
 HttpTransport::~HttpTransport() = default;

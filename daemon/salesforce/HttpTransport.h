@@ -78,6 +78,12 @@ class HttpTransport {
   // failure the connection is closed, never reused.
   Result<HttpResponse> send(const HttpRequest& request);
 
+  // Closes the kept-alive connections not in use (the engine calls it after an org's pass, so
+  // that idle orgs hold no sockets). Requests in flight keep theirs.
+  void closeIdle();
+  // Kept-alive connections waiting in the pool.
+  std::size_t idleConnections();
+
   // Requests written to a connection (each may count against the org's API allowance).
   int64_t requestsSent() const { return requestsSent_.load(); }
   // Connections opened so far (keep-alive reuse keeps this low).
@@ -105,7 +111,8 @@ class HttpTransport {
 
   std::atomic<int64_t> requestsSent_{0};
   std::atomic<int64_t> connectionsOpened_{0};
-  std::unique_ptr<Watchdog> watchdog_;
+  // One deadline watchdog thread per process, shared by every transport (not one per org).
+  std::shared_ptr<Watchdog> watchdog_;
 };
 
 }  // namespace bulkwarden::salesforce

@@ -241,7 +241,9 @@ OAuthTokenProvider::OAuthTokenProvider(OAuthOptions options, Now now)
   }
   endpoint_ = options_.loginUrl + std::string(kTokenPath);
   TransportOptions t = options_.transport;
-  t.poolSize = 1;
+  // A token is asked for once per its lifetime: a kept-alive connection would sit idle for hours,
+  // one per org. Each token request opens its own and closes it.
+  t.poolSize = 0;
   transport_ = std::make_unique<HttpTransport>(options_.loginUrl, t);  // throws invalid_argument
 }
 

@@ -48,7 +48,7 @@ line per org, org 1 first).
   --classic-jobs N          add N Bulk API 1.0 (Classic) jobs, most left Open; they are listed by
                             /jobs/query and /jobs/ingest unless filtered by jobType, and served by
                             GET/POST /services/async/VER/job/ID with X-SFDC-Session
-  --orgs N                  serve N separate orgs (1..200), each on its own port with its own
+  --orgs N                  serve N separate orgs (1..1000), each on its own port with its own
                             token (seed + k - 1), jobs and API allowance; one stdout line per org,
                             org 1 first, all in the format of the first line
   --chunked                 send every reply body with Transfer-Encoding: chunked in random
@@ -197,7 +197,7 @@ int simCommand(const std::vector<std::string>& args) {
         }
       } else if (arg == "--orgs") {
         orgs = parseNumber<int>(arg, value());
-        if (orgs < 1 || orgs > 200) throw std::invalid_argument("--orgs wants 1..200");
+        if (orgs < 1 || orgs > 1000) throw std::invalid_argument("--orgs wants 1..1000");
       } else if (arg == "--chunked") {
         options.chunked = true;
       } else if (arg == "--rotate-refresh-tokens") {

@@ -41,6 +41,7 @@ class MeteredJobs : public salesforce::BulkJobs {
   salesforce::Result<salesforce::ApiUsage> probeUsage() override {
     return note(inner_.probeUsage());
   }
+  void closeIdleConnections() override { inner_.closeIdleConnections(); }
 
  private:
   template <class T>

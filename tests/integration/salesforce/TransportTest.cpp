@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <stdexcept>
@@ -174,6 +175,41 @@ TEST(HttpTransport, KeepAliveReusesOneConnection) {
             std::string::npos);
   EXPECT_NE(lastHead.find("Content-Type: application/json"), std::string::npos);
   EXPECT_NE(lastHead.find("Content-Length: 19"), std::string::npos);
+}
+
+// Many orgs per daemon: after an org's pass its kept-alive connections are closed, so an idle org
+// holds no socket; the next pass opens a fresh one.
+TEST(HttpTransport, CloseIdleLeavesNoSocketOpenAndTheNextRequestReconnects) {
+  RawServer server([&](StreamSocket& s, int) {
+    std::string head;
+    while (readRequest(s, &head)) sendAll(s, kOk);
+  });
+  HttpTransport transport(server.url(), fast());
+  ASSERT_TRUE(transport.send(get()).ok());
+  EXPECT_EQ(transport.idleConnections(), 1u);
+  transport.closeIdle();
+  EXPECT_EQ(transport.idleConnections(), 0u);
+  auto again = transport.send(get());
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  EXPECT_EQ(transport.connectionsOpened(), 2);
+  EXPECT_EQ(server.connections(), 2);
+}
+
+// One deadline watchdog thread for the process, however many transports (one per org).
+TEST(HttpTransport, ManyTransportsShareOneWatchdogThread) {
+  auto threads = [] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task"))
+      ++n;
+    return n;
+  };
+  std::vector<std::unique_ptr<HttpTransport>> transports;
+  transports.push_back(std::make_unique<HttpTransport>("http://127.0.0.1:9", fast()));
+  size_t one = threads();
+  for (int i = 0; i < 50; ++i) {
+    transports.push_back(std::make_unique<HttpTransport>("http://127.0.0.1:9", fast()));
+  }
+  EXPECT_EQ(threads(), one) << "a thread per transport";
 }
 
 TEST(HttpTransport, ConcurrentRequestsShareABoundedPool) {

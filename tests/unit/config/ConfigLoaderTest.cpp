@@ -139,6 +139,10 @@ TEST(ConfigLoader, DefaultsAndRelativePaths) {
                                             "state-dir: ./state\n"
                                             "concurrency: 3\n"
                                             "dry-run: true\n");
+  std::string withWorkers = dir.write("w.yaml", std::string(kOrg) +
+                                                    "policies: [extra.yaml]\n"
+                                                    "workers: 12\n");
+  EXPECT_EQ(loadConfig(withWorkers).workers, 12);
   Config c = loadConfig(cfg);
   EXPECT_EQ(c.path, cfg);
   // Globs expand sorted, in the order given; a file named twice is read once.
@@ -152,6 +156,7 @@ TEST(ConfigLoader, DefaultsAndRelativePaths) {
   EXPECT_EQ(c.stateDir, dir.path("state"));
   EXPECT_FALSE(c.http.has_value());
   EXPECT_EQ(c.concurrency, 3);
+  EXPECT_EQ(c.workers, 0) << "default: from the CPU count";
   EXPECT_TRUE(c.dryRun);
   // Reliability defaults.
   EXPECT_EQ(c.auditRotateBytes, 0u);
@@ -398,6 +403,10 @@ TEST(ConfigLoader, ConfigErrors) {
       {"concurrency", org + auth + "concurrency: 0\n", 5, 14, "expected an integer from 1 to 256",
        ""},
       {"concurrency text", org + auth + "concurrency: lots\n", 5, 14, "got 'lots'", ""},
+      {"workers", org + auth + "workers: 0\n", 5, 10,
+       "expected an integer from 1 to 256 for workers", ""},
+      {"workers huge", org + auth + "workers: 100000\n", 5, 10, "from 1 to 256 for workers", ""},
+      {"workers list", org + auth + "workers: [4]\n", 5, 10, "for workers, got a list", ""},
       {"dry-run", org + auth + "dry-run: maybe\n", 5, 10, "expected true or false for dry-run", ""},
       {"listen", org + auth + "http: { listen: 9464 }\n", 5, 17, "bad listen address '9464'", ""},
       {"http key", org + auth + "http: { port: 9464 }\n", 5, 9, "unknown key 'port'", ""},
