@@ -331,6 +331,20 @@ if [ "$uid" -lt 61184 ] || [ "$uid" -gt 65519 ]; then
   fail "the service runs as uid $uid, outside systemd's DynamicUser range 61184-65519"
 fi
 ok "runs as dynamic uid $uid"
+# The sandbox took effect (systemd in a container skips nothing of it silently).
+pstatus=$(inside cat "/proc/$mainpid/status")
+for want in 'NoNewPrivs:	1' 'Seccomp:	2' 'CapEff:	0000000000000000' 'CapBnd:	0000000000000000'; do
+  printf '%s\n' "$pstatus" | grep -qP "^$want\$" || fail "the service's /proc status lacks $want"
+done
+ok "NoNewPrivs 1, seccomp filter on, no capabilities (effective and bounding)"
+uidmap=$(inside cat "/proc/$mainpid/uid_map" | awk '{print $1, $2, $3}' | paste -sd';')
+[ "$uidmap" = "0 0 1;$uid $uid 1" ] || fail "PrivateUsers=: uid_map is '$uidmap', want '0 0 1;$uid $uid 1'"
+ok "PrivateUsers=: its user namespace maps only root and uid $uid"
+for ns in mnt user ipc uts; do
+  [ "$(inside readlink "/proc/$mainpid/ns/$ns")" != "$(inside readlink "/proc/1/ns/$ns")" ] ||
+    fail "the service shares PID 1's $ns namespace"
+done
+ok "own mount, user, IPC and UTS namespaces (PrivateMounts/PrivateUsers/PrivateIPC/ProtectHostname)"
 
 # --- It governs ------------------------------------------------------------------------------------
 step "the stuck jobs are aborted, with their audit records"
