@@ -424,4 +424,40 @@ for f in $(inside find /var/lib/private/bulkwarden -type f); do
   ok "$f $m uid $uid"
 done
 
+# --- The by-hand commands of docs/operations.md ---------------------------------------------------
+step "docs/operations.md: validate, plan and run --once through systemd-run --pipe --wait"
+handcred=(-p LoadCredential=sf-access-token:/etc/credstore/bulkwarden-sf-access-token)
+cfg=/etc/bulkwarden/bulkwarden.yaml
+# --wait follows the unit over D-Bus, which a minimal Debian lacks: say what happens without it.
+if inside systemd-run --pipe --wait --quiet "${handcred[@]}" /usr/sbin/bulkwarden validate \
+  --config "$cfg" >"$work/nodbus.out" 2>&1; then
+  ok "without D-Bus, systemd-run --pipe --wait works"
+else
+  say "   without D-Bus: systemd-run --pipe --wait says: $(head -n 1 "$work/nodbus.out")"
+  inside sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dbus" >"$work/apt-dbus.log" 2>&1 ||
+    { tail -n 20 "$work/apt-dbus.log" >&2; fail "apt-get install dbus"; }
+  inside systemctl start dbus.service || fail "systemctl start dbus.service"
+  ok "installed and started dbus"
+fi
+by_hand() {
+  local what=$1
+  shift
+  if ! inside systemd-run --pipe --wait --quiet "$@" >"$work/byhand.out" 2>&1; then
+    cat "$work/byhand.out" >&2
+    fail "by hand: $what"
+  fi
+  ok "by hand: $what: $(grep -v '^$' "$work/byhand.out" | tail -n 1 | cut -c1-120)"
+}
+by_hand "validate (checks the credential)" "${handcred[@]}" /usr/sbin/bulkwarden validate --config "$cfg"
+grep -qi 'note:.*credential' "$work/byhand.out" &&
+  fail "validate under systemd-run did not see the credential: $(cat "$work/byhand.out")"
+by_hand "plan (beside a stopped service)" "${handcred[@]}" /usr/sbin/bulkwarden plan --config "$cfg"
+by_hand "run --once as a DynamicUser unit with both folders" "${handcred[@]}" -p DynamicUser=yes \
+  -p StateDirectory=bulkwarden -p LogsDirectory=bulkwarden \
+  /usr/sbin/bulkwarden run --once --config "$cfg"
+inside systemctl start bulkwarden || fail "systemctl start bulkwarden after run --once by hand"
+[ "$(inside systemctl is-active bulkwarden)" = active ] || fail "not active after run --once by hand"
+inside systemctl stop bulkwarden || fail "systemctl stop bulkwarden (second)"
+ok "the service starts again after the by-hand run --once (systemd handed the folders back)"
+
 step "all checks passed"
