@@ -76,6 +76,10 @@ teardown() {
   set +e
   if [ -n "$upid" ] && kill -0 "$upid" 2>/dev/null; then
     if [ -n "$pid1" ] && kill -0 "$pid1" 2>/dev/null; then
+      if [ "$rc" -ne 0 ]; then
+        say "--- the inner journal (last 40 lines)"
+        inside journalctl -b --no-pager -n 40 2>&1
+      fi
       inside systemctl poweroff --no-block >/dev/null 2>&1
       local deadline=$((SECONDS + 60))
       while kill -0 "$upid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
@@ -107,6 +111,7 @@ teardown() {
   exit "$rc"
 }
 trap teardown EXIT
+trap 'exit 130' INT TERM
 
 # --- The root ------------------------------------------------------------------------------------
 step "debootstrap a minimal Debian 12 (bookworm, minbase + systemd) from $mirror"
