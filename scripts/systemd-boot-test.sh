@@ -9,8 +9,10 @@
 # PrivateUsers= needs one), installs the .deb with `apt-get install ./bulkwarden_*.deb`, and checks
 # the packaged unit end to end against `bulkwarden sim` run as a transient unit inside:
 #   start, STATUS=, a stuck job aborted (intent and result in the audit trail), /status,
-#   `systemctl reload` (ExecReload), `systemctl stop`, the files' owners and modes, and
-#   LoadCredential= (the org's token reaches the service as a credential).
+#   `systemctl reload` (ExecReload), `systemctl stop`, the files' owners and modes,
+#   LoadCredential= (the org's token reaches the service as a credential; it needs the new root
+#   mount shared, see launch.sh below), and docs/operations.md's `systemd-run --pipe --wait`
+#   commands (after installing dbus: --wait needs D-Bus, which a minimal Debian lacks).
 # Every check prints "ok: ..." or "FAILED: ..."; the script exits 1 on the first failure, 2 when
 # it cannot run here (not root, no debootstrap, no network to the mirror).
 #
