@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages bulkwarden builds and tests with, only those missing.
 # systemd gives systemd-analyze (the unit gates in .ci/run); dpkg-dev and file let CPack compute
-# the .deb's Depends (dpkg-shlibdeps). Runs as root (or through sudo). Safe to run again: it does nothing when all are present.
+# the .deb's Depends (dpkg-shlibdeps); debootstrap, curl and iproute2 (ss) serve
+# scripts/systemd-boot-test.sh. Runs as root (or through sudo). Safe to run again: it does nothing when all are present.
 set -euo pipefail
 
 packages=(
@@ -10,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev prometheus-cpp-dev
   clang-format clang libclang-rt-14-dev tzdata
-  systemd dpkg-dev file procps man-db
+  systemd dpkg-dev file procps man-db debootstrap curl iproute2
 )
 
 missing=()
