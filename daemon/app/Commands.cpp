@@ -179,6 +179,12 @@ int runCommand(const RunOptions& options) {
   so.actionsPerMinute = rt->config.actionsPerMinute;
   so.apiUsageShare = rt->config.apiUsageShare;
   so.limitPause = rt->config.limitPause;
+  try {
+    rt->attachBudgets(*stateStore, so);  // the API budget's ledger survives the run
+  } catch (const state::StateError& e) {
+    log::error("{}", e.what());
+    return stateExitCode(e);
+  }
   ActionLog actionLog;  // one journal line per action and report
   engine::Scheduler scheduler(rt->orgs, rt->policies, so, *audit, clock, stop, &actionLog);
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),

@@ -167,6 +167,12 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   so.limitPause = c.limitPause;
   so.followUpPrecision = c.followUpPrecision;
   so.heartbeat = heartbeat_;
+  try {
+    g->rt->attachBudgets(*g->state, so);  // the API budget's ledger survives restarts
+  } catch (const state::StateError& e) {
+    log::error("{}", e.what());
+    return failed(stateExitCode(e));
+  }
   so.observer = &monitor_;
   engine::PassListener* listener = &listener_;
   if (!c.notifications.empty()) {
@@ -232,6 +238,7 @@ void Service::start(Generation& g, std::string_view why) {
     clients[g.rt->orgs[i].name] = g.metered[i].get();
   }
   monitor_.setConfig(c.path, g.dryRun, orgNames, g.rt->policies, std::move(clients));
+  monitor_.setBudgets({g.rt->budgets.begin(), g.rt->budgets.end()});  // the API budget metrics
   monitor_.setConfigLoaded(true);
   log::info("{} org(s), {} polic{}{}; audit trail {}", g.rt->orgs.size(), g.rt->policies.size(),
             g.rt->policies.size() == 1 ? "y" : "ies", g.dryRun ? ", dry-run forced" : "",
