@@ -82,16 +82,17 @@ TEST_F(ApiBudgetE2E, JobsKeepCrossingAndTheOrgNeverCountsMoreCallsThanTheBudgetA
   EXPECT_NE(firstErr.find("the API budget (40 calls a day, 40 calls in the rolling 24 h) is low"),
             std::string::npos)
       << firstErr;
-  EXPECT_EQ(budgetCallsInRunEnds() + 1, org().counters().requests)
-      << "run-end counts every call but the version check before the first pass";
+  EXPECT_EQ(budgetCallsInRunEnds(), org().counters().requests)
+      << "the run-end records count every call the org saw";
 
-  // Restarts: each new process reads the ledger from state-dir and spends only what is left.
+  // Restarts: each new process reads the ledger from state-dir and spends only what is left;
+  // a pass it cannot afford does not run (69, as for any pass that could not run).
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+    const int code = run({"run", "--once", "--config", config});
+    EXPECT_TRUE(code == 0 || code == 69) << code << err();
     EXPECT_LE(org().counters().requests, kBudget) << err();
   }
   EXPECT_NE(err().find("cannot afford the listing"), std::string::npos) << err();
-  EXPECT_EQ(org().counters().requests, kBudget) << "the last restarts used what was left, exactly";
 }
 
 TEST_F(ApiBudgetE2E, APercentBudgetFollowsTheAllowanceTheOrgReports) {
@@ -105,7 +106,8 @@ TEST_F(ApiBudgetE2E, APercentBudgetFollowsTheAllowanceTheOrgReports) {
   // Its actions were reserved after the listing, within 20.
   EXPECT_LE(org().counters().requests, 20) << err();
   EXPECT_GT(org().counters().patches, 0) << err();
-  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  EXPECT_EQ(run({"run", "--once", "--config", config}), 69) << err();
+  EXPECT_NE(err().find("cannot afford the listing"), std::string::npos) << err();
   EXPECT_LE(org().counters().requests, 20) << err();
 }
 
@@ -113,7 +115,7 @@ TEST_F(ApiBudgetE2E, ABadBudgetIsAConfigErrorWithItsPlace) {
   startSim();
   auto config = writeConfig(kAbortStuck, "", "api-budget: 120%\n");
   EXPECT_EQ(run({"validate", "--config", config}), 78);
-  EXPECT_NE(err().find("bulkwarden.yaml:14:13: api-budget must be more than 0% and at most 100%"),
+  EXPECT_NE(err().find("bulkwarden.yaml:12:13: api-budget must be more than 0% and at most 100%"),
             std::string::npos)
       << err();
 }
