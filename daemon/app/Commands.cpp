@@ -19,6 +19,7 @@
 #include <tuple>
 
 #include "app/ActionLog.h"
+#include "app/BudgetReport.h"
 #include "app/ExitCodes.h"
 #include "app/InstanceLock.h"
 #include "app/Recovery.h"
@@ -195,6 +196,11 @@ int runCommand(const RunOptions& options) {
   return exitCodeFor(scheduler.runOnce());
 }
 
+namespace {
+// Defined with plan's helpers below; validate reads the same state for the API budget.
+std::unique_ptr<state::StateStore> planState(const config::Config& config);
+}  // namespace
+
 int validateCommand(const std::string& configPath) {
   auto config = loadOrReport(configPath);
   if (!config) return kExitConfig;
@@ -240,6 +246,9 @@ int validateCommand(const std::string& configPath) {
                model::resourceName(p.resource), policy::toString(p.action),
                policy::toString(p.mode), when, log::outside(p.where.str(), log::kMaxLineBytes));
   }
+  // The API budget: what the policies are projected to cost a day, per org (issue 15).
+  printProjections(projectCalls(*config, planState(*config).get(), engine::SystemClock().now()),
+                   stdout);
   return kExitOk;
 }
 
@@ -336,6 +345,9 @@ int planCommand(const PlanOptions& options) {
   engine::SystemClock clock;
   std::atomic<bool> stop{false};
   auto stateStore = planState(rt->config);
+  // The budgets start from the daemon's ledger (a copy: plan writes nothing): plan's own calls
+  // never take an org over its budget either.
+  for (auto& b : rt->budgets) b->attach(*stateStore);
   int code = kExitOk;
   bool wouldSend = false;
   std::map<policy::Action, int64_t> totals;
@@ -497,6 +509,10 @@ int planCommand(const PlanOptions& options) {
                withCommas(totals[policy::Action::Delete]),
                withCommas(totals[policy::Action::Report]), withCommas(heldTotal));
   }
+  // The projected calls a day per org, after the plan (on stderr with --format json, which
+  // keeps stdout one JSON document).
+  printProjections(projectCalls(rt->config, stateStore.get(), clock.now()),
+                   format == "json" ? stderr : stdout);
   if (code == kExitOk && options.detailedExitcode && wouldSend) return 2;
   return code;
 }

@@ -359,7 +359,8 @@ std::unique_ptr<MemoryStateStore> readStateReadOnly(const std::string& path, siz
     try {
       std::vector<std::string> factOrgs, keys;
       std::vector<Int64> values;
-      session << "SELECT org, key, value FROM org_facts LIMIT ?", use(limit), into(factOrgs),
+      Int64 factRows = kMaxCallRows;
+      session << "SELECT org, key, value FROM org_facts LIMIT ?", use(factRows), into(factOrgs),
           into(keys), into(values), now;
       for (size_t i = 0; i < values.size(); ++i) out->setOrgFact(factOrgs[i], keys[i], values[i]);
       std::vector<std::string> callOrgs, purposes;

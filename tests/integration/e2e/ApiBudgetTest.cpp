@@ -120,5 +120,45 @@ TEST_F(ApiBudgetE2E, ABadBudgetIsAConfigErrorWithItsPlace) {
       << err();
 }
 
+TEST_F(ApiBudgetE2E, ValidateAndPlanPrintTheProjectedCallsADayAndWarnAboveTheBudget) {
+  sim::SimOptions so;
+  so.pageSize = 10;
+  so.apiMax = 50'000;
+  startSim(so);
+  addJobs(25, "query", "JobComplete", std::chrono::hours(1));  // three pages of 10
+  // Every 10s: 8,640 passes a day. One page each before anything was listed.
+  auto config = writeConfig(R"(policies:
+  - name: watch
+    resource: query-jobs
+    schedule: { every: 10s }
+    filters: [ { state: InProgress } ]
+    action: report
+)",
+                            "", "api-budget: 10000\n");
+  ASSERT_EQ(run({"validate", "--config", config}), 0) << err();
+  EXPECT_NE(out().find("test-org: 8,640 projected = 8,640 list (query 8,640 passes x 1 page, "
+                       "ingest 0 x 1; pages never listed) + 0 other in the last 24 h; budget "
+                       "10,000 (10000 calls a day); allowance not known yet"),
+            std::string::npos)
+      << out();
+  EXPECT_EQ(out().find("warning:"), std::string::npos) << out();
+
+  // A run learns three pages a listing and the allowance: 25,920 a day, over the budget.
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  const int64_t spent = org().counters().requests;
+  ASSERT_EQ(run({"validate", "--config", config}), 0) << err();
+  EXPECT_NE(out().find("query 8,640 passes x 3 pages"), std::string::npos) << out();
+  EXPECT_NE(out().find("allowance 50,000"), std::string::npos) << out();
+  EXPECT_NE(out().find("warning: test-org: the projected 25,9"), std::string::npos) << out();
+  EXPECT_NE(out().find("exceed the API budget of 10,000"), std::string::npos) << out();
+  EXPECT_EQ(org().counters().requests, spent) << "validate calls no org";
+
+  ASSERT_EQ(run({"plan", "--config", config}), 0) << err();
+  EXPECT_NE(out().find("warning: test-org: the projected 25,9"), std::string::npos) << out();
+  ASSERT_EQ(run({"plan", "--config", config, "--format", "json"}), 0) << err();
+  EXPECT_EQ(out().find("projected"), std::string::npos) << "stdout stays one JSON document";
+  EXPECT_NE(err().find("warning: test-org: the projected"), std::string::npos) << err();
+}
+
 }  // namespace
 }  // namespace bulkwarden::testing
