@@ -139,15 +139,36 @@ std::optional<salesforce::ApiError> ApiBudget::admit(CallPurpose purpose) {
   std::lock_guard lock(mutex_);
   forgetOld(minute);
   auto i = static_cast<size_t>(purpose);
+  auto& ahead = ahead_[i];
+  // A new minute: the calls written ahead in the old one and not made go back, so that only the
+  // current minute's (fewer than a chunk per purpose) could be overcounted after a crash.
+  if (ahead.first != minute) giveBack(i);
   bool reserved = reserved_[i] > 0;
-  if (!reserved && availableLocked() < 1) {
+  const bool prepaid = store_ && ahead.second > 0 && ahead.first == minute;
+  if (!reserved && !prepaid && availableLocked() < 1) {
     noteLevel();
     return refuse(purpose);
   }
+  if (reserved) --reserved_[i];
+  if (prepaid) {
+    // Written ahead and counted as spent when it was: this call uses one of them.
+    --ahead.second;
+    ++totals_[i];
+    noteLevel();
+    return std::nullopt;
+  }
+  // Written in chunks of up to a hundredth of the budget (at most kLedgerChunk): one commit per
+  // call would write a WAL page per call. The chunk counts as spent at once (a crash can only
+  // overcount), and never takes the ledger past the limit.
+  const int64_t chunk =
+      store_
+          ? std::clamp<int64_t>(std::min(availableLocked(), limitLocked() / 100), 1, kLedgerChunk)
+          : 1;
   if (store_) {
     try {
-      store_->addCalls(org_, minute, std::string(salesforce::purposeName(purpose)), 1);
+      store_->addCalls(org_, minute, std::string(salesforce::purposeName(purpose)), chunk);
     } catch (const state::StateError& e) {
+      if (reserved) ++reserved_[i];
       // Not in the ledger, not sent: a restart must never find fewer calls than were made.
       return salesforce::ApiError{salesforce::ApiError::Kind::Transient, 0,
                                   std::string(salesforce::kBudgetErrorCode),
@@ -158,12 +179,29 @@ std::optional<salesforce::ApiError> ApiBudget::admit(CallPurpose purpose) {
     }
   }
   if (!store_) ++unsaved_[{minute, purpose}];
-  if (reserved) --reserved_[i];
-  ++perMinute_[minute];
-  ++spent_;
+  ahead = {minute, chunk - 1};
+  perMinute_[minute] += chunk;
+  spent_ += chunk;
   ++totals_[i];
   noteLevel();
   return std::nullopt;
+}
+
+void ApiBudget::giveBack(size_t i) {
+  auto& ahead = ahead_[i];
+  if (!store_ || ahead.second <= 0) return;
+  try {
+    store_->addCalls(org_, ahead.first,
+                     std::string(salesforce::purposeName(static_cast<CallPurpose>(i))),
+                     -ahead.second);
+    if (auto it = perMinute_.find(ahead.first); it != perMinute_.end()) {
+      it->second -= ahead.second;
+      spent_ -= ahead.second;
+    }
+    ahead.second = 0;
+  } catch (const state::StateError&) {
+    // Left counted: the budget only overcounts. Tried again later.
+  }
 }
 
 void ApiBudget::allowance(int64_t max) {
@@ -171,6 +209,9 @@ void ApiBudget::allowance(int64_t max) {
   std::lock_guard lock(mutex_);
   if (max == allowance_) return;
   allowance_ = max;
+  // The limit changed (a percentage of the allowance): chunks written ahead under the old one
+  // go back, so that a smaller limit is not eaten by calls never made.
+  for (size_t i = 0; i < ahead_.size(); ++i) giveBack(i);
   if (store_) {
     try {
       store_->setOrgFact(org_, std::string(kAllowanceFact), max);

@@ -5,6 +5,7 @@
 // Thread-safe: one ApiBudget per org, asked by every thread that calls the org.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -29,6 +30,8 @@ inline constexpr int64_t kSmallestDailyAllowance = 15'000;
 // Below this share of the budget left, the budget is "low": passes spaced, follow-ups deferred.
 inline constexpr double kLowBudgetShare = 0.25;
 inline constexpr std::chrono::minutes kBudgetWindow{24 * 60};
+// The most calls written to the ledger in one commit, ahead of being made (ApiBudget::admit).
+inline constexpr int64_t kLedgerChunk = 32;
 
 enum class BudgetLevel { Ok, Low, Exhausted };
 std::string_view levelName(BudgetLevel level);
@@ -90,6 +93,7 @@ class ApiBudget final : public salesforce::CallGate {
   BudgetLevel levelLocked() const;
   void noteLevel();  // with mutex_ held: logs and counts a change of level, once
   std::optional<salesforce::ApiError> refuse(salesforce::CallPurpose purpose) const;
+  void giveBack(size_t purpose);  // with mutex_ held: returns the calls written ahead
 
   const std::string org_;
   const BudgetSpec spec_;
@@ -99,6 +103,8 @@ class ApiBudget final : public salesforce::CallGate {
   mutable std::map<int64_t, int64_t> perMinute_;  // guarded: calls per minute (window)
   // Calls admitted before attach(), by minute and purpose: written to the store by attach().
   std::map<std::pair<int64_t, salesforce::CallPurpose>, int64_t> unsaved_;  // guarded
+  // Per purpose: calls written to the store ahead of being made (a chunk), in which minute.
+  std::array<std::pair<int64_t, int64_t>, salesforce::kCallPurposes> ahead_{};  // guarded
   mutable int64_t spent_ = 0;                                 // guarded: the sum of perMinute_
   salesforce::CallCounts totals_{};                           // guarded
   salesforce::CallCounts reserved_{};                         // guarded
