@@ -19,6 +19,7 @@
 #include <tuple>
 
 #include "app/ActionLog.h"
+#include "app/BudgetReport.h"
 #include "app/Composition.h"
 #include "app/ExitCodes.h"
 #include "app/InstanceLock.h"
@@ -186,6 +187,9 @@ int validateCommand(const std::string& configPath) {
                model::resourceName(p.resource), policy::toString(p.action),
                policy::toString(p.mode), when, log::outside(p.where.str(), log::kMaxLineBytes));
   }
+  // The API budget: what the policies are projected to cost a day, per org (issue 15).
+  printProjections(projectCalls(*config, readOnlyState(*config).get(), engine::SystemClock().now()),
+                   stdout);
   return kExitOk;
 }
 
@@ -429,6 +433,10 @@ int planCommand(const PlanOptions& options) {
                withCommas(totals[policy::Action::Delete]),
                withCommas(totals[policy::Action::Report]), withCommas(heldTotal));
   }
+  // The projected calls a day per org, after the plan (on stderr with --format json, which
+  // keeps stdout one JSON document).
+  printProjections(projectCalls(rt->config, stateStore, clock.now()),
+                   format == "json" ? stderr : stdout);
   if (code == kExitOk && options.detailedExitcode && wouldSend) return 2;
   return code;
 }

@@ -50,6 +50,7 @@ engine::SchedulerOptions Composition::schedulerOptions() const {
   so.followUpPrecision = c.followUpPrecision;
   // `run --once --dry-run` is a rehearsal: the daemon's schedule does not follow it.
   so.recordOncePasses = !dryRunFlag;
+  for (const auto& b : rt->budgets) so.budgets[b->org()] = b.get();  // the API budget per org
   return so;
 }
 
@@ -126,24 +127,12 @@ bool Composer::state(Composition& c, int& exitCode, const std::shared_ptr<state:
   const auto& cfg = c.rt->config;
   std::string stateFile = cfg.stateDir + "/state.sqlite";
   if (!writes(c.mode)) {
-    // in-state-for needs the daemon's first-seen times: plan reads them through a read-only
-    // open of its database (never created, never written); none yet: counted from now.
-    std::error_code ec;
-    if (!cfg.stateDir.empty() && fs::exists(stateFile, ec)) {
-      try {
-        size_t rows = static_cast<size_t>(cfg.maxJobsPerListing) * 2 * cfg.orgs.size();
-        c.state = state::readStateReadOnly(stateFile, std::max<size_t>(rows, 1));
-      } catch (const state::StateError& e) {
-        log::warning("plan: cannot read the state store ({}); in-state-for counts from now",
-                     e.what());
-      }
-    }
-    if (!c.state) c.state = std::make_shared<state::MemoryStateStore>();
-    return true;
+    c.state = readOnlyState(cfg);
+    return attachBudgets(c, exitCode);
   }
   if (reuse && reuseDir == cfg.stateDir) {
     c.state = reuse;  // one SQLite connection per file
-    return true;
+    return attachBudgets(c, exitCode);
   }
   try {
     // The service's and --once's InstanceLock made the folder (0700) and checked it; a reload
@@ -155,7 +144,36 @@ bool Composer::state(Composition& c, int& exitCode, const std::shared_ptr<state:
     exitCode = stateExitCode(e);
     return false;
   }
+  return attachBudgets(c, exitCode);
+}
+
+bool Composer::attachBudgets(Composition& c, int& exitCode) {
+  // The API budgets keep their ledger in the state store (Plan: the daemon's, read-only), so that
+  // neither a restart nor `plan` takes an org over its budget.
+  try {
+    for (const auto& b : c.rt->budgets) b->attach(*c.state);
+  } catch (const state::StateError& e) {
+    log::error("{}", e.what());
+    exitCode = stateExitCode(e);
+    return false;
+  }
   return true;
+}
+
+std::shared_ptr<state::StateStore> readOnlyState(const config::Config& cfg) {
+  // in-state-for needs the daemon's first-seen times, the budget its ledger: read through a
+  // read-only open of its database (never created, never written); none yet: from nothing.
+  std::string stateFile = cfg.stateDir + "/state.sqlite";
+  std::error_code ec;
+  if (!cfg.stateDir.empty() && fs::exists(stateFile, ec)) {
+    try {
+      size_t rows = static_cast<size_t>(cfg.maxJobsPerListing) * 2 * cfg.orgs.size();
+      return state::readStateReadOnly(stateFile, std::max<size_t>(rows, 1));
+    } catch (const state::StateError& e) {
+      log::warning("cannot read the state store ({}); in-state-for counts from now", e.what());
+    }
+  }
+  return std::make_shared<state::MemoryStateStore>();
 }
 
 }  // namespace bulkwarden::app

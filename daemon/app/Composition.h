@@ -71,7 +71,17 @@ class Composer {
   // opened read-only (or an empty store in memory); never fails. False (logged) with the exit code.
   static bool state(Composition& c, int& exitCode, const std::shared_ptr<state::StateStore>& reuse,
                     const std::string& reuseDir);
+
+ private:
+  // Gives the API budgets the state store for their ledger (state() does it). False (logged)
+  // with the exit code.
+  static bool attachBudgets(Composition& c, int& exitCode);
 };
+
+// The daemon's state (first-seen times, last passes, the API budget's ledger) read through a
+// read-only open of state-dir/state.sqlite; an empty store when there is none or it cannot be
+// read (a warning). For plan and validate, which write nothing.
+std::shared_ptr<state::StateStore> readOnlyState(const config::Config& cfg);
 
 // Prints a configuration error's diagnostics, one escaped line each: as log lines (with their
 // journal priority) in the service, as plain lines on stderr in the commands, the way

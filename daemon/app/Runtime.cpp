@@ -92,6 +92,9 @@ std::unique_ptr<Runtime> Runtime::create(config::Config cfg) {
     options.concurrency = rt->config.concurrency;
     options.caFile = org.caFile;
     options.checkApiVersion = true;  // GET /services/data/ before the first call
+    rt->budgets.push_back(std::make_shared<engine::ApiBudget>(
+        org.name, org.apiBudget.value_or(rt->config.apiBudget), rt->clock));
+    options.gate = rt->budgets.back();
     try {
       rt->clients.push_back(std::make_unique<salesforce::BulkClient>(options, provider));
     } catch (const std::invalid_argument& e) {

@@ -8,6 +8,7 @@
 
 #include "audit/AuditLog.h"
 #include "config/Config.h"
+#include "engine/ApiBudget.h"
 #include "engine/Scheduler.h"
 #include "salesforce/BulkJobs.h"
 
@@ -19,6 +20,10 @@ struct Runtime {
   std::vector<engine::OrgTarget> orgs;
   std::vector<const policy::Policy*> policies;
   audit::AuditOptions auditOptions;  // rotation, reserve, anchor in state-dir, audit-key
+  // Each org's API budget (`api-budget`), same order as config.orgs: every client asks it before
+  // each call. In memory until the composition root (Composer::state) gives it the state store.
+  engine::SystemClock clock;
+  std::vector<std::shared_ptr<engine::ApiBudget>> budgets;
 
   // Resolves secrets and builds a client per org. Throws config::ConfigError.
   static std::unique_ptr<Runtime> create(config::Config config);

@@ -200,6 +200,7 @@ void Service::start(Generation& g, std::string_view why) {
     clients[g.rt->orgs[i].name] = g.metered[i].get();
   }
   monitor_.setConfig(c.path, g.dryRun, orgNames, g.rt->policies, std::move(clients));
+  monitor_.setBudgets({g.rt->budgets.begin(), g.rt->budgets.end()});  // the API budget metrics
   monitor_.setConfigLoaded(true);
   log::info("{} org(s), {} polic{}{}; audit trail {}", g.rt->orgs.size(), g.rt->policies.size(),
             g.rt->policies.size() == 1 ? "y" : "ies", g.dryRun ? ", dry-run forced" : "",

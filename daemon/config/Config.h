@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/BudgetSpec.h"
 #include "model/Time.h"
 #include "policy/Policy.h"
 
@@ -75,6 +76,8 @@ struct OrgConfig {
                             // for flows whose token response names it
   std::string caFile;       // extra CA bundle (PEM) for https, besides the system CAs
   AuthConfig auth;
+  // `api-budget` of this org; none: the top-level one.
+  std::optional<model::BudgetSpec> apiBudget;
   policy::SourceLocation where;
 };
 
@@ -136,6 +139,9 @@ struct Config {
   std::optional<SecretRef> auditKey;
   // `api-usage-limit`: above this share of the daily API allowance no new pass starts.
   double apiUsageShare = 0.9;
+  // `api-budget`: the calls a day bulkwarden may spend per org (engine/ApiBudget.h), unless the
+  // org sets its own; default 10% of the org's daily allowance (docs/operations.md).
+  model::BudgetSpec apiBudget;
   // `limit-pause`: how long an org is left alone after 403 REQUEST_LIMIT_EXCEEDED.
   model::Duration limitPause = std::chrono::hours(1);
   // `exempt:` at the top level: exemptions applying to every policy. loadConfig also appends

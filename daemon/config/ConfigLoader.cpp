@@ -37,6 +37,7 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "audit-rotate-size",
                                                 "audit-reserve",
                                                 "api-usage-limit",
+                                                "api-budget",
                                                 "limit-pause",
                                                 "follow-up-precision",
                                                 "audit-key",
@@ -63,8 +64,8 @@ std::optional<uint64_t> parseBytes(const std::string& text) {
   if (unit == "GiB") return n << 30;
   return std::nullopt;
 }
-const std::vector<std::string_view> kOrgKeys = {"name", "api-version", "instance-url", "ca-file",
-                                                "auth"};
+const std::vector<std::string_view> kOrgKeys = {"name",    "api-version", "instance-url",
+                                                "ca-file", "auth",        "api-budget"};
 const std::vector<std::string_view> kAuthKeys = {
     "flow",     "access-token", "login-url",     "audience",      "client-id",
     "username", "private-key",  "client-secret", "refresh-token", "error-backoff"};
@@ -296,6 +297,9 @@ class ConfigParser {
         cfg.apiUsageShare = share;
       }
     }
+    if (const auto* e = top.find("api-budget")) {
+      if (auto spec = budget(e->value)) cfg.apiBudget = *spec;
+    }
     if (const auto* e = top.find("limit-pause")) {
       auto d = e->value.IsScalar() ? model::parseDuration(e->value.Scalar()) : std::nullopt;
       if (!d) {
@@ -328,6 +332,13 @@ class ConfigParser {
   bool orgNamesComplete() const { return orgNamesComplete_; }
 
  private:
+  // `api-budget: 5000` (calls a day) or `api-budget: 10%` (of the org's daily allowance).
+  std::optional<model::BudgetSpec> budget(const YAML::Node& node) {
+    auto parsed = model::parseBudget(node.IsScalar() ? node.Scalar() : std::string());
+    if (auto* spec = std::get_if<model::BudgetSpec>(&parsed)) return *spec;
+    sink_.error(node, std::get<std::string>(parsed), "e.g. api-budget: 10% (default) or 5000");
+    return std::nullopt;
+  }
   std::optional<std::string> path(const YAML::Node& node, std::string_view what) {
     auto text = scalarText(node, sink_, what);
     if (!text) return std::nullopt;
@@ -403,6 +414,7 @@ class ConfigParser {
         }
       }
     }
+    if (const auto* e = m.find("api-budget")) org.apiBudget = budget(e->value);
     if (const auto* e = m.require("auth")) auth(e->value, org);
     // The access-token flow has nothing to learn the instance from; the others get it in the
     // token response unless it is given.

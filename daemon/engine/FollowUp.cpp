@@ -1,5 +1,7 @@
 #include "engine/FollowUp.h"
 
+#include "salesforce/CallGate.h"
+
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -26,6 +28,7 @@ salesforce::Result<salesforce::ListStats> FollowUpReads::list(model::ResourceKin
   std::mutex mutex;
   std::atomic<size_t> next{0};
   auto worker = [&] {
+    salesforce::PurposeScope purpose(salesforce::CallPurpose::FollowUp);  // the API budget's count
     for (size_t i = next++; i < ids_.size(); i = next++) {
       {
         std::lock_guard lock(mutex);

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <random>
 
+#include "engine/ApiBudget.h"
 #include "log/Log.h"
 #include "policy/Evaluator.h"
 
@@ -368,8 +369,14 @@ void Pass::recordDecisions() {
 PassSummary Pass::run() {
   auto started = std::chrono::steady_clock::now();
   int64_t callsBefore = jobs_.calls();
+  const salesforce::CallCounts budgetBefore =
+      options_.budget ? options_.budget->totals() : salesforce::CallCounts{};
   auto finish = [&]() -> PassSummary {
     summary_.apiCalls = jobs_.calls() - callsBefore;
+    if (options_.budget) {
+      const auto after = options_.budget->totals();
+      for (size_t i = 0; i < after.size(); ++i) summary_.calls[i] = after[i] - budgetBefore[i];
+    }
     summary_.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
     return summary_;
@@ -431,6 +438,7 @@ PassSummary Pass::run() {
       decisions_.clear();
     } else if (summary_.listingComplete) {
       applyGates();
+      reserveCalls();
       recordDecisions();
       act();
     } else {
@@ -445,6 +453,15 @@ PassSummary Pass::run() {
   if (summary_.auditError) {
     log::error("{}: audit trail failed, no further action this pass: {}", options_.org,
                *summary_.auditError);
+  }
+  if (options_.budget && reservedActions_ > 0) {
+    // Reserved calls the actions did not use (stopped, held by the runner) go back.
+    const auto sent =
+        options_.budget->totals()[static_cast<size_t>(salesforce::CallPurpose::Action)] -
+        budgetBefore[static_cast<size_t>(salesforce::CallPurpose::Action)];
+    options_.budget->release(salesforce::CallPurpose::Action,
+                             std::max<int64_t>(reservedActions_ - sent, 0));
+    reservedActions_ = 0;
   }
 
   finish();
@@ -461,6 +478,15 @@ PassSummary Pass::run() {
     audit::Fields outcomes;
     for (auto& [o, n] : summary_.outcomes) outcomes.add(toString(o), n);
     end.add("outcomes", outcomes).add("api_calls", summary_.apiCalls);
+    if (options_.budget) {
+      audit::Fields calls;
+      for (size_t i = 0; i < summary_.calls.size(); ++i) {
+        calls.add(salesforce::purposeName(static_cast<salesforce::CallPurpose>(i)),
+                  summary_.calls[i]);
+      }
+      end.add("calls", calls);
+      if (summary_.budgetDeferred > 0) end.add("budget_deferred", summary_.budgetDeferred);
+    }
     if (summary_.listingError) end.add("error", summary_.listingError->describe());
     if (summary_.stateError) end.add("state_error", *summary_.stateError);
     if (summary_.stopped) end.add("stopped", true);
@@ -470,6 +496,38 @@ PassSummary Pass::run() {
     if (!summary_.auditError) summary_.auditError = e.what();
   }
   return summary_;
+}
+
+void Pass::reserveCalls() {
+  if (!options_.budget) return;
+  std::vector<Decision*> sends;
+  for (auto& d : decisions_) {
+    if (d.held.empty() && d.mode == policy::Mode::Enforce &&
+        d.policy->action != policy::Action::Report) {
+      sends.push_back(&d);
+    }
+  }
+  if (sends.empty()) return;
+  const auto want = static_cast<int64_t>(sends.size());
+  reservedActions_ = options_.budget->reserve(salesforce::CallPurpose::Action, want);
+  if (reservedActions_ >= want) return;
+  // The oldest first, as on-limit: cap does: a backlog is worked through in the order it built up.
+  std::stable_sort(sends.begin(), sends.end(), [](const Decision* a, const Decision* b) {
+    if (a->job.createdDate != b->job.createdDate) return a->job.createdDate < b->job.createdDate;
+    return a->job.id < b->job.id;
+  });
+  const std::string reason = fmt::format(
+      "deferred by the API budget ({}; {} of {} actions fit; the rest wait for a later "
+      "pass)",
+      options_.budget->spec().describe(), reservedActions_, want);
+  for (size_t k = static_cast<size_t>(reservedActions_); k < sends.size(); ++k) {
+    sends[k]->held = reason;
+  }
+  summary_.budgetDeferred = want - reservedActions_;
+  options_.budget->actionsDeferred(summary_.budgetDeferred);
+  log::warning("{} {}: the API budget affords {} of {} actions this pass; {} deferred",
+               options_.org, model::resourceName(options_.resource), reservedActions_, want,
+               summary_.budgetDeferred);
 }
 
 void Pass::act() {

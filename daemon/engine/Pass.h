@@ -25,9 +25,12 @@
 #include "model/Job.h"
 #include "policy/Policy.h"
 #include "salesforce/BulkJobs.h"
+#include "salesforce/CallGate.h"
 #include "state/StateStore.h"
 
 namespace bulkwarden::engine {
+
+class ApiBudget;
 
 struct PassSummary {
   std::string run;
@@ -59,6 +62,10 @@ struct PassSummary {
   std::map<std::string, std::vector<std::pair<model::Timestamp, std::string>>> crossingJobs;
   std::map<Outcome, int64_t> outcomes;
   int64_t apiCalls = 0;
+  // The org's calls admitted by its API budget during the pass, by purpose (PassOptions::budget;
+  // all zero without one). `run-end` records them as `calls`.
+  salesforce::CallCounts calls{};
+  int64_t budgetDeferred = 0;  // actions held back: the API budget could not afford them
   std::chrono::milliseconds duration{0};
 
   bool ok() const;  // listing complete, no audit error, no failed action
@@ -113,6 +120,10 @@ struct PassOptions {
   // this many jobs (the last full listing) rather than the few jobs read.
   bool followUp = false;
   std::optional<int64_t> listedForLimits;
+  // The org's API budget (engine/ApiBudget.h): the calls of the actions to send are reserved
+  // before any intent is written; those that do not fit are held back ("deferred") and left to
+  // a later pass. None: no budget.
+  ApiBudget* budget = nullptr;
 };
 
 class Pass {
@@ -134,6 +145,9 @@ class Pass {
   // policy and reason that held jobs back.
   void recordDecisions();
   void act();
+  // Reserves the calls of the actions to send in the API budget; holds back those that do not
+  // fit (no intent is written for them).
+  void reserveCalls();
   audit::Fields decisionFields(const Decision& d) const;
 
   PassOptions options_;
@@ -152,7 +166,8 @@ class Pass {
   // ids come from the server, which could otherwise choose them to collide.
   using IdKey = std::array<char, 15>;
   std::map<IdKey, uint64_t> listed_;
-  std::string scratch_;  // reused to fingerprint each job
+  std::string scratch_;          // reused to fingerprint each job
+  int64_t reservedActions_ = 0;  // action calls reserved in the API budget by reserveCalls()
 };
 
 // A new pass id: time-ordered and unique enough to find a pass in the audit trail.

@@ -1,5 +1,7 @@
 #include "engine/Recovery.h"
 
+#include "salesforce/CallGate.h"
+
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
@@ -74,6 +76,7 @@ ReconcileSummary reconcile(const std::vector<OpenIntent>& intents,
       ++summary.unresolved;
       continue;
     }
+    salesforce::PurposeScope purpose(salesforce::CallPurpose::Recovery);  // the API budget's count
     auto got = i.classic ? org->second->getClassic(i.jobId) : org->second->get(i.kind, i.jobId);
     std::string outcome;
     std::string observed;

@@ -199,21 +199,32 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     }
     if (po.policies.empty() || stop_.requested()) continue;
     OrgGuard& guard = guards_.at(org.name);
-    if (auto why = refusal(org, guard)) {
+    auto why = refusal(org, guard);
+    // API budget hook (engine/ApiBudget.h): a listing it cannot afford, or a pass sooner than a
+    // low budget's pace, does not start.
+    ApiBudget* budget = budgetOf(org);
+    const bool byBudget = !why && budget && (why = budget->passRefusal(resource));
+    if (why) {
       PassSummary s;
       s.org = org.name;
       s.resource = resource;
       s.notRun = *why;
-      log::warning("{} {}: pass skipped, no call made: {}", org.name, model::resourceName(resource),
-                   *why);
+      // The budget warns once when it runs low (ApiBudget); each pass it spaces out is info.
+      auto level = byBudget ? log::Level::Info : log::Level::Warning;
+      if (log::enabled(level)) {
+        log::write(level, fmt::format("{} {}: pass skipped, no call made: {}", org.name,
+                                      model::resourceName(resource), *why));
+      }
       out.push_back(std::move(s));
       continue;
     }
     po.runId = newRunId(clock_.now());
+    po.budget = budget;
     Pass pass(std::move(po), *org.jobs, audit_, clock_, stop_.flag(), listener_);
     PassSummary s = pass.run();
     learn(org, guard, s);
     if (s.listingComplete) guard.lastListed = s.jobsSeen;
+    if (s.listingComplete && budget) budget->listed(resource, s.pages);
     if (s.ok()) {
       log::info("{}", summaryLine(s));
     } else {
@@ -224,6 +235,11 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     out.push_back(std::move(s));
   }
   return out;
+}
+
+ApiBudget* Scheduler::budgetOf(const OrgTarget& org) const {
+  auto it = options_.budgets.find(org.name);
+  return it == options_.budgets.end() ? nullptr : it->second;
 }
 
 std::optional<std::string> Scheduler::refusal(const OrgTarget& org, OrgGuard& guard) {
@@ -292,7 +308,8 @@ void Scheduler::learn(const OrgTarget& org, OrgGuard& guard, const PassSummary& 
   }
   if (s.listingComplete) {
     guard.breaker.onSuccess();
-  } else if (s.listingError) {
+  } else if (s.listingError && s.listingError->code != salesforce::kBudgetErrorCode) {
+    // (A listing the API budget stopped says nothing about the org's health.)
     guard.breaker.onFailure(now);
     if (guard.breaker.state() == CircuitBreaker::State::Open) {
       log::error("{}: circuit open after {} failed passes in a row: no call until {}", org.name,
@@ -350,9 +367,17 @@ std::vector<PassSummary> Scheduler::runFollowUps(
     }
     if (po.policies.empty() || ids.empty() || stop_.requested()) continue;
     OrgGuard& guard = guards_.at(org.name);
-    if (auto why = refusal(org, guard)) {
-      log::warning("{} {}: follow-up skipped, no call made: {}; the next scheduled pass decides",
-                   org.name, model::resourceName(resource), *why);
+    auto why = refusal(org, guard);
+    // API budget hook: a follow-up waits for the next scheduled pass while the budget is low.
+    ApiBudget* budget = budgetOf(org);
+    const bool byBudget = !why && budget && (why = budget->followUpRefusal(ids.size()));
+    if (why) {
+      auto level = byBudget ? log::Level::Info : log::Level::Warning;
+      if (log::enabled(level)) {
+        log::write(level, fmt::format("{} {}: follow-up skipped, no call made: {}; the next "
+                                      "scheduled pass decides",
+                                      org.name, model::resourceName(resource), *why));
+      }
       continue;
     }
     po.org = org.name;
@@ -366,6 +391,7 @@ std::vector<PassSummary> Scheduler::runFollowUps(
     if (guard.lastListed > 0) po.listedForLimits = guard.lastListed;
     if (auto it = rates_.find(org.name); it != rates_.end()) po.rate = it->second.get();
     po.runId = newRunId(clock_.now());
+    po.budget = budget;
     FollowUpReads reads(*org.jobs, std::move(ids), options_.concurrency);
     Pass pass(std::move(po), reads, audit_, clock_, stop_.flag(), listener_);
     PassSummary s = pass.run();

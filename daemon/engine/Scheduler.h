@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "audit/AuditSink.h"
+#include "engine/ApiBudget.h"
 #include "engine/CircuitBreaker.h"
 #include "engine/Clock.h"
 #include "engine/Pass.h"
@@ -68,6 +69,10 @@ struct SchedulerOptions {
   // Whether runOnce() records each policy's pass as its last (the daemon's schedule follows it).
   // `run --once --dry-run` does not: a rehearsal leaves the schedule alone.
   bool recordOncePasses = true;
+  // Per org (by name), its daily API budget (engine/ApiBudget.h, config `api-budget`): asked
+  // before each pass and follow-up, and handed to each pass for its actions. An org not in the
+  // map: no budget.
+  std::map<std::string, ApiBudget*> budgets{};
 };
 
 // The worker count when none is configured: the CPU count, at least 2 and at most 16 (a pass
@@ -219,6 +224,7 @@ class Scheduler {
   std::map<std::string, OrgGuard> guards_;
   // Why a pass of `org` must not start now; nullopt: it may.
   std::optional<std::string> refusal(const OrgTarget& org, OrgGuard& guard);
+  ApiBudget* budgetOf(const OrgTarget& org) const;  // none: the org has no budget
   void learn(const OrgTarget& org, OrgGuard& guard,
              const PassSummary& s);      // per org, fixed at construction
   state::MemoryStateStore memoryState_;  // when no store is given

@@ -251,6 +251,7 @@ BulkClient::BulkClient(ClientOptions options, std::shared_ptr<TokenProvider> tok
         fmt::format("invalid api-version \"{}\": expected a form like 62.0", options_.apiVersion));
   }
   if (!tokens_) throw std::invalid_argument("BulkClient needs a token provider");
+  if (options_.gate) tokens_->setCallGate(options_.gate);
   if (options_.maxPages < 1) throw std::invalid_argument("maxPages must be at least 1");
 }
 
@@ -321,6 +322,14 @@ std::optional<ApiError> BulkClient::versionChecked(HttpTransport& transport) {
   // The Versions resource needs no session: the token is not sent.
   r.headers = {{"Accept", "application/json"}, {"User-Agent", "bulkwarden/" BULKWARDEN_VERSION}};
   r.idempotent = true;
+  // Counted as a probe, though Salesforce does not count it: the budget only ever overcounts.
+  // Refused, the check waits for the next call.
+  if (options_.gate) {
+    if (auto refused = options_.gate->admit(CallPurpose::Probe)) {
+      versionDone_ = false;
+      return refused;
+    }
+  }
   auto reply = transport.send(r);
   if (!reply || reply.value().status != 200) {
     log::warning("salesforce: could not check api-version {} (GET /services/data/: {}); going on",
@@ -345,7 +354,7 @@ std::optional<ApiError> BulkClient::versionChecked(HttpTransport& transport) {
 
 Result<ApiUsage> BulkClient::probeUsage() {
   const std::string target = fmt::format("/services/data/v{}/limits", options_.apiVersion);
-  auto r = call("GET", target, "", true);
+  auto r = call("GET", target, "", true, CallPurpose::Probe);
   if (!r) return r.error();
   if (r.value().status != 200) {
     return classifyReply(r.value().status, r.value().body, r.value().limitInfo);
@@ -403,7 +412,14 @@ HttpRequest BulkClient::makeRequest(const std::string& method, const std::string
   return r;
 }
 
-Result<HttpResponse> BulkClient::sendLogged(HttpTransport& transport, const HttpRequest& request) {
+Result<HttpResponse> BulkClient::sendLogged(HttpTransport& transport, const HttpRequest& request,
+                                            CallPurpose purpose) {
+  if (options_.gate) {
+    if (auto refused = options_.gate->admit(purpose)) {
+      log::debug("salesforce {} {}: {}", request.method, request.target, refused->message);
+      return *refused;
+    }
+  }
   const auto start = std::chrono::steady_clock::now();
   auto r = transport.send(request);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -422,6 +438,7 @@ Result<HttpResponse> BulkClient::sendLogged(HttpTransport& transport, const Http
         usage_ = *u;
         usageSent_ = start;
       }
+      if (options_.gate) options_.gate->allowance(u->max);
     }
   } else {
     log::debug("salesforce {} {} -> {} ({} ms)", request.method, request.target,
@@ -437,8 +454,9 @@ namespace {
 bool transientFailure(const Result<HttpResponse>& r) {
   if (!r) {
     const ApiError& e = r.error();
+    // Nor a call the API budget refused: it has room again only when calls age out.
     return e.kind == ApiError::Kind::Transient && e.code.rfind("TLS_", 0) != 0 &&
-           e.code.rfind("AUTH_", 0) != 0;
+           e.code.rfind("AUTH_", 0) != 0 && e.code != kBudgetErrorCode;
   }
   int s = r.value().status;
   return s >= 500 || s == 406 || s == 420 || s == 429;
@@ -453,9 +471,10 @@ bool concurrentLimited(const Result<HttpResponse>& r) {
 }  // namespace
 
 Result<HttpResponse> BulkClient::call(const std::string& method, const std::string& target,
-                                      const std::string& body, bool idempotent, Api api) {
+                                      const std::string& body, bool idempotent, CallPurpose purpose,
+                                      Api api) {
   for (int attempt = 0;; ++attempt) {
-    auto r = callOnce(method, target, body, idempotent, api);
+    auto r = callOnce(method, target, body, idempotent, purpose, api);
     const bool concurrent = idempotent && concurrentLimited(r);
     const BackoffPolicy& policy = concurrent ? options_.concurrentLimitBackoff : options_.backoff;
     if (!idempotent || attempt + 1 >= policy.maxAttempts || !(concurrent || transientFailure(r))) {
@@ -482,7 +501,8 @@ Result<HttpResponse> BulkClient::call(const std::string& method, const std::stri
 }
 
 Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::string& target,
-                                          const std::string& body, bool idempotent, Api api) {
+                                          const std::string& body, bool idempotent,
+                                          CallPurpose purpose, Api api) {
   auto token = tokens_->token();
   if (!token) return token.error();
   auto transport = this->transport();
@@ -491,7 +511,7 @@ Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::
     if (auto e = versionChecked(*transport.value())) return *e;
   }
   auto r = sendLogged(*transport.value(),
-                      makeRequest(method, target, body, idempotent, token.value(), api));
+                      makeRequest(method, target, body, idempotent, token.value(), api), purpose);
   if (!r) return r;
   const int status = r.value().status;
   // 1.0 says an expired session with 400 InvalidSessionId (docs/salesforce.md 14.6).
@@ -522,7 +542,7 @@ Result<HttpResponse> BulkClient::callOnce(const std::string& method, const std::
   auto again = this->transport();
   if (!again) return again.error();
   return sendLogged(*again.value(),
-                    makeRequest(method, target, body, idempotent, renewed.value(), api));
+                    makeRequest(method, target, body, idempotent, renewed.value(), api), purpose);
 }
 
 Result<ListStats> BulkClient::list(model::ResourceKind kind, const PageSink& onPage) {
@@ -576,7 +596,7 @@ Result<ListStats> BulkClient::listWith(model::ResourceKind kind, std::string_vie
   // without waiting for a new thread to be scheduled. The page fetched ahead is used only if the
   // parsed page names the same target, so it never changes what is listed; on a well-formed page
   // it costs no call that paging would not make. Pages are handed on in order, one at a time.
-  Result<HttpResponse> r = call("GET", target, "", true);
+  Result<HttpResponse> r = call("GET", target, "", true, CallPurpose::List);
   while (true) {
     if (!r) return r.error();
     if (r.value().status != 200) {
@@ -593,7 +613,7 @@ Result<ListStats> BulkClient::listWith(model::ResourceKind kind, std::string_vie
     }
     auto digested = std::async(std::launch::async, digest, std::move(body), stats.pages + 1);
     Result<HttpResponse> fetched = ApiError{};
-    if (!ahead.empty()) fetched = call("GET", ahead, "", true);
+    if (!ahead.empty()) fetched = call("GET", ahead, "", true, CallPurpose::List);
     auto end = digested.get();
     if (!end) return end.error();
     ++stats.pages;
@@ -617,13 +637,15 @@ Result<ListStats> BulkClient::listWith(model::ResourceKind kind, std::string_vie
       return malformedReply(
           fmt::format("job listing has more than {} pages; stopped", options_.maxPages));
     }
-    r = call("GET", target, "", true);
+    r = call("GET", target, "", true, CallPurpose::List);
   }
 }
 
 Result<model::Job> BulkClient::get(model::ResourceKind kind, const std::string& id) {
   if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
-  auto r = call("GET", basePath(kind) + "/" + id, "", true);
+  // A read of one job: a follow-up's or recovery's by the thread's scope, else an action's check.
+  auto r = call("GET", basePath(kind) + "/" + id, "", true,
+                PurposeScope::current().value_or(CallPurpose::Action));
   if (!r) return r.error();
   if (r.value().status != 200) {
     return classifyReply(r.value().status, r.value().body, r.value().limitInfo);
@@ -644,7 +666,8 @@ Result<model::Job> BulkClient::get(model::ResourceKind kind, const std::string& 
 
 Result<ActionReply> BulkClient::abort(model::ResourceKind kind, const std::string& id) {
   if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
-  auto r = call("PATCH", basePath(kind) + "/" + id, R"({"state":"Aborted"})", false);
+  auto r = call("PATCH", basePath(kind) + "/" + id, R"({"state":"Aborted"})", false,
+                CallPurpose::Action);
   if (!r) return r.error();
   const int status = r.value().status;
   if (status < 200 || status > 299) {
@@ -659,7 +682,7 @@ Result<ActionReply> BulkClient::abort(model::ResourceKind kind, const std::strin
 
 Result<ActionReply> BulkClient::remove(model::ResourceKind kind, const std::string& id) {
   if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
-  auto r = call("DELETE", basePath(kind) + "/" + id, "", false);
+  auto r = call("DELETE", basePath(kind) + "/" + id, "", false, CallPurpose::Action);
   if (!r) return r.error();
   const int status = r.value().status;
   if (status < 200 || status > 299) {
@@ -676,12 +699,13 @@ Result<HttpResponse> BulkClient::read(const std::string& target) {
   if (target.empty() || target.front() != '/' || target.size() > kMaxTargetLength) {
     return refused("not a path on the instance: " + quoted(target));
   }
-  return call("GET", target, "", true);
+  return call("GET", target, "", true, CallPurpose::Probe);
 }
 
 Result<model::Job> BulkClient::getClassic(const std::string& id) {
   if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
-  auto r = call("GET", classicPath(id), "", true, Api::Classic);
+  auto r = call("GET", classicPath(id), "", true,
+                PurposeScope::current().value_or(CallPurpose::Action), Api::Classic);
   if (!r) return r.error();
   if (r.value().status != 200) return classifyClassic(r.value().status, r.value().body);
   auto job = parseClassicJob(r.value().body);
@@ -700,7 +724,8 @@ Result<model::Job> BulkClient::getClassic(const std::string& id) {
 
 Result<ActionReply> BulkClient::abortClassic(const std::string& id) {
   if (!isJobId(id)) return refused("not a Bulk job id: " + quoted(id));
-  auto r = call("POST", classicPath(id), R"({"state":"Aborted"})", false, Api::Classic);
+  auto r = call("POST", classicPath(id), R"({"state":"Aborted"})", false, CallPurpose::Action,
+                Api::Classic);
   if (!r) return r.error();
   const int status = r.value().status;
   if (status < 200 || status > 299) {

@@ -15,6 +15,7 @@
 
 #include "salesforce/Backoff.h"
 #include "salesforce/BulkJobs.h"
+#include "salesforce/CallGate.h"
 #include "salesforce/HttpTransport.h"
 #include "salesforce/JobMapping.h"
 #include "salesforce/TokenProvider.h"
@@ -46,6 +47,10 @@ struct ClientOptions {
   // not, every call fails with a Permanent error saying so; if it is old (kOldApiVersions or
   // more releases behind the newest served), warn once. A failed check is logged and skipped.
   bool checkApiVersion = false;
+  // The org's API budget (engine/ApiBudget.h): every request, token requests included, is
+  // admitted by it before it is sent, and counted by purpose; refused, it is not sent and the
+  // call returns its ApiError (code API_BUDGET). None: no budget.
+  std::shared_ptr<CallGate> gate;
 };
 
 // api-version this many releases (three a year) behind the newest the org serves is "old":
@@ -123,10 +128,14 @@ class BulkClient final : public BulkJobs {
   // Sends one request with the current token; on 401 INVALID_SESSION_ID renews the token once
   // and sends it once more.
   Result<HttpResponse> call(const std::string& method, const std::string& target,
-                            const std::string& body, bool idempotent, Api api = Api::V2);
+                            const std::string& body, bool idempotent, CallPurpose purpose,
+                            Api api = Api::V2);
   Result<HttpResponse> callOnce(const std::string& method, const std::string& target,
-                                const std::string& body, bool idempotent, Api api);
-  Result<HttpResponse> sendLogged(HttpTransport& transport, const HttpRequest& request);
+                                const std::string& body, bool idempotent, CallPurpose purpose,
+                                Api api);
+  // Asks the gate (if any), then sends.
+  Result<HttpResponse> sendLogged(HttpTransport& transport, const HttpRequest& request,
+                                  CallPurpose purpose);
   // The transport to the instance: created on first use when the instance URL comes from the
   // token response, and replaced when a new token names another instance_url.
   Result<std::shared_ptr<HttpTransport>> transport();

@@ -36,7 +36,17 @@ std::optional<ApiError> FetchingTokenProvider::backingOff() const {
   return e;
 }
 
+void FetchingTokenProvider::setCallGate(std::shared_ptr<CallGate> gate) {
+  std::lock_guard lock(mutex_);
+  gate_ = std::move(gate);
+}
+
 Result<std::string> FetchingTokenProvider::fetchLocked(const std::string& rejected) {
+  // A token request counts against the API budget like any call; refused, it is not made (and
+  // is no failure to back off from: the budget has room again when calls age out).
+  if (gate_) {
+    if (auto refused = gate_->admit(CallPurpose::Token)) return *refused;
+  }
   ++fetches_;
   auto fetched = fetch();
   if (fetched) {

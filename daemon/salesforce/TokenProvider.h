@@ -4,11 +4,13 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "salesforce/ApiError.h"
+#include "salesforce/CallGate.h"
 
 namespace bulkwarden::salesforce {
 
@@ -29,6 +31,10 @@ class TokenProvider {
   // The org's instance URL as the token endpoint named it with the current token; empty when
   // not known (yet) or when the flow does not learn it (access-token).
   virtual std::string instanceUrl() const { return {}; }
+
+  // The org's API budget (CallGate): asked before each token request, which it counts as
+  // "token". Set once, before the first token(). Flows that make no request ignore it.
+  virtual void setCallGate(std::shared_ptr<CallGate> gate) { (void)gate; }
 };
 
 // The `access-token` flow: a fixed token from the configuration. It cannot be renewed.
@@ -62,6 +68,7 @@ class FetchingTokenProvider : public TokenProvider {
   Result<std::string> token() override;
   Result<std::string> refresh(const std::string& rejected) override;
   std::string instanceUrl() const override;
+  void setCallGate(std::shared_ptr<CallGate> gate) override;
 
   // Fetches attempted so far (successful or not).
   int64_t fetches() const;
@@ -87,6 +94,7 @@ class FetchingTokenProvider : public TokenProvider {
   std::optional<ApiError> failure_;
   std::chrono::steady_clock::time_point retryAt_{};
   int64_t fetches_ = 0;
+  std::shared_ptr<CallGate> gate_;
 };
 
 }  // namespace bulkwarden::salesforce

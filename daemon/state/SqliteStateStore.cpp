@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -113,9 +114,21 @@ SqliteStateStore::SqliteStateStore(const std::string& path) : path_(path) {
     s << "CREATE TABLE IF NOT EXISTS last_pass (org TEXT NOT NULL, policy TEXT NOT NULL, "
          "at INTEGER NOT NULL, PRIMARY KEY (org, policy))",
         now;
+    // The API budget's ledger (engine/ApiBudget.h) and its small facts per org.
+    // WITHOUT ROWID: the key is the table, so that a ledger write touches one page, not two.
+    s << "CREATE TABLE IF NOT EXISTS api_calls (org TEXT NOT NULL, minute INTEGER NOT NULL, "
+         "purpose TEXT NOT NULL, calls INTEGER NOT NULL, PRIMARY KEY (org, minute, purpose)) "
+         "WITHOUT ROWID",
+        now;
+    s << "CREATE TABLE IF NOT EXISTS org_facts (org TEXT NOT NULL, key TEXT NOT NULL, "
+         "value INTEGER NOT NULL, PRIMARY KEY (org, key)) WITHOUT ROWID",
+        now;
     // An SQLite without JSON, UPSERT or RETURNING fails here rather than at the first page.
     std::vector<model::Timestamp> none;
     recordRun(s, "", 0, {}, {}, 0, none);
+    // The schema's pages go to the database now and the WAL starts empty: what the WAL holds is
+    // then the run's own writes (a file-size limit meets the audit trail first, not the WAL).
+    s << "PRAGMA wal_checkpoint(TRUNCATE)", now;
   } catch (const Poco::Exception& e) {
     throw StateError(fmt::format("state store {}: {}", path, e.displayText()));
   }
@@ -206,6 +219,86 @@ void SqliteStateStore::recordPass(const std::string& org, const std::string& pol
   }
 }
 
+void SqliteStateStore::addCalls(const std::string& org, int64_t minute, const std::string& purpose,
+                                int64_t n) {
+  std::lock_guard lock(mutex_);
+  try {
+    std::string o = org, p = purpose;
+    Int64 m = minute, c = n;
+    // One statement, one implicit transaction: in the file (WAL) before the call is sent.
+    *session_ << "INSERT INTO api_calls (org, minute, purpose, calls) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT (org, minute, purpose) DO UPDATE SET calls = calls + excluded.calls",
+        use(o), use(m), use(p), use(c), now;
+  } catch (const Poco::Exception& e) {
+    throw StateError(fmt::format("state store {}: {}", path_, e.displayText()));
+  }
+}
+
+namespace {
+
+// What callsSince reads of the ledger at most: a day of minutes for each purpose, with room for
+// purposes a later version adds. A file holding more (written by hand) is cut there.
+constexpr Int64 kMaxCallRows = 1441 * 16;
+
+std::vector<StateStore::CallBucket> readCalls(Poco::Data::Session& session, const std::string& org,
+                                              int64_t sinceMinute) {
+  std::string o = org;
+  Int64 since = sinceMinute, limit = kMaxCallRows;
+  std::vector<Int64> minutes, calls;
+  std::vector<std::string> purposes;
+  session << "SELECT minute, purpose, calls FROM api_calls WHERE org = ? AND minute >= ? "
+             "ORDER BY minute DESC LIMIT ?",
+      use(o), use(since), use(limit), into(minutes), into(purposes), into(calls), now;
+  std::vector<StateStore::CallBucket> out;
+  for (size_t i = 0; i < minutes.size(); ++i) {
+    // A count from the file is believed only within bounds: negative counts nothing back.
+    out.push_back(
+        {minutes[i], purposes[i].substr(0, 32), std::clamp<Int64>(calls[i], 0, Int64{1} << 40)});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<StateStore::CallBucket> SqliteStateStore::callsSince(const std::string& org,
+                                                                 int64_t sinceMinute) {
+  std::lock_guard lock(mutex_);
+  try {
+    std::string o = org;
+    Int64 since = sinceMinute;
+    *session_ << "DELETE FROM api_calls WHERE org = ? AND minute < ?", use(o), use(since), now;
+    return readCalls(*session_, org, sinceMinute);
+  } catch (const Poco::Exception& e) {
+    throw StateError(fmt::format("state store {}: {}", path_, e.displayText()));
+  }
+}
+
+void SqliteStateStore::setOrgFact(const std::string& org, const std::string& key, int64_t value) {
+  std::lock_guard lock(mutex_);
+  try {
+    std::string o = org, k = key;
+    Int64 v = value;
+    *session_ << "INSERT OR REPLACE INTO org_facts (org, key, value) VALUES (?, ?, ?)", use(o),
+        use(k), use(v), now;
+  } catch (const Poco::Exception& e) {
+    throw StateError(fmt::format("state store {}: {}", path_, e.displayText()));
+  }
+}
+
+std::optional<int64_t> SqliteStateStore::orgFact(const std::string& org, const std::string& key) {
+  std::lock_guard lock(mutex_);
+  try {
+    std::string o = org, k = key;
+    std::vector<Int64> v;
+    *session_ << "SELECT value FROM org_facts WHERE org = ? AND key = ?", use(o), use(k), into(v),
+        now;
+    if (v.empty()) return std::nullopt;
+    return v.front();
+  } catch (const Poco::Exception& e) {
+    throw StateError(fmt::format("state store {}: {}", path_, e.displayText()));
+  }
+}
+
 namespace {
 
 // `path` as an SQLite URI: the characters a URI gives meaning to are escaped, so that a state-dir
@@ -267,6 +360,26 @@ std::unique_ptr<MemoryStateStore> readStateReadOnly(const std::string& path, siz
         into(passPolicies), into(ats), now;
     for (size_t i = 0; i < ats.size(); ++i)
       out->recordPass(passOrgs[i], passPolicies[i], fromMs(ats[i]));
+    // The budget's ledger and facts, for `plan`; a file from before they existed has neither.
+    try {
+      std::vector<std::string> factOrgs, keys;
+      std::vector<Int64> values;
+      Int64 factRows = kMaxCallRows;
+      session << "SELECT org, key, value FROM org_facts LIMIT ?", use(factRows), into(factOrgs),
+          into(keys), into(values), now;
+      for (size_t i = 0; i < values.size(); ++i) out->setOrgFact(factOrgs[i], keys[i], values[i]);
+      std::vector<std::string> callOrgs, purposes;
+      std::vector<Int64> minutes, calls;
+      Int64 rows = kMaxCallRows;
+      session << "SELECT org, minute, purpose, calls FROM api_calls ORDER BY minute DESC LIMIT ?",
+          use(rows), into(callOrgs), into(minutes), into(purposes), into(calls), now;
+      for (size_t i = 0; i < calls.size(); ++i) {
+        out->addCalls(callOrgs[i], minutes[i], purposes[i].substr(0, 32),
+                      std::clamp<Int64>(calls[i], 0, Int64{1} << 40));
+      }
+    } catch (const Poco::Exception&) {
+      // no such table (a file from an older version): nothing to read
+    }
   } catch (const Poco::Exception& e) {
     throw StateError(fmt::format("state store {}: {}", path, e.displayText()));
   }

@@ -34,6 +34,11 @@ class SqliteStateStore : public StateStore {
                                            const std::string& policy) override;
   void recordPass(const std::string& org, const std::string& policy,
                   model::Timestamp when) override;
+  void addCalls(const std::string& org, int64_t minute, const std::string& purpose,
+                int64_t n) override;
+  std::vector<CallBucket> callsSince(const std::string& org, int64_t sinceMinute) override;
+  void setOrgFact(const std::string& org, const std::string& key, int64_t value) override;
+  std::optional<int64_t> orgFact(const std::string& org, const std::string& key) override;
 
   // Jobs remembered, all orgs and kinds.
   size_t jobCount() const;

@@ -54,6 +54,40 @@ void MemoryStateStore::recordPass(const std::string& org, const std::string& pol
   passes_[{org, policy}] = when;
 }
 
+void MemoryStateStore::addCalls(const std::string& org, int64_t minute, const std::string& purpose,
+                                int64_t n) {
+  std::lock_guard lock(mutex_);
+  calls_[{org, minute, purpose}] += n;
+}
+
+std::vector<StateStore::CallBucket> MemoryStateStore::callsSince(const std::string& org,
+                                                                 int64_t sinceMinute) {
+  std::lock_guard lock(mutex_);
+  std::vector<CallBucket> out;
+  for (auto it = calls_.begin(); it != calls_.end();) {
+    const auto& [o, minute, purpose] = it->first;
+    if (o == org && minute < sinceMinute) {
+      it = calls_.erase(it);
+      continue;
+    }
+    if (o == org) out.push_back({minute, purpose, it->second});
+    ++it;
+  }
+  return out;
+}
+
+void MemoryStateStore::setOrgFact(const std::string& org, const std::string& key, int64_t value) {
+  std::lock_guard lock(mutex_);
+  facts_[{org, key}] = value;
+}
+
+std::optional<int64_t> MemoryStateStore::orgFact(const std::string& org, const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = facts_.find({org, key});
+  if (it == facts_.end()) return std::nullopt;
+  return it->second;
+}
+
 size_t MemoryStateStore::jobCount() const {
   std::lock_guard lock(const_cast<std::mutex&>(mutex_));
   return jobs_.size();

@@ -47,6 +47,33 @@ class StateStore {
                                                    const std::string& policy) = 0;
   virtual void recordPass(const std::string& org, const std::string& policy,
                           model::Timestamp when) = 0;
+
+  // The API budget's ledger (engine/ApiBudget.h): calls sent to `org` in one minute (minutes
+  // since the epoch) for one purpose. addCalls adds `n` durably before the call goes out;
+  // callsSince returns every bucket from `sinceMinute` on and forgets the older ones. The
+  // defaults keep nothing (a store that cannot keep it: the budget is then in memory only).
+  struct CallBucket {
+    int64_t minute = 0;
+    std::string purpose;
+    int64_t calls = 0;
+  };
+  virtual void addCalls(const std::string& org, int64_t minute, const std::string& purpose,
+                        int64_t n) {
+    (void)org, (void)minute, (void)purpose, (void)n;
+  }
+  virtual std::vector<CallBucket> callsSince(const std::string& org, int64_t sinceMinute) {
+    (void)org, (void)sinceMinute;
+    return {};
+  }
+  // Small facts per org the budget and `plan` use: the daily allowance last reported, the pages
+  // of the last listing per resource, recent actions ("allowance", "pages:query", ...).
+  virtual void setOrgFact(const std::string& org, const std::string& key, int64_t value) {
+    (void)org, (void)key, (void)value;
+  }
+  virtual std::optional<int64_t> orgFact(const std::string& org, const std::string& key) {
+    (void)org, (void)key;
+    return std::nullopt;
+  }
 };
 
 // The state of one (org, kind, job id) as remembered.
@@ -68,6 +95,11 @@ class MemoryStateStore : public StateStore {
                                            const std::string& policy) override;
   void recordPass(const std::string& org, const std::string& policy,
                   model::Timestamp when) override;
+  void addCalls(const std::string& org, int64_t minute, const std::string& purpose,
+                int64_t n) override;
+  std::vector<CallBucket> callsSince(const std::string& org, int64_t sinceMinute) override;
+  void setOrgFact(const std::string& org, const std::string& key, int64_t value) override;
+  std::optional<int64_t> orgFact(const std::string& org, const std::string& key) override;
 
   size_t jobCount() const;
   // Seeds what is remembered of one job (a copy of another store's row).
@@ -78,6 +110,8 @@ class MemoryStateStore : public StateStore {
   std::mutex mutex_;
   std::map<Key, JobMemory> jobs_;
   std::map<std::pair<std::string, std::string>, model::Timestamp> passes_;
+  std::map<std::tuple<std::string, int64_t, std::string>, int64_t> calls_;
+  std::map<std::pair<std::string, std::string>, int64_t> facts_;
 };
 
 }  // namespace bulkwarden::state

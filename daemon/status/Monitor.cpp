@@ -89,7 +89,25 @@ Monitor::Monitor()
       info_(BuildGauge()
                 .Name("bulkwarden_build_info")
                 .Help("Always 1; the version in a label")
-                .Register(*registry_)) {
+                .Register(*registry_)),
+      callsByPurpose_(BuildCounter()
+                          .Name("bulkwarden_api_calls_by_purpose_total")
+                          .Help("Calls to Salesforce admitted by the org's API budget, by purpose "
+                                "(list, follow-up, action, recovery, token, probe)")
+                          .Register(*registry_)),
+      budget_(BuildGauge()
+                  .Name("bulkwarden_api_budget_calls")
+                  .Help("The org's API budget over the rolling 24 h: limit, spent, available; "
+                        "and allowance, the org's daily allowance when known")
+                  .Register(*registry_)),
+      budgetWarnings_(BuildCounter()
+                          .Name("bulkwarden_api_budget_warnings_total")
+                          .Help("Times the org's API budget became low or exhausted")
+                          .Register(*registry_)),
+      budgetDeferred_(BuildCounter()
+                          .Name("bulkwarden_api_budget_deferred_total")
+                          .Help("Passes, follow-ups and actions the API budget deferred")
+                          .Register(*registry_)) {
   info_.Add({{"version", BULKWARDEN_VERSION}}).Set(1);
   snap_.started = nowMs();
   // Make the failure series exist from the start, so that rate() and alerts see a zero first.
@@ -295,9 +313,49 @@ std::vector<std::string> Monitor::notReadyReasons() const {
   return why;
 }
 
+void Monitor::setBudgets(std::vector<std::shared_ptr<const engine::ApiBudget>> budgets) {
+  std::lock_guard lock(budgetMutex_);
+  budgets_ = std::move(budgets);
+}
+
+void Monitor::refreshBudgets() const {
+  std::lock_guard lock(budgetMutex_);
+  for (const auto& b : budgets_) {
+    const std::string& org = b->org();
+    BudgetSeen& seen = budgetSeen_[org];
+    if (seen.budget != b.get()) seen = BudgetSeen{b.get(), {}, {}};
+    const auto calls = b->totals();
+    for (size_t i = 0; i < calls.size(); ++i) {
+      std::string purpose(salesforce::purposeName(static_cast<salesforce::CallPurpose>(i)));
+      callsByPurpose_.Add({{"org", org}, {"purpose", purpose}})
+          .Increment(static_cast<double>(std::max<int64_t>(calls[i] - seen.calls[i], 0)));
+    }
+    seen.calls = calls;
+    const auto stats = b->stats();
+    auto add = [](prometheus::Counter& c, int64_t now, int64_t before) {
+      c.Increment(static_cast<double>(std::max<int64_t>(now - before, 0)));
+    };
+    add(budgetWarnings_.Add({{"org", org}}), stats.warnings, seen.stats.warnings);
+    add(budgetDeferred_.Add({{"org", org}, {"what", "pass"}}), stats.passesDeferred,
+        seen.stats.passesDeferred);
+    add(budgetDeferred_.Add({{"org", org}, {"what", "follow-up"}}), stats.followUpsDeferred,
+        seen.stats.followUpsDeferred);
+    add(budgetDeferred_.Add({{"org", org}, {"what", "action"}}), stats.actionsDeferred,
+        seen.stats.actionsDeferred);
+    seen.stats = stats;
+    budget_.Add({{"org", org}, {"kind", "limit"}}).Set(static_cast<double>(b->limit()));
+    budget_.Add({{"org", org}, {"kind", "spent"}}).Set(static_cast<double>(b->spent()));
+    budget_.Add({{"org", org}, {"kind", "available"}}).Set(static_cast<double>(b->available()));
+    if (auto max = b->allowanceMax(); max > 0) {
+      budget_.Add({{"org", org}, {"kind", "allowance"}}).Set(static_cast<double>(max));
+    }
+  }
+}
+
 std::string Monitor::metricsText() const {
   // The gauge reflects /readyz at the time of the scrape.
   ready_.Add({}).Set(notReadyReasons().empty() ? 1 : 0);
+  refreshBudgets();
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());
   return out.str();

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/ApiBudget.h"
 #include "engine/Pass.h"
 #include "engine/Scheduler.h"
 #include "model/Job.h"
@@ -84,6 +85,9 @@ class Monitor : public engine::PassListener, public engine::ScheduleObserver {
   void setConfig(const std::string& path, bool dryRun, const std::vector<std::string>& orgs,
                  const std::vector<const policy::Policy*>& policies,
                  std::map<std::string, const salesforce::BulkJobs*> clients);
+  // Each org's API budget, read at each scrape (bulkwarden_api_budget*, by purpose). Replaces
+  // those of the config before.
+  void setBudgets(std::vector<std::shared_ptr<const engine::ApiBudget>> budgets);
   void setConfigLoaded(bool loaded);
   void configReload(bool ok);
 
@@ -110,6 +114,7 @@ class Monitor : public engine::PassListener, public engine::ScheduleObserver {
 
  private:
   void error(const std::string& kind);
+  void refreshBudgets() const;  // the budget metrics from the budgets, at a scrape
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& passes_;
@@ -126,10 +131,24 @@ class Monitor : public engine::PassListener, public engine::ScheduleObserver {
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Family<prometheus::Gauge>& ready_;
   prometheus::Family<prometheus::Gauge>& info_;
+  prometheus::Family<prometheus::Counter>& callsByPurpose_;
+  prometheus::Family<prometheus::Gauge>& budget_;
+  prometheus::Family<prometheus::Counter>& budgetWarnings_;
+  prometheus::Family<prometheus::Counter>& budgetDeferred_;
 
   mutable std::mutex mutex_;
   Snapshot snap_;
   std::map<std::string, const salesforce::BulkJobs*> clients_;
+  // Guarded by budgetMutex_: the budgets, and what each org's counters last took from its budget
+  // (a new budget after a reload starts again from zero).
+  mutable std::mutex budgetMutex_;
+  std::vector<std::shared_ptr<const engine::ApiBudget>> budgets_;
+  struct BudgetSeen {
+    const engine::ApiBudget* budget = nullptr;
+    salesforce::CallCounts calls{};
+    engine::ApiBudget::Stats stats;
+  };
+  mutable std::map<std::string, BudgetSeen> budgetSeen_;
 };
 
 }  // namespace bulkwarden::status

@@ -266,3 +266,50 @@ TEST(MeteredJobs, CountsJobsByStateAndErrorsByKind) {
 
 }  // namespace
 }  // namespace bulkwarden::status
+
+namespace bulkwarden::status {
+namespace {
+
+class FixedClock : public engine::Clock {
+ public:
+  model::Timestamp now() const override { return *model::parseTimestamp("2026-12-01T12:00:00Z"); }
+};
+
+TEST(MonitorBudget, CallsByPurposeTheBudgetAndItsDeferralsAreCountedAtEachScrape) {
+  FixedClock clock;
+  model::BudgetSpec spec;
+  spec.calls = 10;
+  auto budget = std::make_shared<engine::ApiBudget>("acme", spec, clock);
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(budget->admit(salesforce::CallPurpose::List));
+  ASSERT_FALSE(budget->admit(salesforce::CallPurpose::FollowUp));
+  Monitor m;
+  m.setBudgets({budget});
+  std::string text = m.metricsText();
+  EXPECT_NE(text.find("bulkwarden_api_calls_by_purpose_total{org=\"acme\",purpose=\"list\"} 3"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("bulkwarden_api_calls_by_purpose_total{org=\"acme\",purpose=\"follow-up\"} 1"),
+      std::string::npos);
+  EXPECT_NE(text.find("bulkwarden_api_budget_calls{kind=\"available\",org=\"acme\"} 6"),
+            std::string::npos)
+      << text;
+  // Spent to the last call: low, then exhausted (two warnings); a follow-up deferred.
+  for (int i = 0; i < 6; ++i) ASSERT_FALSE(budget->admit(salesforce::CallPurpose::Action));
+  EXPECT_TRUE(budget->followUpRefusal(1));
+  text = m.metricsText();
+  EXPECT_NE(text.find("bulkwarden_api_calls_by_purpose_total{org=\"acme\",purpose=\"list\"} 3"),
+            std::string::npos)
+      << "a second scrape adds nothing twice\n"
+      << text;
+  EXPECT_NE(text.find("bulkwarden_api_calls_by_purpose_total{org=\"acme\",purpose=\"action\"} 6"),
+            std::string::npos);
+  EXPECT_NE(text.find("bulkwarden_api_budget_warnings_total{org=\"acme\"} 2"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("bulkwarden_api_budget_deferred_total{org=\"acme\",what=\"follow-up\"} 1"),
+            std::string::npos)
+      << text;
+}
+
+}  // namespace
+}  // namespace bulkwarden::status
