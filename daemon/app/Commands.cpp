@@ -27,6 +27,7 @@
 #include "app/Service.h"
 #include "app/Signals.h"
 #include "audit/AuditLog.h"
+#include "cluster/ClusterNode.h"
 #include "config/YamlDocument.h"
 #include "engine/Pass.h"
 #include "engine/Scheduler.h"
@@ -550,6 +551,8 @@ int auditVerifyCommand(const std::vector<std::string>& files) {
 int auditVerifyConfigCommand(const std::string& configPath) {
   auto config = loadOrReport(configPath);
   if (!config) return kExitConfig;
+  // Cluster mode: the shared trail in PostgreSQL is the one of record (docs/scaling.md).
+  if (config->cluster) return cluster::verifyClusterTrail(*config->cluster);
   audit::AuditOptions options;
   try {
     options = auditOptionsFor(*config);

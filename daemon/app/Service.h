@@ -20,6 +20,7 @@
 #include "app/Notify.h"
 #include "app/Runtime.h"
 #include "audit/AuditLog.h"
+#include "cluster/ClusterNode.h"
 #include "engine/Clock.h"
 #include "engine/Scheduler.h"
 #include "engine/StopSignal.h"
@@ -68,6 +69,7 @@ class Service {
     std::unique_ptr<Runtime> rt;
     std::shared_ptr<audit::AuditLog> audit;
     std::shared_ptr<state::SqliteStateStore> state;  // shared across a reload when unmoved
+    std::unique_ptr<cluster::ClusterNode> cluster;   // `cluster:` only (docs/scaling.md)
     std::unique_ptr<status::TimedAudit> timedAudit;
     std::vector<std::unique_ptr<status::MeteredJobs>> metered;
     engine::StopSignal stop;
@@ -102,6 +104,9 @@ class Service {
   // Starts, moves or stops the HTTP endpoint as the config says; 0, or (logged) 75 when the
   // address is in use or not yet assigned, 78 when it is wrong.
   int startHttp(const config::Config& cfg);
+  // Builds the generation's cluster parts; fences `targets` and tees `sink`. 0, 69 or 78.
+  int attachCluster(Generation& g, std::vector<engine::OrgTarget>& targets,
+                    audit::AuditSink*& sink);
   void start(Generation& g, std::string_view why);
   void stopGeneration(Generation& g);
   void reload();

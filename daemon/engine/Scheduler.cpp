@@ -227,6 +227,10 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
 }
 
 std::optional<std::string> Scheduler::refusal(const OrgTarget& org, OrgGuard& guard) {
+  // Cluster hook (engine/OrgGate.h): another node may hold the org's lease.
+  if (options_.gate) {
+    if (auto why = options_.gate->refuse(org.name)) return why;
+  }
   model::Timestamp now = clock_.now();
   if (guard.pausedUntil && now < *guard.pausedUntil) {
     return fmt::format(

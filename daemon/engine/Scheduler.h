@@ -14,6 +14,7 @@
 #include "audit/AuditSink.h"
 #include "engine/CircuitBreaker.h"
 #include "engine/Clock.h"
+#include "engine/OrgGate.h"
 #include "engine/Pass.h"
 #include "engine/RateLimiter.h"
 #include "engine/StopSignal.h"
@@ -63,6 +64,8 @@ struct SchedulerOptions {
   // Whether runOnce() records each policy's pass as its last (the daemon's schedule follows it).
   // `run --once --dry-run` does not: a rehearsal leaves the schedule alone.
   bool recordOncePasses = true;
+  // Cluster mode: consulted before each pass and follow-up; none: every org is this process's.
+  OrgGate* gate = nullptr;
 };
 
 // What an org loop is doing, for the watchdog and /status (read-only).
