@@ -116,6 +116,14 @@ int runCommand(const RunOptions& options) {
   SignalWatcher signals([&stop] { stop.request(); }, nullptr);  // before any other thread
   auto config = loadOrReport(options.configPath);
   if (!config) return kExitConfig;
+  if (config->cluster && !options.dryRun) {
+    // One pass takes no lease: it would act on orgs another node governs (docs/scaling.md).
+    log::error(
+        "{}: run --once takes no cluster lease; with cluster: use `bulkwarden run`, or "
+        "--dry-run",
+        options.configPath);
+    return kExitConfig;
+  }
   auto rt = createOrReport(std::move(*config));
   if (!rt) return kExitConfig;
   std::string why;
