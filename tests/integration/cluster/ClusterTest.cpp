@@ -37,6 +37,11 @@ constexpr const char* kAbortStuck = R"(policies:
     action: abort
 )";
 
+std::string nowTs() {
+  return model::formatRfc3339(
+      std::chrono::time_point_cast<model::Timestamp::duration>(std::chrono::system_clock::now()));
+}
+
 template <class Done>
 bool waitFor(Done done, std::chrono::milliseconds timeout = 20s) {
   auto deadline = Steady::now() + timeout;
@@ -68,7 +73,7 @@ class Cluster : public ::testing::Test {
     }
     for (auto& s : sims_) s->stop();
     if (HasFailure()) {
-      for (const auto& n : {"node-a", "node-b"}) {
+      for (const auto& n : {"node-a", "node-b", "node-c"}) {
         std::ifstream in(dir_ / n / "err");
         std::cerr << "---- " << n << " stderr (tail)\n";
         std::string all((std::istreambuf_iterator<char>(in)), {});
@@ -165,14 +170,16 @@ class Cluster : public ::testing::Test {
     return rc;
   }
   // Local trail records of `type` at or after `since` (RFC 3339 text compares in time order).
-  static int localRecords(const fs::path& file, const std::string& type, const std::string& since) {
+  static int localRecords(const fs::path& file, const std::string& type, const std::string& since,
+                          const std::string& until = "9999") {
     std::ifstream in(file);
     std::string line;
     int n = 0;
     while (std::getline(in, line)) {
       Poco::JSON::Parser p;
       auto obj = p.parse(line).extract<Poco::JSON::Object::Ptr>();
-      if (obj->getValue<std::string>("type") == type && obj->getValue<std::string>("ts") >= since) {
+      if (obj->getValue<std::string>("type") == type && obj->getValue<std::string>("ts") >= since &&
+          obj->getValue<std::string>("ts") < until) {
         ++n;
       }
     }
@@ -346,6 +353,104 @@ TEST_F(Cluster, ANodeCutOffFromTheDatabaseStopsActingAndTheOtherTakesOver) {
     return all.find("lease renewal failed") != std::string::npos;
   }));
   EXPECT_EQ(count("SELECT count(DISTINCT node) FROM bw_audit WHERE type = 'intent'"), 1);
+}
+
+TEST_F(Cluster, ThreeNodesShareEightOrgsThreeThreeTwo) {
+  startNode("node-a");
+  ASSERT_TRUE(waitFor([&] { return held("node-a") == kOrgs; }));
+  startNode("node-b");
+  startNode("node-c");
+  ASSERT_TRUE(waitFor([&] {
+    int a = held("node-a"), b = held("node-b"), c = held("node-c");
+    return a + b + c == kOrgs && a <= 3 && b <= 3 && c <= 3;
+  })) << held("node-a")
+      << " " << held("node-b") << " " << held("node-c");
+  auto ids = addStuck(5);
+  ASSERT_TRUE(waitFor([&] { return allAborted(ids); }, 30s));
+  expectNoJobActedOnTwice(ids);
+  EXPECT_EQ(count("SELECT count(*) FROM (SELECT org FROM bw_audit WHERE type = 'intent' GROUP "
+                  "BY org HAVING count(DISTINCT node) > 1) x"),
+            0);
+  EXPECT_EQ(count("SELECT count(DISTINCT node) FROM bw_audit WHERE type = 'intent'"), 3);
+  EXPECT_EQ(count("SELECT count(*) FROM bw_audit WHERE type = 'intent'"), kOrgs * 5);
+}
+
+// PostgreSQL restarted while both nodes act: no action goes out while it is down (no intent can
+// be committed), the leases are taken again afterwards, and every job is still acted on once.
+TEST_F(ClusterSlowOrg, PostgresRestartedUnderLoadLosesNothingAndDoublesNothing) {
+  startNode("node-a");
+  ASSERT_TRUE(waitFor([&] { return held("node-a") == kOrgs; }));
+  startNode("node-b");
+  ASSERT_TRUE(waitFor([&] { return held("node-a") == 4 && held("node-b") == 4; }));
+  auto ids = addStuck(30);
+  ASSERT_TRUE(
+      waitFor([&] { return count("SELECT count(*) FROM bw_audit WHERE type = 'intent'") >= 20; }));
+  auto logged = [&](const std::string& node, size_t from) {
+    std::ifstream in(dir_ / node / "err");
+    std::string all((std::istreambuf_iterator<char>(in)), {});
+    return all.size() > from && all.find("lease renewal failed", from) != std::string::npos;
+  };
+  auto size = [&](const std::string& node) { return fs::file_size(dir_ / node / "err"); };
+  auto fromA = size("node-a"), fromB = size("node-b");
+  pg_->stop();
+  std::string down = nowTs();
+  // The outage lasts until both nodes have failed to renew twice (an event, not a sleep).
+  ASSERT_TRUE(waitFor([&] { return logged("node-a", fromA) && logged("node-b", fromB); }));
+  fromA = size("node-a");
+  fromB = size("node-b");
+  ASSERT_TRUE(waitFor([&] { return logged("node-a", fromA) && logged("node-b", fromB); }));
+  std::string up = nowTs();
+  pg_->start();
+  // Nothing was announced, so nothing was sent, while the database was down.
+  for (const auto& n : {"node-a", "node-b"}) {
+    EXPECT_EQ(localRecords(dir_ / n / "audit.jsonl", "intent", down, up), 0) << n;
+  }
+  ASSERT_TRUE(waitFor([&] { return held("node-a") + held("node-b") == kOrgs; }));
+  ASSERT_TRUE(waitFor([&] { return allAborted(ids); }, 60s));
+  expectNoJobActedOnTwice(ids);
+  ASSERT_TRUE(waitFor([&] {
+    return count(
+               "SELECT count(*) FROM bw_audit i WHERE i.type = 'intent' AND NOT EXISTS "
+               "(SELECT 1 FROM bw_audit r WHERE r.org = i.org AND r.type = 'result' AND "
+               "r.intent_node = i.node AND r.intent_seq = i.file_seq AND r.seq > i.seq)") == 0;
+  }));
+  std::string out;
+  EXPECT_EQ(
+      runCli({"audit", "verify", "--config", (dir_ / "node-a" / "bulkwarden.yaml").string()}, out),
+      0)
+      << out;
+}
+
+// The table is outside input to `audit verify`: rows that are not records, or that lie about
+// their seq or org, are reported (exit 65), never crash it.
+TEST_F(Cluster, VerifyReportsHostileRowsInTheTable) {
+  std::string ci = pg_->conninfo();
+  cluster::PgConnection db(ci, "", 5s);
+  cluster::ensureSchema(db);
+  cluster::LeaseManager leases(ci, "", cluster::LeaseOptions{"node-x", 10s, {"org-1"}});
+  cluster::PgAuditSink sink(ci, "", leases);
+  audit::Fields f;
+  f.add("org", "org-1").add("note", "ok");
+  sink.appendAs("decision", "run-1", f, 1);
+  sink.appendAs("decision", "run-1", f, 2);
+  EXPECT_TRUE(cluster::verifyTrail(db).ok);
+  auto tamper = [&](const std::string& record) {
+    db.exec("UPDATE bw_audit SET record = $1 WHERE org = 'org-1' AND seq = 2", {record});
+    return cluster::verifyTrail(db);
+  };
+  for (const std::string& bad :
+       {std::string("not json at all"), std::string(""), std::string("{\"hash\":\"x\"}"),
+        std::string(5000, '{'),
+        std::string("{\"seq\":\"two\"") + ",\"hash\":\"" + std::string(64, 'a') + "\"}"}) {
+    auto c = tamper(bad);
+    EXPECT_FALSE(c.ok) << bad.substr(0, 40);
+    EXPECT_NE(c.problem.find("org 'org-1' seq 2"), std::string::npos) << c.problem;
+  }
+  // A row deleted from the middle, and a cut tail, are found too.
+  db.exec("DELETE FROM bw_audit WHERE org = 'org-1' AND seq = 2");
+  auto cut = cluster::verifyTrail(db);
+  EXPECT_FALSE(cut.ok);
+  EXPECT_NE(cut.problem.find("cut"), std::string::npos) << cut.problem;
 }
 
 }  // namespace
