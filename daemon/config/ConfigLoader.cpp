@@ -472,7 +472,7 @@ class ConfigParser {
       if (!pg.ok()) return;
       if (const auto* ci = pg.require("conninfo")) {
         auto text = scalarText(ci->value, sink_, "a libpq connection string");
-        if (text && text->find("password") != std::string::npos) {
+        if (text && conninfoHasPassword(*text)) {
           // The text is not echoed: it holds a password written in the clear.
           sink_.error(ci->value, "the conninfo holds a password; do not write it in the config",
                       "password: { file: /etc/bulkwarden/pg.pass } (or credential:, env:)");
@@ -525,6 +525,22 @@ class ConfigParser {
       }
     }
     if (ok) cfg.cluster = std::move(c);
+  }
+
+  // `password=...` in key/value form, or `postgresql://user:secret@host` in URI form.
+  static bool conninfoHasPassword(const std::string& text) {
+    if (text.find("password") != std::string::npos) return true;
+    for (std::string_view scheme : {"postgresql://", "postgres://"}) {
+      if (text.rfind(scheme, 0) != 0) continue;
+      auto rest = std::string_view(text).substr(scheme.size());
+      auto at = rest.find('@');
+      auto slash = rest.find('/');
+      if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash) &&
+          rest.substr(0, at).find(':') != std::string_view::npos) {
+        return true;
+      }
+    }
+    return false;
   }
 
   static bool validNodeName(const std::string& name) {

@@ -421,6 +421,19 @@ TEST_F(ClusterSlowOrg, PostgresRestartedUnderLoadLosesNothingAndDoublesNothing) 
       << out;
 }
 
+// One pass takes no lease: `run --once` refuses a cluster config (it would act on orgs another
+// node governs) unless it only rehearses.
+TEST_F(Cluster, RunOnceRefusesAClusterConfigUnlessDryRun) {
+  auto ids = addStuck(1);
+  auto cfg = config("node-a");
+  std::string out;
+  EXPECT_EQ(runCli({"run", "--once", "--config", cfg}, out), 78) << out;
+  EXPECT_NE(out.find("takes no cluster lease"), std::string::npos) << out;
+  EXPECT_EQ(sims_[0]->org().counters().requests, 0);
+  EXPECT_EQ(runCli({"run", "--once", "--dry-run", "--config", cfg}, out), 0) << out;
+  EXPECT_EQ(sims_[0]->org().state(ids[0][0]), "InProgress");
+}
+
 // The table is outside input to `audit verify`: rows that are not records, or that lie about
 // their seq or org, are reported (exit 65), never crash it.
 TEST_F(Cluster, VerifyReportsHostileRowsInTheTable) {

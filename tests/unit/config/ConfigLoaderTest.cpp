@@ -237,6 +237,11 @@ TEST(ConfigLoader, ClusterSettings) {
   ASSERT_EQ(e.size(), 1u);
   EXPECT_THAT(e[0].message, HasSubstr("holds a password"));
   EXPECT_EQ(e[0].str().find("hunter2"), std::string::npos) << e[0].str();
+  e = errorsOf(with("c2.yaml", "  postgres: { conninfo: \"postgresql://bw:hunter2@db/bw\" }\n"));
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].str().find("hunter2"), std::string::npos) << e[0].str();
+  EXPECT_TRUE(
+      errorsOf(with("c3.yaml", "  postgres: { conninfo: \"postgresql://bw@db/bw\" }\n")).empty());
   expectOne(with("d.yaml", "  postgres: { conninfo: \"dbname=bw\" }\n  lease: 0s\n"),
             dir.path("d.yaml"), 11, 10, "from 1s to 10m for lease");
   expectOne(with("e.yaml", "  postgres: { conninfo: \"dbname=bw\" }\n  node: \"a b\"\n"),
