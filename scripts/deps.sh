@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libpoco-dev libssl-dev libyaml-cpp-dev libfmt-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libsystemd-dev prometheus-cpp-dev
+  libsystemd-dev prometheus-cpp-dev libpq-dev postgresql
   clang-format clang libclang-rt-14-dev tzdata
   systemd dpkg-dev file procps man-db debootstrap curl iproute2
 )

@@ -1,5 +1,7 @@
 #include "app/AuditQuery.h"
 
+#include "cluster/ClusterNode.h"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -132,11 +134,22 @@ bool matches(const Query& q, const Record& r) {
 
 // The files to read: FILE and its rotated predecessors, or the trail the config names. Returns
 // an exit code when it cannot.
-std::optional<int> resolveFiles(const Query& q, std::vector<std::string>& files) {
+std::optional<int> resolveFiles(const Query& q, std::vector<std::string>& files,
+                                cluster::TempTrail& shared) {
   std::string path = q.file;
   if (q.config) {
     try {
-      path = config::loadConfig(*q.config).auditLog;
+      auto cfg = config::loadConfig(*q.config);
+      path = cfg.auditLog;
+      // Cluster mode: the trail of every node is in PostgreSQL (docs/scaling.md).
+      if (cfg.cluster) {
+        if (auto why = shared.fill(*cfg.cluster); !why.empty()) {
+          fmt::print(stderr, "bulkwarden: {}\n", log::outside(why, 4096));
+          return kExitUnavailable;
+        }
+        files = {shared.path()};
+        return std::nullopt;
+      }
     } catch (const config::ConfigError& e) {
       for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", log::outside(d.str(), 4096));
       return kExitConfig;
@@ -355,7 +368,8 @@ int auditQueryCommand(const std::string& sub, const std::vector<std::string>& ar
   if (q.config && !q.file.empty()) return usage("give FILE or --config FILE, not both");
   if (!q.config && q.file.empty()) return usage("audit " + sub + " needs FILE or --config FILE");
   std::vector<std::string> files;
-  if (auto code = resolveFiles(q, files)) return *code;
+  cluster::TempTrail shared;
+  if (auto code = resolveFiles(q, files, shared)) return *code;
   return isShow ? show(q, files) : summary(q, files);
 }
 

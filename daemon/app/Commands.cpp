@@ -29,6 +29,7 @@
 #include "app/Service.h"
 #include "app/Signals.h"
 #include "audit/AuditLog.h"
+#include "cluster/ClusterNode.h"
 #include "config/YamlDocument.h"
 #include "engine/Pass.h"
 #include "engine/Scheduler.h"
@@ -96,6 +97,14 @@ int runCommand(const RunOptions& options) {
   auto c = Composer::clients(Mode::Once, options.configPath, options.dryRun, code);
   if (!c) return code;
   Runtime* rt = c->rt.get();
+  if (rt->config.cluster && !options.dryRun) {
+    // One pass takes no lease: it would act on orgs another node governs (docs/scaling.md).
+    log::error(
+        "{}: run --once takes no cluster lease; with cluster: use `bulkwarden run`, or "
+        "--dry-run",
+        options.configPath);
+    return kExitConfig;
+  }
   std::string why;
   int lockCode = kExitTempFail;
   auto lock = InstanceLock::acquire(rt->config.stateDir, why, lockCode);
@@ -496,6 +505,8 @@ int auditVerifyCommand(const std::vector<std::string>& files) {
 int auditVerifyConfigCommand(const std::string& configPath) {
   auto config = loadOrReport(configPath);
   if (!config) return kExitConfig;
+  // Cluster mode: the shared trail in PostgreSQL is the one of record (docs/scaling.md).
+  if (config->cluster) return cluster::verifyClusterTrail(*config->cluster);
   audit::AuditOptions options;
   try {
     options = auditOptionsFor(*config);

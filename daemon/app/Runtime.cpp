@@ -1,5 +1,7 @@
 #include "app/Runtime.h"
 
+#include "cluster/LeaseManager.h"
+
 #include <fmt/format.h>
 #include <sys/prctl.h>
 
@@ -95,6 +97,12 @@ std::unique_ptr<Runtime> Runtime::create(config::Config cfg) {
     rt->budgets.push_back(std::make_shared<engine::ApiBudget>(
         org.name, org.apiBudget.value_or(rt->config.apiBudget), rt->clock));
     options.gate = rt->budgets.back();
+    if (rt->config.cluster) {
+      // Every request ends before the fence's margin is used up (docs/scaling.md).
+      options.requestDeadline = cluster::requestDeadline(rt->config.cluster->lease);
+      options.connectTimeout = std::min(options.connectTimeout, options.requestDeadline);
+      options.readTimeout = std::min(options.readTimeout, options.requestDeadline);
+    }
     try {
       rt->clients.push_back(std::make_unique<salesforce::BulkClient>(options, provider));
     } catch (const std::invalid_argument& e) {

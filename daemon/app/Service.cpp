@@ -125,17 +125,24 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     return failed(code);
   }
   g->state = g->comp->state;
-  g->timedAudit = std::make_unique<status::TimedAudit>(*g->audit, monitor_);
   g->dryRun = g->comp->dryRun;
+  const auto& c = g->rt->config;
   std::vector<engine::OrgTarget> targets;
   for (const auto& org : g->rt->orgs) {
     g->metered.push_back(std::make_unique<status::MeteredJobs>(org.name, *org.jobs, monitor_));
     targets.push_back(engine::OrgTarget{org.name, g->metered.back().get()});
   }
+  audit::AuditSink* sink = g->audit.get();
+  if (c.cluster) {
+    // Cluster mode (cluster/ClusterNode.h): leases gate the passes, actions are fenced.
+    if (int clusterCode = attachCluster(*g, targets, sink); clusterCode != kExitOk) {
+      return failed(clusterCode);
+    }
+  }
+  g->timedAudit = std::make_unique<status::TimedAudit>(*sink, monitor_);
   engine::SchedulerOptions so = g->comp->schedulerOptions();
   so.heartbeat = heartbeat_;
   so.observer = &monitor_;
-  const auto& c = g->rt->config;
   engine::PassListener* listener = &listener_;
   if (!c.notifications.empty()) {
     try {
@@ -147,9 +154,30 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     }
     listener = g->notifications.get();
   }
+  if (g->cluster) so.gate = &g->cluster->gate();
   g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
                                                      *g->timedAudit, clock_, g->stop, listener);
   return g;
+}
+
+int Service::attachCluster(Generation& g, std::vector<engine::OrgTarget>& targets,
+                           audit::AuditSink*& sink) {
+  std::vector<std::string> names;
+  for (const auto& t : targets) names.push_back(t.name);
+  try {
+    g.cluster = std::make_unique<cluster::ClusterNode>(*g.rt->config.cluster, names);
+  } catch (const cluster::PgError& e) {
+    log::error("cluster: {}", e.what());
+    return kExitUnavailable;
+  } catch (const config::ConfigError& e) {
+    for (const auto& d : e.diagnostics()) log::error("{}", d.str());
+    return kExitConfig;
+  }
+  for (auto& t : targets) t.jobs = &g.cluster->fenced(t.name, *t.jobs);
+  sink = &g.cluster->tee(*g.audit);
+  log::notice("cluster mode: node {}, lease {}", g.rt->config.cluster->node,
+              model::formatDuration(g.rt->config.cluster->lease));
+  return kExitOk;
 }
 
 int Service::startHttp(const config::Config& cfg) {
@@ -208,6 +236,7 @@ void Service::start(Generation& g, std::string_view why) {
   // Ready before the first pass, so that its STATUS= line follows READY=1.
   notifier_.ready(readyStatus(g));
   if (g.notifications) g.notifications->start();  // after the previous generation's stopped
+  if (g.cluster) g.cluster->start();  // after the previous generation gave its leases back
   g.thread = std::thread([&g] {
     g.scheduler->runUntilStopped();
     g.done.store(true);
@@ -227,6 +256,7 @@ void Service::stopGeneration(Generation& g) {
     if (healthy(g)) notifier_.watchdog();
   }
   g.thread.join();
+  if (g.cluster) g.cluster->stop();  // nothing in flight any more: the leases go back at once
   if (g.notifications) g.notifications->stop();
 }
 

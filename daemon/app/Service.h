@@ -22,6 +22,7 @@
 #include "app/Notify.h"
 #include "app/Runtime.h"
 #include "audit/AuditLog.h"
+#include "cluster/ClusterNode.h"
 #include "engine/Clock.h"
 #include "engine/Scheduler.h"
 #include "engine/StopSignal.h"
@@ -84,10 +85,11 @@ class Service {
  private:
   // One configuration at work: its clients, its policies and the scheduler running them.
   struct Generation {
-    std::unique_ptr<Composition> comp;         // what the config asks for (app/Composition.h)
-    Runtime* rt = nullptr;                     // comp->rt
-    std::shared_ptr<audit::AuditLog> audit;    // shared across a reload when unmoved
-    std::shared_ptr<state::StateStore> state;  // likewise
+    std::unique_ptr<Composition> comp;              // what the config asks for (app/Composition.h)
+    Runtime* rt = nullptr;                          // comp->rt
+    std::shared_ptr<audit::AuditLog> audit;         // shared across a reload when unmoved
+    std::shared_ptr<state::StateStore> state;       // likewise
+    std::unique_ptr<cluster::ClusterNode> cluster;  // `cluster:` only (docs/scaling.md)
     std::unique_ptr<status::TimedAudit> timedAudit;
     std::vector<std::unique_ptr<status::MeteredJobs>> metered;
     engine::StopSignal stop;
@@ -122,6 +124,9 @@ class Service {
   // Starts, moves or stops the HTTP endpoint as the config says; 0, or (logged) 75 when the
   // address is in use or not yet assigned, 78 when it is wrong.
   int startHttp(const config::Config& cfg);
+  // Builds the generation's cluster parts; fences `targets` and tees `sink`. 0, 69 or 78.
+  int attachCluster(Generation& g, std::vector<engine::OrgTarget>& targets,
+                    audit::AuditSink*& sink);
   void start(Generation& g, std::string_view why);
   void stopGeneration(Generation& g);
   void reload();

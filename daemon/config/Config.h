@@ -103,6 +103,16 @@ struct NotificationConfig {
   policy::SourceLocation where;
 };
 
+// `cluster:` (docs/scaling.md): several nodes share the orgs through leases in PostgreSQL, and the
+// audit trail is also written there. Absent: one node, files and SQLite.
+struct ClusterConfig {
+  std::string conninfo;               // libpq connection string, without the password
+  std::optional<SecretRef> password;  // the database user's password; none: conninfo/.pgpass
+  std::string node;                   // this node's name; default: the host name
+  model::Duration lease = std::chrono::seconds(15);  // per-org lease, renewed every lease/3
+  policy::SourceLocation where;
+};
+
 struct HttpConfig {
   std::string listen = "127.0.0.1:9464";
 };
@@ -153,10 +163,11 @@ struct Config {
   // `follow-up-precision`: age-threshold crossings this close together are read in one
   // follow-up (docs/performance.md); 0 to 1m.
   model::Duration followUpPrecision = std::chrono::seconds(1);
+  std::optional<ClusterConfig> cluster;  // `cluster:`; none: one node
 };
 
 // Every secret reference of the config, in file order: each org's auth secrets, then each
-// notification's URL or password. A new secret
+// notification's URL or password, then the cluster's database password. A new secret
 // setting (an audit key...) must be listed here, so that `validate` checks it.
 std::vector<const SecretRef*> secretRefs(const Config& config);
 

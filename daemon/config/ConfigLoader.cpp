@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <glob.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -42,7 +43,10 @@ const std::vector<std::string_view> kTopKeys = {"orgs",
                                                 "follow-up-precision",
                                                 "audit-key",
                                                 "exempt",
-                                                "notifications"};
+                                                "notifications",
+                                                "cluster"};
+const std::vector<std::string_view> kClusterKeys = {"postgres", "node", "lease"};
+const std::vector<std::string_view> kPostgresKeys = {"conninfo", "password"};
 const std::vector<std::string_view> kNotificationKeys = {"name", "webhook", "email"};
 const std::vector<std::string_view> kWebhookKeys = {"url", "format"};
 const std::vector<std::string_view> kEmailKeys = {"smtp", "starttls", "ca-file", "from",
@@ -212,6 +216,7 @@ class ConfigParser {
     if (const auto* e = top.find("audit-key")) cfg.auditKey = secret(e->value, e->key);
     if (const auto* e = top.find("http")) http(e->value, cfg);
     if (const auto* e = top.find("notifications")) notifications(e->value, cfg);
+    if (const auto* e = top.find("cluster")) cluster(e->value, cfg);
     if (const auto* e = top.find("concurrency")) {
       int n = 0;
       if (!e->value.IsScalar() || !YAML::convert<int>::decode(e->value, n) || n < 1 || n > 256) {
@@ -477,6 +482,98 @@ class ConfigParser {
     std::string url = *text;
     while (!url.empty() && url.back() == '/') url.pop_back();
     return url;
+  }
+
+  void cluster(const YAML::Node& node, Config& cfg) {
+    MapView m(node, sink_, "the cluster settings", kClusterKeys);
+    if (!m.ok()) return;
+    ClusterConfig c;
+    c.where = sink_.at(node);
+    bool ok = true;
+    if (const auto* e = m.require("postgres")) {
+      MapView pg(e->value, sink_, "the PostgreSQL settings", kPostgresKeys);
+      if (!pg.ok()) return;
+      if (const auto* ci = pg.require("conninfo")) {
+        auto text = scalarText(ci->value, sink_, "a libpq connection string");
+        if (text && conninfoHasPassword(*text)) {
+          // The text is not echoed: it holds a password written in the clear.
+          sink_.error(ci->value, "the conninfo holds a password; do not write it in the config",
+                      "password: { file: /etc/bulkwarden/pg.pass } (or credential:, env:)");
+          ok = false;
+        } else if (text && !text->empty() && text->size() <= 4096) {
+          c.conninfo = *text;
+        } else {
+          if (text) sink_.error(ci->value, "expected a libpq connection string (1 to 4096 bytes)");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+      if (const auto* pw = pg.find("password")) {
+        c.password = secret(pw->value, pw->key);
+        ok = c.password.has_value() && ok;
+      }
+    } else {
+      ok = false;
+    }
+    if (const auto* e = m.find("node")) {
+      auto text = scalarText(e->value, sink_, "a node name");
+      if (!text || !validNodeName(*text)) {
+        if (text) {
+          sink_.error(e->value, fmt::format("bad node name '{}'", *text),
+                      "1 to 63 letters, digits, '.', '_' or '-', e.g. node-a");
+        }
+        ok = false;
+      } else {
+        c.node = *text;
+      }
+    }
+    if (c.node.empty()) {
+      char host[256] = {};
+      if (::gethostname(host, sizeof host - 1) == 0) c.node = host;
+      if (!validNodeName(c.node)) {
+        sink_.error(node, "the host name is not a usable node name; name this node",
+                    "node: node-a");
+        ok = false;
+      }
+    }
+    if (const auto* e = m.find("lease")) {
+      auto d = e->value.IsScalar() ? model::parseDuration(e->value.Scalar()) : std::nullopt;
+      if (!d || *d < std::chrono::seconds(1) || *d > std::chrono::minutes(10)) {
+        sink_.error(e->value, "expected a duration from 1s to 10m for lease",
+                    "e.g. lease: 15s (default)");
+        ok = false;
+      } else {
+        c.lease = *d;
+      }
+    }
+    if (ok) cfg.cluster = std::move(c);
+  }
+
+  // `password=...` in key/value form, or `postgresql://user:secret@host` in URI form.
+  static bool conninfoHasPassword(const std::string& text) {
+    if (text.find("password") != std::string::npos) return true;
+    for (std::string_view scheme : {"postgresql://", "postgres://"}) {
+      if (text.rfind(scheme, 0) != 0) continue;
+      auto rest = std::string_view(text).substr(scheme.size());
+      auto at = rest.find('@');
+      auto slash = rest.find('/');
+      if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash) &&
+          rest.substr(0, at).find(':') != std::string_view::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static bool validNodeName(const std::string& name) {
+    if (name.empty() || name.size() > 63) return false;
+    for (char ch : name) {
+      bool good = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+      if (!good) return false;
+    }
+    return true;
   }
 
   void notifications(const YAML::Node& node, Config& cfg) {

@@ -242,6 +242,7 @@ std::vector<const SecretRef*> secretRefs(const Config& config) {
     if (n.urlSecret) out.push_back(&*n.urlSecret);
     if (n.password) out.push_back(&*n.password);
   }
+  if (config.cluster && config.cluster->password) out.push_back(&*config.cluster->password);
   return out;
 }
 

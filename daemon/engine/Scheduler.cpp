@@ -199,7 +199,11 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     }
     if (po.policies.empty() || stop_.requested()) continue;
     OrgGuard& guard = guards_.at(org.name);
-    auto why = refusal(org, guard);
+    // Cluster hook (engine/OrgGate.h): another node may hold the org's lease. Routine in a
+    // cluster (every node skips each org it does not hold, every tick): debug level.
+    std::optional<std::string> why;
+    const bool byGate = options_.gate && (why = options_.gate->refuse(org.name)).has_value();
+    if (!why) why = refusal(org, guard);
     // API budget hook (engine/ApiBudget.h): a listing it cannot afford, or a pass sooner than a
     // low budget's pace, does not start.
     ApiBudget* budget = budgetOf(org);
@@ -210,7 +214,7 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
       s.resource = resource;
       s.notRun = *why;
       // The budget warns once when it runs low (ApiBudget); each pass it spaces out is info.
-      auto level = byBudget ? log::Level::Info : log::Level::Warning;
+      auto level = byGate ? log::Level::Debug : byBudget ? log::Level::Info : log::Level::Warning;
       if (log::enabled(level)) {
         log::write(level, fmt::format("{} {}: pass skipped, no call made: {}", org.name,
                                       model::resourceName(resource), *why));
@@ -367,12 +371,14 @@ std::vector<PassSummary> Scheduler::runFollowUps(
     }
     if (po.policies.empty() || ids.empty() || stop_.requested()) continue;
     OrgGuard& guard = guards_.at(org.name);
-    auto why = refusal(org, guard);
+    std::optional<std::string> why;
+    const bool byGate = options_.gate && (why = options_.gate->refuse(org.name)).has_value();
+    if (!why) why = refusal(org, guard);
     // API budget hook: a follow-up waits for the next scheduled pass while the budget is low.
     ApiBudget* budget = budgetOf(org);
     const bool byBudget = !why && budget && (why = budget->followUpRefusal(ids.size()));
     if (why) {
-      auto level = byBudget ? log::Level::Info : log::Level::Warning;
+      auto level = byGate ? log::Level::Debug : byBudget ? log::Level::Info : log::Level::Warning;
       if (log::enabled(level)) {
         log::write(level, fmt::format("{} {}: follow-up skipped, no call made: {}; the next "
                                       "scheduled pass decides",

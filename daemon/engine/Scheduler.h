@@ -17,6 +17,7 @@
 #include "engine/ApiBudget.h"
 #include "engine/CircuitBreaker.h"
 #include "engine/Clock.h"
+#include "engine/OrgGate.h"
 #include "engine/Pass.h"
 #include "engine/PassExecutor.h"
 #include "engine/RateLimiter.h"
@@ -73,6 +74,8 @@ struct SchedulerOptions {
   // before each pass and follow-up, and handed to each pass for its actions. An org not in the
   // map: no budget.
   std::map<std::string, ApiBudget*> budgets{};
+  // Cluster mode: consulted before each pass and follow-up; none: every org is this process's.
+  OrgGate* gate = nullptr;
 };
 
 // The worker count when none is configured: the CPU count, at least 2 and at most 16 (a pass
@@ -211,7 +214,8 @@ class Scheduler {
   std::unique_ptr<PassExecutor> executor_;  // guarded by mutex_ (set while runUntilStopped runs)
   // Per org, fixed at construction; each is touched by one worker at a time (the executor never
   // runs two steps of an org at once).
-  // Whether a pass of an org may start is decided in refusal() alone: add further gates there.
+  // Whether a pass of an org may start: the cluster gate and the API budget (at the call sites,
+  // which log each at its own level), then refusal() for everything per org.
   struct OrgGuard {
     CircuitBreaker breaker;
     std::optional<model::Timestamp> pausedUntil;  // daily allowance used up: probe after this

@@ -213,6 +213,49 @@ TEST(ConfigLoader, AuditKeyIsASecretReference) {
                ConfigError);
 }
 
+TEST(ConfigLoader, ClusterSettings) {
+  TempDir dir;
+  dir.write("p.yaml", fmt::format(kPolicy, "a"));
+  auto with = [&](const std::string& name, const std::string& cluster) {
+    return dir.write(name, std::string(kOrg) + "policies: p.yaml\ncluster:\n" + cluster);
+  };
+  Config c = loadConfig(with("a.yaml",
+                             "  postgres: { conninfo: \"host=db dbname=bw user=bw\", password: "
+                             "{ credential: pg } }\n  node: node-a\n  lease: 2s\n"));
+  ASSERT_TRUE(c.cluster);
+  EXPECT_EQ(c.cluster->conninfo, "host=db dbname=bw user=bw");
+  ASSERT_TRUE(c.cluster->password);
+  EXPECT_EQ(c.cluster->password->name, "pg");
+  EXPECT_EQ(c.cluster->node, "node-a");
+  EXPECT_EQ(c.cluster->lease, std::chrono::seconds(2));
+  // The password is a secret `validate` checks.
+  auto refs = secretRefs(c);
+  EXPECT_EQ(refs.back()->name, "pg");
+  // Defaults: the host name, 15 s.
+  Config d = loadConfig(with("b.yaml", "  postgres: { conninfo: \"dbname=bw\" }\n"));
+  ASSERT_TRUE(d.cluster);
+  EXPECT_FALSE(d.cluster->node.empty());
+  EXPECT_EQ(d.cluster->lease, std::chrono::seconds(15));
+  EXPECT_FALSE(loadConfig(dir.write("n.yaml", std::string(kOrg) + "policies: p.yaml\n")).cluster);
+  // A password in the conninfo is refused, and not echoed.
+  auto e = errorsOf(with("c.yaml", "  postgres: { conninfo: \"dbname=bw password=hunter2\" }\n"));
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_THAT(e[0].message, HasSubstr("holds a password"));
+  EXPECT_EQ(e[0].str().find("hunter2"), std::string::npos) << e[0].str();
+  e = errorsOf(with("c2.yaml", "  postgres: { conninfo: \"postgresql://bw:hunter2@db/bw\" }\n"));
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].str().find("hunter2"), std::string::npos) << e[0].str();
+  EXPECT_TRUE(
+      errorsOf(with("c3.yaml", "  postgres: { conninfo: \"postgresql://bw@db/bw\" }\n")).empty());
+  expectOne(with("d.yaml", "  postgres: { conninfo: \"dbname=bw\" }\n  lease: 0s\n"),
+            dir.path("d.yaml"), 11, 10, "from 1s to 10m for lease");
+  expectOne(with("e.yaml", "  postgres: { conninfo: \"dbname=bw\" }\n  node: \"a b\"\n"),
+            dir.path("e.yaml"), 11, 9, "bad node name");
+  EXPECT_FALSE(errorsOf(with("f.yaml", "  node: x\n")).empty());  // postgres is required
+  EXPECT_FALSE(
+      errorsOf(with("g.yaml", "  postgres: { conninfo: \"dbname=bw\" }\n  leese: 1s\n")).empty());
+}
+
 TEST(ConfigLoader, OrgForms) {
   TempDir dir;
   dir.write("p.yaml", "policies: []\n");
