@@ -214,8 +214,6 @@ class Scheduler {
   std::unique_ptr<PassExecutor> executor_;  // guarded by mutex_ (set while runUntilStopped runs)
   // Per org, fixed at construction; each is touched by one worker at a time (the executor never
   // runs two steps of an org at once).
-  // Whether a pass of an org may start: the cluster gate and the API budget (at the call sites,
-  // which log each at its own level), then refusal() for everything per org.
   struct OrgGuard {
     CircuitBreaker breaker;
     std::optional<model::Timestamp> pausedUntil;  // daily allowance used up: probe after this
@@ -226,7 +224,8 @@ class Scheduler {
     int64_t lastListed = 0;  // jobs in the last complete listing: follow-ups' max-percent
   };
   std::map<std::string, OrgGuard> guards_;
-  // Why a pass of `org` must not start now; nullopt: it may.
+  // Why a pass of `org` must not start now; nullopt: it may. The cluster gate and the API
+  // budget are asked at the call sites (each logged at its own level), then this.
   std::optional<std::string> refusal(const OrgTarget& org, OrgGuard& guard);
   ApiBudget* budgetOf(const OrgTarget& org) const;  // none: the org has no budget
   void learn(const OrgTarget& org, OrgGuard& guard,
