@@ -15,8 +15,9 @@
 # Integrations" and created a quarter of the jobs, so the rest must be refused as not-permitted.
 #
 # Checks: `audit verify` passes; every intent has a result; no job has two `applied` results
-# (acted on twice); the sim applied as many actions as the trail says; no invalid_grant (a
-# rotated refresh token lost); the daemon exited 0 on SIGTERM.
+# (acted on twice); no job's last result is `refused` or `failed` (a refused action left for a
+# later pass); the sim applied as many actions as the trail says; no invalid_grant (a rotated
+# refresh token lost); the daemon exited 0 on SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-2h}
@@ -142,6 +143,9 @@ awk '
   function str(s) { sub(/^"[^"]*":"?/, "", s); sub(/"$/, "", s); return s }
   {
     type = str(field("\"type\":\"[a-z-]*\""))
+    if (type == "run-end" && index($0, "\"not-started\":") > 0) {
+      stopped[str(field("\"run\":\"[^\"]*\""))] = 1  # the pass SIGTERM ended
+    }
     if (type == "intent") {
       intents[num(field("\"seq\":[0-9]+"))] = 1; n_intents++
     } else if (type == "result") {
@@ -150,6 +154,9 @@ awk '
       answered[ref] = 1
       outcome = str(field("\"outcome\":\"[a-z-]*\""))
       outcomes[outcome]++
+      jid = field("\"job\":\\{\"id\":\"[0-9A-Za-z]+\"")
+      sub(/^.*"id":"/, "", jid); sub(/"$/, "", jid)
+      if (jid != "") { last[jid] = outcome; lastRun[jid] = str(field("\"run\":\"[^\"]*\"")) }
       if (outcome == "applied") {
         id = field("\"job\":\\{\"id\":\"[0-9A-Za-z]+\"")
         sub(/^.*"id":"/, "", id); sub(/"$/, "", id)
@@ -160,6 +167,11 @@ awk '
   }
   END {
     for (s in intents) if (!(s in answered)) { print "intent seq " s " has no result"; bad = 1 }
+    # A refused action is retried within its pass (Retry-After honoured): none may end its pass
+    # refused or failed, left for a later pass; only the pass SIGTERM stopped may leave one.
+    for (j in last) if ((last[j] == "refused" || last[j] == "failed") && !(lastRun[j] in stopped)) {
+      print "job " j " left " last[j] " for a later pass"; bad = 1
+    }
     printf "soak: %d intents, %d results, %d applied;", n_intents, n_results, n_applied + 0
     for (o in outcomes) printf " %s=%d", o, outcomes[o]
     printf "\n"
