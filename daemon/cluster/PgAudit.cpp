@@ -286,7 +286,31 @@ salesforce::Result<salesforce::ActionReply> FencedJobs::remove(model::ResourceKi
   return inner_.remove(kind, id);
 }
 
+namespace {
+TrailCheck verifySnapshot(PgConnection& db);
+}  // namespace
+
 TrailCheck verifyTrail(PgConnection& db) {
+  // One snapshot for the rows and the chain heads: nodes keep appending while an auditor checks,
+  // and a record committed between reading the rows and reading its head must not read as a cut.
+  db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    TrailCheck c = verifySnapshot(db);
+    db.exec("COMMIT");
+    return c;
+  } catch (...) {
+    try {
+      db.exec("ROLLBACK");
+    } catch (const PgError&) {
+      // The connection is gone with its transaction; the first error is the one to report.
+    }
+    throw;
+  }
+}
+
+namespace {
+
+TrailCheck verifySnapshot(PgConnection& db) {
   TrailCheck c;
   std::string org;
   std::string lastOrg;
@@ -366,6 +390,8 @@ TrailCheck verifyTrail(PgConnection& db) {
   c.openIntents = std::stoull(open.get(0, 0));
   return c;
 }
+
+}  // namespace
 
 void readTrail(PgConnection& db, const std::function<void(const std::string&)>& line) {
   std::string ts, org, seq;
