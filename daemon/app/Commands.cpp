@@ -23,7 +23,7 @@
 #include "app/Composition.h"
 #include "app/ExitCodes.h"
 #include "app/InstanceLock.h"
-#include "app/Recovery.h"
+#include "app/OpenIntents.h"
 #include "app/Runtime.h"
 #include "app/ScheduleCommand.h"
 #include "app/Service.h"

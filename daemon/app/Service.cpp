@@ -8,7 +8,7 @@
 #include "app/Composition.h"
 #include "app/ExitCodes.h"
 #include "app/InstanceLock.h"
-#include "app/Recovery.h"
+#include "app/OpenIntents.h"
 #include "app/Signals.h"
 #include "log/Log.h"
 #include "model/Time.h"

@@ -1,4 +1,4 @@
-#include "app/Recovery.h"
+#include "app/OpenIntents.h"
 
 #include <map>
 
