@@ -286,7 +286,8 @@ salesforce::Result<salesforce::ActionReply> FencedJobs::remove(model::ResourceKi
   return inner_.remove(kind, id);
 }
 
-TrailCheck verifyTrail(PgConnection& db) {
+namespace {
+TrailCheck checkTrail(PgConnection& db) {
   TrailCheck c;
   std::string org;
   std::string lastOrg;
@@ -365,6 +366,25 @@ TrailCheck verifyTrail(PgConnection& db) {
       "r.intent_seq = i.file_seq AND r.seq > i.seq)");
   c.openIntents = std::stoull(open.get(0, 0));
   return c;
+}
+}  // namespace
+
+TrailCheck verifyTrail(PgConnection& db) {
+  // One snapshot for the pages of records, the heads and the open intents: nodes may append while
+  // this reads, and a record committed between the last page and the heads would look cut.
+  db.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    TrailCheck c = checkTrail(db);
+    db.exec("COMMIT");
+    return c;
+  } catch (...) {
+    try {
+      db.exec("ROLLBACK");
+    } catch (const std::exception&) {
+      // The connection is gone: nothing is left open.
+    }
+    throw;
+  }
 }
 
 void readTrail(PgConnection& db, const std::function<void(const std::string&)>& line) {
