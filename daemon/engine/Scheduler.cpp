@@ -54,6 +54,15 @@ model::Timestamp firstTick(const policy::Schedule& schedule, std::optional<model
   return schedule.firstDue(last, now);
 }
 
+namespace {
+// An interval tick more than one interval ahead was counted on a clock since stepped back (NTP,
+// `date -s`, during or after a pass): waiting for it would leave the org ungoverned for the size
+// of the step (in cluster mode while this node keeps its lease). One interval from now instead.
+void boundToClock(const policy::Schedule& schedule, model::Timestamp& next, model::Timestamp now) {
+  if (!schedule.cron && next - now > schedule.every) next = now + schedule.every;
+}
+}  // namespace
+
 Timetable::Timetable(std::vector<const policy::Policy*> policies,
                      const std::vector<std::optional<model::Timestamp>>& last, model::Timestamp now,
                      model::Duration precision)
@@ -70,6 +79,7 @@ Timetable::Due Timetable::take(model::Timestamp now) {
   Due due;
   for (size_t i = 0; i < policies_.size(); ++i) {
     const auto& schedule = policies_[i]->schedule;
+    boundToClock(schedule, next_[i], now);
     if (next_[i] <= now) {
       if (schedule.cron && now - next_[i] > schedule.startingDeadline) {
         due.expired.emplace_back(i, next_[i]);
@@ -139,6 +149,7 @@ std::vector<std::pair<size_t, int64_t>> Timetable::ran(const Due& due, model::Ti
   for (size_t i : due.scheduled) {
     NextTick t = advance(policies_[i]->schedule, next_[i], after);
     next_[i] = t.next;
+    boundToClock(policies_[i]->schedule, next_[i], after);
     pending_[i].erase(pending_[i].lower_bound(next_[i]), pending_[i].end());
     if (t.missed > 0) skipped.emplace_back(i, t.missed);
   }

@@ -1,7 +1,8 @@
 // Cluster mode (docs/scaling.md) against a real PostgreSQL started by the test (PgServer), real
 // daemons (the binary) and eight simulated orgs: orgs spread over the nodes, each governed by one
 // node at a time; a node killed with SIGKILL mid-pass loses nothing and doubles nothing; a node
-// cut off from the database stops acting before its lease can expire.
+// cut off from the database stops acting before its lease can expire; a node whose wall clock is
+// stepped (libfaketime) moves no lease.
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
@@ -109,11 +110,12 @@ class Cluster : public ::testing::Test {
     return path.string();
   }
 
-  Child& startNode(const std::string& node, int pgPort = 0, const std::string& extra = "") {
+  Child& startNode(const std::string& node, int pgPort = 0, const std::string& extra = "",
+                   const std::vector<std::string>& env = {}) {
     auto cfg = config(node, pgPort, extra);
     auto child = std::make_unique<Child>(
         std::vector<std::string>{"run", "--config", cfg, "--log-level", "debug"},
-        (dir_ / node / "out").string(), (dir_ / node / "err").string());
+        (dir_ / node / "out").string(), (dir_ / node / "err").string(), env);
     auto& ref = *child;
     nodes_[node] = std::move(child);
     return ref;
@@ -373,6 +375,98 @@ TEST_F(Cluster, ThreeNodesShareEightOrgsThreeThreeTwo) {
             0);
   EXPECT_EQ(count("SELECT count(DISTINCT node) FROM bw_audit WHERE type = 'intent'"), 3);
   EXPECT_EQ(count("SELECT count(*) FROM bw_audit WHERE type = 'intent'"), kOrgs * 5);
+}
+
+// A wall-clock step on one node (an NTP step, an operator's `date -s`) mid-run: node-b runs
+// under libfaketime, whose offset the test rewrites while node-b acts: first 10 minutes ahead,
+// then 10 minutes behind the real time (a 20-minute step back). CLOCK_MONOTONIC is left alone, as
+// a real step leaves it. Leases are judged by the database's now() and requests by the monotonic
+// clock, so no lease moves: the holders and epochs of the 4/4 split never change, every job is
+// aborted once, every intent is settled. node-b's records carry its stepped clock (the proof that
+// the step reached the daemon).
+TEST_F(ClusterSlowOrg, AWallClockStepOnOneNodeMovesNoLeaseAndDoublesNothing) {
+  const std::string lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+  ASSERT_TRUE(fs::exists(lib)) << lib << " is missing: scripts/deps.sh installs libfaketime";
+  auto offset = dir_ / "faketime-offset";
+  auto setOffset = [&](const std::string& o) {
+    // Written whole and renamed, so node-b never reads half a line.
+    std::ofstream(dir_ / "faketime-offset.new") << o << "\n";
+    fs::rename(dir_ / "faketime-offset.new", offset);
+  };
+  setOffset("+0");
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  std::vector<std::string> env{
+      "LD_PRELOAD=" + lib, "FAKETIME_TIMESTAMP_FILE=" + offset.string(), "FAKETIME_NO_CACHE=1",
+      "FAKETIME_DONT_FAKE_MONOTONIC=1",
+      // An ASan build wants its runtime first in the library list; the preload comes first.
+      std::string("ASAN_OPTIONS=") + (asan != nullptr ? std::string(asan) + ":" : "") +
+          "verify_asan_link_order=0"};
+  startNode("node-a");
+  ASSERT_TRUE(waitFor([&] { return held("node-a") == kOrgs; }));
+  startNode("node-b", 0, "", env);
+  ASSERT_TRUE(waitFor([&] { return held("node-a") == 4 && held("node-b") == 4; }));
+  const std::string leasesSql =
+      "SELECT string_agg(org || ':' || holder || ':' || epoch, ',' ORDER BY org) FROM bw_leases";
+  auto leases = pg_->query(leasesSql);
+  ASSERT_EQ(leases.size(), 1u);
+  // node-b's records stamped at least 5 minutes away from the database's clock.
+  auto skewed = [&](const std::string& cmp, const std::string& when) {
+    return count(
+        "SELECT count(*) FROM bw_audit WHERE node = 'node-b' AND type = 'intent' AND "
+        "ts::timestamptz " +
+        cmp + " now() " + when + " interval '5 minutes'");
+  };
+  auto ids = addStuck(30);
+  ASSERT_TRUE(waitFor([&] {
+    return count("SELECT count(*) FROM bw_audit WHERE node = 'node-b' AND type = 'intent'") >= 6;
+  }));
+  EXPECT_EQ(skewed(">", "+"), 0);
+  setOffset("+600");
+  // The step forward reached node-b mid-pass: its next intents are stamped 10 minutes ahead.
+  ASSERT_TRUE(waitFor([&] { return skewed(">", "+") >= 6; }, 30s)) << skewed(">", "+");
+  setOffset("-600");
+  auto more = addStuck(5);
+  ASSERT_TRUE(waitFor([&] { return skewed("<", "-") >= 6; }, 30s)) << skewed("<", "-");
+  ASSERT_TRUE(waitFor([&] { return allAborted(ids) && allAborted(more); }, 60s));
+  expectNoJobActedOnTwice(ids);
+  expectNoJobActedOnTwice(more);
+  ASSERT_TRUE(waitFor([&] {
+    return count(
+               "SELECT count(*) FROM bw_audit i WHERE i.type = 'intent' AND NOT EXISTS "
+               "(SELECT 1 FROM bw_audit r WHERE r.org = i.org AND r.type = 'result' AND "
+               "r.intent_node = i.node AND r.intent_seq = i.file_seq AND r.seq > i.seq)") == 0;
+  }));
+  // No lease moved: the same holder and epoch for every org (an epoch only grows when a lease
+  // changes hands), and both nodes still hold their four.
+  EXPECT_EQ(pg_->query(leasesSql), leases);
+  EXPECT_EQ(held("node-a"), 4);
+  EXPECT_EQ(held("node-b"), 4);
+  // Each org governed by one node; each job announced once and applied once across the trails.
+  EXPECT_EQ(count("SELECT count(*) FROM (SELECT org FROM bw_audit WHERE type = 'intent' GROUP "
+                  "BY org HAVING count(DISTINCT node) > 1) x"),
+            0);
+  EXPECT_EQ(count("SELECT count(*) FROM bw_audit WHERE type = 'intent'"), kOrgs * 35);
+  EXPECT_EQ(count("SELECT count(*) FROM (SELECT org, record::json -> 'job' ->> 'id' FROM bw_audit "
+                  "WHERE type = 'result' AND record::json ->> 'outcome' = 'applied' GROUP BY 1, "
+                  "2 HAVING count(*) > 1) x"),
+            0);
+  EXPECT_EQ(count("SELECT count(*) FROM bw_audit WHERE type = 'result' AND record::json ->> "
+                  "'outcome' = 'applied'"),
+            kOrgs * 35);
+  nodes_["node-a"]->signal(SIGTERM);
+  nodes_["node-b"]->signal(SIGTERM);
+  EXPECT_EQ(nodes_["node-a"]->wait(20s), 0);
+  EXPECT_EQ(nodes_["node-b"]->wait(20s), 0);
+  std::string out;
+  EXPECT_EQ(
+      runCli({"audit", "verify", "--config", (dir_ / "node-a" / "bulkwarden.yaml").string()}, out),
+      0)
+      << out;
+  EXPECT_NE(out.find("; 0 open intent(s)"), std::string::npos) << out;
+  for (const auto& n : {"node-a", "node-b"}) {
+    auto report = audit::verifyFiles({(dir_ / n / "audit.jsonl").string()});
+    EXPECT_TRUE(report.ok) << n << ": " << report.problem;
+  }
 }
 
 // PostgreSQL restarted while both nodes act: no action goes out while it is down (no intent can

@@ -32,8 +32,17 @@ class Child {
     std::vector<char*> argv;
     for (auto& a : full) argv.push_back(a.data());
     argv.push_back(nullptr);
+    // extraEnv adds variables and replaces those of the same name (getenv takes the first).
     std::vector<std::string> envStore;
-    for (char** e = environ; *e; ++e) envStore.emplace_back(*e);
+    for (char** e = environ; *e; ++e) {
+      std::string v(*e);
+      bool replaced = false;
+      for (const auto& x : extraEnv) {
+        auto eq = x.find('=');
+        if (eq != std::string::npos && v.compare(0, eq + 1, x, 0, eq + 1) == 0) replaced = true;
+      }
+      if (!replaced) envStore.push_back(std::move(v));
+    }
     for (const auto& e : extraEnv) envStore.push_back(e);
     std::vector<char*> envp;
     for (auto& e : envStore) envp.push_back(e.data());

@@ -88,6 +88,29 @@ TEST(Timetable, AFireTimeFoundLateBeyondItsDeadlineIsSkippedNotRun) {
   EXPECT_EQ(table.next(0), t("2026-12-03T02:00:00Z"));
 }
 
+// The wall clock stepped back 20 minutes after a pass, or during one: an interval policy is due
+// one interval after the step, not once the clock has caught up with a tick counted before it.
+TEST(Timetable, AnIntervalTickAheadOfAClockSteppedBackComesOneIntervalAfterTheStep) {
+  auto p = everyPolicy("often", minutes(1));
+  Timetable table({&p}, {std::nullopt}, t("2026-12-01T10:00:00Z"));
+  auto first = table.take(t("2026-12-01T10:00:00Z"));
+  EXPECT_EQ(first.scheduled, std::vector<size_t>{0});
+  table.ran(first, t("2026-12-01T10:00:05Z"));
+  EXPECT_EQ(table.next(0), t("2026-12-01T10:01:00Z"));
+  // Within one interval: not yet, and the tick stays.
+  EXPECT_TRUE(table.take(t("2026-12-01T10:00:30Z")).empty());
+  EXPECT_EQ(table.next(0), t("2026-12-01T10:01:00Z"));
+  // Stepped back 20 minutes: the next tick is one interval from the new time.
+  EXPECT_TRUE(table.take(t("2026-12-01T09:40:30Z")).empty());
+  EXPECT_EQ(table.next(0), t("2026-12-01T09:41:30Z"));
+  EXPECT_EQ(table.wake(), t("2026-12-01T09:41:30Z"));
+  auto back = table.take(t("2026-12-01T09:41:30Z"));
+  EXPECT_EQ(back.scheduled, std::vector<size_t>{0});
+  // Stepped back during the pass: the same, counted from its end.
+  table.ran(back, t("2026-12-01T09:20:00Z"));
+  EXPECT_EQ(table.next(0), t("2026-12-01T09:21:00Z"));
+}
+
 TEST(Timetable, CronPoliciesGetNoFollowUpPasses) {
   auto nightly = cronPolicy("nightly", "0 2 * * *");
   olderThan(nightly, minutes(30));
