@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages bulkwarden builds and tests with, only those missing.
 # systemd gives systemd-analyze (the unit gates in .ci/run); dpkg-dev and file let CPack compute
 # the .deb's Depends (dpkg-shlibdeps); debootstrap, curl and iproute2 (ss) serve
-# scripts/systemd-boot-test.sh; libfaketime steps one daemon's wall clock in the cluster tests.
+# scripts/systemd-boot-test.sh; libfaketime steps one daemon's wall clock in the cluster tests;
+# ccache keeps CI's five builds (dev, package, tsan, fuzz) cheap when they run again.
 # Runs as root (or through sudo). Safe to run again: it does nothing when all are present.
 set -euo pipefail
 
@@ -11,7 +12,7 @@ packages=(
   libpoco-dev libssl-dev libyaml-cpp-dev libfmt-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev prometheus-cpp-dev libpq-dev postgresql libfaketime
-  clang-format clang libclang-rt-14-dev tzdata
+  clang-format clang libclang-rt-14-dev tzdata ccache
   systemd dpkg-dev file procps man-db debootstrap curl iproute2
 )
 
