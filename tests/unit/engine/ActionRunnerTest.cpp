@@ -1,5 +1,6 @@
 // The write-ahead action runner against a scripted BulkJobs (the engine's own seam) and a real
 // audit file: intent before each request, result after it, refusals retried within the pass.
+#include "JobFixtures.h"
 #include "ManualClock.h"
 #include "engine/ActionRunner.h"
 
@@ -28,16 +29,7 @@ using std::chrono::milliseconds;
 using testing::ScriptedJobs;
 
 model::Job job(std::string id, JobState state = JobState::InProgress) {
-  model::Job j;
-  j.id = std::move(id);
-  j.kind = ResourceKind::Query;
-  j.state = state;
-  j.object = "Account";
-  j.operation = "query";
-  j.createdById = "005R0000000GiwjIAC";
-  j.createdDate = *model::parseTimestamp("2026-11-29T10:00:00Z");
-  j.systemModstamp = j.createdDate;
-  return j;
+  return testing::queryJob(std::move(id), state);
 }
 
 std::string jobId(int i) { return fmt::format("750R0000000{:04d}AAA", i); }

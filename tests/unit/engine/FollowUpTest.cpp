@@ -1,6 +1,7 @@
 // Follow-ups that cost one read (issue 15): the crossing jobs are read with one GET each and no
 // listing, every policy rule is applied to the fresh record, and crossings within the precision
 // are read together.
+#include "JobFixtures.h"
 #include "ManualClock.h"
 #include "engine/FollowUp.h"
 
@@ -26,19 +27,10 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 using testing::ScriptedJobs;
 
-model::Timestamp t(const char* text) { return *model::parseTimestamp(text); }
+using testing::t;
 
 model::Job job(std::string id, JobState state, const char* created) {
-  model::Job j;
-  j.id = std::move(id);
-  j.kind = ResourceKind::Query;
-  j.state = state;
-  j.object = "Account";
-  j.operation = "query";
-  j.createdById = "005R0000000GiwjIAC";
-  j.createdDate = t(created);
-  j.systemModstamp = j.createdDate;
-  return j;
+  return testing::queryJob(std::move(id), state, created);
 }
 
 // Aborts InProgress query jobs older than 10 minutes.

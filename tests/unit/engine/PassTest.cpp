@@ -1,4 +1,5 @@
 // The pass against a scripted BulkJobs (the engine's own seam) and a real audit file.
+#include "JobFixtures.h"
 #include "ManualClock.h"
 #include "engine/Pass.h"
 
@@ -29,19 +30,10 @@ using model::ResourceKind;
 using salesforce::ApiError;
 using testing::ScriptedJobs;
 
-model::Timestamp t(const char* text) { return *model::parseTimestamp(text); }
+using testing::t;
 
 model::Job job(std::string id, JobState state, const char* created) {
-  model::Job j;
-  j.id = std::move(id);
-  j.kind = ResourceKind::Query;
-  j.state = state;
-  j.object = "Account";
-  j.operation = "query";
-  j.createdById = "005R0000000GiwjIAC";
-  j.createdDate = t(created);
-  j.systemModstamp = j.createdDate;
-  return j;
+  return testing::queryJob(std::move(id), state, created);
 }
 
 // A page of `n` InProgress jobs created at 10:00, ids 750R0000000{0000..}AAA.
