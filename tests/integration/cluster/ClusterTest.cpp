@@ -9,6 +9,7 @@
 
 #include <fstream>
 
+#include "Eventually.h"
 #include "audit/AuditLog.h"
 #include "cluster/LeaseManager.h"
 #include "cluster/PgAudit.h"
@@ -45,9 +46,7 @@ std::string nowTs() {
 
 template <class Done>
 bool waitFor(Done done, std::chrono::milliseconds timeout = 20s) {
-  auto deadline = Steady::now() + timeout;
-  while (!done() && Steady::now() < deadline) std::this_thread::sleep_for(20ms);
-  return done();
+  return bulkwarden::testing::eventually(done, timeout);
 }
 
 class Cluster : public ::testing::Test {

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "Eventually.h"
 #include "sim/SimServer.h"
 #include "support/Child.h"
 #include "support/SecretSweep.h"
@@ -77,11 +78,7 @@ class EndToEnd : public ::testing::Test {
   // Polls `done` until it holds or `timeout` passes; returns whether it holds.
   template <class Done>
   static bool waitFor(Done done, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return done();
+    return bulkwarden::testing::eventually(done, timeout);
   }
 
   static void writeFile(const fs::path& path, const std::string& text, mode_t mode = 0600) {

@@ -59,12 +59,7 @@ class Service : public EndToEnd {
   }
   template <class F>
   static bool eventually(F f, milliseconds timeout = seconds(20)) {
-    auto deadline = Steady::now() + timeout;
-    while (Steady::now() < deadline) {
-      if (f()) return true;
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return f();
+    return testing::eventually(f, timeout);
   }
 };
 
