@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -227,9 +228,13 @@ class OrgLoop : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
     fs::remove_all(dir_);
   }
-  void start(std::vector<const policy::Policy*> policies) {
+  // The loop keeps pointers to its policies: the fixture owns them, so they outlive the thread
+  // (TearDown joins it after the test body's locals are gone).
+  void start(policy::Policy policy) {
+    policies_.push_back(std::move(policy));
     scheduler_ = std::make_unique<Scheduler>(std::vector<OrgTarget>{{"acme", &org_}},
-                                             std::move(policies), options_, *audit_, clock_, stop_);
+                                             std::vector<const policy::Policy*>{&policies_.back()},
+                                             options_, *audit_, clock_, stop_);
     thread_ = std::thread([this] { scheduler_->runUntilStopped(); });
   }
   // Waits until the loop has woken up twice after now (so it has read the clock since).
@@ -253,6 +258,7 @@ class OrgLoop : public ::testing::Test {
   state::MemoryStateStore state_;
   Observer observer_;
   SchedulerOptions options_;
+  std::deque<policy::Policy> policies_;
   std::unique_ptr<Scheduler> scheduler_;
   std::thread thread_;
 };
@@ -267,7 +273,7 @@ TEST_F(OrgLoop, ACronPolicyRunsAtItsFireTimesOnlyNeitherCatchUpNorFollowUp) {
   job.state = model::JobState::InProgress;
   job.createdDate = t("2026-12-02T00:50:00Z");  // crosses 30 minutes at 01:20Z
   org_.pages.push_back(salesforce::Page{{job}, {}});
-  start({&p});
+  start(p);
   ASSERT_TRUE(observer_.waitFor("nightly", t("2026-12-02T01:00:00Z")));
   settle();
   EXPECT_EQ(org_.lists, 0) << "a catch-up pass ran 20 hours after the fire time";
@@ -287,10 +293,10 @@ TEST_F(OrgLoop, AnIntervalPolicyGetsItsFollowUpAtTheCrossing) {
   job.state = model::JobState::InProgress;
   job.createdDate = t("2026-12-01T21:00:00Z");  // crosses at 21:30Z
   org_.pages.push_back(salesforce::Page{{job}, {}});
-  start({&p});
+  org_.gets.emplace(job.id, job);  // before the loop starts: the map is not guarded
+  start(p);
   ASSERT_TRUE(observer_.waitFor("often", t("2026-12-01T22:19:00Z")));  // ran at start
   EXPECT_EQ(org_.lists, 1);
-  org_.gets.emplace(job.id, job);
   clock_.set(t("2026-12-01T21:31:00Z"));
   // The follow-up reads that job (one GET) and never relists (issue 15).
   for (int i = 0; i < 1000 && org_.getCalls < 1; ++i) settle();
