@@ -14,10 +14,10 @@
 #include <sstream>
 #include <string_view>
 
+#include "app/Composition.h"
 #include "app/ExitCodes.h"
 #include "app/Runtime.h"
 #include "log/Log.h"
-#include "state/SqliteStateStore.h"
 
 namespace bulkwarden::app {
 
@@ -28,8 +28,8 @@ constexpr const char* kScheduleUsage =
 
 Prints the next pass times of every policy, soonest first, as the daemon computes them: cron in
 its time zone (daylight saving changes included), a missed cron time late only within its
-starting-deadline, an interval from the policy's last pass (read from a copy of the state-dir
-database when it is readable). Calls no org and resolves no secret.
+starting-deadline, an interval from the policy's last pass (read from the state-dir database
+opened read-only, when it is readable). Calls no org and resolves no secret.
 
 Options:
   --config FILE     configuration file (default /etc/bulkwarden/bulkwarden.yaml)
@@ -92,41 +92,19 @@ std::string left(model::Timestamp t, model::Timestamp now) {
   return fmt::format("{}d {}h", s / 86400, (s % 86400) / 3600);
 }
 
-// The policies' last passes (latest over the orgs each applies to), from a copy of the state
-// database so that nothing the daemon uses is opened for writing. Empty when there is none or it
-// cannot be read (said on stderr).
+// The policies' last passes (latest over the orgs each applies to), read from the daemon's state
+// database opened read-only (never created, never written; a link is not followed). Empty when
+// there is none; when it cannot be read, the composition root says why on stderr.
 std::map<std::string, model::Timestamp> lastPasses(const config::Config& cfg) {
   std::map<std::string, model::Timestamp> out;
-  namespace fs = std::filesystem;
-  std::string file = cfg.stateDir + "/state.sqlite";
-  std::error_code ec;
-  if (cfg.stateDir.empty() || !fs::exists(file, ec)) return out;
-  fs::path dir = fs::temp_directory_path(ec) /
-                 fmt::format("bulkwarden-schedule-{}", static_cast<long>(::getpid()));
-  try {
-    fs::create_directories(dir);
-    for (const char* suffix : {"", "-wal"}) {
-      if (fs::exists(file + suffix)) {
-        fs::copy_file(file + suffix, dir / (std::string("state.sqlite") + suffix),
-                      fs::copy_options::overwrite_existing);
-      }
+  auto store = readOnlyState(cfg);
+  for (const auto& p : cfg.policies) {
+    for (const auto& org : cfg.orgs) {
+      if (!p.appliesTo(org.name)) continue;
+      auto t = store->lastPass(org.name, p.name);
+      if (t && (!out.count(p.name) || *t > out[p.name])) out[p.name] = *t;
     }
-    state::SqliteStateStore store((dir / "state.sqlite").string());
-    for (const auto& p : cfg.policies) {
-      for (const auto& org : cfg.orgs) {
-        if (!p.appliesTo(org.name)) continue;
-        auto t = store.lastPass(org.name, p.name);
-        if (t && (!out.count(p.name) || *t > out[p.name])) out[p.name] = *t;
-      }
-    }
-  } catch (const std::exception& e) {
-    fmt::print(stderr,
-               "bulkwarden schedule: cannot read the last passes from {} ({}); interval "
-               "policies are shown as if they never ran\n",
-               file, e.what());
-    out.clear();
   }
-  fs::remove_all(dir, ec);
   return out;
 }
 
