@@ -79,9 +79,12 @@ TEST_F(ApiBudgetE2E, JobsKeepCrossingAndTheOrgNeverCountsMoreCallsThanTheBudgetA
   EXPECT_GE(atLow, kBudget * 3 / 4 - 2) << "the budget was used before it bound";
   EXPECT_GE(aborted(ids), 5) << "jobs are acted on as far as the budget allows\n" << firstErr;
   EXPECT_LT(aborted(ids), static_cast<int>(ids.size())) << "not every crossing could be afforded";
-  EXPECT_NE(firstErr.find("the API budget (40 calls a day, 40 calls in the rolling 24 h) is low"),
-            std::string::npos)
-      << firstErr;
+  // The skip says why: the budget, and how many calls are left. Whether it reads "is low" or
+  // "is ok, N reads needed" depends on how many crossings one follow-up gathered (more on a
+  // slower machine, or under ThreadSanitizer).
+  auto skip = firstErr.find("follow-up skipped, no call made: the API budget (40 calls a day");
+  ASSERT_NE(skip, std::string::npos) << firstErr;
+  EXPECT_NE(firstErr.find(" of 40 calls left", skip), std::string::npos) << firstErr;
   EXPECT_EQ(budgetCallsInRunEnds(), org().counters().requests)
       << "the run-end records count every call the org saw";
 

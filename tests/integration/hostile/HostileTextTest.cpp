@@ -145,11 +145,10 @@ TEST_F(HostileText, AnOAuthErrorCannotForgeALineOrReachTheTerminal) {
 // Issue 11 item 10: an org whose listing holds a record with CR/LF in its id and whose Bulk API
 // errors carry CR/LF and escapes in errorCode and message.
 TEST_F(HostileText, ServerErrorsAndSkippedIdsCannotForgeLogLines) {
-  std::string base;
-  HostileServer server([&base](const HostileRequest& r) {
+  HostileServer server([](const HostileRequest& r) {
     if (r.target == "/services/oauth2/token") {
       return json(200, R"({"access_token":"tok-123","token_type":"Bearer","instance_url":")" +
-                           base + "\"}");
+                           r.base + "\"}");
     }
     if (r.target.find("/jobs/query") != std::string::npos) {
       return json(
@@ -162,7 +161,6 @@ TEST_F(HostileText, ServerErrorsAndSkippedIdsCannotForgeLogLines) {
     return json(400, R"([{"errorCode":"INVALID\r\nbulkwarden crit: forged code\u001b[31m",)"
                      R"("message":"bad\nbulkwarden crit: forged message\u001b]0;t\u0007\u0085"}])");
   });
-  base = server.url();
   const int rc = run({"run", "--once", "--config", writeHostileConfig(server.url())});
   EXPECT_EQ(rc, 69) << err();
   expectOnlyWellFormedLines(err());
@@ -178,15 +176,13 @@ TEST_F(HostileText, ServerErrorsAndSkippedIdsCannotForgeLogLines) {
 // The daemon's sd_notify STATUS= quotes the last pass's listing error: a newline there would end
 // the field and start one of the server's choosing, an escape would reach `systemctl status`.
 TEST_F(HostileText, TheNotifyStatusQuotesServerTextOnOneEscapedLine) {
-  std::string base;
-  HostileServer server([&base](const HostileRequest& r) {
+  HostileServer server([](const HostileRequest& r) {
     if (r.target == "/services/oauth2/token") {
       return json(200, R"({"access_token":"tok-123","token_type":"Bearer","instance_url":")" +
-                           base + "\"}");
+                           r.base + "\"}");
     }
     return json(400, R"([{"errorCode":"INVALID\nREADY=1\nMAINPID=1","message":"m\u001b[2J"}])");
   });
-  base = server.url();
   NotifySocket notify((dir_ / "notify").string());
   ++runs_;
   child_ = std::make_unique<Child>(

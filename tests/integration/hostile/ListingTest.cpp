@@ -51,6 +51,7 @@ class HostileListing : public EndToEnd {
   // The org: GET answers from `pages` by target (path and query as sent); PATCH of a job aborts
   // it; anything else is 404.
   void serve(std::map<std::string, std::string> pages) {
+    hostile_.reset();  // the old server's threads read pages_: stopped before it changes
     pages_ = std::move(pages);
     hostile_ = std::make_unique<HostileServer>([this](const HostileRequest& r) {
       HostileReply reply;

@@ -111,7 +111,27 @@ class RotatingOrg {
     std::lock_guard lock(mutex_);
     return refresh_;
   }
+  void setInstance(std::string url) {
+    std::lock_guard lock(mutex_);
+    instance = std::move(url);
+  }
+  void setStoreDir(std::string dir) {
+    std::lock_guard lock(mutex_);
+    storeDir = std::move(dir);
+  }
+  // What the org has seen so far, copied under its lock (the server's threads write it).
+  struct Seen {
+    int tokenRequests = 0;
+    int invalidGrants = 0;
+    int usedBeforeStored = 0;
+    std::vector<std::string> sentRefresh;
+  };
+  Seen seen() {
+    std::lock_guard lock(mutex_);
+    return {tokenRequests, invalidGrants, usedBeforeStored, sentRefresh};
+  }
 
+ private:
   std::string instance;
   std::string storeDir;
   std::string configured;
@@ -119,8 +139,6 @@ class RotatingOrg {
   int invalidGrants = 0;
   int usedBeforeStored = 0;
   std::vector<std::string> sentRefresh;
-
- private:
   std::mutex mutex_;
   std::string refresh_;
   std::string access_;
@@ -133,11 +151,11 @@ class RefreshRotation : public ::testing::Test {
     char tmpl[] = "/tmp/bw-rotate-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    org_.storeDir = dir_.string();
-    org_.configured = "5Aep861.configured";
+    org_.setStoreDir(dir_.string());
+    org_.setConfigured("5Aep861.configured");
     server_ =
         std::make_unique<HostileServer>([this](const HostileRequest& r) { return org_.route(r); });
-    org_.instance = server_->url();
+    org_.setInstance(server_->url());
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -172,11 +190,12 @@ TEST_F(RefreshRotation, ThreeRenewalsInARowSucceedAndEachNewTokenIsStoredBeforeU
     org_.expireAccess();
     ASSERT_TRUE(lists(*client)) << "renewal " << i + 1;
   }
-  EXPECT_EQ(org_.tokenRequests, 4);
-  EXPECT_EQ(org_.invalidGrants, 0);
-  EXPECT_EQ(org_.usedBeforeStored, 0);
-  EXPECT_EQ(org_.sentRefresh, (std::vector<std::string>{"5Aep861.configured", "5Aep861.rotated-1",
-                                                        "5Aep861.rotated-2", "5Aep861.rotated-3"}));
+  EXPECT_EQ(org_.seen().tokenRequests, 4);
+  EXPECT_EQ(org_.seen().invalidGrants, 0);
+  EXPECT_EQ(org_.seen().usedBeforeStored, 0);
+  EXPECT_EQ(org_.seen().sentRefresh,
+            (std::vector<std::string>{"5Aep861.configured", "5Aep861.rotated-1",
+                                      "5Aep861.rotated-2", "5Aep861.rotated-3"}));
   salesforce::RefreshTokenStore store(dir_.string(), "acme");
   EXPECT_EQ(store.load("5Aep861.configured"), "5Aep861.rotated-4");
   struct stat st {};
@@ -194,8 +213,8 @@ TEST_F(RefreshRotation, ARestartedProcessUsesTheStoredToken) {
   org_.expireAccess();
   auto restarted = process("5Aep861.configured");
   ASSERT_TRUE(lists(*restarted));
-  EXPECT_EQ(org_.invalidGrants, 0);
-  EXPECT_EQ(org_.sentRefresh.back(), "5Aep861.rotated-2");
+  EXPECT_EQ(org_.seen().invalidGrants, 0);
+  EXPECT_EQ(org_.seen().sentRefresh.back(), "5Aep861.rotated-2");
 }
 
 TEST_F(RefreshRotation, ANewConfiguredTokenWinsOverTheStoredOne) {
@@ -208,8 +227,8 @@ TEST_F(RefreshRotation, ANewConfiguredTokenWinsOverTheStoredOne) {
   org_.setConfigured("5Aep861.from-a-person");
   auto restarted = process("5Aep861.from-a-person");
   ASSERT_TRUE(lists(*restarted));
-  EXPECT_EQ(org_.sentRefresh.back(), "5Aep861.from-a-person");
-  EXPECT_EQ(org_.invalidGrants, 0);
+  EXPECT_EQ(org_.seen().sentRefresh.back(), "5Aep861.from-a-person");
+  EXPECT_EQ(org_.seen().invalidGrants, 0);
   EXPECT_EQ(salesforce::RefreshTokenStore(dir_.string(), "acme").load("5Aep861.from-a-person"),
             org_.refresh());
 }
@@ -226,8 +245,8 @@ TEST_F(RefreshRotation, ARenewalUsesTheTokenAnotherProcessStored) {
   }
   org_.expireAccess();
   ASSERT_TRUE(lists(*daemon));
-  EXPECT_EQ(org_.tokenRequests, 3) << "login, the other process's, one renewal";
-  EXPECT_EQ(org_.invalidGrants, 0);
+  EXPECT_EQ(org_.seen().tokenRequests, 3) << "login, the other process's, one renewal";
+  EXPECT_EQ(org_.seen().invalidGrants, 0);
 }
 
 TEST_F(RefreshRotation, AHostileTokenFileIsIgnoredAndNeverQuoted) {
@@ -238,7 +257,7 @@ TEST_F(RefreshRotation, AHostileTokenFileIsIgnoredAndNeverQuoted) {
   }
   auto client = process("5Aep861.configured");
   ASSERT_TRUE(lists(*client));
-  EXPECT_EQ(org_.sentRefresh.front(), "5Aep861.configured");
+  EXPECT_EQ(org_.seen().sentRefresh.front(), "5Aep861.configured");
   EXPECT_EQ(salesforce::RefreshTokenStore(dir_.string(), "acme").load("5Aep861.configured"),
             "5Aep861.rotated-1")
       << "the bad file is replaced by the next rotation";
@@ -258,7 +277,7 @@ TEST_F(RefreshRotation, TheBinaryRestartedUsesTheStoredToken) {
       "    schedule: { every: 2m }\n    filters:\n      - state: [InProgress]\n"
       "    action: report\n",
       fs::perms::owner_read | fs::perms::owner_write);
-  org_.storeDir = (dir_ / "state").string();
+  org_.setStoreDir((dir_ / "state").string());
   put("c.yaml",
       "orgs:\n  - name: acme\n    auth:\n      flow: refresh-token\n      login-url: " +
           server_->url() +
@@ -273,13 +292,13 @@ TEST_F(RefreshRotation, TheBinaryRestartedUsesTheStoredToken) {
     ASSERT_EQ(child.wait(60s), 0) << "run " << run << ": " << child.err();
     EXPECT_EQ(child.err().find("5Aep861."), std::string::npos) << "a refresh token was logged";
   }
-  EXPECT_EQ(org_.invalidGrants, 0);
-  EXPECT_EQ(org_.sentRefresh,
+  EXPECT_EQ(org_.seen().invalidGrants, 0);
+  EXPECT_EQ(org_.seen().sentRefresh,
             (std::vector<std::string>{"5Aep861.configured", "5Aep861.rotated-1"}));
   struct stat st {};
   ASSERT_EQ(::stat((dir_ / "state" / "refresh-token.acme").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(org_.usedBeforeStored, 0);
+  EXPECT_EQ(org_.seen().usedBeforeStored, 0);
 }
 
 // ---------------------------------------------------------------------------------------------

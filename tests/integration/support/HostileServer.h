@@ -31,6 +31,7 @@ struct HostileRequest {
   std::string target;  // path and query, as sent
   std::map<std::string, std::string> headers;
   std::string body;
+  std::string base;  // this server's own URL (http://127.0.0.1:port), for replies that name it
 };
 
 struct HostileReply {
@@ -91,6 +92,7 @@ class HostileServer {
       HostileRequest r;
       r.method = req.getMethod();
       r.target = req.getURI();
+      r.base = "http://" + req.serverAddress().toString();
       for (const auto& [k, v] : req) r.headers[k] = v;
       Poco::StreamCopier::copyToString(req.stream(), r.body);
       {
