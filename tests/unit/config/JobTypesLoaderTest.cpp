@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "PolicyDiagnostics.h"
 #include "config/PolicyLoader.h"
 #include "policy/Evaluator.h"
 
@@ -27,14 +28,7 @@ std::string policy(const std::string& resource, const std::string& action,
   return y;
 }
 
-std::vector<Diagnostic> errorsOf(const std::string& yaml) {
-  try {
-    parsePolicies(yaml, "p.yaml");
-  } catch (const ConfigError& e) {
-    return e.diagnostics();
-  }
-  return {};
-}
+using testing::policyErrors;
 
 model::Job job(model::ResourceKind kind, const char* jobType) {
   model::Job j;
@@ -81,7 +75,7 @@ TEST(JobTypes, TheEvaluatorMatchesClassicJobsOnlyForPoliciesThatNameThem) {
 }
 
 TEST(JobTypes, UnknownOrOtherResourcesTypesAreErrorsAtTheirPlace) {
-  auto d = errorsOf(policy("query-jobs", "abort", "[V2Query, Clasic]"));
+  auto d = policyErrors(policy("query-jobs", "abort", "[V2Query, Clasic]"));
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].where.file, "p.yaml");
   EXPECT_EQ(d[0].where.line, 5);
@@ -89,28 +83,28 @@ TEST(JobTypes, UnknownOrOtherResourcesTypesAreErrorsAtTheirPlace) {
   EXPECT_THAT(d[0].message, HasSubstr("unknown job type 'Clasic' for query-jobs"));
   EXPECT_THAT(d[0].hint, HasSubstr("did you mean 'Classic'?"));
 
-  d = errorsOf(policy("query-jobs", "abort", "[V2Ingest]"));
+  d = policyErrors(policy("query-jobs", "abort", "[V2Ingest]"));
   ASSERT_EQ(d.size(), 1u);
   EXPECT_THAT(d[0].message, HasSubstr("unknown job type 'V2Ingest' for query-jobs"));
 
-  d = errorsOf(policy("ingest-jobs", "abort", "[]"));
+  d = policyErrors(policy("ingest-jobs", "abort", "[]"));
   ASSERT_EQ(d.size(), 1u);
   EXPECT_THAT(d[0].message, HasSubstr("expected a list of job types"));
-  d = errorsOf(policy("ingest-jobs", "abort", "{ a: b }"));
+  d = policyErrors(policy("ingest-jobs", "abort", "{ a: b }"));
   ASSERT_EQ(d.size(), 1u);
   EXPECT_THAT(d[0].message, HasSubstr("expected a list of job types"));
 }
 
 // Bulk API 1.0 jobs cannot be deleted through the API: a delete policy over them is refused.
 TEST(JobTypes, ADeletePolicyOverClassicJobsIsRefusedWithItsPlace) {
-  auto d = errorsOf(policy("ingest-jobs", "delete", "[V2Ingest, Classic]", "[JobComplete]"));
+  auto d = policyErrors(policy("ingest-jobs", "delete", "[V2Ingest, Classic]", "[JobComplete]"));
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].where.line, 5);
   EXPECT_EQ(d[0].where.column, 16);
   EXPECT_THAT(d[0].message, HasSubstr("cannot be deleted through the API"));
   EXPECT_THAT(d[0].hint, HasSubstr("leave Classic out"));
   // Without Classic the same policy loads.
-  EXPECT_TRUE(errorsOf(policy("ingest-jobs", "delete", "[V2Ingest]", "[JobComplete]")).empty());
+  EXPECT_TRUE(policyErrors(policy("ingest-jobs", "delete", "[V2Ingest]", "[JobComplete]")).empty());
 }
 
 // Salesforce deletes an UploadComplete ingest job (cancelling its queued load): warned, with the

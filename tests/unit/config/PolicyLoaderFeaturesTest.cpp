@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "PolicyDiagnostics.h"
 #include "config/PolicyLoader.h"
 
 namespace bulkwarden::config {
@@ -10,24 +11,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const std::string kHead =
-    "policies:\n"
-    "  - name: p\n"
-    "    resource: query-jobs\n"
-    "    action: abort\n"
-    "    filters: [ { state: InProgress } ]\n";
+const std::string& kHead = testing::kPolicyHead;
 
-std::vector<Diagnostic> errorsOf(const std::string& yaml) {
-  try {
-    parsePolicies(yaml, "p.yaml");
-  } catch (const ConfigError& e) {
-    return e.diagnostics();
-  }
-  return {};
-}
+using testing::policyErrors;
 
 void expectError(const std::string& yaml, int line, int col, const std::string& text) {
-  auto d = errorsOf(yaml);
+  auto d = policyErrors(yaml);
   ASSERT_EQ(d.size(), 1u) << yaml << "\n" << (d.empty() ? "(none)" : d[0].str());
   EXPECT_EQ(d[0].where.line, line) << d[0].str();
   EXPECT_EQ(d[0].where.column, col) << d[0].str();

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "PolicyDiagnostics.h"
 #include "config/Config.h"
 #include "config/PolicyLoader.h"
 
@@ -20,17 +21,10 @@ std::string policyWith(const std::string& filterLine) {
          filterLine;
 }
 
-std::vector<Diagnostic> errorsOf(const std::string& yaml) {
-  try {
-    parsePolicies(yaml, "p.yaml");
-  } catch (const ConfigError& e) {
-    return e.diagnostics();
-  }
-  return {};
-}
+using testing::policyErrors;
 
 std::string oneError(const std::string& yaml) {
-  auto d = errorsOf(yaml);
+  auto d = policyErrors(yaml);
   EXPECT_EQ(d.size(), 1u) << yaml;
   return d.empty() ? std::string("(accepted)") : d[0].str();
 }
@@ -64,7 +58,7 @@ TEST(PolicyLoaderRegex, AcceptsThePatternsThatStalledPcre) {
   for (const char* re : {"^(a|b)*$", "^([A-Za-z]+_?)+__c$", "^(Account|Contact)$", "(?i)acc",
                          "^(?P<name>[a-z]+)$", "\\bfoo\\b", "[[:alpha:]]+"}) {
     EXPECT_TRUE(
-        errorsOf(policyWith("      - object: { regex: '" + std::string(re) + "' }\n")).empty())
+        policyErrors(policyWith("      - object: { regex: '" + std::string(re) + "' }\n")).empty())
         << re;
   }
 }

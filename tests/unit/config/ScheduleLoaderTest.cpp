@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "PolicyDiagnostics.h"
 #include "config/PolicyLoader.h"
 
 namespace bulkwarden::config {
@@ -10,21 +11,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const std::string kHead =
-    "policies:\n"
-    "  - name: p\n"
-    "    resource: query-jobs\n"
-    "    action: abort\n"
-    "    filters: [ { state: InProgress } ]\n";
+const std::string& kHead = testing::kPolicyHead;
 
-std::vector<Diagnostic> errorsOf(const std::string& yaml) {
-  try {
-    parsePolicies(yaml, "p.yaml");
-  } catch (const ConfigError& e) {
-    return e.diagnostics();
-  }
-  return {};
-}
+using testing::policyErrors;
 
 TEST(ScheduleLoader, StartingDeadlineDefaultsToAnHourAndIsRead) {
   auto ps = parsePolicies(
@@ -55,7 +44,7 @@ TEST(ScheduleLoader, StartingDeadlineErrorsNameThePlace) {
       {"    schedule: { cron: \"0 2 * * *\", starting-deadline: [1h] }\n", 55, ""},
   };
   for (const auto& b : bad) {
-    auto d = errorsOf(kHead + b.line);
+    auto d = policyErrors(kHead + b.line);
     ASSERT_EQ(d.size(), 1u) << b.line;
     EXPECT_EQ(d[0].where.line, 6) << d[0].str();
     EXPECT_EQ(d[0].where.column, b.col) << d[0].str();
