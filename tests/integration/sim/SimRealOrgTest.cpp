@@ -22,17 +22,7 @@ Reply raw(uint16_t port, const std::string& method, const std::string& uri,
   Poco::Net::HTTPRequest request(method, uri, Poco::Net::HTTPMessage::HTTP_1_1);
   for (const auto& [name, value] : headers) request.set(name, value);
   if (!body.empty()) request.setContentLength(static_cast<std::streamsize>(body.size()));
-  session.sendRequest(request) << body;
-  Poco::Net::HTTPResponse response;
-  std::istream& in = session.receiveResponse(response);
-  Reply reply;
-  reply.status = static_cast<int>(response.getStatus());
-  reply.reason = response.getReason();
-  std::ostringstream text;
-  Poco::StreamCopier::copyStream(in, text);
-  reply.body = text.str();
-  for (const auto& [name, value] : response) reply.headers[name] = value;
-  return reply;
+  return exchange(session, request, body);
 }
 
 Reply refresh(uint16_t port, const std::string& refreshToken) {

@@ -61,6 +61,22 @@ struct Reply {
   }
 };
 
+// Sends `request` with `body` on `session` and reads the whole reply.
+inline Reply exchange(Poco::Net::HTTPClientSession& session, Poco::Net::HTTPRequest& request,
+                      const std::string& body) {
+  session.sendRequest(request) << body;
+  Poco::Net::HTTPResponse response;
+  std::istream& in = session.receiveResponse(response);
+  Reply reply;
+  reply.status = static_cast<int>(response.getStatus());
+  reply.reason = response.getReason();
+  std::ostringstream text;
+  Poco::StreamCopier::copyStream(in, text);
+  reply.body = text.str();
+  for (const auto& [name, value] : response) reply.headers[name] = value;
+  return reply;
+}
+
 class Client {
  public:
   explicit Client(uint16_t port) : session_("127.0.0.1", port) {
@@ -77,18 +93,7 @@ class Client {
       request.setContentType("application/json");
       request.setContentLength(static_cast<std::streamsize>(body.size()));
     }
-    std::ostream& out = session_.sendRequest(request);
-    out << body;
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session_.receiveResponse(response);
-    Reply reply;
-    reply.status = static_cast<int>(response.getStatus());
-    reply.reason = response.getReason();
-    std::ostringstream text;
-    Poco::StreamCopier::copyStream(in, text);
-    reply.body = text.str();
-    for (const auto& [name, value] : response) reply.headers[name] = value;
-    return reply;
+    return exchange(session_, request, body);
   }
 
   Reply get(const std::string& uri, const std::string& token) { return call("GET", uri, token); }
