@@ -117,8 +117,7 @@ Monitor::Monitor()
 }
 
 void Monitor::setConfig(const std::string& path, bool dryRun, const std::vector<std::string>& orgs,
-                        const std::vector<const policy::Policy*>& policies,
-                        std::map<std::string, const salesforce::BulkJobs*> clients) {
+                        const std::vector<const policy::Policy*>& policies) {
   std::vector<PolicyInfo> infos;
   for (const auto* p : policies) {
     PolicyInfo info;
@@ -144,7 +143,6 @@ void Monitor::setConfig(const std::string& path, bool dryRun, const std::vector<
   snap_.policies = std::move(infos);
   // The new scheduler tells its own next passes as it starts.
   snap_.nextPass.clear();
-  clients_ = std::move(clients);
   // Passes of orgs no longer configured would keep /readyz failing forever.
   for (auto it = snap_.lastPass.begin(); it != snap_.lastPass.end();) {
     bool kept = std::find(orgs.begin(), orgs.end(), it->first) != orgs.end();
@@ -200,20 +198,14 @@ void Monitor::onPassEnd(const engine::PassSummary& s) {
       .Set(static_cast<double>(finished.time_since_epoch().count()) / 1000.0);
   apiCalls_.Add({{"org", s.org}}).Increment(static_cast<double>(s.apiCalls));
   if (s.auditError) error("audit");
-  const salesforce::BulkJobs* client = nullptr;
-  {
-    std::lock_guard lock(mutex_);
-    snap_.lastPass[s.org][resource] = PassRecord{s, finished};
-    auto it = clients_.find(s.org);
-    if (it != clients_.end()) client = it->second;
-  }
-  if (client) {
-    auto u = client->usage();  // the client's own lock, held for a copy
-    if (u.max > 0) {
-      apiUsage_.Add({{"org", s.org}, {"kind", "used"}}).Set(static_cast<double>(u.used));
-      apiUsage_.Add({{"org", s.org}, {"kind", "max"}}).Set(static_cast<double>(u.max));
-    }
-  }
+  std::lock_guard lock(mutex_);
+  snap_.lastPass[s.org][resource] = PassRecord{s, finished};
+}
+
+void Monitor::onApiUsage(const std::string& org, int64_t used, int64_t max) {
+  if (max <= 0) return;
+  apiUsage_.Add({{"org", org}, {"kind", "used"}}).Set(static_cast<double>(used));
+  apiUsage_.Add({{"org", org}, {"kind", "max"}}).Set(static_cast<double>(max));
 }
 
 void Monitor::onNextPass(const std::string& org, const std::string& policy, model::Timestamp next) {
@@ -270,8 +262,8 @@ Poco::JSON::Array::Ptr policiesJson(const Snapshot& s) {
   return pols;
 }
 
-void Monitor::jobsListed(const std::string& org, model::ResourceKind kind,
-                         const std::map<model::JobState, int64_t>& byState) {
+void Monitor::onJobsListed(const std::string& org, model::ResourceKind kind,
+                           const std::map<model::JobState, int64_t>& byState) {
   std::string resource = resourceLabel(kind);
   for (auto st : model::kAllJobStates) {
     auto it = byState.find(st);
@@ -281,13 +273,14 @@ void Monitor::jobsListed(const std::string& org, model::ResourceKind kind,
   }
 }
 
-void Monitor::apiError(const std::string& /*org*/, const salesforce::ApiError& e) {
-  error(std::string(salesforce::kindName(e.kind)));
+void Monitor::onApiError(const std::string& /*org*/, std::string_view kind, int /*http*/,
+                         std::string_view /*code*/) {
+  error(std::string(kind));
 }
 
-void Monitor::auditWrite(const char* sync, std::chrono::nanoseconds took, bool ok,
-                         const std::string& err) {
-  auditLatency_.Add({{"sync", sync}}, kAuditBuckets)
+void Monitor::onAuditWrite(audit::WriteKind kind, std::chrono::nanoseconds took, bool ok,
+                           const std::string& err) {
+  auditLatency_.Add({{"sync", std::string(audit::writeKindName(kind))}}, kAuditBuckets)
       .Observe(std::chrono::duration<double>(took).count());
   if (!ok) error("audit");
   std::lock_guard lock(mutex_);
