@@ -136,7 +136,7 @@ void Monitor::setConfig(const std::string& path, bool dryRun, const std::vector<
     info.orgs = p->orgs;
     infos.push_back(std::move(info));
   }
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.configPath = path;
   snap_.dryRun = dryRun;
   snap_.orgs = orgs;
@@ -152,7 +152,7 @@ void Monitor::setConfig(const std::string& path, bool dryRun, const std::vector<
 }
 
 void Monitor::setConfigLoaded(bool loaded) {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.configLoaded = loaded;
 }
 
@@ -178,7 +178,7 @@ void Monitor::onResult(const engine::PassSummary& s, const engine::Decision& d) 
       .Add({{"org", s.org}, {"policy", d.policy->name}, {"action", action}, {"outcome", outcome}})
       .Increment();
   ActionRecord r{nowMs(), s.org, d.policy->name, action, d.job.id, outcome, d.http};
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.recentActions.push_back(std::move(r));
   while (snap_.recentActions.size() > kRecentActions) snap_.recentActions.pop_front();
 }
@@ -198,7 +198,7 @@ void Monitor::onPassEnd(const engine::PassSummary& s) {
       .Set(static_cast<double>(finished.time_since_epoch().count()) / 1000.0);
   apiCalls_.Add({{"org", s.org}}).Increment(static_cast<double>(s.apiCalls));
   if (s.auditError) error("audit");
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.lastPass[s.org][resource] = PassRecord{s, finished};
 }
 
@@ -209,7 +209,7 @@ void Monitor::onApiUsage(const std::string& org, int64_t used, int64_t max) {
 }
 
 void Monitor::onNextPass(const std::string& org, const std::string& policy, model::Timestamp next) {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.nextPass[policy][org] = next;
 }
 
@@ -283,19 +283,19 @@ void Monitor::onAuditWrite(audit::WriteKind kind, std::chrono::nanoseconds took,
   auditLatency_.Add({{"sync", std::string(audit::writeKindName(kind))}}, kAuditBuckets)
       .Observe(std::chrono::duration<double>(took).count());
   if (!ok) error("audit");
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.auditWritable = ok;
   snap_.auditError = ok ? "" : err;
 }
 
 Snapshot Monitor::snapshot() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return snap_;
 }
 
 std::vector<std::string> Monitor::notReadyReasons() const {
   std::vector<std::string> why;
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   if (!snap_.configLoaded) why.push_back("configuration not loaded");
   if (!snap_.auditWritable) why.push_back("audit trail not writable: " + snap_.auditError);
   for (const auto& [org, byResource] : snap_.lastPass) {
@@ -307,12 +307,12 @@ std::vector<std::string> Monitor::notReadyReasons() const {
 }
 
 void Monitor::setBudgets(std::vector<std::shared_ptr<const engine::ApiBudget>> budgets) {
-  std::lock_guard lock(budgetMutex_);
+  model::MutexLock lock(budgetMutex_);
   budgets_ = std::move(budgets);
 }
 
 void Monitor::refreshBudgets() const {
-  std::lock_guard lock(budgetMutex_);
+  model::MutexLock lock(budgetMutex_);
   for (const auto& b : budgets_) {
     const std::string& org = b->org();
     BudgetSeen& seen = budgetSeen_[org];

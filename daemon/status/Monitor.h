@@ -29,6 +29,7 @@
 #include "engine/Pass.h"
 #include "engine/Scheduler.h"
 #include "model/Job.h"
+#include "model/ThreadSafety.h"
 #include "policy/Policy.h"
 
 namespace bulkwarden::status {
@@ -143,18 +144,18 @@ class Monitor : public engine::PassListener,
   prometheus::Family<prometheus::Counter>& budgetWarnings_;
   prometheus::Family<prometheus::Counter>& budgetDeferred_;
 
-  mutable std::mutex mutex_;
-  Snapshot snap_;
-  // Guarded by budgetMutex_: the budgets, and what each org's counters last took from its budget
-  // (a new budget after a reload starts again from zero).
-  mutable std::mutex budgetMutex_;
-  std::vector<std::shared_ptr<const engine::ApiBudget>> budgets_;
+  mutable model::Mutex mutex_;
+  Snapshot snap_ GUARDED_BY(mutex_);
+  // The budgets, and what each org's counters last took from its budget (a new budget after a
+  // reload starts again from zero).
+  mutable model::Mutex budgetMutex_;
+  std::vector<std::shared_ptr<const engine::ApiBudget>> budgets_ GUARDED_BY(budgetMutex_);
   struct BudgetSeen {
     const engine::ApiBudget* budget = nullptr;
     salesforce::CallCounts calls{};
     engine::ApiBudget::Stats stats;
   };
-  mutable std::map<std::string, BudgetSeen> budgetSeen_;
+  mutable std::map<std::string, BudgetSeen> budgetSeen_ GUARDED_BY(budgetMutex_);
 };
 
 }  // namespace bulkwarden::status
