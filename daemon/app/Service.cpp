@@ -129,7 +129,7 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   const auto& c = g->rt->config;
   std::vector<engine::OrgTarget> targets;
   for (const auto& org : g->rt->orgs) {
-    g->metered.push_back(std::make_unique<status::MeteredJobs>(org.name, *org.jobs, monitor_));
+    g->metered.push_back(std::make_unique<engine::MeteredJobs>(org.name, *org.jobs, monitor_));
     targets.push_back(engine::OrgTarget{org.name, g->metered.back().get()});
   }
   audit::AuditSink* sink = g->audit.get();
@@ -139,10 +139,13 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
       return failed(clusterCode);
     }
   }
-  g->timedAudit = std::make_unique<status::TimedAudit>(*sink, monitor_);
+  // Audit writes are timed by the log itself (shared across reloads: the same Monitor).
+  g->audit->setObserver(&monitor_);
+  g->sink = sink;
   engine::SchedulerOptions so = g->comp->schedulerOptions();
   so.heartbeat = heartbeat_;
   so.observer = &monitor_;
+  so.meter = &monitor_;
   engine::PassListener* listener = &listener_;
   if (!c.notifications.empty()) {
     try {
@@ -156,7 +159,7 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   }
   if (g->cluster) so.gate = &g->cluster->gate();
   g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
-                                                     *g->timedAudit, clock_, g->stop, listener);
+                                                     *g->sink, clock_, g->stop, listener);
   return g;
 }
 
@@ -211,23 +214,19 @@ void Service::start(Generation& g, std::string_view why) {
   const auto& c = g.rt->config;
   std::string names;
   for (const auto* p : g.rt->policies) names += (names.empty() ? "" : ",") + p->name;
-  g.timedAudit->append("config", why,
-                       audit::Fields()
-                           .add("config", c.path)
-                           .add("orgs", static_cast<int64_t>(g.rt->orgs.size()))
-                           .add("policies", names)
-                           .add("dry_run", g.dryRun)
-                           .add("version", BULKWARDEN_VERSION)
-                           .add("policy_digest", "sha256:" + c.policyDigest)
-                           .add("policy_files", policyFileFields(c)),
-                       audit::AuditSink::Sync::Durable);
+  g.sink->append("config", why,
+                 audit::Fields()
+                     .add("config", c.path)
+                     .add("orgs", static_cast<int64_t>(g.rt->orgs.size()))
+                     .add("policies", names)
+                     .add("dry_run", g.dryRun)
+                     .add("version", BULKWARDEN_VERSION)
+                     .add("policy_digest", "sha256:" + c.policyDigest)
+                     .add("policy_files", policyFileFields(c)),
+                 audit::AuditSink::Sync::Durable);
   std::vector<std::string> orgNames;
-  std::map<std::string, const salesforce::BulkJobs*> clients;
-  for (size_t i = 0; i < g.rt->orgs.size(); ++i) {
-    orgNames.push_back(g.rt->orgs[i].name);
-    clients[g.rt->orgs[i].name] = g.metered[i].get();
-  }
-  monitor_.setConfig(c.path, g.dryRun, orgNames, g.rt->policies, std::move(clients));
+  for (const auto& org : g.rt->orgs) orgNames.push_back(org.name);
+  monitor_.setConfig(c.path, g.dryRun, orgNames, g.rt->policies);
   monitor_.setBudgets({g.rt->budgets.begin(), g.rt->budgets.end()});  // the API budget metrics
   monitor_.setConfigLoaded(true);
   log::info("{} org(s), {} polic{}{}; audit trail {}", g.rt->orgs.size(), g.rt->policies.size(),

@@ -28,7 +28,6 @@
 #include "engine/StopSignal.h"
 #include "notify/Notifications.h"
 #include "state/SqliteStateStore.h"
-#include "status/Instruments.h"
 #include "status/Monitor.h"
 #include "status/StatusServer.h"
 
@@ -90,8 +89,9 @@ class Service {
     std::shared_ptr<audit::AuditLog> audit;         // shared across a reload when unmoved
     std::shared_ptr<state::StateStore> state;       // likewise
     std::unique_ptr<cluster::ClusterNode> cluster;  // `cluster:` only (docs/scaling.md)
-    std::unique_ptr<status::TimedAudit> timedAudit;
-    std::vector<std::unique_ptr<status::MeteredJobs>> metered;
+    audit::AuditSink* sink = nullptr;               // the audit log, or its tee in cluster mode
+    // Each org's client, metered for the Monitor (engine/Metering.h), inside the cluster fence.
+    std::vector<std::unique_ptr<engine::MeteredJobs>> metered;
     engine::StopSignal stop;
     std::unique_ptr<notify::Notifications> notifications;  // none when the config has none
     std::unique_ptr<engine::Scheduler> scheduler;

@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <streambuf>
+#include <type_traits>
 
 namespace bulkwarden::audit {
 namespace {
@@ -992,8 +993,42 @@ void AuditLog::reopen() {
   }
 }
 
+template <class F>
+auto AuditLog::observed(WriteKind kind, F write) -> decltype(write()) {
+  WriteObserver* observer = observer_.load();
+  if (!observer) return write();
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    if constexpr (std::is_void_v<decltype(write())>) {
+      write();
+      observer->onAuditWrite(kind, std::chrono::steady_clock::now() - start, true, "");
+    } else {
+      auto out = write();
+      observer->onAuditWrite(kind, std::chrono::steady_clock::now() - start, true, "");
+      return out;
+    }
+  } catch (const AuditError& e) {
+    observer->onAuditWrite(kind, std::chrono::steady_clock::now() - start, false, e.what());
+    throw;
+  }
+}
+
 uint64_t AuditLog::append(std::string_view type, std::string_view run, const Fields& fields,
                           Sync sync) {
+  return observed(sync == Sync::Durable ? WriteKind::Durable : WriteKind::Buffered,
+                  [&] { return appendRecord(type, run, fields, sync); });
+}
+
+void AuditLog::sync() {
+  observed(WriteKind::Sync, [this] { syncAll(); });
+}
+
+void AuditLog::syncThrough(uint64_t seq) {
+  observed(WriteKind::Sync, [this, seq] { syncRecordsThrough(seq); });
+}
+
+uint64_t AuditLog::appendRecord(std::string_view type, std::string_view run, const Fields& fields,
+                                Sync sync) {
   std::unique_lock lock(mutex_);
   if (failed_) tryRecover(lock);
   if (failed_) throw AuditError(failure_);
@@ -1036,13 +1071,13 @@ uint64_t AuditLog::append(std::string_view type, std::string_view run, const Fie
   return seq;
 }
 
-void AuditLog::sync() {
+void AuditLog::syncAll() {
   std::unique_lock lock(mutex_);
   if (failed_) throw AuditError(failure_);
   syncUpTo(lock, seq_, true);
 }
 
-void AuditLog::syncThrough(uint64_t seq) {
+void AuditLog::syncRecordsThrough(uint64_t seq) {
   std::unique_lock lock(mutex_);
   if (failed_) throw AuditError(failure_);
   syncUpTo(lock, std::min(seq, seq_));

@@ -27,6 +27,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "audit/AuditSink.h"
+#include "audit/WriteObserver.h"
 #include "model/Time.h"
 
 namespace bulkwarden::audit {
@@ -90,10 +92,16 @@ class AuditLog : public AuditSink {
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
+  // Each call is timed and told to the observer, if any (setObserver).
   uint64_t append(std::string_view type, std::string_view run, const Fields& fields,
                   Sync sync) override;
   void sync() override;
   void syncThrough(uint64_t seq) override;
+
+  // Told how each later append, sync and syncThrough went (audit/WriteObserver.h); nullptr: none.
+  // The observer must outlive the log or be replaced first. Thread-safe.
+  void setObserver(WriteObserver* observer) { observer_.store(observer); }
+  WriteObserver* observer() const { return observer_.load(); }
 
   // Closes and reopens the file at path() (logrotate moved it away): the chain goes on in the new
   // file. Throws AuditError.
@@ -110,6 +118,13 @@ class AuditLog : public AuditSink {
   const std::string& anchorNote() const { return anchorNote_; }
 
  private:
+  uint64_t appendRecord(std::string_view type, std::string_view run, const Fields& fields,
+                        Sync sync);
+  void syncAll();
+  void syncRecordsThrough(uint64_t seq);
+  // Runs `write` and tells the observer how long it took and whether it threw AuditError.
+  template <class F>
+  auto observed(WriteKind kind, F write) -> decltype(write());
   // `checkpoint`: move the anchor after this sync whatever the interval.
   void syncUpTo(std::unique_lock<std::mutex>& lock, uint64_t seq, bool checkpoint = false);
   // Opens path_, cuts a torn tail, loads seq_ and prevHash_ from the last record (keeping the
@@ -147,6 +162,8 @@ class AuditLog : public AuditSink {
   uint64_t fileBytes_ = 0;
   uint64_t firstSeqInFile_ = 0;
   std::chrono::steady_clock::time_point nextRetry_{};
+
+  std::atomic<WriteObserver*> observer_{nullptr};
 
   mutable std::mutex mutex_;
   std::condition_variable synced_;

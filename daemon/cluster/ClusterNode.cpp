@@ -38,7 +38,8 @@ ClusterNode::ClusterNode(const config::ClusterConfig& config, std::vector<std::s
 ClusterNode::~ClusterNode() { stop(); }
 
 audit::AuditSink& ClusterNode::tee(audit::AuditLog& local) {
-  tee_ = std::make_unique<TeeSink>(local, *shared_, [&local] { return local.lastSeq(); });
+  tee_ = std::make_unique<TeeSink>(
+      local, *shared_, [&local] { return local.lastSeq(); }, [&local] { return local.observer(); });
   return *tee_;
 }
 

@@ -24,6 +24,7 @@
 
 #include "cluster/PgConnection.h"
 #include "engine/OrgGate.h"
+#include "model/ThreadSafety.h"
 
 namespace bulkwarden::cluster {
 
@@ -74,12 +75,12 @@ class LeaseManager : public engine::OrgGate {
   LeaseOptions options_;
   PgConnection db_;  // used by the lease thread only (and by stop() after it joined)
   Settle settle_;
-  mutable std::mutex mutex_;
+  mutable model::Mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;
-  std::map<std::string, Held> held_;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  std::map<std::string, Held> held_ GUARDED_BY(mutex_);
   std::thread thread_;
-  std::mutex settleMutex_;  // one settlement at a time
+  model::Mutex settleMutex_ ACQUIRED_BEFORE(mutex_);  // one settlement at a time
 };
 
 }  // namespace bulkwarden::cluster

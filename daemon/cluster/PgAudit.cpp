@@ -238,7 +238,18 @@ uint64_t TeeSink::append(std::string_view type, std::string_view run, const audi
                          Sync sync) {
   std::lock_guard lock(mutex_);
   const uint64_t expected = localLastSeq_() + 1;
-  shared_.appendAs(type, run, fields, expected);  // an intent: the fence
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    shared_.appendAs(type, run, fields, expected);  // an intent: the fence
+  } catch (const AuditError& e) {
+    // The local log times its own writes; a refusal of the shared trail is told here.
+    if (auto* observer = observer_ ? observer_() : nullptr) {
+      observer->onAuditWrite(
+          sync == Sync::Durable ? audit::WriteKind::Durable : audit::WriteKind::Buffered,
+          std::chrono::steady_clock::now() - start, false, e.what());
+    }
+    throw;
+  }
   try {
     uint64_t seq = local_.append(type, run, fields, sync);
     if (seq != expected) {

@@ -7,12 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "audit/AuditSink.h"
+#include "audit/WriteObserver.h"
 #include "cluster/LeaseManager.h"
 #include "cluster/PgConnection.h"
 #include "engine/Recovery.h"
@@ -58,8 +60,13 @@ class PgAuditSink : public audit::AuditSink {
 // append at a time, so that the local seq each database record names is the one it gets).
 class TeeSink : public audit::AuditSink {
  public:
-  TeeSink(audit::AuditSink& local, PgAuditSink& shared, std::function<uint64_t()> localLastSeq)
-      : local_(local), shared_(shared), localLastSeq_(std::move(localLastSeq)) {}
+  // `observer`: whom to tell when the shared trail refuses a record (audit/WriteObserver.h).
+  TeeSink(audit::AuditSink& local, PgAuditSink& shared, std::function<uint64_t()> localLastSeq,
+          std::function<audit::WriteObserver*()> observer = nullptr)
+      : local_(local),
+        shared_(shared),
+        localLastSeq_(std::move(localLastSeq)),
+        observer_(std::move(observer)) {}
   uint64_t append(std::string_view type, std::string_view run, const audit::Fields& fields,
                   Sync sync) override;
   void sync() override { local_.sync(); }
@@ -69,6 +76,7 @@ class TeeSink : public audit::AuditSink {
   audit::AuditSink& local_;
   PgAuditSink& shared_;
   std::function<uint64_t()> localLastSeq_;
+  std::function<audit::WriteObserver*()> observer_;
   std::mutex mutex_;
 };
 

@@ -56,7 +56,7 @@ void ApiBudget::attach(state::StateStore& store) {
       pages[kind] = static_cast<int>(std::min<int64_t>(*p, 1'000'000));
     }
   }
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   // Calls counted before the store was attached (none in the daemon, which attaches first) are
   // written now, so the store holds every call this process made.
   for (const auto& [key, n] : unsaved_) {
@@ -136,7 +136,7 @@ std::optional<salesforce::ApiError> ApiBudget::refuse(CallPurpose purpose) const
 
 std::optional<salesforce::ApiError> ApiBudget::admit(CallPurpose purpose) {
   const int64_t minute = nowMinute();
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   forgetOld(minute);
   auto i = static_cast<size_t>(purpose);
   auto& ahead = ahead_[i];
@@ -206,7 +206,7 @@ void ApiBudget::giveBack(size_t i) {
 
 void ApiBudget::allowance(int64_t max) {
   if (max <= 0) return;
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   if (max == allowance_) return;
   allowance_ = max;
   // The limit changed (a percentage of the allowance): chunks written ahead under the old one
@@ -222,39 +222,39 @@ void ApiBudget::allowance(int64_t max) {
 }
 
 int64_t ApiBudget::limit() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return limitLocked();
 }
 
 int64_t ApiBudget::spent() const {
   const int64_t minute = nowMinute();
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   forgetOld(minute);
   return spent_;
 }
 
 int64_t ApiBudget::available() const {
   const int64_t minute = nowMinute();
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   forgetOld(minute);
   return availableLocked();
 }
 
 int64_t ApiBudget::allowanceMax() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return allowance_;
 }
 
 BudgetLevel ApiBudget::level() const {
   const int64_t minute = nowMinute();
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   forgetOld(minute);
   return levelLocked();
 }
 
 int64_t ApiBudget::reserve(CallPurpose purpose, int64_t n) {
   const int64_t minute = nowMinute();
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   forgetOld(minute);
   int64_t granted = std::clamp<int64_t>(availableLocked(), 0, std::max<int64_t>(n, 0));
   reserved_[static_cast<size_t>(purpose)] += granted;
@@ -263,21 +263,21 @@ int64_t ApiBudget::reserve(CallPurpose purpose, int64_t n) {
 }
 
 void ApiBudget::release(CallPurpose purpose, int64_t n) {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   auto& r = reserved_[static_cast<size_t>(purpose)];
   r -= std::clamp<int64_t>(n, 0, r);
   noteLevel();
 }
 
 salesforce::CallCounts ApiBudget::totals() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return totals_;
 }
 
 std::optional<std::string> ApiBudget::passRefusal(model::ResourceKind kind) {
   const model::Timestamp now = clock_.now();
   const int64_t minute = nowMinute();
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   forgetOld(minute);
   noteLevel();
   // The listing costs what the last one did (one call a page), and one more for a renewed token
@@ -313,7 +313,7 @@ std::optional<std::string> ApiBudget::passRefusal(model::ResourceKind kind) {
 
 std::optional<std::string> ApiBudget::followUpRefusal(size_t reads) {
   const int64_t minute = nowMinute();
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   forgetOld(minute);
   noteLevel();
   const int64_t left = availableLocked();
@@ -326,7 +326,7 @@ std::optional<std::string> ApiBudget::followUpRefusal(size_t reads) {
 }
 
 void ApiBudget::listed(model::ResourceKind kind, int pages) {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   auto [it, fresh] = pages_.try_emplace(kind, pages);
   if (!fresh && it->second == pages) return;
   it->second = pages;
@@ -341,18 +341,18 @@ void ApiBudget::listed(model::ResourceKind kind, int pages) {
 }
 
 int ApiBudget::lastPages(model::ResourceKind kind) const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   auto it = pages_.find(kind);
   return it == pages_.end() ? 0 : it->second;
 }
 
 void ApiBudget::actionsDeferred(int64_t n) {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   stats_.actionsDeferred += n;
 }
 
 ApiBudget::Stats ApiBudget::stats() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return stats_;
 }
 

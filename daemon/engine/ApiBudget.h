@@ -17,6 +17,7 @@
 #include "engine/Clock.h"
 #include "model/BudgetSpec.h"
 #include "model/Job.h"
+#include "model/ThreadSafety.h"
 #include "salesforce/CallGate.h"
 #include "state/StateStore.h"
 
@@ -87,32 +88,33 @@ class ApiBudget final : public salesforce::CallGate {
 
  private:
   int64_t nowMinute() const;
-  void forgetOld(int64_t minute) const;  // with mutex_ held
-  int64_t limitLocked() const;
-  int64_t availableLocked() const;
-  BudgetLevel levelLocked() const;
-  void noteLevel();  // with mutex_ held: logs and counts a change of level, once
-  std::optional<salesforce::ApiError> refuse(salesforce::CallPurpose purpose) const;
-  void giveBack(size_t purpose);  // with mutex_ held: returns the calls written ahead
+  void forgetOld(int64_t minute) const REQUIRES(mutex_);
+  int64_t limitLocked() const REQUIRES(mutex_);
+  int64_t availableLocked() const REQUIRES(mutex_);
+  BudgetLevel levelLocked() const REQUIRES(mutex_);
+  void noteLevel() REQUIRES(mutex_);  // logs and counts a change of level, once
+  std::optional<salesforce::ApiError> refuse(salesforce::CallPurpose purpose) const
+      REQUIRES(mutex_);
+  void giveBack(size_t purpose) REQUIRES(mutex_);  // returns the calls written ahead
 
   const std::string org_;
   const BudgetSpec spec_;
   const Clock& clock_;
-  mutable std::mutex mutex_;
-  state::StateStore* store_ = nullptr;            // guarded by mutex_
-  mutable std::map<int64_t, int64_t> perMinute_;  // guarded: calls per minute (window)
+  mutable model::Mutex mutex_;
+  state::StateStore* store_ GUARDED_BY(mutex_) = nullptr;
+  mutable std::map<int64_t, int64_t> perMinute_ GUARDED_BY(mutex_);  // calls per minute (window)
   // Calls admitted before attach(), by minute and purpose: written to the store by attach().
-  std::map<std::pair<int64_t, salesforce::CallPurpose>, int64_t> unsaved_;  // guarded
+  std::map<std::pair<int64_t, salesforce::CallPurpose>, int64_t> unsaved_ GUARDED_BY(mutex_);
   // Per purpose: calls written to the store ahead of being made (a chunk), in which minute.
-  std::array<std::pair<int64_t, int64_t>, salesforce::kCallPurposes> ahead_{};  // guarded
-  mutable int64_t spent_ = 0;                                 // guarded: the sum of perMinute_
-  salesforce::CallCounts totals_{};                           // guarded
-  salesforce::CallCounts reserved_{};                         // guarded
-  int64_t allowance_ = 0;                                     // guarded
-  std::map<model::ResourceKind, int> pages_;                  // guarded
-  std::map<model::ResourceKind, model::Timestamp> lastPass_;  // guarded: spacing
-  BudgetLevel level_ = BudgetLevel::Ok;                       // guarded: the level last logged
-  Stats stats_;                                               // guarded
+  std::array<std::pair<int64_t, int64_t>, salesforce::kCallPurposes> ahead_ GUARDED_BY(mutex_){};
+  mutable int64_t spent_ GUARDED_BY(mutex_) = 0;  // the sum of perMinute_
+  salesforce::CallCounts totals_ GUARDED_BY(mutex_){};
+  salesforce::CallCounts reserved_ GUARDED_BY(mutex_){};
+  int64_t allowance_ GUARDED_BY(mutex_) = 0;
+  std::map<model::ResourceKind, int> pages_ GUARDED_BY(mutex_);
+  std::map<model::ResourceKind, model::Timestamp> lastPass_ GUARDED_BY(mutex_);  // spacing
+  BudgetLevel level_ GUARDED_BY(mutex_) = BudgetLevel::Ok;  // the level last logged
+  Stats stats_ GUARDED_BY(mutex_);
 };
 
 // The key of a resource's last page count in the state store's org facts.

@@ -52,7 +52,7 @@ PassExecutor::PassExecutor(size_t workers, StopSignal& stop, std::chrono::millis
       lastIdleWake_(Steady::now()) {
   // Locked, so that a worker between its stop check and its wait cannot miss the notification.
   subscription_ = stop_.subscribe([this] {
-    std::lock_guard lock(mutex_);
+    model::MutexLock lock(mutex_);
     timer_.notify_all();
     followers_.notify_all();
   });
@@ -61,7 +61,7 @@ PassExecutor::PassExecutor(size_t workers, StopSignal& stop, std::chrono::millis
 PassExecutor::~PassExecutor() { stop_.unsubscribe(subscription_); }
 
 size_t PassExecutor::add(std::string name, Step step, SteadyTime due) {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   size_t id = tasks_.size();
   tasks_.push_back(Task{std::move(name), std::move(step), std::nullopt, std::nullopt, 0, false});
   queue_.schedule(id, due);
@@ -72,7 +72,7 @@ size_t PassExecutor::add(std::string name, Step step, SteadyTime due) {
 void PassExecutor::run() {
   size_t n = 0;
   {
-    std::lock_guard lock(mutex_);
+    model::MutexLock lock(mutex_);
     n = std::min(workers_, tasks_.size());
     threads_ = n;
   }
@@ -82,18 +82,18 @@ void PassExecutor::run() {
   for (size_t i = 1; i < n; ++i) pool.emplace_back([this] { work(); });
   work();
   for (auto& t : pool) t.join();
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   threads_ = 0;
 }
 
 void PassExecutor::wakeAll() {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   queue_.allDueAt(Steady::now());
   timer_.notify_one();
 }
 
 void PassExecutor::work() {
-  std::unique_lock lock(mutex_);
+  model::MutexLock lock(mutex_);
   while (!stop_.requested() && live_ > 0) {
     SteadyTime now = Steady::now();
     if (auto id = queue_.popDue(now)) {
@@ -130,13 +130,13 @@ void PassExecutor::work() {
       continue;
     }
     if (timerTaken_) {
-      followers_.wait(lock);
+      followers_.wait(lock.native());
       continue;
     }
     timerTaken_ = true;
     SteadyTime deadline = queue_.nextDue().value_or(SteadyTime::max());
     if (idleWake_.count() > 0) deadline = std::min(deadline, now + idleWake_);
-    timer_.wait_until(lock, deadline);
+    timer_.wait_until(lock.native(), deadline);
     timerTaken_ = false;
     lastIdleWake_ = Steady::now();
     // This thread may go to work now: another idle one takes over the timer.
@@ -145,7 +145,7 @@ void PassExecutor::work() {
 }
 
 std::vector<PassExecutor::TaskState> PassExecutor::state() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   std::vector<TaskState> out;
   out.reserve(tasks_.size());
   for (size_t i = 0; i < tasks_.size(); ++i) {
@@ -156,17 +156,17 @@ std::vector<PassExecutor::TaskState> PassExecutor::state() const {
 }
 
 size_t PassExecutor::busy() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return running_;
 }
 
 size_t PassExecutor::threads() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return threads_;
 }
 
 SteadyTime PassExecutor::lastIdleWake() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return lastIdleWake_;
 }
 

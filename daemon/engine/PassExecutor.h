@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/StopSignal.h"
+#include "model/ThreadSafety.h"
 
 namespace bulkwarden::engine {
 
@@ -95,18 +96,18 @@ class PassExecutor {
   const size_t workers_;
   StopSignal& stop_;
   const std::chrono::milliseconds idleWake_;
-  mutable std::mutex mutex_;
+  mutable model::Mutex mutex_;
   // One idle worker (the timer) waits for the earliest due time; the others wait on followers_
   // until there is work for more than one, so a due time wakes one thread, not the pool.
   std::condition_variable timer_;
   std::condition_variable followers_;
-  bool timerTaken_ = false;
-  std::vector<Task> tasks_;
-  TimerQueue queue_;
-  size_t running_ = 0;
-  size_t live_ = 0;  // tasks not done
-  size_t threads_ = 0;
-  SteadyTime lastIdleWake_;
+  bool timerTaken_ GUARDED_BY(mutex_) = false;
+  std::vector<Task> tasks_ GUARDED_BY(mutex_);
+  TimerQueue queue_ GUARDED_BY(mutex_);
+  size_t running_ GUARDED_BY(mutex_) = 0;
+  size_t live_ GUARDED_BY(mutex_) = 0;  // tasks not done
+  size_t threads_ GUARDED_BY(mutex_) = 0;
+  SteadyTime lastIdleWake_ GUARDED_BY(mutex_);
   int subscription_ = -1;
 };
 

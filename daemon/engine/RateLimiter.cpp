@@ -13,7 +13,7 @@ RateLimiter::RateLimiter(double perMinute, double burst, Now now)
       last_(now_()) {}
 
 RateLimiter::Steady::duration RateLimiter::reserve() {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   auto t = now_();
   double minutes = std::chrono::duration<double, std::ratio<60>>(t - last_).count();
   last_ = t;

@@ -7,6 +7,8 @@
 #include <functional>
 #include <mutex>
 
+#include "model/ThreadSafety.h"
+
 namespace bulkwarden::engine {
 
 class RateLimiter {
@@ -28,9 +30,9 @@ class RateLimiter {
   double perMinute_;
   double burst_;
   Now now_;
-  std::mutex mutex_;
-  double tokens_;
-  Steady::time_point last_;
+  model::Mutex mutex_;
+  double tokens_ GUARDED_BY(mutex_);
+  Steady::time_point last_ GUARDED_BY(mutex_);
 };
 
 }  // namespace bulkwarden::engine

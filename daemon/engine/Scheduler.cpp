@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/FollowUp.h"
+#include "engine/Metering.h"
 #include "log/Log.h"
 
 namespace bulkwarden::engine {
@@ -33,6 +34,12 @@ Scheduler::Scheduler(std::vector<OrgTarget> orgs, std::vector<const policy::Poli
           options_.actionsPerMinute, std::max(1.0, options_.actionsPerMinute / 10.0));
     }
   }
+}
+
+void Scheduler::tellUsage(const OrgTarget& org) const {
+  if (!options_.meter) return;
+  auto u = org.jobs->usage();  // the client's own lock, held for a copy
+  if (u.max > 0) options_.meter->onApiUsage(org.name, u.used, u.max);
 }
 
 NextTick advance(const policy::Schedule& schedule, model::Timestamp tick, model::Timestamp now) {
@@ -246,6 +253,7 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
       log::error("{}", summaryLine(s));
     }
     if (listener_) listener_->onPassDecisions(s, pass.decisions());
+    tellUsage(org);
     if (listener_) listener_->onPassEnd(s);
     out.push_back(std::move(s));
   }
@@ -415,6 +423,7 @@ std::vector<PassSummary> Scheduler::runFollowUps(
     learn(org, guard, s);
     log::info("follow-up: {}", summaryLine(s));
     if (listener_) listener_->onPassDecisions(s, pass.decisions());
+    tellUsage(org);
     if (listener_) listener_->onPassEnd(s);
     out.push_back(std::move(s));
   }

@@ -28,6 +28,8 @@
 
 namespace bulkwarden::engine {
 
+class MeterListener;
+
 struct OrgTarget {
   std::string name;
   salesforce::BulkJobs* jobs = nullptr;
@@ -56,6 +58,9 @@ struct SchedulerOptions {
   // only the calls for actions already decided are made. 0 or >= 1: no threshold.
   double apiUsageShare = 0.9;
   ScheduleObserver* observer = nullptr;  // told each policy's next pass (/status)
+  // Told each org's API usage after each of its passes, on the org's worker thread (/metrics;
+  // engine/Metering.h).
+  MeterListener* meter = nullptr;
   // After 403 REQUEST_LIMIT_EXCEEDED for the daily allowance the org is left alone this long;
   // then one probe call (BulkJobs::probeUsage) asks for its usage: passes resume when it shows
   // usage under the maximum (the allowance is a rolling 24 h window), else another pause. The
@@ -228,6 +233,7 @@ class Scheduler {
   // budget are asked at the call sites (each logged at its own level), then this.
   std::optional<std::string> refusal(const OrgTarget& org, OrgGuard& guard);
   ApiBudget* budgetOf(const OrgTarget& org) const;  // none: the org has no budget
+  void tellUsage(const OrgTarget& org) const;       // to options_.meter, after a pass
   void learn(const OrgTarget& org, OrgGuard& guard,
              const PassSummary& s);      // per org, fixed at construction
   state::MemoryStateStore memoryState_;  // when no store is given

@@ -206,7 +206,7 @@ void Notifications::start() {
 void Notifications::stop() {
   for (auto& t : targets_) {
     {
-      std::lock_guard lock(t->mutex);
+      model::MutexLock lock(t->mutex);
       t->stop = true;
     }
     t->cv.notify_all();
@@ -225,7 +225,7 @@ Notifications::Target* Notifications::find(const std::string& name) {
 
 void Notifications::enqueue(Target& t, OutboxEntry entry) {
   {
-    std::lock_guard lock(t.mutex);
+    model::MutexLock lock(t.mutex);
     if (t.queue.size() >= kMaxQueued) {
       log::warning("notification {}: {} digests waiting; dropped the oldest", t.config.name,
                    t.queue.size());
@@ -239,9 +239,9 @@ void Notifications::enqueue(Target& t, OutboxEntry entry) {
 
 void Notifications::deliver(Target& t) {
   auto backoff = options_.backoffMin;
-  std::unique_lock lock(t.mutex);
+  model::MutexLock lock(t.mutex);
   while (true) {
-    t.cv.wait(lock, [&] { return t.stop || !t.queue.empty(); });
+    while (!t.stop && t.queue.empty()) t.cv.wait(lock.native());
     if (t.stop) return;
     OutboxEntry entry = t.queue.front();
     lock.unlock();
@@ -262,7 +262,10 @@ void Notifications::deliver(Target& t) {
     }
     log::warning("notification {}: delivery failed ({}); retrying in {}", t.config.name, *failure,
                  model::formatDuration(backoff));
-    t.cv.wait_for(lock, backoff, [&] { return t.stop; });
+    // A loop rather than a predicate: the analysis sees the lock held here, not in a lambda.
+    const auto until = std::chrono::steady_clock::now() + backoff;
+    while (!t.stop && t.cv.wait_until(lock.native(), until) != std::cv_status::timeout) {
+    }
     backoff = std::min(options_.backoffMax, backoff * 2);
   }
 }

@@ -20,6 +20,7 @@
 
 #include "config/Config.h"
 #include "engine/Pass.h"
+#include "model/ThreadSafety.h"
 #include "notify/Outbox.h"
 
 namespace bulkwarden::notify {
@@ -72,10 +73,10 @@ class Notifications : public engine::PassListener {
   struct Target {
     config::NotificationConfig config;
     std::unique_ptr<Sender> sender;
-    std::mutex mutex;
+    model::Mutex mutex;
     std::condition_variable cv;
-    std::deque<OutboxEntry> queue;
-    bool stop = false;
+    std::deque<OutboxEntry> queue GUARDED_BY(mutex);
+    bool stop GUARDED_BY(mutex) = false;
     std::thread thread;
   };
   void enqueue(Target& t, OutboxEntry entry);

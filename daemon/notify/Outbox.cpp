@@ -63,7 +63,7 @@ Outbox::Outbox(std::string dir) : dir_(std::move(dir)) {
 std::optional<std::string> Outbox::put(const std::string& target, const std::string& payload) {
   std::string name;
   {
-    std::lock_guard lock(mutex_);
+    model::MutexLock lock(mutex_);
     name = fmt::format("{}{:020}{}", kPrefix, next_++, kSuffix);
   }
   Fd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

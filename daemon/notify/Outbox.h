@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "model/ThreadSafety.h"
+
 namespace bulkwarden::notify {
 
 inline constexpr size_t kMaxEntryBytes = 256 * 1024;
@@ -37,8 +39,8 @@ class Outbox {
 
  private:
   std::string dir_;
-  std::mutex mutex_;
-  uint64_t next_ = 0;  // next sequence number, above every file seen
+  model::Mutex mutex_;
+  uint64_t next_ GUARDED_BY(mutex_) = 0;  // next sequence number, above every file seen
 };
 
 }  // namespace bulkwarden::notify

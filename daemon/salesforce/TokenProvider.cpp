@@ -37,7 +37,7 @@ std::optional<ApiError> FetchingTokenProvider::backingOff() const {
 }
 
 void FetchingTokenProvider::setCallGate(std::shared_ptr<CallGate> gate) {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   gate_ = std::move(gate);
 }
 
@@ -63,14 +63,14 @@ Result<std::string> FetchingTokenProvider::fetchLocked(const std::string& reject
 }
 
 Result<std::string> FetchingTokenProvider::token() {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   if (!current_.empty()) return current_;
   if (auto e = backingOff()) return *e;
   return fetchLocked("");
 }
 
 Result<std::string> FetchingTokenProvider::refresh(const std::string& rejected) {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   // Another caller already replaced the rejected token while we waited for the lock.
   if (!current_.empty() && current_ != rejected) return current_;
   if (current_.empty() && failure_ && failedFor_ == rejected) return *failure_;
@@ -80,12 +80,12 @@ Result<std::string> FetchingTokenProvider::refresh(const std::string& rejected) 
 }
 
 std::string FetchingTokenProvider::instanceUrl() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return instanceUrl_;
 }
 
 int64_t FetchingTokenProvider::fetches() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return fetches_;
 }
 

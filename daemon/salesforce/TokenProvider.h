@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "model/ThreadSafety.h"
 #include "salesforce/ApiError.h"
 #include "salesforce/CallGate.h"
 
@@ -79,21 +80,21 @@ class FetchingTokenProvider : public TokenProvider {
   virtual Result<FetchedToken> fetch() = 0;
 
  private:
-  Result<std::string> fetchLocked(const std::string& rejected);
-  std::optional<ApiError> backingOff() const;  // with mutex_ held
+  Result<std::string> fetchLocked(const std::string& rejected) REQUIRES(mutex_);
+  std::optional<ApiError> backingOff() const REQUIRES(mutex_);
 
   const std::chrono::milliseconds errorBackoff_;
   const Now now_;
-  mutable std::mutex mutex_;
-  // Guarded by mutex_. current_ is empty until a fetch succeeds. After a failed refresh, the
+  mutable model::Mutex mutex_;
+  // current_ is empty until a fetch succeeds. After a failed refresh, the
   // callers still holding the same rejected token get that failure instead of fetching again;
   // token() tries afresh once the backoff is over.
-  std::string current_;
-  std::string instanceUrl_;
-  std::string failedFor_;
-  std::optional<ApiError> failure_;
-  std::chrono::steady_clock::time_point retryAt_{};
-  int64_t fetches_ = 0;
+  std::string current_ GUARDED_BY(mutex_);
+  std::string instanceUrl_ GUARDED_BY(mutex_);
+  std::string failedFor_ GUARDED_BY(mutex_);
+  std::optional<ApiError> failure_ GUARDED_BY(mutex_);
+  std::chrono::steady_clock::time_point retryAt_ GUARDED_BY(mutex_){};
+  int64_t fetches_ GUARDED_BY(mutex_) = 0;
   std::shared_ptr<CallGate> gate_;
 };
 

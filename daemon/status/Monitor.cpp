@@ -117,8 +117,7 @@ Monitor::Monitor()
 }
 
 void Monitor::setConfig(const std::string& path, bool dryRun, const std::vector<std::string>& orgs,
-                        const std::vector<const policy::Policy*>& policies,
-                        std::map<std::string, const salesforce::BulkJobs*> clients) {
+                        const std::vector<const policy::Policy*>& policies) {
   std::vector<PolicyInfo> infos;
   for (const auto* p : policies) {
     PolicyInfo info;
@@ -137,14 +136,13 @@ void Monitor::setConfig(const std::string& path, bool dryRun, const std::vector<
     info.orgs = p->orgs;
     infos.push_back(std::move(info));
   }
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.configPath = path;
   snap_.dryRun = dryRun;
   snap_.orgs = orgs;
   snap_.policies = std::move(infos);
   // The new scheduler tells its own next passes as it starts.
   snap_.nextPass.clear();
-  clients_ = std::move(clients);
   // Passes of orgs no longer configured would keep /readyz failing forever.
   for (auto it = snap_.lastPass.begin(); it != snap_.lastPass.end();) {
     bool kept = std::find(orgs.begin(), orgs.end(), it->first) != orgs.end();
@@ -154,7 +152,7 @@ void Monitor::setConfig(const std::string& path, bool dryRun, const std::vector<
 }
 
 void Monitor::setConfigLoaded(bool loaded) {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.configLoaded = loaded;
 }
 
@@ -180,7 +178,7 @@ void Monitor::onResult(const engine::PassSummary& s, const engine::Decision& d) 
       .Add({{"org", s.org}, {"policy", d.policy->name}, {"action", action}, {"outcome", outcome}})
       .Increment();
   ActionRecord r{nowMs(), s.org, d.policy->name, action, d.job.id, outcome, d.http};
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.recentActions.push_back(std::move(r));
   while (snap_.recentActions.size() > kRecentActions) snap_.recentActions.pop_front();
 }
@@ -200,24 +198,18 @@ void Monitor::onPassEnd(const engine::PassSummary& s) {
       .Set(static_cast<double>(finished.time_since_epoch().count()) / 1000.0);
   apiCalls_.Add({{"org", s.org}}).Increment(static_cast<double>(s.apiCalls));
   if (s.auditError) error("audit");
-  const salesforce::BulkJobs* client = nullptr;
-  {
-    std::lock_guard lock(mutex_);
-    snap_.lastPass[s.org][resource] = PassRecord{s, finished};
-    auto it = clients_.find(s.org);
-    if (it != clients_.end()) client = it->second;
-  }
-  if (client) {
-    auto u = client->usage();  // the client's own lock, held for a copy
-    if (u.max > 0) {
-      apiUsage_.Add({{"org", s.org}, {"kind", "used"}}).Set(static_cast<double>(u.used));
-      apiUsage_.Add({{"org", s.org}, {"kind", "max"}}).Set(static_cast<double>(u.max));
-    }
-  }
+  model::MutexLock lock(mutex_);
+  snap_.lastPass[s.org][resource] = PassRecord{s, finished};
+}
+
+void Monitor::onApiUsage(const std::string& org, int64_t used, int64_t max) {
+  if (max <= 0) return;
+  apiUsage_.Add({{"org", org}, {"kind", "used"}}).Set(static_cast<double>(used));
+  apiUsage_.Add({{"org", org}, {"kind", "max"}}).Set(static_cast<double>(max));
 }
 
 void Monitor::onNextPass(const std::string& org, const std::string& policy, model::Timestamp next) {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.nextPass[policy][org] = next;
 }
 
@@ -270,8 +262,8 @@ Poco::JSON::Array::Ptr policiesJson(const Snapshot& s) {
   return pols;
 }
 
-void Monitor::jobsListed(const std::string& org, model::ResourceKind kind,
-                         const std::map<model::JobState, int64_t>& byState) {
+void Monitor::onJobsListed(const std::string& org, model::ResourceKind kind,
+                           const std::map<model::JobState, int64_t>& byState) {
   std::string resource = resourceLabel(kind);
   for (auto st : model::kAllJobStates) {
     auto it = byState.find(st);
@@ -281,28 +273,29 @@ void Monitor::jobsListed(const std::string& org, model::ResourceKind kind,
   }
 }
 
-void Monitor::apiError(const std::string& /*org*/, const salesforce::ApiError& e) {
-  error(std::string(salesforce::kindName(e.kind)));
+void Monitor::onApiError(const std::string& /*org*/, std::string_view kind, int /*http*/,
+                         std::string_view /*code*/) {
+  error(std::string(kind));
 }
 
-void Monitor::auditWrite(const char* sync, std::chrono::nanoseconds took, bool ok,
-                         const std::string& err) {
-  auditLatency_.Add({{"sync", sync}}, kAuditBuckets)
+void Monitor::onAuditWrite(audit::WriteKind kind, std::chrono::nanoseconds took, bool ok,
+                           const std::string& err) {
+  auditLatency_.Add({{"sync", std::string(audit::writeKindName(kind))}}, kAuditBuckets)
       .Observe(std::chrono::duration<double>(took).count());
   if (!ok) error("audit");
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   snap_.auditWritable = ok;
   snap_.auditError = ok ? "" : err;
 }
 
 Snapshot Monitor::snapshot() const {
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   return snap_;
 }
 
 std::vector<std::string> Monitor::notReadyReasons() const {
   std::vector<std::string> why;
-  std::lock_guard lock(mutex_);
+  model::MutexLock lock(mutex_);
   if (!snap_.configLoaded) why.push_back("configuration not loaded");
   if (!snap_.auditWritable) why.push_back("audit trail not writable: " + snap_.auditError);
   for (const auto& [org, byResource] : snap_.lastPass) {
@@ -314,12 +307,12 @@ std::vector<std::string> Monitor::notReadyReasons() const {
 }
 
 void Monitor::setBudgets(std::vector<std::shared_ptr<const engine::ApiBudget>> budgets) {
-  std::lock_guard lock(budgetMutex_);
+  model::MutexLock lock(budgetMutex_);
   budgets_ = std::move(budgets);
 }
 
 void Monitor::refreshBudgets() const {
-  std::lock_guard lock(budgetMutex_);
+  model::MutexLock lock(budgetMutex_);
   for (const auto& b : budgets_) {
     const std::string& org = b->org();
     BudgetSeen& seen = budgetSeen_[org];

@@ -1,7 +1,9 @@
 // What the daemon has done, for /metrics, /status and /readyz: Prometheus counters, gauges and
 // histograms (prometheus-cpp), plus a small snapshot of the last passes and recent actions.
-// It is the engine's PassListener. Thread-safe: engine threads record, HTTP threads read; every
-// lock here is held only to copy a few values, never across I/O, and the engine holds none of
+// It is the engine's PassListener, ScheduleObserver and MeterListener and the audit log's
+// WriteObserver: everything it shows is told to it through those hooks, so status/ needs nothing
+// from salesforce/ and sits in no data path. Thread-safe: engine threads record, HTTP threads read;
+// every lock here is held only to copy a few values, never across I/O, and the engine holds none of
 // them while it waits on Salesforce.
 #pragma once
 
@@ -21,12 +23,14 @@
 #include <string>
 #include <vector>
 
+#include "audit/WriteObserver.h"
 #include "engine/ApiBudget.h"
+#include "engine/Metering.h"
 #include "engine/Pass.h"
 #include "engine/Scheduler.h"
 #include "model/Job.h"
+#include "model/ThreadSafety.h"
 #include "policy/Policy.h"
-#include "salesforce/BulkJobs.h"
 
 namespace bulkwarden::status {
 
@@ -74,17 +78,18 @@ struct Snapshot {
 // the interval), description, and the next pass (the earliest over the policy's orgs).
 Poco::JSON::Array::Ptr policiesJson(const Snapshot& s);
 
-class Monitor : public engine::PassListener, public engine::ScheduleObserver {
+class Monitor : public engine::PassListener,
+                public engine::ScheduleObserver,
+                public engine::MeterListener,
+                public audit::WriteObserver {
  public:
   static constexpr size_t kRecentActions = 50;
 
   Monitor();
 
-  // A config became active (startup or reload): orgs, policies, and each org's client for the
-  // API usage Salesforce reports. The clients must outlive the next call of setConfig.
+  // A config became active (startup or reload): orgs and policies.
   void setConfig(const std::string& path, bool dryRun, const std::vector<std::string>& orgs,
-                 const std::vector<const policy::Policy*>& policies,
-                 std::map<std::string, const salesforce::BulkJobs*> clients);
+                 const std::vector<const policy::Policy*>& policies);
   // Each org's API budget, read at each scrape (bulkwarden_api_budget*, by purpose). Replaces
   // those of the config before.
   void setBudgets(std::vector<std::shared_ptr<const engine::ApiBudget>> budgets);
@@ -98,13 +103,16 @@ class Monitor : public engine::PassListener, public engine::ScheduleObserver {
   void onNextPass(const std::string& org, const std::string& policy,
                   model::Timestamp next) override;
 
-  // From the instruments around the client and the audit sink.
-  void jobsListed(const std::string& org, model::ResourceKind kind,
-                  const std::map<model::JobState, int64_t>& byState);
-  void apiError(const std::string& org, const salesforce::ApiError& e);
-  // `sync`: "buffered", "durable" (append with fdatasync) or "sync" (a later flush).
-  void auditWrite(const char* sync, std::chrono::nanoseconds took, bool ok,
-                  const std::string& error);
+  // engine::MeterListener (engine/Metering.h): jobs by state, errors by kind, API usage.
+  void onJobsListed(const std::string& org, model::ResourceKind kind,
+                    const std::map<model::JobState, int64_t>& byState) override;
+  void onApiError(const std::string& org, std::string_view kind, int http,
+                  std::string_view code) override;
+  void onApiUsage(const std::string& org, int64_t used, int64_t max) override;
+  // audit::WriteObserver: write latency by kind; a failure makes /readyz fail until a write
+  // succeeds.
+  void onAuditWrite(audit::WriteKind kind, std::chrono::nanoseconds took, bool ok,
+                    const std::string& error) override;
 
   Snapshot snapshot() const;
   // The Prometheus text exposition format (version 0.0.4).
@@ -136,19 +144,18 @@ class Monitor : public engine::PassListener, public engine::ScheduleObserver {
   prometheus::Family<prometheus::Counter>& budgetWarnings_;
   prometheus::Family<prometheus::Counter>& budgetDeferred_;
 
-  mutable std::mutex mutex_;
-  Snapshot snap_;
-  std::map<std::string, const salesforce::BulkJobs*> clients_;
-  // Guarded by budgetMutex_: the budgets, and what each org's counters last took from its budget
-  // (a new budget after a reload starts again from zero).
-  mutable std::mutex budgetMutex_;
-  std::vector<std::shared_ptr<const engine::ApiBudget>> budgets_;
+  mutable model::Mutex mutex_;
+  Snapshot snap_ GUARDED_BY(mutex_);
+  // The budgets, and what each org's counters last took from its budget (a new budget after a
+  // reload starts again from zero).
+  mutable model::Mutex budgetMutex_;
+  std::vector<std::shared_ptr<const engine::ApiBudget>> budgets_ GUARDED_BY(budgetMutex_);
   struct BudgetSeen {
     const engine::ApiBudget* budget = nullptr;
     salesforce::CallCounts calls{};
     engine::ApiBudget::Stats stats;
   };
-  mutable std::map<std::string, BudgetSeen> budgetSeen_;
+  mutable std::map<std::string, BudgetSeen> budgetSeen_ GUARDED_BY(budgetMutex_);
 };
 
 }  // namespace bulkwarden::status

@@ -4,7 +4,8 @@
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
-#include "status/Instruments.h"
+#include "audit/WriteObserver.h"
+#include "engine/Metering.h"
 #include "status/StatusServer.h"
 
 namespace bulkwarden::status {
@@ -44,7 +45,7 @@ bool hasLine(const std::string& text, const std::string& line) {
 TEST(Monitor, PassEventsBecomeSeries) {
   Monitor m;
   auto abort = makePolicy("abort-stuck", policy::Action::Abort);
-  m.setConfig("/etc/bw.yaml", false, {"acme"}, {&abort}, {});
+  m.setConfig("/etc/bw.yaml", false, {"acme"}, {&abort});
   m.setConfigLoaded(true);
   auto s = summary(true);
   Decision d;
@@ -91,11 +92,11 @@ TEST(Monitor, PassEventsBecomeSeries) {
 TEST(Monitor, ReadinessNamesEveryReason) {
   Monitor m;
   EXPECT_EQ(m.notReadyReasons(), std::vector<std::string>{"configuration not loaded"});
-  m.setConfig("c", false, {"acme", "beta"}, {}, {});
+  m.setConfig("c", false, {"acme", "beta"}, {});
   m.setConfigLoaded(true);
   EXPECT_TRUE(m.notReadyReasons().empty());
   m.onPassEnd(summary(false));
-  m.auditWrite("durable", std::chrono::milliseconds(1), false, "disk full");
+  m.onAuditWrite(audit::WriteKind::Durable, std::chrono::milliseconds(1), false, "disk full");
   auto why = m.notReadyReasons();
   ASSERT_EQ(why.size(), 2u);
   EXPECT_EQ(why[0], "audit trail not writable: disk full");
@@ -104,10 +105,10 @@ TEST(Monitor, ReadinessNamesEveryReason) {
   EXPECT_TRUE(hasLine(m.metricsText(), "bulkwarden_errors_total{kind=\"audit\"} 1"));
   // A later good pass and write clear it; an org dropped by a reload no longer counts.
   m.onPassEnd(summary(true));
-  m.auditWrite("durable", std::chrono::milliseconds(1), true, "");
+  m.onAuditWrite(audit::WriteKind::Durable, std::chrono::milliseconds(1), true, "");
   EXPECT_TRUE(m.notReadyReasons().empty());
   m.onPassEnd(summary(false));
-  m.setConfig("c", false, {"beta"}, {}, {});
+  m.setConfig("c", false, {"beta"}, {});
   EXPECT_TRUE(m.notReadyReasons().empty());
 }
 
@@ -130,7 +131,7 @@ TEST(Monitor, StatusJsonHasOrgsPoliciesPassesAndActions) {
   Monitor m;
   auto p = makePolicy("abort-stuck", policy::Action::Abort);
   p.schedule.every = std::chrono::minutes(2);
-  m.setConfig("/etc/bw.yaml", true, {"acme"}, {&p}, {});
+  m.setConfig("/etc/bw.yaml", true, {"acme"}, {&p});
   m.setConfigLoaded(true);
   m.onPassEnd(summary(true));
   m.onNextPass("acme", "abort-stuck", *model::parseTimestamp("2026-12-01T10:02:00Z"));
@@ -152,7 +153,7 @@ TEST(Monitor, StatusJsonHasOrgsPoliciesPassesAndActions) {
 TEST(Monitor, StatusJsonEscapesTheOrgsTextToPlainAscii) {
   Monitor m;
   auto p = makePolicy("abort-stuck", policy::Action::Abort);
-  m.setConfig("/etc/bw.yaml", false, {"acme"}, {&p}, {});
+  m.setConfig("/etc/bw.yaml", false, {"acme"}, {&p});
   m.setConfigLoaded(true);
   auto s = summary(false);
   const std::string hostile =
@@ -179,7 +180,7 @@ TEST(Monitor, StatusShowsACronPolicysCronZoneDescriptionAndTheSchedulersNextPass
   p.schedule.zone = policy::TimeZone::load("Europe/Paris");
   auto q = makePolicy("often", policy::Action::Report);
   q.schedule.every = std::chrono::minutes(5);
-  m.setConfig("/etc/bw.yaml", false, {"acme", "beta"}, {&p, &q}, {});
+  m.setConfig("/etc/bw.yaml", false, {"acme", "beta"}, {&p, &q});
   m.onPassEnd(summary(true));
   // Before the fix the org's next pass was its last pass plus the policy's unused 5m interval.
   m.onNextPass("acme", "nightly", *model::parseTimestamp("2026-12-02T01:00:00Z"));
@@ -202,11 +203,12 @@ TEST(Monitor, StatusShowsACronPolicysCronZoneDescriptionAndTheSchedulersNextPass
   auto pass = root->getArray("orgs")->getObject(0)->getArray("last_passes")->getObject(0);
   EXPECT_EQ(pass->getValue<std::string>("next_by"), "2026-12-01T22:05:00.000Z");
   // A reload forgets the old scheduler's times.
-  m.setConfig("/etc/bw.yaml", false, {"acme"}, {&p}, {});
+  m.setConfig("/etc/bw.yaml", false, {"acme"}, {&p});
   EXPECT_TRUE(m.snapshot().nextPass.empty());
 }
 
-// A fake client: the metered decorator counts listed jobs by state and errors by kind.
+// A fake client: the engine's metering hooks tell the Monitor listed jobs by state and errors
+// by kind.
 class FakeJobs : public salesforce::BulkJobs {
  public:
   salesforce::Result<salesforce::ListStats> list(model::ResourceKind,
@@ -239,10 +241,10 @@ class FakeJobs : public salesforce::BulkJobs {
   bool fail = false;
 };
 
-TEST(MeteredJobs, CountsJobsByStateAndErrorsByKind) {
+TEST(MonitorHooks, CountsJobsByStateAndErrorsByKind) {
   Monitor m;
   FakeJobs fake;
-  MeteredJobs metered("acme", fake, m);
+  engine::MeteredJobs metered("acme", fake, m);
   int pages = 0;
   ASSERT_TRUE(metered.list(model::ResourceKind::Query, [&](salesforce::Page&&) { ++pages; }).ok());
   EXPECT_EQ(pages, 1);
@@ -262,6 +264,49 @@ TEST(MeteredJobs, CountsJobsByStateAndErrorsByKind) {
       text, "bulkwarden_jobs_seen{org=\"acme\",resource=\"query-jobs\",state=\"InProgress\"} 2"));
   EXPECT_TRUE(hasLine(text, "bulkwarden_errors_total{kind=\"malformed\"} 1")) << text;
   EXPECT_TRUE(hasLine(text, "bulkwarden_errors_total{kind=\"not-found\"} 1")) << text;
+}
+
+TEST(MonitorHooks, ErrorKindsAreCountedAsTold) {
+  Monitor m;
+  m.onApiError("acme", "transient", 503, "");
+  m.onApiError("beta", "transient", 0, "");
+  m.onApiError("acme", "limit-exceeded", 403, "REQUEST_LIMIT_EXCEEDED");
+  std::string text = m.metricsText();
+  EXPECT_TRUE(hasLine(text, "bulkwarden_errors_total{kind=\"transient\"} 2")) << text;
+  EXPECT_TRUE(hasLine(text, "bulkwarden_errors_total{kind=\"limit-exceeded\"} 1")) << text;
+  EXPECT_TRUE(hasLine(text, "bulkwarden_errors_total{kind=\"audit\"} 0")) << text;
+}
+
+TEST(MonitorHooks, ApiUsageIsShownOnceItsMaximumIsKnown) {
+  Monitor m;
+  m.onApiUsage("acme", 5, 0);  // no maximum reported yet: nothing to show
+  EXPECT_EQ(m.metricsText().find("bulkwarden_salesforce_api_usage{"), std::string::npos);
+  m.onApiUsage("acme", 120, 15000);
+  m.onApiUsage("acme", 121, 15000);
+  std::string text = m.metricsText();
+  EXPECT_TRUE(hasLine(text, "bulkwarden_salesforce_api_usage{kind=\"used\",org=\"acme\"} 121"))
+      << text;
+  EXPECT_TRUE(hasLine(text, "bulkwarden_salesforce_api_usage{kind=\"max\",org=\"acme\"} 15000"))
+      << text;
+}
+
+TEST(MonitorHooks, AuditWritesAreTimedByKindAndAFailureIsNotReady) {
+  Monitor m;
+  m.setConfig("c", false, {"acme"}, {});
+  m.setConfigLoaded(true);
+  m.onAuditWrite(audit::WriteKind::Buffered, std::chrono::microseconds(50), true, "");
+  m.onAuditWrite(audit::WriteKind::Buffered, std::chrono::microseconds(70), true, "");
+  m.onAuditWrite(audit::WriteKind::Sync, std::chrono::milliseconds(2), true, "");
+  std::string text = m.metricsText();
+  EXPECT_TRUE(hasLine(text, "bulkwarden_audit_write_seconds_count{sync=\"buffered\"} 2")) << text;
+  EXPECT_TRUE(hasLine(text, "bulkwarden_audit_write_seconds_count{sync=\"sync\"} 1")) << text;
+  EXPECT_TRUE(hasLine(text, "bulkwarden_audit_write_seconds_bucket{sync=\"sync\",le=\"0.0025\"} 1"))
+      << text;
+  EXPECT_TRUE(m.notReadyReasons().empty());
+  m.onAuditWrite(audit::WriteKind::Sync, std::chrono::milliseconds(1), false, "fdatasync: EIO");
+  EXPECT_EQ(m.notReadyReasons(),
+            std::vector<std::string>{"audit trail not writable: fdatasync: EIO"});
+  EXPECT_TRUE(hasLine(m.metricsText(), "bulkwarden_errors_total{kind=\"audit\"} 1"));
 }
 
 }  // namespace
