@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "engine/Clock.h"
 #include "model/BudgetSpec.h"
+#include "model/Clock.h"
 #include "model/Job.h"
 #include "salesforce/CallGate.h"
 #include "state/StateStore.h"
@@ -38,7 +38,7 @@ std::string_view levelName(BudgetLevel level);
 
 class ApiBudget final : public salesforce::CallGate {
  public:
-  ApiBudget(std::string org, BudgetSpec spec, const Clock& clock);
+  ApiBudget(std::string org, BudgetSpec spec, const model::Clock& clock);
 
   // Keeps the ledger in `store` from now on (and reads what it holds of the last 24 hours and the
   // allowance last reported). Throws state::StateError when it cannot read it.
@@ -97,7 +97,7 @@ class ApiBudget final : public salesforce::CallGate {
 
   const std::string org_;
   const BudgetSpec spec_;
-  const Clock& clock_;
+  const model::Clock& clock_;
   mutable std::mutex mutex_;
   state::StateStore* store_ = nullptr;            // guarded by mutex_
   mutable std::map<int64_t, int64_t> perMinute_;  // guarded: calls per minute (window)

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/StopSignal.h"
+#include "model/StopSignal.h"
 
 namespace bulkwarden::engine {
 
@@ -52,7 +52,7 @@ class PassExecutor {
 
   // `workers`: threads that run steps (at least 1). `idleWake`: if set, an idle worker wakes at
   // least this often (liveness for the watchdog; see lastIdleWake()).
-  PassExecutor(size_t workers, StopSignal& stop,
+  PassExecutor(size_t workers, model::StopSignal& stop,
                std::chrono::milliseconds idleWake = std::chrono::milliseconds(0));
   ~PassExecutor();
   PassExecutor(const PassExecutor&) = delete;
@@ -93,7 +93,7 @@ class PassExecutor {
   };
 
   const size_t workers_;
-  StopSignal& stop_;
+  model::StopSignal& stop_;
   const std::chrono::milliseconds idleWake_;
   mutable std::mutex mutex_;
   // One idle worker (the timer) waits for the earliest due time; the others wait on followers_

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "model/Clock.h"
 #include "salesforce/ApiError.h"
 #include "salesforce/CallGate.h"
 
@@ -62,9 +63,10 @@ struct FetchedToken {
 // failure, saying when the next attempt may happen): a refused login is never retried in a loop.
 class FetchingTokenProvider : public TokenProvider {
  public:
-  using Now = std::function<std::chrono::steady_clock::time_point()>;
-
-  explicit FetchingTokenProvider(std::chrono::milliseconds errorBackoff = {}, Now now = {});
+  // `clock` (none: the system clock) times the backoff and the tokens' lifetimes; it outlives
+  // the provider.
+  explicit FetchingTokenProvider(std::chrono::milliseconds errorBackoff = {},
+                                 const model::Clock* clock = nullptr);
   Result<std::string> token() override;
   Result<std::string> refresh(const std::string& rejected) override;
   std::string instanceUrl() const override;
@@ -83,7 +85,8 @@ class FetchingTokenProvider : public TokenProvider {
   std::optional<ApiError> backingOff() const;  // with mutex_ held
 
   const std::chrono::milliseconds errorBackoff_;
-  const Now now_;
+  const model::SystemClock systemClock_;
+  const model::Clock& clock_;
   mutable std::mutex mutex_;
   // Guarded by mutex_. current_ is empty until a fetch succeeds. After a failed refresh, the
   // callers still holding the same rejected token get that failure instead of fetching again;
@@ -92,7 +95,7 @@ class FetchingTokenProvider : public TokenProvider {
   std::string instanceUrl_;
   std::string failedFor_;
   std::optional<ApiError> failure_;
-  std::chrono::steady_clock::time_point retryAt_{};
+  model::Timestamp retryAt_{};
   int64_t fetches_ = 0;
   std::shared_ptr<CallGate> gate_;
 };
