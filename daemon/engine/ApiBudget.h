@@ -46,7 +46,7 @@ class ApiBudget final : public salesforce::CallGate {
 
   // CallGate: counts the call (durably when attached) or refuses it when it does not fit. A call
   // of a purpose with calls reserved uses one of them.
-  std::optional<salesforce::ApiError> admit(salesforce::CallPurpose purpose) override;
+  [[nodiscard]] std::optional<salesforce::ApiError> admit(salesforce::CallPurpose purpose) override;
   void allowance(int64_t max) override;
 
   int64_t limit() const;         // calls allowed in the rolling 24 h, now
@@ -68,9 +68,9 @@ class ApiBudget final : public salesforce::CallGate {
   // Scheduler rules. Why a scheduled pass of `kind` must not start now (nullopt: it may): its
   // listing (the pages of the last one, plus one) does not fit, or the budget is low and the
   // pass comes sooner than the pace that makes what is left last a day.
-  std::optional<std::string> passRefusal(model::ResourceKind kind);
+  [[nodiscard]] std::optional<std::string> passRefusal(model::ResourceKind kind);
   // Why a follow-up reading `reads` jobs must wait for the next scheduled pass.
-  std::optional<std::string> followUpRefusal(size_t reads);
+  [[nodiscard]] std::optional<std::string> followUpRefusal(size_t reads);
   // After a complete listing: its page count (kept in the state store: estimates and `plan`).
   void listed(model::ResourceKind kind, int pages);
   int lastPages(model::ResourceKind kind) const;  // 0: never listed

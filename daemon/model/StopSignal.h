@@ -37,7 +37,7 @@ class StopSignal {
 
   // Sleeps until `deadline` or a stop request, whichever comes first; true if stop was requested.
   // A timer wait, not a poll: an idle daemon does not wake up between passes.
-  bool waitUntil(std::chrono::steady_clock::time_point deadline) const {
+  [[nodiscard]] bool waitUntil(std::chrono::steady_clock::time_point deadline) const {
     std::unique_lock lock(mutex_);
     return cv_.wait_until(lock, deadline, [this] { return stop_.load(); });
   }
