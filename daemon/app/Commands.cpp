@@ -91,7 +91,7 @@ int runCommand(const RunOptions& options) {
   // environment still wins).
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) ::mallopt(M_ARENA_MAX, 1);
   if (!options.once) return Service(options).run();
-  engine::StopSignal stop;
+  model::StopSignal stop;
   SignalWatcher signals([&stop] { stop.request(); }, nullptr);  // before any other thread
   int code = kExitOk;
   auto c = Composer::clients(Mode::Once, options.configPath, options.dryRun, code);
@@ -139,10 +139,18 @@ int runCommand(const RunOptions& options) {
     return kExitIoErr;
   }
   if (!Composer::state(*c, code, nullptr, {})) return code;
-  engine::SystemClock clock;
+  const model::Clock& clock = *rt->clock;
   ActionLog actionLog;  // one journal line per action and report
-  engine::Scheduler scheduler(rt->orgs, rt->policies, c->schedulerOptions(), *audit, clock, stop,
-                              &actionLog);
+  // The signal thread started before the clients: its stop request is passed on to theirs (until
+  // the clients are gone).
+  struct Forward {
+    const model::StopSignal& from;
+    int id;
+    ~Forward() { from.unsubscribe(id); }
+  } forward{stop, stop.subscribe([rt] { rt->stop.request(); })};
+  if (stop.requested()) rt->stop.request();
+  engine::Scheduler scheduler(rt->orgs, rt->policies, c->schedulerOptions(), *audit, clock,
+                              rt->stop, &actionLog);
   log::info("{} org(s), {} polic{}{}; audit trail {}", rt->orgs.size(), rt->policies.size(),
             rt->policies.size() == 1 ? "y" : "ies", dryRun ? ", dry-run forced" : "",
             audit->path());
@@ -197,7 +205,7 @@ int validateCommand(const std::string& configPath) {
                policy::toString(p.mode), when, log::outside(p.where.str(), log::kMaxLineBytes));
   }
   // The API budget: what the policies are projected to cost a day, per org (issue 15).
-  printProjections(projectCalls(*config, readOnlyState(*config).get(), engine::SystemClock().now()),
+  printProjections(projectCalls(*config, readOnlyState(*config).get(), model::SystemClock().now()),
                    stdout);
   return kExitOk;
 }
@@ -279,8 +287,8 @@ int planCommand(const PlanOptions& options) {
     }
   }
   audit::AuditSink& audit = *c->sink;
-  engine::SystemClock clock;
-  std::atomic<bool> stop{false};
+  const model::Clock& clock = *rt->clock;
+  const model::StopSignal& stop = rt->stop;
   state::StateStore* stateStore = c->state.get();
   bool wouldSend = false;
   std::map<policy::Action, int64_t> totals;

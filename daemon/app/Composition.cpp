@@ -105,7 +105,9 @@ bool Composer::audit(Composition& c, int& exitCode, const std::shared_ptr<audit:
     return true;
   }
   try {
-    c.auditLog = std::make_shared<audit::AuditLog>(cfg.auditLog, c.rt->auditOptions);
+    // The records' times from the one clock (app/Runtime.h).
+    c.auditLog = std::make_shared<audit::AuditLog>(cfg.auditLog, c.rt->auditOptions,
+                                                   [clock = c.rt->clock] { return clock->now(); });
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
     exitCode = exitCodeFor(e, cfg.auditLog);

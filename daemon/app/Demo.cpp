@@ -229,11 +229,9 @@ int demoCommand(const std::vector<std::string>& args) {
   fmt::print("\nPass 1: listing every job, evaluating, acting ...\n");
   std::fflush(stdout);
 
-  engine::SystemClock clock;
-  engine::StopSignal stop;
   DemoListener listener;
-  engine::Scheduler scheduler(rt->orgs, rt->policies, c->schedulerOptions(), auditLog, clock, stop,
-                              &listener);
+  engine::Scheduler scheduler(rt->orgs, rt->policies, c->schedulerOptions(), auditLog, *rt->clock,
+                              rt->stop, &listener);
   auto t0 = std::chrono::steady_clock::now();
   auto first = scheduler.runOnce();
   auto elapsed = std::chrono::steady_clock::now() - t0;

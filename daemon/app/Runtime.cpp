@@ -28,7 +28,8 @@ config::ConfigError orgError(const config::OrgConfig& org, const std::string& me
 // passes fail (with AUTH_* and a backoff) instead of stopping the daemon.
 std::shared_ptr<salesforce::TokenProvider> makeTokenProvider(const config::OrgConfig& org,
                                                              int concurrency,
-                                                             const std::string& stateDir) {
+                                                             const std::string& stateDir,
+                                                             const model::Clock& clock) {
   const config::AuthConfig& auth = org.auth;
   if (auth.flow == "access-token") {
     if (!auth.accessToken) throw orgError(org, "auth has no access-token");
@@ -64,7 +65,7 @@ std::shared_ptr<salesforce::TokenProvider> makeTokenProvider(const config::OrgCo
     throw orgError(org, fmt::format("unknown auth flow '{}'", auth.flow));
   }
   try {
-    return std::make_shared<salesforce::OAuthTokenProvider>(std::move(o));
+    return std::make_shared<salesforce::OAuthTokenProvider>(std::move(o), &clock);
   } catch (const std::invalid_argument& e) {
     std::string source = where != nullptr ? " (" + auth.privateKey->describe() + ")" : "";
     throw orgError(org, fmt::format("{}{}", e.what(), source), where);
@@ -87,15 +88,17 @@ std::unique_ptr<Runtime> Runtime::create(config::Config cfg) {
   auto rt = std::make_unique<Runtime>();
   rt->config = std::move(cfg);
   for (const auto& org : rt->config.orgs) {
-    auto provider = makeTokenProvider(org, rt->config.concurrency, rt->config.stateDir);
+    auto provider = makeTokenProvider(org, rt->config.concurrency, rt->config.stateDir, *rt->clock);
     salesforce::ClientOptions options;
     options.instanceUrl = org.instanceUrl;
     options.apiVersion = org.apiVersion;
     options.concurrency = rt->config.concurrency;
     options.caFile = org.caFile;
     options.checkApiVersion = true;  // GET /services/data/ before the first call
+    options.clock = rt->clock.get();
+    options.stop = &rt->stop;
     rt->budgets.push_back(std::make_shared<engine::ApiBudget>(
-        org.name, org.apiBudget.value_or(rt->config.apiBudget), rt->clock));
+        org.name, org.apiBudget.value_or(rt->config.apiBudget), *rt->clock));
     options.gate = rt->budgets.back();
     if (rt->config.cluster) {
       // Every request ends before the fence's margin is used up (docs/scaling.md).

@@ -159,7 +159,8 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
   }
   if (g->cluster) so.gate = &g->cluster->gate();
   g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
-                                                     *g->sink, clock_, g->stop, listener);
+                                                     *g->sink, *g->rt->clock, g->rt->stop,
+                                                     listener);
   return g;
 }
 
@@ -243,7 +244,7 @@ void Service::start(Generation& g, std::string_view why) {
 }
 
 void Service::stopGeneration(Generation& g) {
-  g.stop.request();
+  g.rt->stop.request();
   if (!g.thread.joinable()) return;
   // Actions in flight may take up to their request deadline; keep the watchdog fed meanwhile,
   // under the same rule as always (a pass stuck beyond the limit is not fed).
@@ -318,7 +319,7 @@ bool Service::healthy(const Generation& g) {
           "org {}: a pass has been running for {}s (limit {})", p.org,
           std::chrono::duration_cast<std::chrono::seconds>(now - *p.passStarted).count(),
           model::formatDuration(passLimit_));
-    } else if (!p.passStarted && !g.stop.requested() &&
+    } else if (!p.passStarted && !g.rt->stop.requested() &&
                now - p.lastBeat > 4 * heartbeat_ + std::chrono::seconds(1)) {
       // (A stopping loop no longer beats: only its pass, bounded above, matters then.)
       problem =

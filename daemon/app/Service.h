@@ -23,9 +23,7 @@
 #include "app/Runtime.h"
 #include "audit/AuditLog.h"
 #include "cluster/ClusterNode.h"
-#include "engine/Clock.h"
 #include "engine/Scheduler.h"
-#include "engine/StopSignal.h"
 #include "notify/Notifications.h"
 #include "state/SqliteStateStore.h"
 #include "status/Monitor.h"
@@ -92,7 +90,6 @@ class Service {
     audit::AuditSink* sink = nullptr;               // the audit log, or its tee in cluster mode
     // Each org's client, metered for the Monitor (engine/Metering.h), inside the cluster fence.
     std::vector<std::unique_ptr<engine::MeteredJobs>> metered;
-    engine::StopSignal stop;
     std::unique_ptr<notify::Notifications> notifications;  // none when the config has none
     std::unique_ptr<engine::Scheduler> scheduler;
     std::thread thread;
@@ -138,7 +135,6 @@ class Service {
   Notifier notifier_;
   status::Monitor monitor_;
   Listener listener_;
-  engine::SystemClock clock_;
   std::unique_ptr<InstanceLock> lock_;
   std::unique_ptr<Generation> gen_;
   std::unique_ptr<status::StatusServer> http_;

@@ -19,18 +19,6 @@ constexpr std::string_view kPermissionHint =
     "to abort or delete a job, the integration user must have created it or hold the \"Manage "
     "Data Integrations\" permission";
 
-// Real time in short slices, so that a stop request ends the wait within one slice.
-bool slicedWait(std::chrono::milliseconds delay, const std::atomic<bool>& stop) {
-  const auto until = std::chrono::steady_clock::now() + delay;
-  while (!stop.load()) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= until) return true;
-    std::this_thread::sleep_for(
-        std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(50)));
-  }
-  return false;
-}
-
 }  // namespace
 
 std::string_view toString(Outcome outcome) {
@@ -87,8 +75,8 @@ audit::Fields decisionFields(const std::string& org, const Decision& d) {
 }
 
 ActionRunner::ActionRunner(ActionRunnerOptions options, salesforce::BulkJobs& jobs,
-                           audit::AuditSink& audit, const Clock& clock,
-                           const std::atomic<bool>& stopRequested, ResultSink onResult)
+                           audit::AuditSink& audit, const model::Clock& clock,
+                           const model::StopSignal& stopRequested, ResultSink onResult)
     : options_(std::move(options)),
       jobs_(jobs),
       audit_(audit),
@@ -164,13 +152,13 @@ ActionReport ActionRunner::run(const std::vector<Decision*>& todo) {
 
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    while (!stopRequested_.load() && !halt_.load()) {
+    while (!stopRequested_.requested() && !halt_.load()) {
       size_t i = next.fetch_add(1);
       if (i >= todo.size()) return;
       if (options_.rate && !options_.rate->acquire(stopRequested_)) return;
       uint64_t seq = durableIntent(i);
       // A stop or halt that came meanwhile: the intent is on disk, the request never goes out.
-      if (seq == 0 || stopRequested_.load() || halt_.load()) return;
+      if (seq == 0 || stopRequested_.requested() || halt_.load()) return;
       actOne(*todo[i], seq);
     }
   };
@@ -202,13 +190,13 @@ ActionReport ActionRunner::run(const std::vector<Decision*>& todo) {
       if (!report_.auditError) report_.auditError = e.what();
     }
   }
-  if (stopRequested_.load() && report_.notStarted > 0) report_.stopped = true;
+  if (stopRequested_.requested() && report_.notStarted > 0) report_.stopped = true;
   return report_;
 }
 
 bool ActionRunner::wait(std::chrono::milliseconds delay) {
-  if (options_.retry.wait) return options_.retry.wait(delay, stopRequested_);
-  return slicedWait(delay, stopRequested_);
+  // The clock's wait, which the stop request ends at once (SIGTERM during a backoff).
+  return !clock_.sleepFor(delay, stopRequested_);
 }
 
 uint64_t ActionRunner::writeIntent(const Decision& d, int attemptNo) {
@@ -236,7 +224,7 @@ void ActionRunner::actOne(Decision& d, uint64_t intentSeq) {
          (d.error->kind == ApiError::Kind::Transient ||
           d.error->kind == ApiError::Kind::Malformed));
     std::optional<std::chrono::milliseconds> retryIn;
-    if (retryable && n < maxAttempts && !halt_.load() && !stopRequested_.load()) {
+    if (retryable && n < maxAttempts && !halt_.load() && !stopRequested_.requested()) {
       model::Duration delay;
       {
         std::lock_guard lock(mutex_);

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "audit/AuditSink.h"
-#include "engine/Clock.h"
 #include "engine/RateLimiter.h"
+#include "model/Clock.h"
 #include "model/Job.h"
 #include "policy/Policy.h"
 #include "salesforce/Backoff.h"
@@ -69,9 +69,6 @@ struct RetryOptions {
   salesforce::BackoffPolicy backoff{4, model::Duration(1000), model::Duration(16000)};
   // A Retry-After longer than this ends the retries: the next pass asks again.
   std::chrono::milliseconds maxRetryAfter{60'000};
-  // Waits `delay` unless `stop` is set first; false when stopped. Empty: a wait in short slices
-  // of real time that watches `stop`.
-  std::function<bool(std::chrono::milliseconds delay, const std::atomic<bool>& stop)> wait;
 };
 
 struct ActionRunnerOptions {
@@ -98,7 +95,8 @@ class ActionRunner {
   using ResultSink = std::function<void(const Decision& d, int64_t acted)>;
 
   ActionRunner(ActionRunnerOptions options, salesforce::BulkJobs& jobs, audit::AuditSink& audit,
-               const Clock& clock, const std::atomic<bool>& stopRequested, ResultSink onResult);
+               const model::Clock& clock, const model::StopSignal& stopRequested,
+               ResultSink onResult);
 
   // Acts on every decision of `todo` (each an abort or delete to send); sets their outcomes.
   ActionReport run(const std::vector<Decision*>& todo);
@@ -114,14 +112,15 @@ class ActionRunner {
   void writeResult(Decision& d, uint64_t intentSeq, int attemptNo,
                    std::optional<std::chrono::milliseconds> retryIn);
   uint64_t writeIntent(const Decision& d, int attemptNo);  // durable; 0 on audit failure
+  // The backoff: a sleep on the clock that a stop request ends; false when stopped.
   bool wait(std::chrono::milliseconds delay);
   void haltOn(const audit::AuditError& e);
 
   ActionRunnerOptions options_;
   salesforce::BulkJobs& jobs_;
   audit::AuditSink& audit_;
-  const Clock& clock_;
-  const std::atomic<bool>& stopRequested_;
+  const model::Clock& clock_;
+  const model::StopSignal& stopRequested_;
   ResultSink onResult_;
   std::mutex mutex_;  // guards report_, rng_, permissionLogged_ and onResult_ calls
   ActionReport report_;

@@ -27,7 +27,7 @@ std::string pagesFact(model::ResourceKind kind) {
   return fmt::format("pages:{}", model::resourceName(kind));
 }
 
-ApiBudget::ApiBudget(std::string org, BudgetSpec spec, const Clock& clock)
+ApiBudget::ApiBudget(std::string org, BudgetSpec spec, const model::Clock& clock)
     : org_(std::move(org)), spec_(spec), clock_(clock) {}
 
 int64_t ApiBudget::nowMinute() const {

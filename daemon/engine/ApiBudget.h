@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "engine/Clock.h"
 #include "model/BudgetSpec.h"
+#include "model/Clock.h"
 #include "model/Job.h"
 #include "model/ThreadSafety.h"
 #include "salesforce/CallGate.h"
@@ -39,7 +39,7 @@ std::string_view levelName(BudgetLevel level);
 
 class ApiBudget final : public salesforce::CallGate {
  public:
-  ApiBudget(std::string org, BudgetSpec spec, const Clock& clock);
+  ApiBudget(std::string org, BudgetSpec spec, const model::Clock& clock);
 
   // Keeps the ledger in `store` from now on (and reads what it holds of the last 24 hours and the
   // allowance last reported). Throws state::StateError when it cannot read it.
@@ -47,7 +47,7 @@ class ApiBudget final : public salesforce::CallGate {
 
   // CallGate: counts the call (durably when attached) or refuses it when it does not fit. A call
   // of a purpose with calls reserved uses one of them.
-  std::optional<salesforce::ApiError> admit(salesforce::CallPurpose purpose) override;
+  [[nodiscard]] std::optional<salesforce::ApiError> admit(salesforce::CallPurpose purpose) override;
   void allowance(int64_t max) override;
 
   int64_t limit() const;         // calls allowed in the rolling 24 h, now
@@ -69,9 +69,9 @@ class ApiBudget final : public salesforce::CallGate {
   // Scheduler rules. Why a scheduled pass of `kind` must not start now (nullopt: it may): its
   // listing (the pages of the last one, plus one) does not fit, or the budget is low and the
   // pass comes sooner than the pace that makes what is left last a day.
-  std::optional<std::string> passRefusal(model::ResourceKind kind);
+  [[nodiscard]] std::optional<std::string> passRefusal(model::ResourceKind kind);
   // Why a follow-up reading `reads` jobs must wait for the next scheduled pass.
-  std::optional<std::string> followUpRefusal(size_t reads);
+  [[nodiscard]] std::optional<std::string> followUpRefusal(size_t reads);
   // After a complete listing: its page count (kept in the state store: estimates and `plan`).
   void listed(model::ResourceKind kind, int pages);
   int lastPages(model::ResourceKind kind) const;  // 0: never listed
@@ -99,7 +99,7 @@ class ApiBudget final : public salesforce::CallGate {
 
   const std::string org_;
   const BudgetSpec spec_;
-  const Clock& clock_;
+  const model::Clock& clock_;
   mutable model::Mutex mutex_;
   state::StateStore* store_ GUARDED_BY(mutex_) = nullptr;
   mutable std::map<int64_t, int64_t> perMinute_ GUARDED_BY(mutex_);  // calls per minute (window)

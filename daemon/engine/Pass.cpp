@@ -91,7 +91,8 @@ std::string newRunId(model::Timestamp now) {
 }
 
 Pass::Pass(PassOptions options, salesforce::BulkJobs& jobs, audit::AuditSink& audit,
-           const Clock& clock, const std::atomic<bool>& stopRequested, PassListener* listener)
+           const model::Clock& clock, const model::StopSignal& stopRequested,
+           PassListener* listener)
     : options_(std::move(options)),
       jobs_(jobs),
       audit_(audit),

@@ -20,9 +20,10 @@
 
 #include "audit/AuditSink.h"
 #include "engine/ActionRunner.h"
-#include "engine/Clock.h"
 #include "engine/RateLimiter.h"
+#include "model/Clock.h"
 #include "model/Job.h"
+#include "model/StopSignal.h"
 #include "policy/Policy.h"
 #include "salesforce/BulkJobs.h"
 #include "salesforce/CallGate.h"
@@ -128,8 +129,9 @@ struct PassOptions {
 
 class Pass {
  public:
-  Pass(PassOptions options, salesforce::BulkJobs& jobs, audit::AuditSink& audit, const Clock& clock,
-       const std::atomic<bool>& stopRequested, PassListener* listener = nullptr);
+  Pass(PassOptions options, salesforce::BulkJobs& jobs, audit::AuditSink& audit,
+       const model::Clock& clock, const model::StopSignal& stopRequested,
+       PassListener* listener = nullptr);
 
   PassSummary run();
   // The decisions made (after run()): every matched job with its outcome.
@@ -153,8 +155,8 @@ class Pass {
   PassOptions options_;
   salesforce::BulkJobs& jobs_;
   audit::AuditSink& audit_;
-  const Clock& clock_;
-  const std::atomic<bool>& stopRequested_;
+  const model::Clock& clock_;
+  const model::StopSignal& stopRequested_;
   PassListener* listener_;
   PassSummary summary_;
   std::vector<Decision> decisions_;

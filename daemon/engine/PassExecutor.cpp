@@ -45,7 +45,8 @@ void TimerQueue::allDueAt(SteadyTime now) {
   }
 }
 
-PassExecutor::PassExecutor(size_t workers, StopSignal& stop, std::chrono::milliseconds idleWake)
+PassExecutor::PassExecutor(size_t workers, model::StopSignal& stop,
+                           std::chrono::milliseconds idleWake)
     : workers_(std::max<size_t>(1, workers)),
       stop_(stop),
       idleWake_(idleWake),

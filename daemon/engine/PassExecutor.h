@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/StopSignal.h"
+#include "model/StopSignal.h"
 #include "model/ThreadSafety.h"
 
 namespace bulkwarden::engine {
@@ -53,7 +53,7 @@ class PassExecutor {
 
   // `workers`: threads that run steps (at least 1). `idleWake`: if set, an idle worker wakes at
   // least this often (liveness for the watchdog; see lastIdleWake()).
-  PassExecutor(size_t workers, StopSignal& stop,
+  PassExecutor(size_t workers, model::StopSignal& stop,
                std::chrono::milliseconds idleWake = std::chrono::milliseconds(0));
   ~PassExecutor();
   PassExecutor(const PassExecutor&) = delete;
@@ -94,7 +94,7 @@ class PassExecutor {
   };
 
   const size_t workers_;
-  StopSignal& stop_;
+  model::StopSignal& stop_;
   const std::chrono::milliseconds idleWake_;
   mutable model::Mutex mutex_;
   // One idle worker (the timer) waits for the earliest due time; the others wait on followers_

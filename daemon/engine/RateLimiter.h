@@ -1,38 +1,38 @@
 // A token bucket that caps the actions (abort/delete requests) sent to one org per minute, shared
-// by every pass of that org. `burst` tokens at most are saved up. Thread-safe; time is injected.
+// by every pass of that org. `burst` tokens at most are saved up. Thread-safe; time and waits are
+// the injected clock's.
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <functional>
 #include <mutex>
 
+#include "model/Clock.h"
+#include "model/StopSignal.h"
 #include "model/ThreadSafety.h"
+#include "model/Time.h"
 
 namespace bulkwarden::engine {
 
 class RateLimiter {
  public:
-  using Steady = std::chrono::steady_clock;
-  using Now = std::function<Steady::time_point()>;
-
-  RateLimiter(double perMinute, double burst, Now now = &Steady::now);
+  // `clock` outlives the limiter.
+  RateLimiter(double perMinute, double burst, const model::Clock& clock);
 
   // Takes one token and returns how long to wait before using it (zero when one was saved up).
   // Tokens taken ahead are owed: callers queue in the order they asked.
-  Steady::duration reserve();
-  // reserve(), then waits (in short slices, watching `stop`). False when stopped while waiting.
-  bool acquire(const std::atomic<bool>& stop);
+  [[nodiscard]] model::Duration reserve();
+  // reserve(), then sleeps on the clock until the token's turn; a stop request ends the sleep.
+  // False when stopped (before or while waiting).
+  [[nodiscard]] bool acquire(const model::StopSignal& stop);
 
   double perMinute() const { return perMinute_; }
 
  private:
   double perMinute_;
   double burst_;
-  Now now_;
+  const model::Clock& clock_;
   model::Mutex mutex_;
   double tokens_ GUARDED_BY(mutex_);
-  Steady::time_point last_ GUARDED_BY(mutex_);
+  model::Timestamp last_ GUARDED_BY(mutex_);
 };
 
 }  // namespace bulkwarden::engine

@@ -14,8 +14,8 @@
 namespace bulkwarden::engine {
 
 Scheduler::Scheduler(std::vector<OrgTarget> orgs, std::vector<const policy::Policy*> policies,
-                     SchedulerOptions options, audit::AuditSink& audit, const Clock& clock,
-                     StopSignal& stop, PassListener* listener)
+                     SchedulerOptions options, audit::AuditSink& audit, const model::Clock& clock,
+                     model::StopSignal& stop, PassListener* listener)
     : orgs_(std::move(orgs)),
       policies_(std::move(policies)),
       options_(options),
@@ -31,7 +31,7 @@ Scheduler::Scheduler(std::vector<OrgTarget> orgs, std::vector<const policy::Poli
     if (options_.actionsPerMinute > 0) {
       // A burst of a tenth of a minute's allowance (at least 1) smooths the start of a pass.
       rates_[org.name] = std::make_unique<RateLimiter>(
-          options_.actionsPerMinute, std::max(1.0, options_.actionsPerMinute / 10.0));
+          options_.actionsPerMinute, std::max(1.0, options_.actionsPerMinute / 10.0), clock_);
     }
   }
 }
@@ -208,10 +208,6 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     po.state = options_.state;
     po.nextPass = nextPass;
     if (auto it = rates_.find(org.name); it != rates_.end()) po.rate = it->second.get();
-    // A retry's backoff is a timer wait on the stop signal: SIGTERM ends it at once.
-    po.retry.wait = [this](std::chrono::milliseconds delay, const std::atomic<bool>&) {
-      return !stop_.waitUntil(std::chrono::steady_clock::now() + delay);
-    };
     for (const auto* p : due) {
       if (p->resource == resource && p->appliesTo(org.name)) po.policies.push_back(p);
     }
@@ -242,7 +238,7 @@ std::vector<PassSummary> Scheduler::runDue(const OrgTarget& org,
     }
     po.runId = newRunId(clock_.now());
     po.budget = budget;
-    Pass pass(std::move(po), *org.jobs, audit_, clock_, stop_.flag(), listener_);
+    Pass pass(std::move(po), *org.jobs, audit_, clock_, stop_, listener_);
     PassSummary s = pass.run();
     learn(org, guard, s);
     if (s.listingComplete) guard.lastListed = s.jobsSeen;
@@ -418,7 +414,7 @@ std::vector<PassSummary> Scheduler::runFollowUps(
     po.runId = newRunId(clock_.now());
     po.budget = budget;
     FollowUpReads reads(*org.jobs, std::move(ids), options_.concurrency);
-    Pass pass(std::move(po), reads, audit_, clock_, stop_.flag(), listener_);
+    Pass pass(std::move(po), reads, audit_, clock_, stop_, listener_);
     PassSummary s = pass.run();
     learn(org, guard, s);
     log::info("follow-up: {}", summaryLine(s));

@@ -16,12 +16,12 @@
 #include "audit/AuditSink.h"
 #include "engine/ApiBudget.h"
 #include "engine/CircuitBreaker.h"
-#include "engine/Clock.h"
 #include "engine/OrgGate.h"
 #include "engine/Pass.h"
 #include "engine/PassExecutor.h"
 #include "engine/RateLimiter.h"
-#include "engine/StopSignal.h"
+#include "model/Clock.h"
+#include "model/StopSignal.h"
 #include "policy/Policy.h"
 #include "salesforce/BulkJobs.h"
 #include "state/StateStore.h"
@@ -162,8 +162,8 @@ class Timetable {
 class Scheduler {
  public:
   Scheduler(std::vector<OrgTarget> orgs, std::vector<const policy::Policy*> policies,
-            SchedulerOptions options, audit::AuditSink& audit, const Clock& clock, StopSignal& stop,
-            PassListener* listener = nullptr);
+            SchedulerOptions options, audit::AuditSink& audit, const model::Clock& clock,
+            model::StopSignal& stop, PassListener* listener = nullptr);
 
   // Every policy once: one pass per org and resource that has policies, orgs in parallel.
   std::vector<PassSummary> runOnce();
@@ -210,8 +210,8 @@ class Scheduler {
   std::vector<const policy::Policy*> policies_;
   SchedulerOptions options_;
   audit::AuditSink& audit_;
-  const Clock& clock_;
-  StopSignal& stop_;
+  const model::Clock& clock_;
+  model::StopSignal& stop_;
   PassListener* listener_;
   mutable std::mutex mutex_;
   std::map<std::string, int64_t> skipped_;

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+
+#include "model/Names.h"
 
 namespace bulkwarden::policy {
 
@@ -11,66 +14,47 @@ std::string SourceLocation::str() const {
   return fmt::format("{}:{}:{}", file, line, column);
 }
 
-std::string_view toString(Action action) {
-  switch (action) {
-    case Action::Abort:
-      return "abort";
-    case Action::Delete:
-      return "delete";
-    case Action::Report:
-      return "report";
-  }
-  return "?";
-}
+namespace {
+
+constexpr std::array<model::Named<Action>, 3> kActionNames{{
+    {Action::Abort, "abort"},
+    {Action::Delete, "delete"},
+    {Action::Report, "report"},
+}};
+
+constexpr std::array<model::Named<Mode>, 2> kModeNames{{
+    {Mode::Enforce, "enforce"},
+    {Mode::DryRun, "dry-run"},
+}};
+
+constexpr std::array<model::Named<Op>, 10> kOpNames{{
+    {Op::Eq, "eq"},
+    {Op::Ne, "ne"},
+    {Op::In, "in"},
+    {Op::NotIn, "not-in"},
+    {Op::Regex, "regex"},
+    {Op::Glob, "glob"},
+    {Op::Gt, "gt"},
+    {Op::Ge, "ge"},
+    {Op::Lt, "lt"},
+    {Op::Le, "le"},
+}};
+
+}  // namespace
+
+std::string_view toString(Action action) { return model::nameOf(kActionNames, action); }
 
 std::optional<Action> parseAction(std::string_view text) {
-  for (Action a : {Action::Abort, Action::Delete, Action::Report}) {
-    if (toString(a) == text) return a;
-  }
-  return std::nullopt;
+  return model::valueNamed(kActionNames, text);
 }
 
-std::string_view toString(Mode mode) { return mode == Mode::Enforce ? "enforce" : "dry-run"; }
+std::string_view toString(Mode mode) { return model::nameOf(kModeNames, mode); }
 
-std::optional<Mode> parseMode(std::string_view text) {
-  if (text == "enforce") return Mode::Enforce;
-  if (text == "dry-run") return Mode::DryRun;
-  return std::nullopt;
-}
+std::optional<Mode> parseMode(std::string_view text) { return model::valueNamed(kModeNames, text); }
 
-std::string_view toString(Op op) {
-  switch (op) {
-    case Op::Eq:
-      return "eq";
-    case Op::Ne:
-      return "ne";
-    case Op::In:
-      return "in";
-    case Op::NotIn:
-      return "not-in";
-    case Op::Regex:
-      return "regex";
-    case Op::Glob:
-      return "glob";
-    case Op::Gt:
-      return "gt";
-    case Op::Ge:
-      return "ge";
-    case Op::Lt:
-      return "lt";
-    case Op::Le:
-      return "le";
-  }
-  return "?";
-}
+std::string_view toString(Op op) { return model::nameOf(kOpNames, op); }
 
-std::optional<Op> parseOp(std::string_view text) {
-  for (Op op :
-       {Op::Eq, Op::Ne, Op::In, Op::NotIn, Op::Regex, Op::Glob, Op::Gt, Op::Ge, Op::Lt, Op::Le}) {
-    if (toString(op) == text) return op;
-  }
-  return std::nullopt;
-}
+std::optional<Op> parseOp(std::string_view text) { return model::valueNamed(kOpNames, text); }
 
 bool Policy::appliesTo(std::string_view org) const {
   return orgs.empty() || std::find(orgs.begin(), orgs.end(), org) != orgs.end();

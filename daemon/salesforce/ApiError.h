@@ -51,13 +51,14 @@ bool isPermissionRefusal(const ApiError& e);
 // A reply that does not have the documented shape (kind Malformed; the request was sent).
 ApiError malformedReply(std::string message);
 
-// A value or an ApiError. Deliberately tiny: std::expected is C++23.
+// A value or an ApiError. Deliberately tiny: std::expected is C++23. [[nodiscard]]: a call's
+// failure is never dropped unseen.
 template <class T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(ApiError error) : v_(std::move(error)) {}  // NOLINT: implicit by design
-  bool ok() const { return v_.index() == 0; }
+  [[nodiscard]] bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   T& value() { return std::get<0>(v_); }
   const T& value() const { return std::get<0>(v_); }

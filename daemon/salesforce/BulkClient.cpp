@@ -1,7 +1,5 @@
 #include "salesforce/BulkClient.h"
 
-#include <thread>
-
 #include <Poco/Exception.h>
 #include <fmt/format.h>
 
@@ -13,6 +11,7 @@
 #include <stdexcept>
 
 #include "log/Log.h"
+#include "salesforce/HttpTransport.h"
 #include "salesforce/JobMapping.h"
 #include "salesforce/StrictJson.h"
 
@@ -240,10 +239,26 @@ Result<std::string> nextListTarget(std::string_view beganWith, std::string_view 
   return query.empty() ? std::string(beganWith) : fmt::format("{}?{}", beganWith, query);
 }
 
+namespace {
+
+std::shared_ptr<Transport> makeTransport(const ClientOptions& o, const std::string& url) {
+  if (o.transports) {
+    auto made = o.transports(url, transportOptions(o));
+    if (!made) throw std::invalid_argument("no transport for " + url);
+    return made;
+  }
+  return std::make_shared<HttpTransport>(url, transportOptions(o));
+}
+
+}  // namespace
+
 BulkClient::BulkClient(ClientOptions options, std::shared_ptr<TokenProvider> tokens)
-    : options_(std::move(options)), tokens_(std::move(tokens)) {
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? *options_.clock : systemClock_),
+      stop_(options_.stop != nullptr ? *options_.stop : neverStop_),
+      tokens_(std::move(tokens)) {
   if (!options_.instanceUrl.empty()) {
-    transport_ = std::make_shared<HttpTransport>(options_.instanceUrl, transportOptions(options_));
+    transport_ = makeTransport(options_, options_.instanceUrl);
     transportUrl_ = options_.instanceUrl;
   }
   if (!validApiVersion(options_.apiVersion)) {
@@ -258,7 +273,7 @@ BulkClient::BulkClient(ClientOptions options, std::shared_ptr<TokenProvider> tok
 int64_t BulkClient::calls() const {
   std::lock_guard lock(transportMutex_);
   // A replaced transport no call uses any more: its count is final.
-  std::erase_if(retired_, [this](const std::shared_ptr<HttpTransport>& t) {
+  std::erase_if(retired_, [this](const std::shared_ptr<Transport>& t) {
     if (t.use_count() > 1) return false;
     retiredCalls_ += t->requestsSent();
     return true;
@@ -279,7 +294,7 @@ std::string BulkClient::instanceUrl() const {
   return transportUrl_;
 }
 
-Result<std::shared_ptr<HttpTransport>> BulkClient::transport() {
+Result<std::shared_ptr<Transport>> BulkClient::transport() {
   // The newest token's instance_url wins over the configured one: Salesforce names where the
   // org is served now (an org moved to another instance, a My Domain changed).
   const std::string learned = tokens_->instanceUrl();
@@ -291,9 +306,9 @@ Result<std::shared_ptr<HttpTransport>> BulkClient::transport() {
         "the instance URL is unknown: the token response named no instance_url; set "
         "instance-url in the org's config");
   }
-  std::shared_ptr<HttpTransport> next;
+  std::shared_ptr<Transport> next;
   try {
-    next = std::make_shared<HttpTransport>(url, transportOptions(options_));
+    next = makeTransport(options_, url);
   } catch (const std::invalid_argument& e) {
     // Validated as a configured instance-url is; the old instance is not used either, since the
     // token endpoint says the org is no longer there.
@@ -312,7 +327,7 @@ Result<std::shared_ptr<HttpTransport>> BulkClient::transport() {
   return transport_;
 }
 
-std::optional<ApiError> BulkClient::versionChecked(HttpTransport& transport) {
+std::optional<ApiError> BulkClient::versionChecked(Transport& transport) {
   std::lock_guard lock(versionMutex_);
   if (versionDone_) return versionError_;
   versionDone_ = true;
@@ -412,7 +427,7 @@ HttpRequest BulkClient::makeRequest(const std::string& method, const std::string
   return r;
 }
 
-Result<HttpResponse> BulkClient::sendLogged(HttpTransport& transport, const HttpRequest& request,
+Result<HttpResponse> BulkClient::sendLogged(Transport& transport, const HttpRequest& request,
                                             CallPurpose purpose) {
   if (options_.gate) {
     if (auto refused = options_.gate->admit(purpose)) {
@@ -486,9 +501,7 @@ Result<HttpResponse> BulkClient::call(const std::string& method, const std::stri
       wait = fullJitter(policy, attempt, rng_);
     }
     if (r) {
-      auto now =
-          std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-      if (auto after = parseRetryAfter(r.value().retryAfter, now)) {
+      if (auto after = parseRetryAfter(r.value().retryAfter, clock_.now())) {
         if (*after > options_.maxRetryAfter) return r;  // the next pass will ask again
         wait = std::max(wait, *after);
       }
@@ -496,7 +509,12 @@ Result<HttpResponse> BulkClient::call(const std::string& method, const std::stri
     log::info("salesforce {} {}: {}; trying again in {} ms (attempt {} of {})", method, target,
               r ? fmt::format("HTTP {}", r.value().status) : r.error().describe(), wait.count(),
               attempt + 2, policy.maxAttempts);
-    std::this_thread::sleep_for(wait);
+    // On the clock, so that SIGTERM (or a reload) ends the wait at once: the failure is the
+    // answer, and the pass stops as it would after it.
+    if (clock_.sleepFor(wait, stop_)) {
+      log::info("salesforce {} {}: stop requested; not trying again", method, target);
+      return r;
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 // BulkJobs for one Salesforce org over HTTPS: lists jobs page by page, gets, aborts and deletes
-// them, renews an expired token once, and keeps the API usage Salesforce reports.
+// them, renews an expired token once, and keeps the API usage Salesforce reports. Requests go
+// through a Transport (salesforce/Transport.h) it makes per instance URL; its retries sleep on
+// the injected clock, which a stop request interrupts.
 // Thread-safe: one BulkClient per org, shared by every thread that acts on that org.
 #pragma once
 
@@ -13,12 +15,14 @@
 #include <string_view>
 #include <vector>
 
+#include "model/Clock.h"
+#include "model/StopSignal.h"
 #include "salesforce/Backoff.h"
 #include "salesforce/BulkJobs.h"
 #include "salesforce/CallGate.h"
-#include "salesforce/HttpTransport.h"
 #include "salesforce/JobMapping.h"
 #include "salesforce/TokenProvider.h"
+#include "salesforce/Transport.h"
 
 namespace bulkwarden::salesforce {
 
@@ -51,6 +55,14 @@ struct ClientOptions {
   // admitted by it before it is sent, and counted by purpose; refused, it is not sent and the
   // call returns its ApiError (code API_BUDGET). None: no budget.
   std::shared_ptr<CallGate> gate;
+  // Makes the transport to the instance (and to a new instance_url). Empty: HttpTransport.
+  TransportFactory transports;
+  // The time (Retry-After dates) and the retry backoff's sleep. None: the system clock. Outlives
+  // the client.
+  const model::Clock* clock = nullptr;
+  // Ends a retry's backoff sleep at once (SIGTERM, a reload): the call returns the failure it was
+  // about to retry. None: never stopped. Outlives the client.
+  const model::StopSignal* stop = nullptr;
 };
 
 // api-version this many releases (three a year) behind the newest the org serves is "old":
@@ -134,25 +146,29 @@ class BulkClient final : public BulkJobs {
                                 const std::string& body, bool idempotent, CallPurpose purpose,
                                 Api api);
   // Asks the gate (if any), then sends.
-  Result<HttpResponse> sendLogged(HttpTransport& transport, const HttpRequest& request,
+  Result<HttpResponse> sendLogged(Transport& transport, const HttpRequest& request,
                                   CallPurpose purpose);
   // The transport to the instance: created on first use when the instance URL comes from the
   // token response, and replaced when a new token names another instance_url.
-  Result<std::shared_ptr<HttpTransport>> transport();
+  Result<std::shared_ptr<Transport>> transport();
   // The version check (checkApiVersion), once; the error every call then returns, if any.
-  std::optional<ApiError> versionChecked(HttpTransport& transport);
+  std::optional<ApiError> versionChecked(Transport& transport);
   HttpRequest makeRequest(const std::string& method, const std::string& target,
                           const std::string& body, bool idempotent, const std::string& token,
                           Api api) const;
 
   const ClientOptions options_;
+  const model::SystemClock systemClock_;  // when no clock is given
+  const model::StopSignal neverStop_;     // when no stop signal is given
+  const model::Clock& clock_;
+  const model::StopSignal& stop_;
   std::shared_ptr<TokenProvider> tokens_;
   mutable std::mutex transportMutex_;
-  std::shared_ptr<HttpTransport> transport_;  // guarded by transportMutex_
-  std::string transportUrl_;                  // guarded: the URL transport_ sends to
+  std::shared_ptr<Transport> transport_;  // guarded by transportMutex_
+  std::string transportUrl_;              // guarded: the URL transport_ sends to
   // Transports replaced by a new instance_url, kept for calls() until no call uses them.
-  mutable std::vector<std::shared_ptr<HttpTransport>> retired_;  // guarded
-  mutable int64_t retiredCalls_ = 0;                             // guarded
+  mutable std::vector<std::shared_ptr<Transport>> retired_;  // guarded
+  mutable int64_t retiredCalls_ = 0;                         // guarded
 
   std::mutex versionMutex_;
   bool versionDone_ = false;              // guarded by versionMutex_

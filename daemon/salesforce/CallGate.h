@@ -30,7 +30,7 @@ class CallGate {
   virtual ~CallGate() = default;
   // Just before a request goes out: nullopt to send it (it is then counted), or the error to
   // return instead of sending (ApiError code API_BUDGET, sent false).
-  virtual std::optional<ApiError> admit(CallPurpose purpose) = 0;
+  [[nodiscard]] virtual std::optional<ApiError> admit(CallPurpose purpose) = 0;
   // The org's daily allowance, as a reply's Sforce-Limit-Info just reported it.
   virtual void allowance(int64_t max) = 0;
 };

@@ -217,8 +217,8 @@ Result<FetchedToken> parseTokenResponse(int status, const std::string& body,
                    fmt::format("{} refused with HTTP {} and no OAuth error object", what, status));
 }
 
-OAuthTokenProvider::OAuthTokenProvider(OAuthOptions options, Now now)
-    : FetchingTokenProvider(options.errorBackoff, std::move(now)), options_(std::move(options)) {
+OAuthTokenProvider::OAuthTokenProvider(OAuthOptions options, const model::Clock* clock)
+    : FetchingTokenProvider(options.errorBackoff, clock), options_(std::move(options)) {
   auto need = [&](const std::string& value, std::string_view field) {
     if (value.empty()) {
       throw std::invalid_argument(fmt::format("flow {} needs {}", flowName(options_.flow), field));
@@ -254,6 +254,7 @@ std::string OAuthTokenProvider::formBody(const std::string& refreshToken) const 
     case OAuthFlow::JwtBearer: {
       const std::string audience =
           options_.audience.empty() ? defaultAudience(options_.loginUrl) : options_.audience;
+      // The system's time, not the injected clock: Salesforce checks exp against its own.
       Poco::Timestamp expires;
       expires +=
           std::chrono::duration_cast<std::chrono::microseconds>(options_.assertionLifetime).count();

@@ -70,7 +70,8 @@ Result<FetchedToken> parseTokenResponse(int status, const std::string& body,
 class OAuthTokenProvider final : public FetchingTokenProvider {
  public:
   // Throws std::invalid_argument for a missing field, an unusable private key or login URL.
-  explicit OAuthTokenProvider(OAuthOptions options, Now now = {});
+  // `clock`: see FetchingTokenProvider.
+  explicit OAuthTokenProvider(OAuthOptions options, const model::Clock* clock = nullptr);
   ~OAuthTokenProvider() override;
 
   // Requests sent to the token endpoint (tests: "exactly one token request").

@@ -21,14 +21,14 @@ Result<std::string> AccessTokenProvider::refresh(const std::string& /*rejected*/
                   "access-token flow cannot renew an expired token; update the token", false};
 }
 
-FetchingTokenProvider::FetchingTokenProvider(std::chrono::milliseconds errorBackoff, Now now)
-    : errorBackoff_(errorBackoff),
-      now_(now ? std::move(now) : Now([] { return std::chrono::steady_clock::now(); })) {}
+FetchingTokenProvider::FetchingTokenProvider(std::chrono::milliseconds errorBackoff,
+                                             const model::Clock* clock)
+    : errorBackoff_(errorBackoff), clock_(clock != nullptr ? *clock : systemClock_) {}
 
 std::optional<ApiError> FetchingTokenProvider::backingOff() const {
   if (!failure_) return std::nullopt;
-  const auto left = retryAt_ - now_();
-  if (left <= std::chrono::steady_clock::duration::zero()) return std::nullopt;
+  const auto left = retryAt_ - clock_.now();
+  if (left <= model::Duration::zero()) return std::nullopt;
   ApiError e = *failure_;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
   e.message += fmt::format("; no new token request for {}.{:03d} s", ms / 1000, ms % 1000);
@@ -58,7 +58,7 @@ Result<std::string> FetchingTokenProvider::fetchLocked(const std::string& reject
   }
   failedFor_ = rejected;
   failure_ = fetched.error();
-  retryAt_ = now_() + errorBackoff_;
+  retryAt_ = clock_.now() + errorBackoff_;
   return fetched.error();
 }
 

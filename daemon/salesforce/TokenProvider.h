@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "model/Clock.h"
 #include "model/ThreadSafety.h"
 #include "salesforce/ApiError.h"
 #include "salesforce/CallGate.h"
@@ -63,9 +64,10 @@ struct FetchedToken {
 // failure, saying when the next attempt may happen): a refused login is never retried in a loop.
 class FetchingTokenProvider : public TokenProvider {
  public:
-  using Now = std::function<std::chrono::steady_clock::time_point()>;
-
-  explicit FetchingTokenProvider(std::chrono::milliseconds errorBackoff = {}, Now now = {});
+  // `clock` (none: the system clock) times the backoff and the tokens' lifetimes; it outlives
+  // the provider.
+  explicit FetchingTokenProvider(std::chrono::milliseconds errorBackoff = {},
+                                 const model::Clock* clock = nullptr);
   Result<std::string> token() override;
   Result<std::string> refresh(const std::string& rejected) override;
   std::string instanceUrl() const override;
@@ -84,7 +86,8 @@ class FetchingTokenProvider : public TokenProvider {
   std::optional<ApiError> backingOff() const REQUIRES(mutex_);
 
   const std::chrono::milliseconds errorBackoff_;
-  const Now now_;
+  const model::SystemClock systemClock_;
+  const model::Clock& clock_;
   mutable model::Mutex mutex_;
   // current_ is empty until a fetch succeeds. After a failed refresh, the
   // callers still holding the same rejected token get that failure instead of fetching again;
@@ -93,7 +96,7 @@ class FetchingTokenProvider : public TokenProvider {
   std::string instanceUrl_ GUARDED_BY(mutex_);
   std::string failedFor_ GUARDED_BY(mutex_);
   std::optional<ApiError> failure_ GUARDED_BY(mutex_);
-  std::chrono::steady_clock::time_point retryAt_ GUARDED_BY(mutex_){};
+  model::Timestamp retryAt_ GUARDED_BY(mutex_){};
   int64_t fetches_ GUARDED_BY(mutex_) = 0;
   std::shared_ptr<CallGate> gate_;
 };

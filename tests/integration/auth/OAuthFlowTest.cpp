@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "ManualClock.h"
 #include "auth/AuthSupport.h"
 #include "salesforce/BulkClient.h"
 #include "salesforce/OAuthTokenProvider.h"
@@ -49,10 +50,8 @@ class OAuthFlows : public AuthTest {
   }
 
   // A clock the test moves: the backoff is checked against it.
-  std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
-  OAuthTokenProvider::Now clock() {
-    return [this] { return now_; };
-  }
+  testing::ManualClock now_;
+  const model::Clock* clock() const { return &now_; }
 };
 
 TEST_F(OAuthFlows, EachFlowLogsInOverHttpsAndLearnsTheInstance) {
@@ -151,7 +150,7 @@ TEST_F(OAuthFlows, RefusedLoginsNameTheErrorAndBackOff) {
     EXPECT_FALSE(r.error().sent);
     // During the backoff nothing is asked of the token endpoint, and nothing of the org.
     for (int i = 0; i < 5; ++i) {
-      now_ += 1min;
+      now_.advance(1min);
       auto again = bulk->list(model::ResourceKind::Query, [](salesforce::Page&&) {});
       ASSERT_FALSE(again.ok());
       EXPECT_EQ(again.error().code, c.code);
@@ -161,7 +160,7 @@ TEST_F(OAuthFlows, RefusedLoginsNameTheErrorAndBackOff) {
     EXPECT_EQ(org().counters().requests, 1) << "only the token request reached the org";
     EXPECT_EQ(org().counters().patches, 0);
     // After the backoff: one new attempt.
-    now_ += 6min;
+    now_.advance(6min);
     EXPECT_FALSE(tokens->token().ok());
     EXPECT_EQ(org().counters().tokenRequests, 2);
     server_.reset();
@@ -183,7 +182,7 @@ TEST_F(OAuthFlows, UnavailableTokenEndpointBacksOffToo) {
   EXPECT_NE(t.error().message.find("HTTP 503"), std::string::npos) << t.error().describe();
   EXPECT_FALSE(tokens->token().ok());
   EXPECT_EQ(org().counters().tokenRequests, 1);
-  now_ += 11min;
+  now_.advance(11min);
   EXPECT_TRUE(tokens->token().ok());
   EXPECT_EQ(org().counters().tokenRequests, 2);
 }

@@ -1,5 +1,6 @@
 // The write-ahead action runner against a scripted BulkJobs (the engine's own seam) and a real
 // audit file: intent before each request, result after it, refusals retried within the pass.
+#include "Eventually.h"
 #include "JobFixtures.h"
 #include "ManualClock.h"
 #include "engine/ActionRunner.h"
@@ -76,14 +77,13 @@ class ActionRunnerTest : public ::testing::Test {
     o.runId = "run-1";
     o.concurrency = concurrency;
     o.retry = retry_;
-    if (!realWait_) {
-      o.retry.wait = [this](milliseconds delay, const std::atomic<bool>& stop) {
-        std::lock_guard lock(mutex_);
-        waits_.push_back(delay);
-        if (onWait_) onWait_();
-        return !stop.load();
-      };
-    }
+    // Backoffs are sleeps on the clock: recorded, never waited in real time.
+    clock_.onSleep([this](model::Duration delay) {
+      std::lock_guard lock(mutex_);
+      waits_.push_back(delay);
+      if (onWait_) onWait_();
+    });
+    if (blockingWait_) clock_.sleepMode(testing::ManualClock::SleepMode::Block);
     std::vector<Decision*> todo;
     for (auto& d : decisions_) todo.push_back(&d);
     ActionRunner runner(o, org_, *audit_, clock_, stop_, [this](const Decision& d, int64_t acted) {
@@ -138,12 +138,12 @@ class ActionRunnerTest : public ::testing::Test {
   std::unique_ptr<audit::AuditLog> audit_;
   ScriptedJobs org_;
   testing::ManualClock clock_{"2026-11-29T12:00:00Z"};
-  std::atomic<bool> stop_{false};
+  model::StopSignal stop_;
   policy::Policy abort_;
   policy::Policy remove_;
   std::vector<Decision> decisions_;
   RetryOptions retry_;
-  bool realWait_ = false;
+  bool blockingWait_ = false;  // backoffs wait until the clock moves or the stop is requested
   std::mutex mutex_;
   std::vector<milliseconds> waits_;
   std::function<void()> onWait_;
@@ -235,21 +235,17 @@ TEST_F(ActionRunnerTest, ARetryAfterLongerThanTheCapLeavesTheJobForTheNextPass) 
 }
 
 // SIGTERM during the backoff: the wait ends at once, nothing more is sent, every intent has its
-// result. The real (default) wait is used: Retry-After asks for 50 s.
+// result. Retry-After asks for 50 s, and the clock's wait blocks until the clock moves, which it
+// never does: only the stop request can end it.
 TEST_F(ActionRunnerTest, AStopRequestInterruptsTheBackoffWait) {
-  realWait_ = true;
+  blockingWait_ = true;
   add(1, abort_);
   org_.actionErrors[jobId(0)] = error(503, "SERVER_UNAVAILABLE", "Server too busy", "50");
   auto started = std::chrono::steady_clock::now();
   std::thread stopper([this] {
-    // Waits for the event (the refused attempt's result on disk), then asks to stop.
-    while (true) {
-      std::ifstream in(auditPath_);
-      std::string text((std::istreambuf_iterator<char>(in)), {});
-      if (text.find("\"outcome\":\"refused\"") != std::string::npos) break;
-      std::this_thread::yield();
-    }
-    stop_ = true;
+    // Waits for the event (a worker asleep in its backoff), then asks to stop.
+    EXPECT_TRUE(testing::eventually([this] { return clock_.sleepers() == 1; }));
+    stop_.request();
   });
   auto report = run();
   stopper.join();

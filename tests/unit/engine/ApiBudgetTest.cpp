@@ -16,9 +16,13 @@ namespace {
 namespace fs = std::filesystem;
 using salesforce::CallPurpose;
 
-class StepClock : public Clock {
+class StepClock : public model::Clock {
  public:
   model::Timestamp now() const override { return now_; }
+  // Never waits: a stop request is the only answer.
+  bool sleepUntil(model::Timestamp, const model::StopSignal& stop) const override {
+    return stop.requested();
+  }
   void advance(model::Duration d) { now_ += d; }
 
  private:

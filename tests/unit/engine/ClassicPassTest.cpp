@@ -18,9 +18,13 @@ using model::ResourceKind;
 using salesforce::ApiError;
 using testing::ScriptedJobs;
 
-class FixedClock : public Clock {
+class FixedClock : public model::Clock {
  public:
   model::Timestamp now() const override { return *model::parseTimestamp("2026-11-29T12:00:00Z"); }
+  // Never waits: a stop request is the only answer.
+  bool sleepUntil(model::Timestamp, const model::StopSignal& stop) const override {
+    return stop.requested();
+  }
 };
 
 model::Job job(const char* id, const char* jobType) {
@@ -82,7 +86,7 @@ class ClassicPass : public ::testing::Test {
   std::unique_ptr<audit::AuditLog> audit_;
   ScriptedJobs org_;
   FixedClock clock_;
-  std::atomic<bool> stop_{false};
+  model::StopSignal stop_;
 };
 
 TEST_F(ClassicPass, WithoutClassicNoSecondListingAndTheTwoPointOhJobOnly) {

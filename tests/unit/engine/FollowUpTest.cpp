@@ -90,7 +90,7 @@ class FollowUpTest : public ::testing::Test {
   std::unique_ptr<audit::AuditLog> audit_;
   ScriptedJobs org_;
   testing::ManualClock clock_{"2026-11-29T12:00:00Z"};
-  std::atomic<bool> stop_{false};
+  model::StopSignal stop_;
   policy::Policy policy_ = stuckPolicy();
   std::unique_ptr<FollowUpReads> reads_;
   std::unique_ptr<Pass> pass_;

@@ -90,7 +90,7 @@ bool eventually(F ready, Steady::duration limit = seconds(20)) {
 }
 
 TEST(PassExecutor, ABlockedOrgDoesNotDelayAnotherOrgsDuePasses) {
-  StopSignal stop;
+  model::StopSignal stop;
   PassExecutor ex(2, stop);
   std::mutex m;
   std::condition_variable cv;
@@ -132,7 +132,7 @@ TEST(PassExecutor, ABlockedOrgDoesNotDelayAnotherOrgsDuePasses) {
 }
 
 TEST(PassExecutor, AnOrgNeverRunsTwoStepsAtOnce) {
-  StopSignal stop;
+  model::StopSignal stop;
   PassExecutor ex(4, stop);
   constexpr int kOrgs = 3;
   std::array<std::atomic<int>, kOrgs> inFlight{};
@@ -166,7 +166,7 @@ TEST(PassExecutor, AnOrgNeverRunsTwoStepsAtOnce) {
 }
 
 TEST(PassExecutor, StopInterruptsTheWaitForTheNextPass) {
-  StopSignal stop;
+  model::StopSignal stop;
   PassExecutor ex(2, stop);
   std::atomic<int> steps{0};
   for (int i = 0; i < 2; ++i) {
@@ -188,7 +188,7 @@ TEST(PassExecutor, StopInterruptsTheWaitForTheNextPass) {
 }
 
 TEST(PassExecutor, ThreadsAreThePoolsWhateverTheNumberOfOrgs) {
-  StopSignal stop;
+  model::StopSignal stop;
   PassExecutor ex(3, stop);
   std::atomic<int> running{0};
   std::atomic<int> maxRunning{0};
@@ -222,7 +222,7 @@ TEST(PassExecutor, ThreadsAreThePoolsWhateverTheNumberOfOrgs) {
 }
 
 TEST(PassExecutor, AStepThatThrowsIsRetriedAndTheOthersGoOn) {
-  StopSignal stop;
+  model::StopSignal stop;
   PassExecutor ex(1, stop);
   std::atomic<int> other{0};
   ex.add(
@@ -244,12 +244,16 @@ TEST(PassExecutor, AStepThatThrowsIsRetriedAndTheOthersGoOn) {
 }
 
 // The Scheduler on the pool, with an injected wall clock.
-class SteppedClock : public Clock {
+class SteppedClock : public model::Clock {
  public:
   explicit SteppedClock(model::Timestamp start) : now_(start) {}
   model::Timestamp now() const override {
     std::lock_guard lock(mutex_);
     return now_;
+  }
+  // Never waits: a stop request is the only answer.
+  bool sleepUntil(model::Timestamp, const model::StopSignal& stop) const override {
+    return stop.requested();
   }
   void advance(model::Duration d) {
     std::lock_guard lock(mutex_);
@@ -328,11 +332,11 @@ TEST(SchedulerOnPool, AHungOrgDoesNotHoldUpTheOthersSchedules) {
     options.observer = &next;
     const auto t0 = *model::parseTimestamp("2026-12-02T03:00:00Z");
     SteppedClock clock(t0);
-    StopSignal stop;
+    model::StopSignal stop;
     Scheduler scheduler({{"hung", &hung}, {"a", &a}, {"b", &b}}, {&p}, options, audit, clock, stop);
     std::thread runner([&] { scheduler.runUntilStopped(); });
     struct Join {
-      StopSignal& stop;
+      model::StopSignal& stop;
       BlockingJobs& hung;
       std::thread& runner;
       ~Join() {

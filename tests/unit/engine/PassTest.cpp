@@ -1,4 +1,5 @@
 // The pass against a scripted BulkJobs (the engine's own seam) and a real audit file.
+#include "Eventually.h"
 #include "JobFixtures.h"
 #include "ManualClock.h"
 #include "engine/Pass.h"
@@ -86,11 +87,11 @@ class PassTest : public ::testing::Test {
     o.nextPass = nextPass_;
     o.rate = rate_;
     o.maxJobsPerListing = maxJobs_;
-    o.retry.wait = [this](std::chrono::milliseconds delay, const std::atomic<bool>& stop) {
+    // Backoffs and the rate cap sleep on the clock: recorded, never waited in real time.
+    clock_.onSleep([this](model::Duration delay) {
       std::lock_guard lock(waitsMutex_);
       waits_.push_back(delay);
-      return !stop.load();
-    };
+    });
     pass_ = std::make_unique<Pass>(o, org_, *audit_, clock_, stop_);
     return pass_->run();
   }
@@ -112,7 +113,7 @@ class PassTest : public ::testing::Test {
   std::unique_ptr<audit::AuditLog> audit_;
   ScriptedJobs org_;
   testing::ManualClock clock_{"2026-11-29T12:00:00Z"};
-  std::atomic<bool> stop_{false};
+  model::StopSignal stop_;
   std::unique_ptr<Pass> pass_;
   state::StateStore* state_ = nullptr;
   std::map<std::string, model::Timestamp> nextPass_;
@@ -354,7 +355,7 @@ TEST_F(PassTest, AStopRequestStartsNoNewAction) {
   salesforce::Page page;
   page.jobs = {job("750R00000000001AAA", JobState::InProgress, "2026-11-29T10:00:00.000Z")};
   org_.pages = {page};
-  stop_ = true;
+  stop_.request();
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
   auto s = run({&p});
   EXPECT_TRUE(org_.actions.empty());
@@ -388,7 +389,7 @@ TEST_F(PassTest, IntentsAreWrittenARoundAhead) {
 TEST_F(PassTest, AStopMidPassGivesEveryIntentWrittenAheadAResult) {
   org_.pages = {inProgressPage(24)};
   org_.actionDelay = std::chrono::milliseconds(5);
-  org_.onAction = [this] { stop_ = true; };  // SIGTERM as the first request goes out
+  org_.onAction = [this] { stop_.request(); };  // SIGTERM as the first request goes out
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
   auto s = run({&p}, false, /*concurrency=*/4);
   EXPECT_TRUE(s.stopped);
@@ -659,15 +660,16 @@ TEST_F(PassTest, AJobCrossingAThresholdBeforeTheNextPassIsReported) {
 }
 
 TEST_F(PassTest, TheActionRateIsCappedPerOrg) {
-  auto fake = std::chrono::steady_clock::time_point{};
-  RateLimiter limiter(60, 2, [&] { return fake; });  // 1 a second, 2 saved up
-  EXPECT_EQ(limiter.reserve(), std::chrono::steady_clock::duration::zero());
-  EXPECT_EQ(limiter.reserve(), std::chrono::steady_clock::duration::zero());
-  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(limiter.reserve()).count(), 1000);
-  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(limiter.reserve()).count(), 2000);
-  fake += std::chrono::seconds(10);  // refills, but never above the burst
-  EXPECT_EQ(limiter.reserve(), std::chrono::steady_clock::duration::zero());
-  // In a pass: 3 actions at 600/minute with a burst of 1 take >= 200ms.
+  testing::ManualClock fake;
+  RateLimiter limiter(60, 2, fake);  // 1 a second, 2 saved up
+  EXPECT_EQ(limiter.reserve(), model::Duration::zero());
+  EXPECT_EQ(limiter.reserve(), model::Duration::zero());
+  EXPECT_EQ(limiter.reserve(), model::Duration(1000));
+  EXPECT_EQ(limiter.reserve(), model::Duration(2000));
+  fake.advance(std::chrono::seconds(10));  // refills, but never above the burst
+  EXPECT_EQ(limiter.reserve(), model::Duration::zero());
+  // In a pass: 3 actions at 600/minute with a burst of 1 wait 100 ms before the second and
+  // 100 ms before the third, on the clock (which the waits move).
   salesforce::Page page;
   for (int i = 0; i < 3; ++i) {
     page.jobs.push_back(job(fmt::format("750R0000000000{}AAA", i), JobState::InProgress,
@@ -675,11 +677,39 @@ TEST_F(PassTest, TheActionRateIsCappedPerOrg) {
   }
   org_.pages = {page};
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
-  RateLimiter real(600, 1);
-  rate_ = &real;
-  auto started = std::chrono::steady_clock::now();
-  EXPECT_EQ(run({&p}).acted, 3);
-  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(190));
+  RateLimiter capped(600, 1, clock_);
+  rate_ = &capped;
+  clock_.sleepMode(testing::ManualClock::SleepMode::Advance);
+  const auto started = clock_.now();
+  EXPECT_EQ(run({&p}, false, 1).acted, 3);
+  EXPECT_EQ(waits_,
+            (std::vector<std::chrono::milliseconds>{model::Duration(100), model::Duration(100)}));
+  EXPECT_EQ(clock_.now() - started, model::Duration(200));
+}
+
+// SIGTERM while an action waits for its turn under the rate cap: the wait ends at once and the
+// actions not yet sent are not sent.
+TEST_F(PassTest, AStopRequestInterruptsTheRateCapWait) {
+  salesforce::Page page;
+  for (int i = 0; i < 2; ++i) {
+    page.jobs.push_back(job(fmt::format("750R0000000000{}AAA", i), JobState::InProgress,
+                            "2026-11-29T10:00:00.000Z"));
+  }
+  org_.pages = {page};
+  auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
+  RateLimiter capped(1, 1, clock_);  // one a minute: the second action waits a minute
+  rate_ = &capped;
+  clock_.sleepMode(testing::ManualClock::SleepMode::Block);  // only a stop ends the wait
+  std::thread stopper([this] {
+    EXPECT_TRUE(testing::eventually([this] { return clock_.sleepers() == 1; }));
+    stop_.request();
+  });
+  auto s = run({&p}, false, 1);
+  stopper.join();
+  EXPECT_EQ(s.acted, 1);
+  EXPECT_EQ(org_.actions.size(), 1u);
+  ASSERT_EQ(waits_.size(), 1u);
+  EXPECT_EQ(waits_[0], std::chrono::minutes(1));
 }
 
 // --- Listings that repeat jobs, or list too many (issue 11, items 5 and 11) -------------------

@@ -48,7 +48,7 @@ class SchedulerGuard : public ::testing::Test {
   std::unique_ptr<audit::AuditLog> audit_;
   testing::ScriptedJobs org_;  // lists no page: a listing that succeeds or fails at once
   testing::ManualClock clock_{"2026-11-29T12:00:00Z"};
-  StopSignal stop_;
+  model::StopSignal stop_;
   policy::Policy policy_;
   SchedulerOptions options_;
   std::unique_ptr<Scheduler> scheduler_;

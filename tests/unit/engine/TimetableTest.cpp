@@ -254,7 +254,7 @@ class OrgLoop : public ::testing::Test {
   std::unique_ptr<audit::AuditLog> audit_;
   testing::ScriptedJobs org_;
   testing::ManualClock clock_{t("2026-12-01T21:19:00Z")};
-  StopSignal stop_;
+  model::StopSignal stop_;
   state::MemoryStateStore state_;
   Observer observer_;
   SchedulerOptions options_;

@@ -1,5 +1,6 @@
 // The hermetic parts of the OAuth flows: the JWT assertion, token endpoint replies and their
 // error classes, the audience rule, the fetch backoff, and log redaction of OAuth secrets.
+#include "ManualClock.h"
 #include "salesforce/OAuthTokenProvider.h"
 
 #include <Poco/Crypto/RSAKey.h>
@@ -155,8 +156,7 @@ TEST(OAuth, ErrorDescriptionsAreRedacted) {
 // Fails (or succeeds) as told, counting fetches, on a clock the test moves.
 class ScriptedProvider : public FetchingTokenProvider {
  public:
-  explicit ScriptedProvider(std::chrono::steady_clock::time_point* now)
-      : FetchingTokenProvider(5min, [now] { return *now; }) {}
+  explicit ScriptedProvider(const model::Clock& clock) : FetchingTokenProvider(5min, &clock) {}
   std::atomic<bool> fail{true};
   int calls = 0;
 
@@ -171,13 +171,13 @@ class ScriptedProvider : public FetchingTokenProvider {
 };
 
 TEST(FetchingTokenProvider, NoFetchDuringTheBackoffThenOne) {
-  auto now = std::chrono::steady_clock::now();
-  ScriptedProvider p(&now);
+  testing::ManualClock now;
+  ScriptedProvider p(now);
   auto first = p.token();
   ASSERT_FALSE(first.ok());
   EXPECT_EQ(first.error().message, "refused");
   for (int i = 0; i < 4; ++i) {
-    now += 1min;
+    now.advance(1min);
     auto r = p.token();
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, "AUTH_INVALID_GRANT");
@@ -186,7 +186,7 @@ TEST(FetchingTokenProvider, NoFetchDuringTheBackoffThenOne) {
   }
   EXPECT_EQ(p.calls, 1);
   p.fail = false;
-  now += 1min + 1s;
+  now.advance(1min + 1s);
   ASSERT_TRUE(p.token().ok());
   EXPECT_EQ(p.token().value(), "tok2");
   EXPECT_EQ(p.instanceUrl(), "https://i.my.salesforce.com");

@@ -315,9 +315,13 @@ TEST(MonitorHooks, AuditWritesAreTimedByKindAndAFailureIsNotReady) {
 namespace bulkwarden::status {
 namespace {
 
-class FixedClock : public engine::Clock {
+class FixedClock : public model::Clock {
  public:
   model::Timestamp now() const override { return *model::parseTimestamp("2026-12-01T12:00:00Z"); }
+  // Never waits: a stop request is the only answer.
+  bool sleepUntil(model::Timestamp, const model::StopSignal& stop) const override {
+    return stop.requested();
+  }
 };
 
 TEST(MonitorBudget, CallsByPurposeTheBudgetAndItsDeferralsAreCountedAtEachScrape) {
