@@ -164,7 +164,7 @@ class MeteredScheduler : public ::testing::Test {
   RecordingMeter meter_;
   MeteredJobs metered_{"acme", org_, meter_};
   testing::ManualClock clock_{"2026-11-29T12:00:00Z"};
-  StopSignal stop_;
+  model::StopSignal stop_;
   policy::Policy policy_;
 };
 
