@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,10 +16,12 @@
 namespace bulkwarden::testing {
 
 // Every record of the audit file at `path` (that file only, not its rotated ones), or of `type`
-// only.
+// only; none when there is no such file yet.
 inline std::vector<audit::Record> auditRecords(
     const std::string& path, std::optional<audit::RecordType> type = std::nullopt) {
   std::vector<audit::Record> out;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return out;  // not written yet: no records
   std::string why = audit::readRecords(
       {path},
       [&](const audit::Record& r) {
