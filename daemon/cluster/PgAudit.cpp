@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <sstream>
-
 #include "audit/AuditLog.h"
 #include "audit/Records.h"
 #include "log/Log.h"
