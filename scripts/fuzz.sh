@@ -11,8 +11,8 @@ mkdir -p build/fuzz/findings
 status=0
 # job_list_diff checks the streaming list mapping against its document-tree oracle; it starts from
 # the job_list seeds. evaluator runs random regexes over random job fields (three-valued logic);
-# log feeds the log sanitiser and secret redactor.
-for target in job_list job_list_diff log policy time evaluator; do
+# log feeds the log sanitiser and secret redactor; audit_record the audit trail's record reader.
+for target in job_list job_list_diff log policy time evaluator audit_record; do
   work="build/fuzz/corpus/$target"
   seeds="tests/fuzz/corpus/${target%_diff}"
   mkdir -p "$work"

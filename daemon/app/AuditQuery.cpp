@@ -15,6 +15,7 @@
 
 #include "app/ExitCodes.h"
 #include "audit/AuditLog.h"
+#include "audit/Records.h"
 #include "config/Config.h"
 #include "log/Log.h"
 #include "model/Time.h"
@@ -72,30 +73,41 @@ bool sameJob(const std::string& a, const std::string& b) {
 // One record, as the filters and the printers see it.
 struct Record {
   Poco::JSON::Object::Ptr obj;
+  std::optional<audit::RecordType> kind;
   std::string ts, type, org, policy, action, job, outcome, error;
   std::optional<model::Timestamp> when;
+  bool is(audit::RecordType t) const { return kind == t; }
 };
 
-Record fields(const Poco::JSON::Object::Ptr& obj) {
+Record fields(const audit::Record& record) {
+  using audit::RecordType;
+  const auto& obj = record.object;
   Record r;
   r.obj = obj;
+  r.kind = record.type;
   r.ts = str(obj, "ts");
   r.type = str(obj, "type");
   r.org = str(obj, "org");
   r.policy = str(obj, "policy");
   r.action = str(obj, "action");
   r.when = model::parseTimestamp(r.ts);
-  if (auto job = obj->getObject("job")) r.job = str(job, "id");
-  if (r.type == "result") {
+  if (auto job = record.job()) r.job = job->id;
+  if (r.is(RecordType::Result)) {
     r.outcome = str(obj, "outcome");
-  } else if (r.type == "held") {
-    r.outcome = "held";
-  } else if (r.type == "decision" && (r.action == "report" || str(obj, "mode") == "dry-run")) {
-    r.outcome = "recorded";  // a decision only: nothing is sent for it
+  } else if (r.is(RecordType::Held)) {
+    r.outcome = audit::toString(audit::Outcome::Held);
+  } else if (r.is(RecordType::Decision) &&
+             (r.action == "report" || str(obj, "mode") == "dry-run")) {
+    r.outcome = audit::toString(audit::Outcome::Recorded);  // a decision only: nothing is sent
   }
-  if (auto err = obj->getObject("error")) {
+  Poco::JSON::Object::Ptr err;
+  try {
+    err = obj->getObject("error");
+  } catch (const Poco::Exception&) {
+  }
+  if (err) {
     r.error = str(err, "message");
-  } else if (r.type == "held") {
+  } else if (r.is(RecordType::Held)) {
     r.error = str(obj, "reason");
   } else {
     r.error = str(obj, "error");  // run-end: why the listing failed
@@ -126,7 +138,8 @@ bool matches(const Query& q, const Record& r) {
   if (q.policy && r.policy != *q.policy) return false;
   if (q.org && r.org != *q.org) return false;
   if (q.outcome && r.outcome != *q.outcome) return false;
-  if (q.job && !sameJob(r.job, *q.job) && !(r.type == "held" && heldNames(r, *q.job))) {
+  if (q.job && !sameJob(r.job, *q.job) &&
+      !(r.is(audit::RecordType::Held) && heldNames(r, *q.job))) {
     return false;
   }
   return true;
@@ -166,30 +179,21 @@ std::optional<int> resolveFiles(const Query& q, std::vector<std::string>& files,
 
 struct Reader {
   uint64_t records = 0, notRecords = 0, tooLong = 0;
-  Poco::JSON::Parser parser;
+  audit::RecordParser parser;
   // Reads every record of `files` into `fn`; returns the exit code.
   template <class Fn>
   int read(const std::vector<std::string>& files, Fn&& fn) {
     std::string why = audit::readTrailLines(
         files,
         [&](const std::string&, std::string_view line) {
-          Poco::JSON::Object::Ptr obj;
-          try {
-            parser.reset();
-            obj = parser.parse(std::string(line)).extract<Poco::JSON::Object::Ptr>();
-          } catch (const Poco::Exception&) {
-            ++notRecords;
-            return;
-          } catch (const std::exception&) {
-            ++notRecords;
-            return;
-          }
-          if (!obj) {
+          // Any JSON object is listed: `audit verify` is the judge of what a record must hold.
+          audit::ParsedLine parsed = parser.parse(line, /*requireHeader=*/false);
+          if (!parsed) {
             ++notRecords;
             return;
           }
           ++records;
-          fn(fields(obj), line);
+          fn(fields(*parsed.record), line);
         },
         &tooLong);
     if (notRecords + tooLong > 0) {
@@ -235,12 +239,17 @@ int summary(const Query& q, const std::vector<std::string>& files) {
   Reader reader;
   int code = reader.read(files, [&](const Record& r, std::string_view) {
     if (!matches(q, r)) return;
-    if (r.type == "run-start") ++passes;
-    if (r.type == "result" || (r.type == "decision" && r.outcome == "recorded")) {
+    using audit::RecordType;
+    if (r.is(RecordType::RunStart)) ++passes;
+    if (r.is(RecordType::Result) ||
+        (r.is(RecordType::Decision) && r.outcome == audit::toString(audit::Outcome::Recorded))) {
       bump(actions, Key{cap(r.org), cap(r.policy), cap(r.action), cap(r.outcome)}, 1);
-      if (r.outcome == "failed" || r.outcome == "unknown") ++errors;
+      if (r.outcome == audit::toString(audit::Outcome::Failed) ||
+          r.outcome == audit::toString(audit::Outcome::Unknown)) {
+        ++errors;
+      }
     }
-    if (r.type == "held") {
+    if (r.is(RecordType::Held)) {
       int64_t n = 0;
       try {
         n = r.obj->has("count") ? r.obj->getValue<int64_t>("count") : 0;

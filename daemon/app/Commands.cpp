@@ -29,6 +29,7 @@
 #include "app/Service.h"
 #include "app/Signals.h"
 #include "audit/AuditLog.h"
+#include "audit/Records.h"
 #include "cluster/ClusterNode.h"
 #include "config/YamlDocument.h"
 #include "engine/Pass.h"
@@ -124,16 +125,10 @@ int runCommand(const RunOptions& options) {
   try {
     std::string names;
     for (const auto* p : rt->policies) names += (names.empty() ? "" : ",") + p->name;
-    audit->append("config", "startup",
-                  audit::Fields()
-                      .add("config", rt->config.path)
-                      .add("orgs", static_cast<int64_t>(rt->orgs.size()))
-                      .add("policies", names)
-                      .add("dry_run", dryRun)
-                      .add("version", BULKWARDEN_VERSION)
-                      .add("policy_digest", "sha256:" + rt->config.policyDigest)
-                      .add("policy_files", policyFileFields(rt->config)),
-                  audit::AuditSink::Sync::Durable);
+    audit::write(*audit, "startup",
+                 audit::ConfigRecord{rt->config.path, static_cast<int64_t>(rt->orgs.size()), names,
+                                     dryRun, BULKWARDEN_VERSION, rt->config.policyDigest,
+                                     policyFileFields(rt->config)});
   } catch (const audit::AuditError& e) {
     log::error("{}", e.what());
     return kExitIoErr;

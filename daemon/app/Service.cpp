@@ -10,6 +10,7 @@
 #include "app/InstanceLock.h"
 #include "app/OpenIntents.h"
 #include "app/Signals.h"
+#include "audit/Records.h"
 #include "log/Log.h"
 #include "model/Time.h"
 #include "state/StateDir.h"
@@ -215,16 +216,9 @@ void Service::start(Generation& g, std::string_view why) {
   const auto& c = g.rt->config;
   std::string names;
   for (const auto* p : g.rt->policies) names += (names.empty() ? "" : ",") + p->name;
-  g.sink->append("config", why,
-                 audit::Fields()
-                     .add("config", c.path)
-                     .add("orgs", static_cast<int64_t>(g.rt->orgs.size()))
-                     .add("policies", names)
-                     .add("dry_run", g.dryRun)
-                     .add("version", BULKWARDEN_VERSION)
-                     .add("policy_digest", "sha256:" + c.policyDigest)
-                     .add("policy_files", policyFileFields(c)),
-                 audit::AuditSink::Sync::Durable);
+  audit::write(*g.sink, why,
+               audit::ConfigRecord{c.path, static_cast<int64_t>(g.rt->orgs.size()), names, g.dryRun,
+                                   BULKWARDEN_VERSION, c.policyDigest, policyFileFields(c)});
   std::vector<std::string> orgNames;
   for (const auto& org : g.rt->orgs) orgNames.push_back(org.name);
   monitor_.setConfig(c.path, g.dryRun, orgNames, g.rt->policies);

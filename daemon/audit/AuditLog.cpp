@@ -1,4 +1,5 @@
 #include "audit/AuditLog.h"
+#include "audit/Records.h"
 
 #include "model/Failpoint.h"
 
@@ -301,13 +302,9 @@ Tail scanTail(int fd, uint64_t size, uint64_t cap, const std::string& path) {
 std::optional<std::pair<uint64_t, std::string>> recordOf(std::string_view line) {
   std::string_view body, hash, mac;
   if (!splitRecord(line, body, hash, mac) || sha256Hex(body) != hash) return std::nullopt;
-  try {
-    Poco::JSON::Parser parser;
-    auto obj = parser.parse(std::string(line)).extract<Poco::JSON::Object::Ptr>();
-    return std::make_pair(obj->getValue<uint64_t>("seq"), std::string(hash));
-  } catch (const Poco::Exception&) {
-    return std::nullopt;
-  }
+  auto parsed = parseRecord(line);
+  if (!parsed) return std::nullopt;
+  return std::make_pair(parsed.record->seq, std::string(hash));
 }
 
 // A read-only streambuf over a descriptor (so that the file is opened once, O_NOFOLLOW).
@@ -604,13 +601,13 @@ AuditLog::AuditLog(std::string path, AuditOptions options, ClockFn clock)
     std::optional<Fields> anchorRecord;
     if (!options_.anchorPath.empty()) anchorRecord = checkAnchor();
     if (recoveredBytes_ > 0) {
-      append("recovery", "startup",
+      append(toString(RecordType::Recovery), "startup",
              Fields()
                  .add("reason", "torn last record cut off")
                  .add("bytes_dropped", static_cast<int64_t>(recoveredBytes_)),
              Sync::Durable);
     }
-    if (anchorRecord) append("anchor", "startup", *anchorRecord, Sync::Durable);
+    if (anchorRecord) append(toString(RecordType::Anchor), "startup", *anchorRecord, Sync::Durable);
   } catch (...) {
     closeAll();
     throw;
@@ -893,7 +890,7 @@ void AuditLog::tryRecover(std::unique_lock<std::mutex>& lock) {
     Fields f;
     f.add("reason", "audit trail writable again after: " + previous)
         .add("bytes_dropped", static_cast<int64_t>(dropped));
-    std::string line = format(seq, "recovery", "startup", f, hash);
+    std::string line = format(seq, toString(RecordType::Recovery), "startup", f, hash);
     writeLine(line);
     seq_ = seq;
     prevHash_ = std::move(hash);
@@ -1029,10 +1026,12 @@ void AuditLog::syncThrough(uint64_t seq) {
 
 uint64_t AuditLog::appendRecord(std::string_view type, std::string_view run, const Fields& fields,
                                 Sync sync) {
+  const std::optional<RecordType> kind = parseRecordType(type);
+  const bool intent = kind == RecordType::Intent;
   std::unique_lock lock(mutex_);
   if (failed_) tryRecover(lock);
   if (failed_) throw AuditError(failure_);
-  if (options_.reserveBytes > 0 && type == "intent") {
+  if (options_.reserveBytes > 0 && intent) {
     // Below the reserve no new action starts; results of actions in flight still get written.
     struct statvfs vfs {};
     if (::fstatvfs(fd_, &vfs) == 0) {
@@ -1051,7 +1050,7 @@ uint64_t AuditLog::appendRecord(std::string_view type, std::string_view run, con
       fileBytes_ + line.size() > options_.rotateBytes) {
     rotate(lock);
   }
-  if (type == "intent" && model::failpointHit("mid_record")) {
+  if (intent && model::failpointHit("mid_record")) {
     // A torn record, as a crash in the middle of write(2) would leave it.
     (void)::write(fd_, line.data(), line.size() / 2);
     model::crashNow();
@@ -1063,11 +1062,11 @@ uint64_t AuditLog::appendRecord(std::string_view type, std::string_view run, con
     headSeq_ = seq;  // a new trail: its first record is its head
     headHash_ = prevHash_;
   }
-  if (type == "intent") model::failpoint("after_intent_write");
+  if (intent) model::failpoint("after_intent_write");
   // Intents are the hot path: they move the anchor at most once per anchorInterval; any other
   // durable record (config, run-end, recovery, anchor) moves it at once.
-  if (sync == Sync::Durable) syncUpTo(lock, seq, type != "intent");
-  if (type == "result") model::failpoint("after_result_write");
+  if (sync == Sync::Durable) syncUpTo(lock, seq, !intent);
+  if (kind == RecordType::Result) model::failpoint("after_result_write");
   return seq;
 }
 
@@ -1227,7 +1226,7 @@ VerifyReport verifyFiles(const std::vector<std::string>& paths, const VerifyOpti
   std::optional<std::string> anchorLastHash;
   std::string previousFile;
   std::map<uint64_t, bool> open;  // intent seq -> still waiting for its result
-  Poco::JSON::Parser parser;
+  RecordParser parser;
   for (const auto& path : paths) {
     LineReader in(path);
     if (!in.error().empty()) {
@@ -1253,28 +1252,17 @@ VerifyReport verifyFiles(const std::vector<std::string>& paths, const VerifyOpti
         fail(lineNo, expected, where + "the last line has no newline (a torn record)");
         return report;
       }
-      Poco::JSON::Object::Ptr obj;
-      try {
-        parser.reset();
-        obj = parser.parse(line).extract<Poco::JSON::Object::Ptr>();
-      } catch (const Poco::Exception& e) {
+      ParsedLine parsed = parser.parse(line);
+      if (!parsed) {
         fail(lineNo, expected,
-             fmt::format("{}line {} is not a JSON object: {}", where, lineNo, e.displayText()));
+             parsed.failure == ParseFailure::MissingHeader
+                 ? fmt::format("{}line {} lacks seq, ts, run, type or prev", where, lineNo)
+                 : fmt::format("{}line {} is not a JSON object: {}", where, lineNo, parsed.error));
         return report;
       }
-      uint64_t seq = 0;
-      std::string type, prevField;
-      try {
-        seq = obj->getValue<uint64_t>("seq");
-        type = obj->getValue<std::string>("type");
-        prevField = obj->getValue<std::string>("prev");
-        obj->getValue<std::string>("ts");
-        obj->getValue<std::string>("run");
-      } catch (const Poco::Exception&) {
-        fail(lineNo, expected,
-             fmt::format("{}line {} lacks seq, ts, run, type or prev", where, lineNo));
-        return report;
-      }
+      const Record& record = *parsed.record;
+      const uint64_t seq = record.seq;
+      const std::string& prevField = record.prev;
       if (expectSeq != 0 && seq != expectSeq) {
         if (lineNo == 1 && seq > expectSeq) {
           fail(lineNo, expectSeq,
@@ -1331,15 +1319,14 @@ VerifyReport verifyFiles(const std::vector<std::string>& paths, const VerifyOpti
       }
       if (report.records == 0) report.firstHash = std::string(hash);
       if (anchor && seq == anchor->lastSeq) anchorLastHash = std::string(hash);
-      if (type == "intent") open[seq] = true;
-      if (type == "result") {
-        uint64_t intent = 0;
-        try {
-          intent = obj->getValue<uint64_t>("intent");
-        } catch (const Poco::Exception&) {
+      if (record.is(RecordType::Intent)) open[seq] = true;
+      if (record.is(RecordType::Result)) {
+        auto intentSeq = record.intent();
+        if (!intentSeq) {
           fail(lineNo, seq, fmt::format("seq {}: a result without the seq of its intent", seq));
           return report;
         }
+        const uint64_t intent = *intentSeq;
         if (open.erase(intent) == 0 && intent >= report.firstSeq) {
           fail(lineNo, seq,
                fmt::format("seq {}: result for intent {}, which is not open", seq, intent));

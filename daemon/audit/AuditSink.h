@@ -38,7 +38,9 @@ class AuditSink {
   virtual ~AuditSink() = default;
 
   // Appends a record of `type` for pass `run` with the given fields; returns its seq. Throws
-  // AuditError when it could not be written (or synced, for Durable). Thread-safe.
+  // AuditError when it could not be written (or synced, for Durable). Thread-safe. The daemon
+  // writes through audit::write and the typed records of audit/Records.h, which name the type
+  // and render the fields; this is the seam beneath them.
   virtual uint64_t append(std::string_view type, std::string_view run, const Fields& fields,
                           Sync sync) = 0;
   // Makes everything appended so far durable. Throws AuditError.

@@ -1,13 +1,9 @@
 #include "cluster/PgAudit.h"
 
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
 #include <fmt/format.h>
 
-#include <sstream>
-
 #include "audit/AuditLog.h"
+#include "audit/Records.h"
 #include "log/Log.h"
 #include "model/Time.h"
 
@@ -28,39 +24,17 @@ struct Parsed {
 Parsed parseFields(const audit::Fields& fields) {
   Parsed p;
   if (fields.empty()) return p;
-  try {
-    Poco::JSON::Parser parser;
-    auto obj = parser.parse(fields.object()).extract<Poco::JSON::Object::Ptr>();
-    p.org = obj->optValue<std::string>("org", "");
-    if (obj->has("intent")) p.intent = obj->getValue<int64_t>("intent");
-  } catch (const Poco::Exception& e) {
-    throw AuditError("cluster audit: a record's fields are not JSON: " + e.displayText());
-  }
+  auto parsed = audit::parseRecord(fields.object(), /*requireHeader=*/false);
+  if (!parsed) throw AuditError("cluster audit: a record's fields are not JSON: " + parsed.error);
+  p.org = parsed.record->org();
+  if (auto intent = parsed.record->integer("intent")) p.intent = *intent;
   return p;
 }
 
 std::optional<engine::OpenIntent> parseIntent(const std::string& text) {
-  try {
-    Poco::JSON::Parser parser;
-    auto obj = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
-    engine::OpenIntent i;
-    i.run = obj->getValue<std::string>("run");
-    i.org = obj->getValue<std::string>("org");
-    i.policy = obj->getValue<std::string>("policy");
-    i.action = obj->getValue<std::string>("action");
-    i.mode = obj->optValue<std::string>("mode", "enforce");
-    auto job = obj->getObject("job");
-    if (!job) return std::nullopt;
-    i.jobId = job->getValue<std::string>("id");
-    i.kind = job->optValue<std::string>("kind", "query") == "ingest" ? model::ResourceKind::Ingest
-                                                                     : model::ResourceKind::Query;
-    std::ostringstream js;
-    Poco::JSON::Stringifier::condense(job, js);
-    i.jobJson = js.str();
-    return i;
-  } catch (const Poco::Exception&) {
-    return std::nullopt;
-  }
+  auto parsed = audit::parseRecord(text);
+  if (!parsed) return std::nullopt;
+  return audit::openIntentOf(*parsed.record);
 }
 
 // Results of settlement go to the database trail only: they name another node's file seq,
@@ -100,7 +74,7 @@ uint64_t PgAuditSink::appendAs(std::string_view type, std::string_view run,
   Parsed p = parseFields(fields);
   const std::string& me = leases_.node();
   std::optional<int64_t> epoch;
-  if (type == "intent") {
+  if (type == audit::toString(audit::RecordType::Intent)) {
     epoch = leases_.epoch(p.org);
     if (!epoch) {
       throw AuditError(
@@ -139,7 +113,7 @@ uint64_t PgAuditSink::appendAs(std::string_view type, std::string_view run,
     line += std::string(kHashKey) + hash + "\"}";
     if (line.size() > audit::kMaxRecordBytes) throw PgError("a record over the size limit");
     std::optional<std::string> inode, iseq;
-    if (type == "result" && p.intent) {
+    if (type == audit::toString(audit::RecordType::Result) && p.intent) {
       inode = intentNode.empty() ? me : intentNode;
       iseq = std::to_string(*p.intent);
     }
@@ -257,14 +231,13 @@ uint64_t TeeSink::append(std::string_view type, std::string_view run, const audi
     }
     return seq;
   } catch (const AuditError& e) {
-    if (type == "intent") {
+    if (type == audit::toString(audit::RecordType::Intent)) {
       // Never sent: say so in the shared trail, so that no node settles it as in doubt.
       try {
-        audit::Fields f = fields;
-        f.add("intent", static_cast<int64_t>(expected))
-            .add("outcome", "not-sent")
-            .add("reason", "the local audit trail refused the intent");
-        shared_.appendAs("result", run, f, 0);
+        audit::NotSentResultRecord notSent{fields, expected,
+                                           "the local audit trail refused the intent"};
+        shared_.appendAs(audit::toString(audit::NotSentResultRecord::kType), run, notSent.fields(),
+                         0);
       } catch (const AuditError& e2) {
         log::warning("cluster audit: {}", e2.what());
       }
@@ -329,7 +302,7 @@ TrailCheck verifySnapshot(PgConnection& db) {
   std::string prev;
   std::map<std::string, int64_t> ends;
   bool first = true;
-  Poco::JSON::Parser parser;
+  audit::RecordParser parser;
   auto fail = [&](const std::string& o, int64_t seq, const std::string& what) {
     if (c.ok) c.problem = fmt::format("org '{}' seq {}: {}", o, seq, what);
     c.ok = false;
@@ -368,17 +341,16 @@ TrailCheck verifySnapshot(PgConnection& db) {
       if (audit::sha256Hex(std::string_view(text).substr(0, at)) != hash) {
         fail(o, seq, "the hash does not match the record (altered)");
       }
-      try {
-        parser.reset();
-        auto obj = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
-        if (obj->getValue<int64_t>("seq") != seq) fail(o, seq, "the record names another seq");
-        if (obj->optValue<std::string>("org", "") != o)
-          fail(o, seq, "the record names another org");
-        if (obj->getValue<std::string>("prev") != prev) {
+      auto parsed = parser.parse(text, /*requireHeader=*/false);
+      if (!parsed) {
+        fail(o, seq, "not valid JSON");
+      } else {
+        const audit::Record& record = *parsed.record;
+        if (record.integer("seq") != seq) fail(o, seq, "the record names another seq");
+        if (record.org() != o) fail(o, seq, "the record names another org");
+        if (record.text("prev") != prev) {
           fail(o, seq, "prev is not the previous record's hash (deleted or reordered)");
         }
-      } catch (const Poco::Exception&) {
-        fail(o, seq, "not valid JSON");
       }
       prev = hash;
     }

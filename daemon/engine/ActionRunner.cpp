@@ -21,57 +21,14 @@ constexpr std::string_view kPermissionHint =
 
 }  // namespace
 
-std::string_view toString(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::Recorded:
-      return "recorded";
-    case Outcome::Applied:
-      return "applied";
-    case Outcome::AlreadyTerminal:
-      return "already-terminal";
-    case Outcome::NotFound:
-      return "not-found";
-    case Outcome::Failed:
-      return "failed";
-    case Outcome::Unknown:
-      return "unknown";
-    case Outcome::NotStarted:
-      return "not-started";
-    case Outcome::Held:
-      return "held";
-    case Outcome::Refused:
-      return "refused";
-    case Outcome::StillActive:
-      return "still-active";
-    case Outcome::NotPermitted:
-      return "not-permitted";
-  }
-  return "?";
-}
-
-audit::Fields jobFields(const model::Job& job) {
-  audit::Fields f;
-  f.add("id", job.id)
-      .add("kind", model::resourcePath(job.kind))
-      .add("state", model::toString(job.state))
-      .add("object", job.object)
-      .add("operation", job.operation)
-      .add("createdById", job.createdById)
-      .add("createdDate", model::formatSalesforce(job.createdDate))
-      .add("systemModstamp", model::formatSalesforce(job.systemModstamp));
-  // Only for 1.0 jobs, so that 2.0 records keep their shape; recovery reads it back.
-  if (job.isClassic()) f.add("jobType", job.jobType);
-  return f;
-}
-
-audit::Fields decisionFields(const std::string& org, const Decision& d) {
-  audit::Fields f;
-  f.add("org", org)
-      .add("policy", d.policy->name)
-      .add("action", policy::toString(d.policy->action))
-      .add("mode", policy::toString(d.mode))
-      .add("job", jobFields(d.job));
-  return f;
+audit::Subject subjectOf(const std::string& org, const Decision& d) {
+  audit::Subject s;
+  s.org = org;
+  s.policy = d.policy->name;
+  s.action = policy::toString(d.policy->action);
+  s.mode = policy::toString(d.mode);
+  s.job = &d.job;
+  return s;
 }
 
 ActionRunner::ActionRunner(ActionRunnerOptions options, salesforce::BulkJobs& jobs,
@@ -134,8 +91,9 @@ ActionReport ActionRunner::run(const std::vector<Decision*>& todo) {
         std::lock_guard lock(aheadMutex);
         for (size_t end = std::min(todo.size(), i + 1 + ahead); written < end; ++written) {
           intentSeq[written] =
-              audit_.append("intent", options_.runId, decisionFields(options_.org, *todo[written]),
-                            audit::AuditSink::Sync::Buffered);
+              audit::write(audit_, options_.runId,
+                           audit::IntentRecord{subjectOf(options_.org, *todo[written]), {}},
+                           audit::AuditSink::Sync::Buffered);
           wrote = true;
         }
         seq = intentSeq[i];
@@ -182,10 +140,12 @@ ActionReport ActionRunner::run(const std::vector<Decision*>& todo) {
     d.outcome = Outcome::NotStarted;
     ++report_.notStarted;
     if (intentSeq[i] == 0) continue;
-    audit::Fields f = decisionFields(options_.org, d);
-    f.add("intent", static_cast<int64_t>(intentSeq[i])).add("outcome", toString(d.outcome));
+    audit::ResultRecord r;
+    r.subject = subjectOf(options_.org, d);
+    r.intent = intentSeq[i];
+    r.outcome = d.outcome;
     try {
-      audit_.append("result", options_.runId, f, audit::AuditSink::Sync::Buffered);
+      audit::write(audit_, options_.runId, r);
     } catch (const audit::AuditError& e) {
       if (!report_.auditError) report_.auditError = e.what();
     }
@@ -200,10 +160,10 @@ bool ActionRunner::wait(std::chrono::milliseconds delay) {
 }
 
 uint64_t ActionRunner::writeIntent(const Decision& d, int attemptNo) {
-  audit::Fields f = decisionFields(options_.org, d);
-  f.add("attempt", attemptNo);
   try {
-    uint64_t seq = audit_.append("intent", options_.runId, f, audit::AuditSink::Sync::Durable);
+    uint64_t seq = audit::write(audit_, options_.runId,
+                                audit::IntentRecord{subjectOf(options_.org, d), attemptNo},
+                                audit::AuditSink::Sync::Durable);
     model::failpoint("after_intent_fsync");
     return seq;
   } catch (const audit::AuditError& e) {
@@ -383,26 +343,25 @@ void ActionRunner::settle(Decision& d, bool afterInvalidState) {
 
 void ActionRunner::writeResult(Decision& d, uint64_t intentSeq, int attemptNo,
                                std::optional<std::chrono::milliseconds> retryIn) {
-  audit::Fields f = decisionFields(options_.org, d);
-  f.add("intent", static_cast<int64_t>(intentSeq)).add("outcome", toString(d.outcome));
-  if (attemptNo > 1 || retryIn) f.add("attempt", attemptNo);
-  if (retryIn) f.add("retry_in_ms", static_cast<int64_t>(retryIn->count()));
-  if (d.http != 0) f.add("http", d.http);
-  if (!d.observed.empty()) f.add("settled_by", "get").add("observed_state", d.observed);
-  if (d.outcome == Outcome::NotPermitted) f.add("hint", kPermissionHint);
+  audit::ResultRecord r;
+  r.subject = subjectOf(options_.org, d);
+  r.intent = intentSeq;
+  r.outcome = d.outcome;
+  if (attemptNo > 1 || retryIn) r.attempt = attemptNo;
+  if (retryIn) r.retryInMs = static_cast<int64_t>(retryIn->count());
+  r.http = d.http;
+  r.observedState = d.observed;
+  if (d.outcome == Outcome::NotPermitted) r.hint = kPermissionHint;
   if (d.error) {
-    audit::Fields err;
-    err.add("kind", salesforce::kindName(d.error->kind));
-    if (!d.error->code.empty()) err.add("code", d.error->code);
-    err.add("message", d.error->message);
-    f.add("error", err);
+    r.error =
+        audit::ResultError{salesforce::kindName(d.error->kind), d.error->code, d.error->message};
   }
   try {
     // Written now, synced by the next fdatasync: the next intent's (whichever worker writes it;
     // one fdatasync covers every record written before it) or run-end's. Write-ahead needs only
     // the intent durable before its request; waiting for this sync too would put a second
     // fdatasync on every worker's path between two requests.
-    audit_.append("result", options_.runId, f, audit::AuditSink::Sync::Buffered);
+    audit::write(audit_, options_.runId, r);
   } catch (const audit::AuditError& e) {
     haltOn(e);
     log::error("{}: {} {} sent ({}), but its result could not be recorded", options_.org,

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "audit/AuditSink.h"
+#include "audit/Records.h"
 #include "engine/RateLimiter.h"
 #include "model/Clock.h"
 #include "model/Job.h"
@@ -27,21 +28,9 @@
 
 namespace bulkwarden::engine {
 
-// What happened to one matched job.
-enum class Outcome {
-  Recorded,         // report action, or dry-run: a decision only
-  Applied,          // Salesforce accepted the abort or delete
-  AlreadyTerminal,  // abort refused because the job had already finished (not a failure)
-  NotFound,         // the job no longer exists
-  Failed,           // Salesforce refused, or an error that proves nothing was applied
-  Unknown,          // the request may have been applied; no answer came back
-  NotStarted,       // the pass stopped (SIGTERM, auth or limit error) before this action
-  Held,             // held back: exempted, over a limit, or outside the policy's windows
-  Refused,          // refused unprocessed (503, 429, concurrent limit): retried, or retries spent
-  StillActive,      // refused as INVALIDJOBSTATE, yet a GET shows the job still running
-  NotPermitted,     // the user may not act on the job (Manage Data Integrations missing)
-};
-std::string_view toString(Outcome outcome);
+// What happened to one matched job: the trail's outcomes (audit/Records.h), one name table.
+using Outcome = audit::Outcome;
+using audit::toString;
 
 struct Decision {
   const policy::Policy* policy = nullptr;
@@ -58,10 +47,9 @@ struct Decision {
   std::string observed;  // the job's state read back with a GET ("gone": 404), or empty
 };
 
-// The audit `job` object of a decision, intent or result.
-audit::Fields jobFields(const model::Job& job);
-// org, policy, action, mode and job: what a decision, intent and result record share.
-audit::Fields decisionFields(const std::string& org, const Decision& d);
+// org, policy, action, mode and job: what a decision, intent and result record share. Views into
+// `org` and `d`, which must outlive it.
+audit::Subject subjectOf(const std::string& org, const Decision& d);
 
 // Retrying an action Salesforce refused unprocessed.
 struct RetryOptions {

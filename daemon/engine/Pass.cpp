@@ -51,16 +51,6 @@ uint64_t fingerprint(const model::Job& j, std::string& buffer) {
   return std::hash<std::string_view>{}(buffer);
 }
 
-// `"a","b"` as a JSON array of strings.
-std::string jsonArray(const std::vector<std::string_view>& items) {
-  std::string out = "[";
-  for (const auto& item : items) {
-    if (out.size() > 1) out += ',';
-    audit::appendJsonString(out, item);
-  }
-  return out + "]";
-}
-
 }  // namespace
 
 bool PassSummary::ok() const {
@@ -108,10 +98,6 @@ Pass::Pass(PassOptions options, salesforce::BulkJobs& jobs, audit::AuditSink& au
                    [](const policy::Policy* p) { return policy::usesInStateFor(p->filter); })) {
     options_.state = nullptr;
   }
-}
-
-audit::Fields Pass::decisionFields(const Decision& d) const {
-  return engine::decisionFields(options_.org, d);
 }
 
 void Pass::dedupe(salesforce::Page& page) {
@@ -306,15 +292,11 @@ void Pass::applyGates() {
       log::warning("{} {}: policy {} acts on nothing this pass: {}", options_.org,
                    model::resourceName(options_.resource), p->name, why);
     }
-    audit::Fields f;
-    f.add("org", options_.org)
-        .add("policy", p->name)
-        .add("action", policy::toString(p->action))
-        .add("matched", n)
-        .add("jobs_seen", summary_.jobsSeen)
-        .add("reason", reason);
-    if (cap) f.add("on_limit", "cap").add("acting", std::max<int64_t>(allowed, 0));
-    audit_.append("limit", options_.runId, f, audit::AuditSink::Sync::Buffered);
+    audit::LimitRecord limit{
+        options_.org, p->name,     policy::toString(p->action), n, summary_.jobsSeen,
+        reason,       std::nullopt};
+    if (cap) limit.capActing = std::max<int64_t>(allowed, 0);
+    audit::write(audit_, options_.runId, limit);
   }
 }
 
@@ -339,31 +321,17 @@ void Pass::recordDecisions() {
       if (h.ids.size() < kHeldIdsShown) h.ids.push_back(d.job.id);
       continue;
     }
-    audit::Fields f = decisionFields(d);
-    f.add("reason", d.reason);
-    if (!d.alsoMatched.empty()) {
-      std::string others;
-      for (const auto& n : d.alsoMatched) others += (others.empty() ? "" : ",") + n;
-      f.add("also_matched", others)
-          .add("won_because",
-               "first abort/delete policy in load order that does not exempt the job");
-    }
-    audit_.append("decision", options_.runId, f, audit::AuditSink::Sync::Buffered);
+    std::string others;
+    for (const auto& n : d.alsoMatched) others += (others.empty() ? "" : ",") + n;
+    audit::write(audit_, options_.runId,
+                 audit::DecisionRecord{subjectOf(options_.org, d), d.reason, others});
     if (listener_) listener_->onDecision(summary_, d);
   }
   for (const auto& h : held) {
-    audit::Fields f;
-    f.add("org", options_.org)
-        .add("policy", h.first->policy->name)
-        .add("action", policy::toString(h.first->policy->action))
-        .add("mode", policy::toString(h.first->mode))
-        .add("reason", h.first->held)
-        .add("count", h.count)
-        .addRaw("ids", jsonArray(h.ids));
-    if (h.count > static_cast<int64_t>(h.ids.size())) {
-      f.add("ids_omitted", h.count - static_cast<int64_t>(h.ids.size()));
-    }
-    audit_.append("held", options_.runId, f, audit::AuditSink::Sync::Buffered);
+    audit::write(audit_, options_.runId,
+                 audit::HeldRecord{options_.org, h.first->policy->name,
+                                   policy::toString(h.first->policy->action),
+                                   policy::toString(h.first->mode), h.first->held, h.count, h.ids});
   }
 }
 
@@ -388,13 +356,9 @@ PassSummary Pass::run() {
     policyNames += (policyNames.empty() ? "" : ",") + p->name;
   }
   try {
-    auto start = audit::Fields()
-                     .add("org", options_.org)
-                     .add("resource", model::resourceName(options_.resource))
-                     .add("policies", policyNames)
-                     .add("dry_run", options_.dryRun);
-    if (options_.followUp) start.add("follow_up", true);  // read the crossing jobs, no listing
-    audit_.append("run-start", options_.runId, start, audit::AuditSink::Sync::Buffered);
+    audit::write(audit_, options_.runId,
+                 audit::RunStartRecord{options_.org, model::resourceName(options_.resource),
+                                       policyNames, options_.dryRun, options_.followUp});
   } catch (const audit::AuditError& e) {
     summary_.auditError = e.what();
     log::error("{}: audit trail not writable, pass skipped, nothing sent: {}", options_.org,
@@ -467,32 +431,33 @@ PassSummary Pass::run() {
 
   finish();
   try {
-    audit::Fields end;
-    end.add("org", options_.org)
-        .add("resource", model::resourceName(options_.resource))
-        .add("listing_complete", summary_.listingComplete)
-        .add("pages", summary_.pages)
-        .add("jobs_seen", summary_.jobsSeen)
-        .add("skipped", summary_.skipped);
-    if (summary_.duplicates > 0) end.add("duplicates", summary_.duplicates);
-    end.add("matched", summary_.matched).add("acted", summary_.acted).add("held", summary_.held);
-    audit::Fields outcomes;
-    for (auto& [o, n] : summary_.outcomes) outcomes.add(toString(o), n);
-    end.add("outcomes", outcomes).add("api_calls", summary_.apiCalls);
+    audit::RunEndRecord end;
+    end.org = options_.org;
+    end.resource = model::resourceName(options_.resource);
+    end.listingComplete = summary_.listingComplete;
+    end.pages = summary_.pages;
+    end.jobsSeen = summary_.jobsSeen;
+    end.skipped = summary_.skipped;
+    end.duplicates = summary_.duplicates;
+    end.matched = summary_.matched;
+    end.acted = summary_.acted;
+    end.held = summary_.held;
+    end.outcomes.assign(summary_.outcomes.begin(), summary_.outcomes.end());
+    end.apiCalls = summary_.apiCalls;
     if (options_.budget) {
-      audit::Fields calls;
+      end.calls.emplace();
       for (size_t i = 0; i < summary_.calls.size(); ++i) {
-        calls.add(salesforce::purposeName(static_cast<salesforce::CallPurpose>(i)),
-                  summary_.calls[i]);
+        end.calls->emplace_back(salesforce::purposeName(static_cast<salesforce::CallPurpose>(i)),
+                                summary_.calls[i]);
       }
-      end.add("calls", calls);
-      if (summary_.budgetDeferred > 0) end.add("budget_deferred", summary_.budgetDeferred);
+      end.budgetDeferred = summary_.budgetDeferred;
     }
-    if (summary_.listingError) end.add("error", summary_.listingError->describe());
-    if (summary_.stateError) end.add("state_error", *summary_.stateError);
-    if (summary_.stopped) end.add("stopped", true);
-    end.add("duration_ms", static_cast<int64_t>(summary_.duration.count()));
-    audit_.append("run-end", options_.runId, end, audit::AuditSink::Sync::Durable);
+    std::string listingError = summary_.listingError ? summary_.listingError->describe() : "";
+    end.error = listingError;
+    if (summary_.stateError) end.stateError = *summary_.stateError;
+    end.stopped = summary_.stopped;
+    end.durationMs = static_cast<int64_t>(summary_.duration.count());
+    audit::write(audit_, options_.runId, end);
   } catch (const audit::AuditError& e) {
     if (!summary_.auditError) summary_.auditError = e.what();
   }

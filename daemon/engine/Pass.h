@@ -150,7 +150,6 @@ class Pass {
   // Reserves the calls of the actions to send in the API budget; holds back those that do not
   // fit (no intent is written for them).
   void reserveCalls();
-  audit::Fields decisionFields(const Decision& d) const;
 
   PassOptions options_;
   salesforce::BulkJobs& jobs_;

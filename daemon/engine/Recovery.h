@@ -2,7 +2,8 @@
 // stopped between announcing an action and recording its outcome. Each such intent is settled by
 // GETting the job (never by sending the action again) and recorded as a `result` with outcome
 // `confirmed` (the job is in the state the action leads to) or `not-applied`. Single-threaded;
-// run at startup before any pass.
+// run at startup before any pass. The trail is read in audit/ (audit::findOpenIntents); this
+// file reads jobs and writes typed results, no file and no JSON.
 #pragma once
 
 #include <map>
@@ -10,26 +11,14 @@
 #include <vector>
 
 #include "audit/AuditSink.h"
+#include "audit/Records.h"
 #include "model/Job.h"
 #include "salesforce/BulkJobs.h"
 
 namespace bulkwarden::engine {
 
-struct OpenIntent {
-  uint64_t seq = 0;
-  std::string run;
-  std::string org;
-  std::string policy;
-  std::string action;  // abort | delete
-  std::string mode;
-  std::string jobId;
-  model::ResourceKind kind = model::ResourceKind::Query;
-  bool classic = false;  // a Bulk API 1.0 job (`jobType: Classic`): read through the 1.0 resource
-  std::string jobJson;   // the intent's `job` object, copied into the result as it was
-};
-
-// Intents without a result, oldest first, across the trail's files (rotated first).
-std::vector<OpenIntent> findOpenIntents(const std::vector<std::string>& trailFiles);
+// Intents without a result, as the trail's reader found them (audit::findOpenIntents).
+using OpenIntent = audit::OpenIntent;
 
 struct ReconcileSummary {
   int confirmed = 0;

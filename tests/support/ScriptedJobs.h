@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "AuditRecords.h"
 #include "salesforce/BulkJobs.h"
 
 namespace bulkwarden::testing {
@@ -148,24 +149,8 @@ class ScriptedJobs : public salesforce::BulkJobs {
     if (it != actionErrors.end()) return it->second;
     return salesforce::ActionReply{status, ""};
   }
-  int intentsOnDisk() {
-    std::ifstream in(auditPath);
-    std::string line;
-    int n = 0;
-    while (std::getline(in, line)) n += line.find("\"type\":\"intent\"") != std::string::npos;
-    return n;
-  }
-  bool intentOnDisk(const std::string& id) {
-    std::ifstream in(auditPath);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.find("\"type\":\"intent\"") != std::string::npos &&
-          line.find("\"id\":\"" + id + "\"") != std::string::npos) {
-        return true;
-      }
-    }
-    return false;
-  }
+  int intentsOnDisk() { return intentCount(auditPath); }
+  bool intentOnDisk(const std::string& id) { return intentFor(auditPath, id); }
   std::atomic<int64_t> calls_{0};
   int actionCount_ = 0;  // guarded by mutex
 };

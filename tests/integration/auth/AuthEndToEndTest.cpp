@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "AuditRecords.h"
 #include "Eventually.h"
 #include "auth/AuthSupport.h"
 #include "support/Child.h"
@@ -93,14 +94,8 @@ class AuthEndToEnd : public AuthTest {
   }
   std::string err() const { return child_ ? child_->err() : ""; }
 
-  std::vector<std::string> auditTypes(const std::string& type) const {
-    std::vector<std::string> out;
-    std::ifstream in(dir_ / "audit.jsonl");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.find("\"type\":\"" + type + "\"") != std::string::npos) out.push_back(line);
-    }
-    return out;
+  std::vector<audit::Record> auditTypes(const std::string& type) const {
+    return auditRecords((dir_ / "audit.jsonl").string(), recordType(type));
   }
 
   // S2: no secret, token or key text in any output or file the runs wrote.
@@ -216,8 +211,7 @@ TEST_F(AuthEndToEnd, SessionExpiringMidPassIsRenewedOnce) {
   const auto results = auditTypes("result");
   EXPECT_EQ(auditTypes("intent").size(), 30u);
   ASSERT_EQ(results.size(), 30u);
-  for (const auto& r : results)
-    EXPECT_NE(r.find("\"outcome\":\"applied\""), std::string::npos) << r;
+  for (const auto& r : results) EXPECT_EQ(r.outcome(), audit::Outcome::Applied) << r.seq;
 }
 
 // C6: the login is refused. No action, a clear AUTH_INVALID_GRANT error, and the second pass

@@ -9,6 +9,7 @@
 
 #include <fstream>
 
+#include "AuditRecords.h"
 #include "Eventually.h"
 #include "audit/AuditLog.h"
 #include "cluster/LeaseManager.h"
@@ -173,16 +174,9 @@ class Cluster : public ::testing::Test {
   // Local trail records of `type` at or after `since` (RFC 3339 text compares in time order).
   static int localRecords(const fs::path& file, const std::string& type, const std::string& since,
                           const std::string& until = "9999") {
-    std::ifstream in(file);
-    std::string line;
     int n = 0;
-    while (std::getline(in, line)) {
-      Poco::JSON::Parser p;
-      auto obj = p.parse(line).extract<Poco::JSON::Object::Ptr>();
-      if (obj->getValue<std::string>("type") == type && obj->getValue<std::string>("ts") >= since &&
-          obj->getValue<std::string>("ts") < until) {
-        ++n;
-      }
+    for (const auto& r : auditRecords(file.string(), recordType(type))) {
+      if (r.ts >= since && r.ts < until) ++n;
     }
     return n;
   }

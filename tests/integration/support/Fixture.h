@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "AuditRecords.h"
 #include "Eventually.h"
 #include "sim/SimServer.h"
 #include "support/Child.h"
@@ -130,15 +131,7 @@ class EndToEnd : public ::testing::Test {
 
   std::string auditPath() const { return (dir_ / "audit.jsonl").string(); }
   std::vector<Poco::JSON::Object::Ptr> audit(const std::string& type = "") const {
-    std::ifstream in(auditPath());
-    std::vector<Poco::JSON::Object::Ptr> out;
-    std::string line;
-    while (std::getline(in, line)) {
-      Poco::JSON::Parser p;
-      auto o = p.parse(line).extract<Poco::JSON::Object::Ptr>();
-      if (type.empty() || o->getValue<std::string>("type") == type) out.push_back(o);
-    }
-    return out;
+    return auditObjects(auditPath(), recordType(type));
   }
 
   fs::path dir_;

@@ -79,12 +79,6 @@ class FollowUpTest : public ::testing::Test {
     pass_ = std::make_unique<Pass>(o, *reads_, *audit_, clock_, stop_);
     return pass_->run();
   }
-  std::string trail() {
-    audit_->sync();
-    std::ifstream in(auditPath_);
-    return {std::istreambuf_iterator<char>(in), {}};
-  }
-
   fs::path dir_;
   std::string auditPath_;
   std::unique_ptr<audit::AuditLog> audit_;
@@ -109,9 +103,11 @@ TEST_F(FollowUpTest, CostsOneGetPerCrossingJobAndNoListing) {
   EXPECT_EQ(s.apiCalls, 4);  // two reads, two aborts
   EXPECT_EQ(org_.actions.size(), 2u);
   EXPECT_TRUE(org_.intentMissing.empty()) << "an action went out before its intent";
-  auto text = trail();
-  EXPECT_NE(text.find("\"follow_up\":true"), std::string::npos) << text;
-  EXPECT_NE(text.find("\"type\":\"run-end\""), std::string::npos);
+  audit_->sync();
+  auto starts = testing::auditRecords(auditPath_, audit::RecordType::RunStart);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_TRUE(starts[0].object->optValue<bool>("follow_up", false));
+  EXPECT_EQ(testing::auditRecords(auditPath_, audit::RecordType::RunEnd).size(), 1u);
 }
 
 TEST_F(FollowUpTest, AJobThatNoLongerMatchesOnItsFreshReadIsLeftAlone) {

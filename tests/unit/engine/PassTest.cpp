@@ -97,15 +97,7 @@ class PassTest : public ::testing::Test {
   }
   std::vector<Poco::JSON::Object::Ptr> records(const std::string& type) {
     audit_->sync();
-    std::ifstream in(auditPath_);
-    std::vector<Poco::JSON::Object::Ptr> out;
-    std::string line;
-    while (std::getline(in, line)) {
-      Poco::JSON::Parser p;
-      auto o = p.parse(line).extract<Poco::JSON::Object::Ptr>();
-      if (o->getValue<std::string>("type") == type) out.push_back(o);
-    }
-    return out;
+    return testing::auditObjects(auditPath_, testing::recordType(type));
   }
 
   fs::path dir_;

@@ -42,7 +42,7 @@ class RecoveryTest : public ::testing::Test {
         .add("policy", "p")
         .add("action", action)
         .add("mode", "enforce")
-        .add("job", jobFields(job(id, state)));
+        .add("job", audit::jobFields(job(id, state)));
     return log.append("intent", "r1", f, audit::AuditSink::Sync::Durable);
   }
   fs::path dir_;
@@ -62,7 +62,7 @@ TEST_F(RecoveryTest, SettlesEveryOpenIntentByReadingTheJobNeverByActingAgain) {
                audit::AuditSink::Sync::Durable);
     intent(log, "abort", "750R00000000006AAA");  // the org cannot answer now
   }
-  auto open = findOpenIntents({path_});
+  auto open = audit::findOpenIntents({path_}).open;
   ASSERT_EQ(open.size(), 5u);
   EXPECT_EQ(open[0].jobId, "750R00000000001AAA");
   EXPECT_EQ(open[2].action, "delete");
@@ -88,15 +88,8 @@ TEST_F(RecoveryTest, SettlesEveryOpenIntentByReadingTheJobNeverByActingAgain) {
   EXPECT_EQ(s.unresolved, 1);
 
   std::map<std::string, std::string> outcome;
-  std::ifstream in(path_);
-  std::string line;
-  while (std::getline(in, line)) {
-    Poco::JSON::Parser p;
-    auto o = p.parse(line).extract<Poco::JSON::Object::Ptr>();
-    if (o->getValue<std::string>("type") == "result" && o->has("reconciled")) {
-      outcome[o->getObject("job")->getValue<std::string>("id")] =
-          o->getValue<std::string>("outcome");
-    }
+  for (const auto& r : testing::auditRecords(path_, audit::RecordType::Result)) {
+    if (r.object->has("reconciled")) outcome[r.job().value().id] = r.outcomeName();
   }
   EXPECT_EQ(outcome["750R00000000001AAA"], "confirmed");
   EXPECT_EQ(outcome["750R00000000002AAA"], "not-applied");
@@ -107,7 +100,7 @@ TEST_F(RecoveryTest, SettlesEveryOpenIntentByReadingTheJobNeverByActingAgain) {
   auto report = audit::verifyFile(path_);
   EXPECT_TRUE(report.ok) << report.problem;
   ASSERT_EQ(report.openIntents.size(), 1u);  // the one the org could not answer for
-  EXPECT_EQ(findOpenIntents({path_}).size(), 1u);
+  EXPECT_EQ(audit::findOpenIntents({path_}).open.size(), 1u);
 }
 
 }  // namespace
