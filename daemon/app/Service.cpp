@@ -159,9 +159,8 @@ std::unique_ptr<Service::Generation> Service::build(std::unique_ptr<config::Conf
     listener = g->notifications.get();
   }
   if (g->cluster) so.gate = &g->cluster->gate();
-  g->scheduler = std::make_unique<engine::Scheduler>(std::move(targets), g->rt->policies, so,
-                                                     *g->sink, *g->rt->clock, g->rt->stop,
-                                                     listener);
+  g->scheduler = std::make_unique<engine::Scheduler>(
+      std::move(targets), g->rt->policies, so, *g->sink, *g->rt->clock, g->rt->stop, listener);
   return g;
 }
 
