@@ -143,8 +143,10 @@ awk '
   function str(s) { sub(/^"[^"]*":"?/, "", s); sub(/"$/, "", s); return s }
   {
     type = str(field("\"type\":\"[a-z-]*\""))
-    if (type == "run-end" && index($0, "\"not-started\":") > 0) {
-      stopped[str(field("\"run\":\"[^\"]*\""))] = 1  # the pass SIGTERM ended
+    # The pass SIGTERM ended: run-end says "stopped":true (a retry backoff cut short leaves a
+    # refused action), or counts actions it never started.
+    if (type == "run-end" && (index($0, "\"stopped\":true") > 0 || index($0, "\"not-started\":") > 0)) {
+      stopped[str(field("\"run\":\"[^\"]*\""))] = 1
     }
     if (type == "intent") {
       intents[num(field("\"seq\":[0-9]+"))] = 1; n_intents++
