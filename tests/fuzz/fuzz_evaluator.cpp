@@ -176,9 +176,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   // evaluate() acts only on True; with Undecided::Include an Unknown pair carries its reason.
+  // The fuzzed jobType may read "Classic" (a Bulk API 1.0 job): this policy's job-types name
+  // both kinds, so it governs the job whatever the type says.
   policy::Policy p;
   p.name = "fuzz";
   p.filter = std::move(tree);
+  p.classicJobs = true;
   std::vector<const policy::Policy*> policies = {&p};
   std::vector<model::Job> jobs = {job};
   auto acted = policy::evaluate(jobs, policies, kNow);
@@ -186,5 +189,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto all = policy::evaluate(jobs, policies, kNow, {}, policy::Undecided::Include);
   if (all.size() != (t == Truth::False ? 0u : 1u)) __builtin_trap();
   if (!all.empty() && all[0].undecided.empty() != (t == Truth::True)) __builtin_trap();
+
+  // A policy of the default job-types (2.0 only) leaves a 1.0 job alone, whatever its filter.
+  policy::Policy v2only;
+  v2only.name = "fuzz-v2";
+  v2only.filter = b.build(shape, Builder::Leaves::Undecided);
+  std::vector<const policy::Policy*> v2 = {&v2only};
+  auto v2all = policy::evaluate(jobs, v2, kNow, {}, policy::Undecided::Include);
+  if (job.isClassic() && !v2all.empty()) __builtin_trap();
+  if (!job.isClassic() && v2all.size() != all.size()) __builtin_trap();
   return 0;
 }

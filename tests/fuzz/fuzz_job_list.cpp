@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!salesforce::isJobId(job.id)) __builtin_trap();
     }
   }
-  salesforce::parseJob(body, model::ResourceKind::Ingest);
+  (void)salesforce::parseJob(body, model::ResourceKind::Ingest);  // must not crash; result unused
   salesforce::parseReplyState(body);
   salesforce::parseLimitInfo(body);
   int status = size > 0 ? 400 + data[0] % 200 : 500;
