@@ -12,6 +12,7 @@
 
 #include "ManualClock.h"
 #include "ScriptedJobs.h"
+#include "TempDir.h"
 #include "audit/AuditLog.h"
 #include "engine/FollowUp.h"
 #include "engine/Scheduler.h"
@@ -144,21 +145,17 @@ TEST(Metering, AFollowUpsReadsTellTheirErrorsButNoListing) {
 class MeteredScheduler : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/bw-meter-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     audit_ = std::make_unique<audit::AuditLog>((dir_ / "audit.jsonl").string());
     policy_.name = "watch";
     policy_.resource = model::ResourceKind::Query;
     policy_.action = policy::Action::Report;
   }
-  void TearDown() override { fs::remove_all(dir_); }
   std::vector<PassSummary> once(SchedulerOptions options) {
     Scheduler s(std::vector<OrgTarget>{{"acme", &metered_}},
                 std::vector<const policy::Policy*>{&policy_}, options, *audit_, clock_, stop_);
     return s.runOnce();
   }
-  fs::path dir_;
+  testing::TempDir dir_{"bw-meter"};
   std::unique_ptr<audit::AuditLog> audit_;
   testing::ScriptedJobs org_;
   RecordingMeter meter_;
