@@ -280,24 +280,26 @@ RebuildResult rebuildDigests(const std::vector<std::string>& trailFiles,
   audit::RecordParser parser;
   uint64_t firstSeq = 0;
   auto onLine = [&](std::string_view line) {
+    // The seq first, cheaply (a record starts with it): every record of a pass after `since`
+    // (and every result recovery wrote for it) comes after `since`, so older lines are not parsed.
+    if (line.rfind("{\"seq\":", 0) == 0) {
+      uint64_t v = 0;
+      size_t i = 7;
+      for (; i < line.size() && i < 27 && line[i] >= '0' && line[i] <= '9'; ++i) {
+        v = v * 10 + static_cast<uint64_t>(line[i] - '0');
+      }
+      if (i > 7) {
+        result.lastSeq = std::max(result.lastSeq, v);
+        if (firstSeq == 0) firstSeq = v;
+        if (v <= options.since) return;
+      }
+    }
     static constexpr std::string_view kTypes[] = {"\"type\":\"run-start\"", "\"type\":\"decision\"",
                                                   "\"type\":\"held\"",      "\"type\":\"intent\"",
                                                   "\"type\":\"result\"",    "\"type\":\"run-end\""};
     bool wanted = false;
     for (auto t : kTypes) wanted = wanted || line.find(t) != std::string_view::npos;
-    if (!wanted) {
-      // Only the seq is needed from the others (the last seq read).
-      if (line.rfind("{\"seq\":", 0) == 0) {
-        uint64_t v = 0;
-        size_t i = 7;
-        for (; i < line.size() && i < 27 && line[i] >= '0' && line[i] <= '9'; ++i) {
-          v = v * 10 + static_cast<uint64_t>(line[i] - '0');
-        }
-        if (i > 7) result.lastSeq = std::max(result.lastSeq, v);
-        if (i > 7 && firstSeq == 0) firstSeq = v;
-      }
-      return;
-    }
+    if (!wanted) return;
     auto parsed = parser.parse(line);
     if (!parsed) return;
     const audit::Record& r = *parsed.record;
