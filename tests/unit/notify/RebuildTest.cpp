@@ -14,6 +14,8 @@
 
 #include "audit/AuditLog.h"
 #include "audit/Records.h"
+#include "notify/Notifications.h"
+#include "notify/Outbox.h"
 
 namespace bulkwarden::notify {
 namespace {
@@ -162,6 +164,47 @@ TEST_F(RebuildTest, OnlyPassesAfterTheMarkWantedAndWholeInTheWindow) {
   auto torn = rebuildDigests(audit::trailFiles(trail()), o);
   EXPECT_EQ(torn.digests.size(), 2u);
   EXPECT_LT(torn.lastSeq, 999u);
+}
+
+// Notifications at start: the first start (no marks yet) sends nothing from before it; a pass
+// cut short after it is rebuilt once into the outbox, in the notification's format; a further
+// start rebuilds nothing.
+TEST_F(RebuildTest, AStartQueuesEachCutPassOnceAndNothingFromBeforeTheFirst) {
+  fs::create_directories(dir_ / "state");
+  const std::string state = (dir_ / "state").string();
+  config::NotificationConfig ops;
+  ops.name = "ops";
+  ops.url = "http://127.0.0.1:9/hook";  // never called: nothing is started here
+  policy::Policy p;
+  p.name = "abort-stuck";
+  p.notify = {"ops"};
+  policy::Policy quiet;
+  quiet.name = "quiet";
+  const std::vector<const policy::Policy*> policies = {&p, &quiet};
+  auto start = [&] {
+    Notifications n({ops}, state, nullptr);
+    return n.recoverFromTrail(audit::trailFiles(trail()), policies);
+  };
+  {
+    audit::AuditLog log(trail());
+    pass(log, "run-old", "abort-stuck", {"750OLD"}, 1, 0, false);
+  }
+  EXPECT_EQ(start(), 0u) << "the first start marks the end of the trail only";
+  EXPECT_TRUE(Outbox(state).load().empty());
+  {
+    audit::AuditLog log(trail());
+    pass(log, "run-cut", "abort-stuck", {"750A", "750B"}, 2, 1, false);
+    pass(log, "run-quiet", "quiet", {"750Q"}, 0, 0, false);
+  }
+  EXPECT_EQ(start(), 1u);
+  auto queued = Outbox(state).load();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].target, "ops");
+  EXPECT_NE(queued[0].payload.find("\"run\":\"run-cut\""), std::string::npos) << queued[0].payload;
+  EXPECT_NE(queued[0].payload.find("\"750B\""), std::string::npos);
+  EXPECT_EQ(queued[0].payload.find("750OLD"), std::string::npos);
+  EXPECT_EQ(start(), 0u) << "settled at the previous start";
+  EXPECT_EQ(Outbox(state).load().size(), 1u);
 }
 
 TEST_F(RebuildTest, MarksAreDurableBoundedAndPlantedFilesIgnored) {
