@@ -107,6 +107,9 @@ SqliteStateStore::SqliteStateStore(const std::string& path) : path_(path) {
     auto& s = *session_;
     s << "PRAGMA journal_mode=WAL", now;
     s << "PRAGMA synchronous=NORMAL", now;
+    // `plan` and `validate --connect` add their calls to the ledger from another process
+    // (LedgerStateStore): a write of theirs, one short statement, is waited for, not an error.
+    s << "PRAGMA busy_timeout=5000", now;
     s << "CREATE TABLE IF NOT EXISTS job_state (org TEXT NOT NULL, kind INTEGER NOT NULL, "
          "id TEXT NOT NULL, state INTEGER NOT NULL, since INTEGER NOT NULL, seen INTEGER NOT "
          "NULL, PRIMARY KEY (org, kind, id))",
