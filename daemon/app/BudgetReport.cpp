@@ -88,6 +88,11 @@ std::vector<CallProjection> projectCalls(const config::Config& config, state::St
     p.budgetText = spec.describe();
     if (spec.calls > 0) {
       p.budget = spec.calls;
+      if (p.allowance > 0 && spec.calls > p.allowance) {
+        // More than the org has: the daemon caps it at the allowance (engine/ApiBudget.h).
+        p.configured = spec.calls;
+        p.budget = p.allowance;
+      }
     } else {
       const int64_t base = p.allowance > 0 ? p.allowance : engine::kSmallestDailyAllowance;
       p.budget = std::max<int64_t>(
@@ -118,6 +123,14 @@ void printProjections(const std::vector<CallProjection>& projections, std::FILE*
                commas(p.queryPasses), p.queryPages, p.queryPages == 1 ? "" : "s",
                commas(p.ingestPasses), p.ingestPages, p.pagesKnown ? "" : "; pages never listed",
                commas(p.recent), commas(p.budget), p.budgetText, allowance);
+  }
+  for (const auto& p : projections) {
+    if (p.configured <= 0) continue;
+    fmt::print(out,
+               "  warning: {}: api-budget {} calls a day is above the org's whole daily allowance "
+               "of {} (as last reported): bulkwarden caps it at the allowance, which every other "
+               "integration of the org shares; set a smaller budget or a percentage\n",
+               log::outside(p.org, 200), commas(p.configured), commas(p.allowance));
   }
   for (const auto& p : projections) {
     if (!p.over()) continue;

@@ -25,6 +25,7 @@ struct CallProjection {
   int64_t budget = 0;      // calls a day the budget allows
   std::string budgetText;  // "10% of the daily allowance"
   int64_t allowance = 0;   // the org's daily allowance as last reported; 0: not known
+  int64_t configured = 0;  // a fixed api-budget above the allowance (then budget = allowance)
   bool over() const { return total > budget; }
 };
 

@@ -129,7 +129,7 @@ bool Composer::state(Composition& c, int& exitCode, const std::shared_ptr<state:
   const auto& cfg = c.rt->config;
   std::string stateFile = cfg.stateDir + "/state.sqlite";
   if (!writes(c.mode)) {
-    c.state = readOnlyState(cfg);
+    c.state = ledgerState(cfg, readOnlyState(cfg));
     return attachBudgets(c, exitCode);
   }
   if (reuse && reuseDir == cfg.stateDir) {
@@ -160,6 +160,28 @@ bool Composer::attachBudgets(Composition& c, int& exitCode) {
     return false;
   }
   return true;
+}
+
+std::shared_ptr<state::StateStore> ledgerState(const config::Config& cfg,
+                                               std::shared_ptr<state::StateStore> snapshot) {
+  std::string stateFile = cfg.stateDir + "/state.sqlite";
+  std::error_code ec;
+  if (cfg.stateDir.empty() || !fs::exists(stateFile, ec)) {
+    log::notice(
+        "no state store in {} yet: the API calls of this command are not in the API budget's "
+        "ledger (the daemon has not run here)",
+        cfg.stateDir);
+    return snapshot;
+  }
+  try {
+    return std::make_shared<state::LedgerStateStore>(stateFile, std::move(snapshot));
+  } catch (const state::StateError& e) {
+    log::warning(
+        "cannot write the API budget's ledger ({}): the API calls of this command are not "
+        "counted against the budget (run it as the daemon's user)",
+        e.what());
+    return snapshot;
+  }
 }
 
 std::shared_ptr<state::StateStore> readOnlyState(const config::Config& cfg) {

@@ -4,8 +4,8 @@
 // code of app/ExitCodes.h). The modes differ only by the flags of Mode:
 //   Service, Once  the audit log (anchor, rotation, audit-key) and state-dir/state.sqlite
 //   Plan           read-only: no audit record (a sink that keeps nothing), the daemon's state
-//                  read through a read-only open, so nothing the daemon uses is created or
-//                  written
+//                  read through a read-only open, so nothing of the schedule is created or
+//                  written; only its API calls go to the budget's ledger (ledgerState)
 //   Demo           as Once, on the in-process simulated org the demo wrote the config for
 // Not thread-safe; built and owned by one command.
 #pragma once
@@ -82,6 +82,14 @@ class Composer {
 // read-only open of state-dir/state.sqlite; an empty store when there is none or it cannot be
 // read (a warning). For plan and validate, which write nothing.
 std::shared_ptr<state::StateStore> readOnlyState(const config::Config& cfg);
+
+// The store `plan` and `validate --connect` use: `snapshot` (readOnlyState) for the schedule's
+// state, which they leave alone, and the daemon's state.sqlite for the API budget's ledger, to
+// which their calls are added (state::LedgerStateStore): the ledger is a record of calls made,
+// whoever made them. `snapshot` alone (a note or a warning logged) when there is no database
+// yet or it cannot be written by this user.
+std::shared_ptr<state::StateStore> ledgerState(const config::Config& cfg,
+                                               std::shared_ptr<state::StateStore> snapshot);
 
 // Prints a configuration error's diagnostics, one escaped line each: as log lines (with their
 // journal priority) in the service, as plain lines on stderr in the commands, the way

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include "app/Composition.h"
 #include "app/ExitCodes.h"
 #include "app/Runtime.h"
 #include "log/Log.h"
 #include "salesforce/BulkClient.h"
 #include "salesforce/Permissions.h"
+#include "state/StateStore.h"
 
 namespace bulkwarden::app {
 namespace {
@@ -26,6 +28,15 @@ int connectCheck(const std::string& configPath) {
   } catch (const config::ConfigError& e) {
     for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", shown(d.str()));
     return kExitConfig;
+  }
+  // Its calls count against the API budget like the daemon's: in the ledger, and refused when
+  // the budget is spent.
+  auto store = ledgerState(rt->config, readOnlyState(rt->config));
+  try {
+    for (const auto& b : rt->budgets) b->attach(*store);
+  } catch (const state::StateError& e) {
+    fmt::print(stderr, "cannot read the API budget's ledger: {}\n", shown(e.what()));
+    return kExitUnavailable;
   }
   int rc = kExitOk;
   for (size_t i = 0; i < rt->config.orgs.size(); ++i) {

@@ -368,6 +368,12 @@ int Service::startUp() {
     log::error("{}", e.what());
     return kExitIoErr;
   }
+  // Then the digests a crash kept from being queued, rebuilt from the trail (with the outcomes
+  // recovery just wrote), before the outbox is loaded (docs/notifications.md).
+  if (gen_->notifications) {
+    gen_->notifications->recoverFromTrail(audit::trailFiles(gen_->audit->path()),
+                                          gen_->rt->policies);
+  }
   // Config, credentials (resolved by Runtime::create) and the audit trail are ready: start()
   // records the config, sends READY=1 and starts the scheduler.
   try {

@@ -202,6 +202,7 @@ Fields LimitRecord::fields() const {
       .add("jobs_seen", jobsSeen)
       .add("reason", reason);
   if (capActing) f.add("on_limit", "cap").add("acting", *capActing);
+  if (jobsRead) f.add("jobs_read", *jobsRead);
   return f;
 }
 

@@ -145,6 +145,8 @@ struct LimitRecord {
   int64_t jobsSeen = 0;
   std::string_view reason;
   std::optional<int64_t> capActing;  // on-limit: cap, acting on this many
+  // A follow-up: the jobs it read (`jobsSeen` is then the last full listing's count).
+  std::optional<int64_t> jobsRead;
   Fields fields() const;
 };
 

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "log/Log.h"
+#include "state/SqliteStateStore.h"
 
 namespace bulkwarden::engine {
 
@@ -83,8 +85,35 @@ void ApiBudget::attach(state::StateStore& store) {
   }
 }
 
+void ApiBudget::refreshLocked(int64_t minute) {
+  if (!store_) return;
+  std::vector<state::StateStore::CallBucket> stored;
+  try {
+    stored = store_->callsSince(org_, minute - kBudgetWindow.count());
+  } catch (const state::StateError&) {
+    return;  // this process's own count stands
+  }
+  std::map<int64_t, int64_t> byMinute;
+  for (const auto& b : stored) {
+    if (b.calls <= 0) continue;
+    byMinute[std::clamp(b.minute, minute - kBudgetWindow.count(), minute)] += b.calls;
+  }
+  // The ledger holds this process's calls and those of others (`plan`, `validate --connect`):
+  // where it has more than this process counted, the difference is theirs. Never less: a store
+  // that keeps nothing leaves the count as it is.
+  for (const auto& [m, n] : byMinute) {
+    auto& mine = perMinute_[m];
+    if (n > mine) {
+      spent_ += n - mine;
+      mine = n;
+    }
+  }
+}
+
 int64_t ApiBudget::limitLocked() const {
-  if (spec_.calls > 0) return spec_.calls;
+  // A fixed budget above the org's whole allowance means the allowance: bulkwarden never plans
+  // on calls the org does not have (validate and plan warn about it).
+  if (spec_.calls > 0) return allowance_ > 0 ? std::min(spec_.calls, allowance_) : spec_.calls;
   const int64_t base = allowance_ > 0 ? allowance_ : kSmallestDailyAllowance;
   auto n = static_cast<int64_t>(std::floor(static_cast<double>(base) * spec_.percent / 100.0));
   return std::max<int64_t>(n, 1);
@@ -160,8 +189,11 @@ std::optional<salesforce::ApiError> ApiBudget::admit(CallPurpose purpose) {
   // Written in chunks of up to a hundredth of the budget (at most kLedgerChunk): one commit per
   // call would write a WAL page per call. The chunk counts as spent at once (a crash can only
   // overcount), and never takes the ledger past the limit.
+  // `plan` and `validate --connect` (a LedgerStateStore) write each call: they end within a
+  // minute, and no later minute would give the unused part of a chunk back.
+  const bool perCall = dynamic_cast<state::LedgerStateStore*>(store_) != nullptr;
   const int64_t chunk =
-      store_
+      store_ && !perCall
           ? std::clamp<int64_t>(std::min(availableLocked(), limitLocked() / 100), 1, kLedgerChunk)
           : 1;
   if (store_) {
@@ -279,6 +311,7 @@ std::optional<std::string> ApiBudget::passRefusal(model::ResourceKind kind) {
   const int64_t minute = nowMinute();
   model::MutexLock lock(mutex_);
   forgetOld(minute);
+  refreshLocked(minute);  // calls other commands added to the ledger meanwhile
   noteLevel();
   // The listing costs what the last one did (one call a page), and one more for a renewed token
   // or a retried page; a listing that grew since is stopped by admit() and acts on nothing.

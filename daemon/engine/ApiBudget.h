@@ -89,6 +89,8 @@ class ApiBudget final : public salesforce::CallGate {
  private:
   int64_t nowMinute() const;
   void forgetOld(int64_t minute) const REQUIRES(mutex_);
+  // Counts the calls the ledger holds beyond this process's own (another command's).
+  void refreshLocked(int64_t minute) REQUIRES(mutex_);
   int64_t limitLocked() const REQUIRES(mutex_);
   int64_t availableLocked() const REQUIRES(mutex_);
   BudgetLevel levelLocked() const REQUIRES(mutex_);

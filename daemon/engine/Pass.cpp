@@ -241,23 +241,26 @@ void Pass::applyGates() {
     }
     if (d.policy->action != policy::Action::Report) ++acting[d.policy];
   }
+  // max-percent counts against the jobs of the resource listed: in a follow-up (which reads a
+  // few jobs, lists none) those of the last full listing, for the test and for the cap alike.
+  const int64_t listed = options_.listedForLimits.value_or(summary_.jobsSeen);
   for (auto& [p, n] : acting) {
     std::string why;
-    // The most this policy may act on this pass: the smaller of its limits (max-percent counted
-    // against the jobs of its resource listed in the pass).
+    // The most this policy may act on this pass: the smaller of its limits.
     int64_t allowed = n;
     if (p->limits.maxActions) allowed = std::min(allowed, *p->limits.maxActions);
-    if (p->limits.maxPercent && summary_.jobsSeen > 0) {
-      auto byPercent = static_cast<int64_t>(*p->limits.maxPercent *
-                                            static_cast<double>(summary_.jobsSeen) / 100.0);
+    if (p->limits.maxPercent && listed > 0) {
+      auto byPercent =
+          static_cast<int64_t>(*p->limits.maxPercent * static_cast<double>(listed) / 100.0);
       allowed = std::min(allowed, byPercent);
     }
     if (p->limits.maxActions && n > *p->limits.maxActions) {
       why = fmt::format("{} matches > max-actions {}", n, *p->limits.maxActions);
-    } else if (int64_t seen = options_.listedForLimits.value_or(summary_.jobsSeen);
-               p->limits.maxPercent && seen > 0 &&
-               static_cast<double>(n) * 100.0 > *p->limits.maxPercent * static_cast<double>(seen)) {
-      why = fmt::format("{} matches of {} jobs listed > max-percent {}%", n, seen,
+    } else if (p->limits.maxPercent && listed > 0 &&
+               static_cast<double>(n) * 100.0 >
+                   *p->limits.maxPercent * static_cast<double>(listed)) {
+      why = fmt::format("{} matches of {} jobs listed{} > max-percent {}%", n, listed,
+                        options_.listedForLimits ? " in the last full listing" : "",
                         *p->limits.maxPercent);
     }
     if (why.empty()) continue;
@@ -292,9 +295,12 @@ void Pass::applyGates() {
       log::warning("{} {}: policy {} acts on nothing this pass: {}", options_.org,
                    model::resourceName(options_.resource), p->name, why);
     }
+    // `jobs_seen`: the jobs the limits were counted against (a follow-up's own reads are in
+    // `jobs_read`).
     audit::LimitRecord limit{
-        options_.org, p->name,     policy::toString(p->action), n, summary_.jobsSeen,
-        reason,       std::nullopt};
+        options_.org, p->name,     policy::toString(p->action), n, listed, reason,
+        std::nullopt, std::nullopt};
+    if (options_.listedForLimits) limit.jobsRead = summary_.jobsSeen;
     if (cap) limit.capActing = std::max<int64_t>(allowed, 0);
     audit::write(audit_, options_.runId, limit);
   }

@@ -9,6 +9,8 @@
 #include <Poco/URI.h>
 #include <fmt/format.h>
 
+#include <map>
+
 #include "log/Log.h"
 #include "model/Time.h"
 #include "notify/Digest.h"
@@ -168,7 +170,8 @@ std::unique_ptr<Sender> makeSender(const config::NotificationConfig& n, const No
 Notifications::Notifications(const std::vector<config::NotificationConfig>& targets,
                              std::string stateDir, engine::PassListener* next,
                              NotifyOptions options)
-    : outbox_(std::move(stateDir)), next_(next), options_(options) {
+    : outbox_(stateDir), marks_(stateDir), next_(next), options_(options) {
+  marks_.load();
   if (const char* env = std::getenv("BULKWARDEN_NOTIFY_TIMEOUT")) {
     if (auto d = model::parseDuration(env); d && d->count() > 0) {
       options_.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
@@ -187,6 +190,8 @@ Notifications::~Notifications() { stop(); }
 void Notifications::start() {
   if (started_) return;
   started_ = true;
+  // Again: at a reload the previous generation marked digests until it stopped, just now.
+  marks_.load();
   for (auto& entry : outbox_.load()) {
     if (Target* t = find(entry.target)) {
       enqueue(*t, std::move(entry));
@@ -283,6 +288,14 @@ void Notifications::onPassEnd(const engine::PassSummary& s) {
   if (next_) next_->onPassEnd(s);
 }
 
+std::string Notifications::payloadFor(const Target& t, const Digest& d) {
+  if (t.config.kind == config::NotificationConfig::Kind::Email) {
+    return emailSubject(d) + "\n" + emailBody(d);
+  }
+  if (t.config.format == config::NotificationConfig::Format::Slack) return renderSlack(d);
+  return renderJson(d);
+}
+
 void Notifications::onPassDecisions(const engine::PassSummary& s,
                                     const std::vector<engine::Decision>& decisions) {
   if (next_) next_->onPassDecisions(s, decisions);
@@ -300,18 +313,65 @@ void Notifications::onPassDecisions(const engine::PassSummary& s,
     for (const auto& name : p->notify) {
       Target* t = find(name);
       if (t == nullptr) continue;
-      std::string payload;
-      if (t->config.kind == config::NotificationConfig::Kind::Email) {
-        payload = emailSubject(d) + "\n" + emailBody(d);
-      } else if (t->config.format == config::NotificationConfig::Format::Slack) {
-        payload = renderSlack(d);
-      } else {
-        payload = renderJson(d);
-      }
+      std::string payload = payloadFor(*t, d);
       auto file = outbox_.put(name, payload);
       enqueue(*t, OutboxEntry{file.value_or(""), name, std::move(payload)});
     }
+    // Kept in the outbox (or logged why not): a restart need not rebuild it from the trail.
+    marks_.mark(d.run, d.org, d.policy);
   }
+}
+
+size_t Notifications::recoverFromTrail(const std::vector<std::string>& trailFiles,
+                                       const std::vector<const policy::Policy*>& policies) {
+  std::map<std::string, const policy::Policy*> notifying;
+  for (const auto* p : policies) {
+    if (p != nullptr && !p->notify.empty()) notifying[p->name] = p;
+  }
+  const bool first = !marks_.exists();
+  RebuildOptions o;
+  o.since = marks_.since();
+  o.afterRun = marks_.afterRun();
+  o.wanted = [&](const std::string& run, const std::string& org, const std::string& policy) {
+    return !first && notifying.count(policy) > 0 && !marks_.queued(run, org, policy);
+  };
+  auto result = rebuildDigests(trailFiles, o);
+  if (!first && result.lastSeq < o.since) {
+    // A new trail (the old one moved away): its passes all came after the marks.
+    log::notice("notifications: the audit trail restarted below seq {}; rebuilding from its start",
+                o.since);
+    o.since = 0;
+    o.afterRun.clear();
+    result = rebuildDigests(trailFiles, o);
+  }
+  if (!result.error.empty()) {
+    log::warning(
+        "notifications: {}; digests of passes cut short by a crash are not rebuilt "
+        "this start",
+        result.error);
+    return 0;
+  }
+  if (!first && result.windowCut) {
+    log::warning(
+        "notifications: only the last {} MiB of the audit trail were read for digests a crash "
+        "kept from being queued; older passes are not rebuilt",
+        kRebuildWindowBytes / (1024 * 1024));
+  }
+  size_t queued = 0;
+  for (const Digest& d : result.digests) {
+    const policy::Policy* p = notifying.at(d.policy);
+    for (const auto& name : p->notify) {
+      Target* t = find(name);
+      if (t == nullptr) continue;
+      if (outbox_.put(name, payloadFor(*t, d))) ++queued;
+    }
+    log::notice(
+        "notifications: rebuilt the digest of policy {} for pass {} (org {}) from the "
+        "audit trail: the pass was cut short before it was queued",
+        d.policy, d.run, d.org);
+  }
+  marks_.reset(result.lastSeq);
+  return queued;
 }
 
 }  // namespace bulkwarden::notify

@@ -3,9 +3,10 @@
 // (state directory) and queues it for its target; every target has a delivery thread of its own
 // with a bounded queue, so a slow or dead receiver never delays a pass nor another target.
 // Failed deliveries are retried with exponential backoff (1 s doubling to 5 min); what is still
-// undelivered at a stop or a crash is sent again at the next start. Secrets (webhook URLs, SMTP
-// passwords) are resolved at construction and never logged: logs name the notification only.
-// Pass events are forwarded to `next`. Thread-safe.
+// undelivered at a stop or a crash is sent again at the next start; a digest a crash kept from
+// being queued at all is rebuilt from the audit trail at the next start (recoverFromTrail). Secrets
+// (webhook URLs, SMTP passwords) are resolved at construction and never logged: logs name the
+// notification only. Pass events are forwarded to `next`. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -22,6 +23,7 @@
 #include "engine/Pass.h"
 #include "model/ThreadSafety.h"
 #include "notify/Outbox.h"
+#include "notify/Rebuild.h"
 
 namespace bulkwarden::notify {
 
@@ -56,6 +58,13 @@ class Notifications : public engine::PassListener {
   Notifications(const Notifications&) = delete;
   Notifications& operator=(const Notifications&) = delete;
 
+  // At start, before start(): queues (in the outbox) the digests of the passes in the audit
+  // trail whose digests were never queued, a crash having cut them short (notify/Rebuild.h),
+  // for the policies of `policies` that name notifications; then marks every pass up to the
+  // end of the trail settled. Returns how many digests it queued. The first time (no marks in
+  // the state directory yet) it only marks the trail's end: nothing older is sent.
+  size_t recoverFromTrail(const std::vector<std::string>& trailFiles,
+                          const std::vector<const policy::Policy*>& policies);
   // Loads what the outbox still holds and starts the delivery threads.
   void start();
   // Stops the delivery threads (a delivery in progress ends within its timeouts); what is not
@@ -80,11 +89,13 @@ class Notifications : public engine::PassListener {
     std::thread thread;
   };
   void enqueue(Target& t, OutboxEntry entry);
+  static std::string payloadFor(const Target& t, const Digest& d);
   void deliver(Target& t);
   Target* find(const std::string& name);
 
   std::vector<std::unique_ptr<Target>> targets_;
   Outbox outbox_;
+  DigestMarks marks_;  // which passes' digests were queued (`notify-queued`)
   engine::PassListener* next_;
   NotifyOptions options_;
   bool started_ = false;

@@ -107,6 +107,9 @@ SqliteStateStore::SqliteStateStore(const std::string& path) : path_(path) {
     auto& s = *session_;
     s << "PRAGMA journal_mode=WAL", now;
     s << "PRAGMA synchronous=NORMAL", now;
+    // `plan` and `validate --connect` add their calls to the ledger from another process
+    // (LedgerStateStore): a write of theirs, one short statement, is waited for, not an error.
+    s << "PRAGMA busy_timeout=5000", now;
     s << "CREATE TABLE IF NOT EXISTS job_state (org TEXT NOT NULL, kind INTEGER NOT NULL, "
          "id TEXT NOT NULL, state INTEGER NOT NULL, since INTEGER NOT NULL, seen INTEGER NOT "
          "NULL, PRIMARY KEY (org, kind, id))",
@@ -316,6 +319,82 @@ std::string sqliteUri(const std::string& path, const char* query) {
 }
 
 }  // namespace
+
+LedgerStateStore::LedgerStateStore(const std::string& path, std::shared_ptr<StateStore> snapshot)
+    : path_(path), snapshot_(std::move(snapshot)) {
+  auto p = std::filesystem::path(path);
+  std::string parent = p.parent_path().empty() ? "." : p.parent_path().string();
+  std::string base = p.filename().string();
+  {
+    auto dir = StateDir::open(parent, false);
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) dir.checkFile(base + suffix);
+    ::close(dir.openFile(base, O_RDWR));  // an existing file only: no O_CREAT
+  }
+  try {
+    Poco::Data::SQLite::Connector::registerConnector();
+    session_ = std::make_unique<Poco::Data::Session>("SQLite", path);
+    auto& s = *session_;
+    s << "PRAGMA busy_timeout=5000", now;
+    // The daemon's table (a database from before the budget has none: not written, refused).
+    Int64 n = 0;
+    s << "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'api_calls'", into(n),
+        now;
+    if (n != 1) throw StateError(fmt::format("state store {}: no API ledger in it", path));
+  } catch (const Poco::Exception& e) {
+    throw StateError(fmt::format("state store {}: {}", path, e.displayText()));
+  }
+}
+
+LedgerStateStore::~LedgerStateStore() = default;
+
+std::vector<model::Timestamp> LedgerStateStore::observe(const std::string& org,
+                                                        model::ResourceKind kind,
+                                                        std::span<const model::Job> jobs,
+                                                        model::Timestamp now) {
+  return snapshot_->observe(org, kind, jobs, now);
+}
+void LedgerStateStore::prune(const std::string& org, model::ResourceKind kind,
+                             model::Timestamp listingStarted) {
+  snapshot_->prune(org, kind, listingStarted);
+}
+std::optional<model::Timestamp> LedgerStateStore::lastPass(const std::string& org,
+                                                           const std::string& policy) {
+  return snapshot_->lastPass(org, policy);
+}
+void LedgerStateStore::recordPass(const std::string& org, const std::string& policy,
+                                  model::Timestamp when) {
+  snapshot_->recordPass(org, policy, when);
+}
+void LedgerStateStore::setOrgFact(const std::string& org, const std::string& key, int64_t value) {
+  snapshot_->setOrgFact(org, key, value);
+}
+std::optional<int64_t> LedgerStateStore::orgFact(const std::string& org, const std::string& key) {
+  return snapshot_->orgFact(org, key);
+}
+
+void LedgerStateStore::addCalls(const std::string& org, int64_t minute, const std::string& purpose,
+                                int64_t n) {
+  std::lock_guard lock(mutex_);
+  try {
+    std::string o = org, p = purpose;
+    Int64 m = minute, c = n;
+    *session_ << "INSERT INTO api_calls (org, minute, purpose, calls) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT (org, minute, purpose) DO UPDATE SET calls = calls + excluded.calls",
+        use(o), use(m), use(p), use(c), now;
+  } catch (const Poco::Exception& e) {
+    throw StateError(fmt::format("state store {}: {}", path_, e.displayText()));
+  }
+}
+
+std::vector<StateStore::CallBucket> LedgerStateStore::callsSince(const std::string& org,
+                                                                 int64_t sinceMinute) {
+  std::lock_guard lock(mutex_);
+  try {
+    return readCalls(*session_, org, sinceMinute);  // forgetting old rows is the daemon's
+  } catch (const Poco::Exception& e) {
+    throw StateError(fmt::format("state store {}: {}", path_, e.displayText()));
+  }
+}
 
 std::unique_ptr<MemoryStateStore> readStateReadOnly(const std::string& path, size_t maxRows) {
   // A link or anything but a regular file is not the daemon's database: not followed.

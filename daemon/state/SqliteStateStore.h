@@ -49,6 +49,41 @@ class SqliteStateStore : public StateStore {
   std::unique_ptr<Poco::Data::Session> session_;
 };
 
+// For `plan` and `validate --connect` (docs/operations.md "The API budget"): every call they make
+// goes to the API budget's ledger in the daemon's database, as the daemon's own calls do, so that
+// the daemon, a later plan and a restart count them; everything else (first-seen times, last
+// passes, org facts: the schedule's state, which plan must leave alone) comes from `snapshot`
+// (readStateReadOnly) and stays in memory. The ledger is read from the file each time (calls the
+// daemon made since count). Opens an existing database only (never creates one), through the
+// state folder's checks; waits up to 5 s for the daemon's write lock. Throws StateError when
+// it cannot (missing, unsafe, not a bulkwarden database). Thread-safe.
+class LedgerStateStore : public StateStore {
+ public:
+  LedgerStateStore(const std::string& path, std::shared_ptr<StateStore> snapshot);
+  ~LedgerStateStore() override;
+
+  std::vector<model::Timestamp> observe(const std::string& org, model::ResourceKind kind,
+                                        std::span<const model::Job> jobs,
+                                        model::Timestamp now) override;
+  void prune(const std::string& org, model::ResourceKind kind,
+             model::Timestamp listingStarted) override;
+  std::optional<model::Timestamp> lastPass(const std::string& org,
+                                           const std::string& policy) override;
+  void recordPass(const std::string& org, const std::string& policy,
+                  model::Timestamp when) override;
+  void addCalls(const std::string& org, int64_t minute, const std::string& purpose,
+                int64_t n) override;
+  std::vector<CallBucket> callsSince(const std::string& org, int64_t sinceMinute) override;
+  void setOrgFact(const std::string& org, const std::string& key, int64_t value) override;
+  std::optional<int64_t> orgFact(const std::string& org, const std::string& key) override;
+
+ private:
+  std::string path_;
+  std::shared_ptr<StateStore> snapshot_;
+  mutable std::mutex mutex_;
+  std::unique_ptr<Poco::Data::Session> session_;
+};
+
 // What the database at `path` remembers (first-seen times and last passes), read into memory
 // through a read-only open (`mode=ro`): the file is never created, written or locked for
 // writing, so `plan` can read a running daemon's state. Reads at most `maxRows` job rows (the

@@ -24,6 +24,8 @@ expect "--config --since --format --help" bulkwarden audit summary --
 expect "applied already-terminal" bulkwarden audit show --outcome a
 expect "text json" bulkwarden audit show --format ""
 expect "table json" bulkwarden plan --format ""
+expect "--config --policy --org --format --detailed-exitcode --log-level --help" bulkwarden plan --
+expect "--detailed-exitcode" bulkwarden plan --policy abort-stuck --d
 expect "plan" bulkwarden --config /etc/bulkwarden/bulkwarden.yaml pl
 expect "--dry-run" bulkwarden run --d
 expect "debug" bulkwarden --log-level de

@@ -4,6 +4,10 @@
 // The real binary against the simulated org.
 #include <gtest/gtest.h>
 
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
 #include <Poco/JSON/Parser.h>
 
 #include <fstream>
@@ -34,14 +38,43 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
-// Every file of a folder with its bytes: what "nothing was written" means.
+// Every file of a folder but the database's, with its bytes; and the database's tables of the
+// schedule's state, row by row: what "nothing of the schedule was written" means (the API
+// budget's ledger, `api_calls`, is a record of calls made, which plan adds to).
 std::map<std::string, std::string> snapshot(const fs::path& dir) {
   std::map<std::string, std::string> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    out[e.path().filename().string()] = slurp(e.path());
+    const std::string name = e.path().filename().string();
+    if (name.rfind("state.sqlite", 0) == 0) continue;
+    out[name] = slurp(e.path());
+  }
+  if (!fs::exists(dir / "state.sqlite")) return out;
+  Poco::Data::SQLite::Connector::registerConnector();
+  Poco::Data::Session db("SQLite", "file:" + (dir / "state.sqlite").string() + "?mode=ro");
+  for (const char* table : {"job_state", "last_pass", "org_facts"}) {
+    Poco::Data::Statement select(db);
+    select << "SELECT * FROM " << table << " ORDER BY 1, 2, 3";
+    select.execute();
+    Poco::Data::RecordSet rows(select);
+    std::string text;
+    for (bool more = rows.moveFirst(); more; more = rows.moveNext()) {
+      for (size_t c = 0; c < rows.columnCount(); ++c) text += rows[c].convert<std::string>() + "|";
+      text += "\n";
+    }
+    out[std::string("table ") + table] = text;
   }
   return out;
+}
+
+// The calls the API budget's ledger holds for the org.
+int64_t ledgerCalls(const fs::path& dir) {
+  Poco::Data::SQLite::Connector::registerConnector();
+  Poco::Data::Session db("SQLite", "file:" + (dir / "state.sqlite").string() + "?mode=ro");
+  Poco::Int64 n = 0;
+  db << "SELECT coalesce(sum(calls), 0) FROM api_calls", Poco::Data::Keywords::into(n),
+      Poco::Data::Keywords::now;
+  return n;
 }
 
 class PlanOps : public EndToEnd {};
@@ -173,8 +206,74 @@ TEST_F(PlanOps, PlanReadsTheDaemonsStateAndWritesNothing) {
   ASSERT_TRUE(matched) << out() << err();
   EXPECT_EQ(rc, 0) << err();
   EXPECT_NE(out().find(id), std::string::npos) << out();
-  EXPECT_EQ(snapshot(dir_ / "state"), before);  // not a byte written, no file created
+  // Nothing of the schedule written, no file created; its calls are in the ledger.
+  EXPECT_EQ(snapshot(dir_ / "state"), before);
   EXPECT_EQ(org().counters().patches, 0);
+}
+
+// Issue 15 "never exceeded": plan's and validate --connect's calls go to the API budget's
+// ledger (a running daemon and a restart count them), and neither calls once the budget is spent.
+TEST_F(PlanOps, PlanAndValidateConnectSpendTheBudgetInTheLedger) {
+  startSim();
+  org().addJob(job("InProgress", hours(5)));
+  auto config = writeConfig(R"(policies:
+  - name: abort-stuck
+    resource: query-jobs
+    schedule: { every: 1h }
+    filters: [ { state: InProgress }, { older-than: 1h } ]
+    action: abort
+)",
+                            "", "api-budget: 40\n");
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  const int64_t daemon = ledgerCalls(dir_ / "state");
+  ASSERT_GT(daemon, 0);
+  auto requests = [&] { return org().counters().requests; };
+  int64_t before = requests();
+  ASSERT_EQ(run({"plan", "--config", config}), 0) << err();
+  int64_t planSent = requests() - before;
+  ASSERT_GT(planSent, 0);
+  // Written ahead in chunks: at least what it sent, never less.
+  const int64_t afterPlan = ledgerCalls(dir_ / "state");
+  EXPECT_GE(afterPlan - daemon, planSent);
+  before = requests();
+  ASSERT_EQ(run({"validate", "--connect", "--config", config}), 0) << err();
+  int64_t validateSent = requests() - before;
+  ASSERT_GT(validateSent, 0);
+  EXPECT_GE(ledgerCalls(dir_ / "state") - afterPlan, validateSent);
+
+  // Spend the rest (plans until one is refused): then plan and validate --connect send nothing.
+  bool refused = false;
+  for (int i = 0; i < 40 && !refused; ++i) refused = run({"plan", "--config", config}) != 0;
+  ASSERT_TRUE(refused) << "40 plans never met the budget of 40 calls";
+  EXPECT_LE(ledgerCalls(dir_ / "state"), 40);
+  before = requests();
+  EXPECT_NE(run({"plan", "--config", config}), 0);
+  EXPECT_NE(err().find("API budget"), std::string::npos) << err();
+  EXPECT_NE(run({"validate", "--connect", "--config", config}), 0);
+  EXPECT_NE(err().find("API budget"), std::string::npos) << err();
+  EXPECT_EQ(requests(), before) << "a call went out with the budget spent";
+}
+
+// A fixed api-budget above the org's allowance (as the daemon last read it): validate and plan
+// warn, naming both.
+TEST_F(PlanOps, AFixedBudgetAboveTheAllowanceIsAWarning) {
+  startSim();
+  auto config = writeConfig(R"(policies:
+  - name: report-stuck
+    resource: query-jobs
+    filters: [ { state: InProgress } ]
+    action: report
+)",
+                            "", "api-budget: 9000000\n");
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();  // learns the allowance
+  ASSERT_EQ(run({"validate", "--config", config}), 0) << err();
+  std::string all = out() + err();
+  EXPECT_NE(all.find("api-budget 9,000,000 calls a day is above the org's whole daily allowance"),
+            std::string::npos)
+      << all;
+  ASSERT_EQ(run({"plan", "--config", config}), 0) << err();
+  all = out() + err();
+  EXPECT_NE(all.find("caps it at the allowance"), std::string::npos) << all;
 }
 
 // "Broken" 6: a dry run leaves the daemon's schedule (last passes) alone.

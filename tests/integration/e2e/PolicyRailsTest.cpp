@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "Eventually.h"
+#include "model/Time.h"
 #include "support/Fixture.h"
 
 namespace bulkwarden::testing {
@@ -196,6 +197,50 @@ TEST_F(PolicyRails, AJobIsAbortedWhenItCrossesItsAgeNotAtTheNextScheduledPass) {
   EXPECT_EQ(org().state(young), "Aborted") << daemon->err();
   EXPECT_EQ(audit("run-start").size(), 2u);
   EXPECT_NE(daemon->err().find("follow-up for"), std::string::npos) << daemon->err();
+}
+
+// Issue 15 "Done when": a job crossing an `every` policy's older-than is aborted within about a
+// second of crossing, the follow-up costs one GET of that job (the sim's request counters), and
+// the listings are what the schedule alone needs (one: the start's pass; the next is an hour away).
+TEST_F(PolicyRails, AFollowUpActsWithinASecondOfTheCrossingForOneReadAndNoListing) {
+  startSim();
+  auto crossing = org().addJob(stuckQuery(std::chrono::milliseconds(1500)));
+  for (int i = 0; i < 5; ++i) {  // listed, never matching: not read again
+    sim::JobSeed done = stuckQuery(std::chrono::hours(2));
+    done.state = "JobComplete";
+    org().addJob(done);
+  }
+  auto config = writeConfig(R"(policies:
+  - name: abort-stuck
+    resource: query-jobs
+    mode: enforce
+    schedule: { every: 1h }
+    filters: [ { state: InProgress }, { older-than: 4s } ]
+    action: abort
+)");
+  auto daemon = start({"run", "--config", config});
+  ASSERT_TRUE(waitFor([&] { return org().state(crossing) == "Aborted"; })) << daemon->err();
+  ASSERT_TRUE(waitFor([&] { return audit("run-end").size() >= 2; })) << daemon->err();
+  daemon->signal(SIGTERM);
+  ASSERT_EQ(daemon->wait(), 0) << daemon->err();
+  auto c = org().counters();
+  EXPECT_EQ(c.lists, 1) << "a follow-up relisted the resource";
+  EXPECT_EQ(c.gets, 1) << "the follow-up reads the crossing job once";
+  EXPECT_EQ(c.patches, 1);
+  // The lag: from the crossing (createdDate + 4s, the sim's clock is the wall clock) to the
+  // intent, written before the abort went out.
+  auto intents = audit("intent");
+  ASSERT_EQ(intents.size(), 1u);
+  auto created =
+      model::parseTimestamp(intents[0]->getObject("job")->getValue<std::string>("createdDate"));
+  auto at = model::parseTimestamp(intents[0]->getValue<std::string>("ts"));
+  ASSERT_TRUE(created && at);
+  auto lag = *at - (*created + std::chrono::seconds(4));
+  EXPECT_GE(lag, std::chrono::milliseconds(0)) << "acted before the job crossed";
+  EXPECT_LT(lag, std::chrono::milliseconds(2000)) << "acted too long after the crossing";
+  auto starts = audit("run-start");
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_TRUE(starts[1]->optValue<bool>("follow_up", false));
 }
 
 TEST_F(PolicyRails, ValidateReportsEveryNewKindOfErrorInOneRun) {

@@ -202,7 +202,7 @@ TEST(TypedRecords, TheOtherKindsKeepTheirKeysAndOrder) {
   held.count = 2;
   EXPECT_EQ(held.fields().body().find("ids_omitted"), std::string::npos);
 
-  LimitRecord limit{"acme", "p", "delete", 50, 100, "over max-actions 10", 10};
+  LimitRecord limit{"acme", "p", "delete", 50, 100, "over max-actions 10", 10, std::nullopt};
   EXPECT_EQ(limit.fields().body(),
             R"("org":"acme","policy":"p","action":"delete","matched":50,"jobs_seen":100,)"
             R"("reason":"over max-actions 10","on_limit":"cap","acting":10)");
@@ -210,6 +210,10 @@ TEST(TypedRecords, TheOtherKindsKeepTheirKeysAndOrder) {
   EXPECT_EQ(limit.fields().body(),
             R"("org":"acme","policy":"p","action":"delete","matched":50,"jobs_seen":100,)"
             R"("reason":"over max-actions 10")");
+  limit.jobsRead = 3;  // a follow-up: the jobs it read, after the rest
+  EXPECT_EQ(limit.fields().body(),
+            R"("org":"acme","policy":"p","action":"delete","matched":50,"jobs_seen":100,)"
+            R"("reason":"over max-actions 10","jobs_read":3)");
 
   model::Job classic;
   classic.id = "750C";

@@ -223,6 +223,46 @@ TEST_F(ApiBudgetStore, CallsMadeBeforeTheStoreIsAttachedAreWrittenToIt) {
   EXPECT_EQ(b.spent(), 5);
 }
 
+// A fixed budget above the org's whole allowance is capped at the allowance.
+TEST(ApiBudget, AFixedBudgetAboveTheAllowanceIsCappedAtIt) {
+  StepClock clock;
+  ApiBudget b("acme", calls(50'000), clock);
+  EXPECT_EQ(b.limit(), 50'000);  // the allowance not known yet
+  b.allowance(15'000);
+  EXPECT_EQ(b.limit(), 15'000);
+  b.allowance(100'000);
+  EXPECT_EQ(b.limit(), 50'000);
+}
+
+// `plan` (a LedgerStateStore over a snapshot) adds its calls to the daemon's ledger; the running
+// daemon counts them at its next scheduled pass, and neither goes past the budget together.
+TEST_F(ApiBudgetStore, AnotherCommandsCallsInTheLedgerCountForTheDaemon) {
+  StepClock clock;
+  state::SqliteStateStore daemonStore(db());
+  ApiBudget daemon("acme", calls(30), clock);
+  daemon.attach(daemonStore);
+  EXPECT_EQ(spend(daemon, 10), 10);
+  {
+    state::LedgerStateStore planStore(db(), std::make_shared<state::MemoryStateStore>());
+    ApiBudget plan("acme", calls(30), clock);
+    plan.attach(planStore);
+    EXPECT_EQ(plan.spent(), 10) << "plan reads the daemon's calls";
+    EXPECT_EQ(spend(plan, 15), 15);
+    // What plan wrote of the schedule's state stays in its memory.
+    plan.listed(model::ResourceKind::Query, 9);
+  }
+  EXPECT_EQ(daemonStore.orgFact("acme", pagesFact(model::ResourceKind::Query)), std::nullopt);
+  EXPECT_EQ(daemon.spent(), 10) << "not yet: the daemon reads the ledger at a pass";
+  (void)daemon.passRefusal(model::ResourceKind::Query);
+  EXPECT_EQ(daemon.spent(), 25);
+  EXPECT_EQ(spend(daemon, 10), 5) << "the budget is shared: 30 in all";
+  // A LedgerStateStore never creates a database.
+  EXPECT_THROW(state::LedgerStateStore((dir_ / "none.sqlite").string(),
+                                       std::make_shared<state::MemoryStateStore>()),
+               state::StateError);
+  EXPECT_FALSE(fs::exists(dir_ / "none.sqlite"));
+}
+
 TEST_F(ApiBudgetStore, AHostileLedgerCountsAtMostADayAndNeverNegative) {
   StepClock clock;
   const int64_t minute = clock.now().time_since_epoch().count() / 60'000;

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "ScriptedJobs.h"
 #include "audit/AuditLog.h"
@@ -133,6 +134,38 @@ TEST_F(FollowUpTest, AnExemptionOnTheFreshRecordHoldsTheJob) {
   auto s = followUp({"750R00000000001AAA"});
   EXPECT_EQ(s.held, 1);
   EXPECT_TRUE(org_.actions.empty());
+}
+
+// max-percent in a follow-up counts the last full listing's jobs (1000 here), not the three
+// jobs read: for the over-limit test and for the size of the cap alike; the limit record says
+// which count is which.
+TEST_F(FollowUpTest, MaxPercentCapCountsTheLastFullListingNotTheReads) {
+  policy_.limits.maxPercent = 0.2;  // 2 of 1000
+  policy_.limits.onLimit = policy::Limits::OnLimit::Cap;
+  const char* ids[] = {"750R00000000001AAA", "750R00000000002AAA", "750R00000000003AAA"};
+  const char* created[] = {"2026-11-29T11:40:00.000Z", "2026-11-29T11:30:00.000Z",
+                           "2026-11-29T11:45:00.000Z"};
+  for (int i = 0; i < 3; ++i) {
+    org_.gets.emplace(ids[i], job(ids[i], JobState::InProgress, created[i]));
+  }
+  auto s = followUp({ids[0], ids[1], ids[2]});
+  EXPECT_EQ(s.matched, 3);
+  EXPECT_EQ(s.acted, 2) << "the cap is 0.2% of the listing's 1000 jobs, not of the 3 read";
+  EXPECT_EQ(s.held, 1);
+  ASSERT_EQ(org_.actions.size(), 2u);
+  std::set<std::string> acted;
+  for (const auto& a : org_.actions) acted.insert(a);
+  EXPECT_EQ(acted, (std::set<std::string>{std::string("abort:") + ids[0],
+                                          std::string("abort:") + ids[1]}));  // the two oldest
+  audit_->sync();
+  auto limits = testing::auditRecords(auditPath_, audit::RecordType::Limit);
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_EQ(limits[0].integer("jobs_seen"), 1000);
+  EXPECT_EQ(limits[0].integer("jobs_read"), 3);
+  EXPECT_EQ(limits[0].integer("acting"), 2);
+  EXPECT_NE(limits[0].reason().find("3 matches of 1000 jobs listed in the last full listing"),
+            std::string::npos)
+      << limits[0].reason();
 }
 
 TEST_F(FollowUpTest, AFailedReadActsOnNothing) {
