@@ -6,6 +6,7 @@
 #include "audit/Records.h"
 #include "log/Log.h"
 #include "model/Time.h"
+#include "salesforce/CallGate.h"
 
 namespace bulkwarden::cluster {
 
@@ -250,7 +251,7 @@ namespace {
 salesforce::ApiError notSent(const std::string& org) {
   salesforce::ApiError e;
   e.kind = salesforce::ApiError::Kind::Permanent;
-  e.code = "NOT_SENT";
+  e.code = std::string(salesforce::kNotSentErrorCode);
   e.message = fmt::format(
       "not sent: this node's lease on org {} could end before the request (cluster)", org);
   e.sent = false;
@@ -258,16 +259,28 @@ salesforce::ApiError notSent(const std::string& org) {
 }
 }  // namespace
 
+template <class Write>
+salesforce::Result<salesforce::ActionReply> FencedJobs::fenced(Write write) {
+  if (!leases_.mayAct(org_)) return notSent(org_);
+  salesforce::SendFence fence([this]() -> std::optional<salesforce::ApiError> {
+    if (leases_.mayAct(org_)) return std::nullopt;
+    return notSent(org_);
+  });
+  return write();
+}
+
 salesforce::Result<salesforce::ActionReply> FencedJobs::abort(model::ResourceKind kind,
                                                               const std::string& id) {
-  if (!leases_.mayAct(org_)) return notSent(org_);
-  return inner_.abort(kind, id);
+  return fenced([&] { return inner_.abort(kind, id); });
 }
 
 salesforce::Result<salesforce::ActionReply> FencedJobs::remove(model::ResourceKind kind,
                                                                const std::string& id) {
-  if (!leases_.mayAct(org_)) return notSent(org_);
-  return inner_.remove(kind, id);
+  return fenced([&] { return inner_.remove(kind, id); });
+}
+
+salesforce::Result<salesforce::ActionReply> FencedJobs::abortClassic(const std::string& id) {
+  return fenced([&] { return inner_.abortClassic(id); });
 }
 
 namespace {

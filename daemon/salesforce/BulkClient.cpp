@@ -429,6 +429,24 @@ HttpRequest BulkClient::makeRequest(const std::string& method, const std::string
 
 Result<HttpResponse> BulkClient::sendLogged(Transport& transport, const HttpRequest& request,
                                             CallPurpose purpose) {
+  if (!request.idempotent) {
+    // The lease check of cluster mode, just before the write goes out (each send: the first, and
+    // the one after a token renewal), so that no wait before it can push the request past the
+    // lease (docs/scaling.md, "What the fence guarantees").
+    const SendFence::Check* fence = SendFence::current();
+    std::optional<ApiError> refused;
+    if (fence != nullptr) {
+      refused = (*fence)();
+    } else if (options_.writesNeedFence) {
+      refused = ApiError{ApiError::Kind::Permanent, 0, std::string(kNotSentErrorCode),
+                         "not sent: no lease check guards this request (cluster)", false};
+    }
+    if (refused) {
+      refused->sent = false;
+      log::info("salesforce {} {}: {}", request.method, request.target, refused->message);
+      return *refused;
+    }
+  }
   if (options_.gate) {
     if (auto refused = options_.gate->admit(purpose)) {
       log::debug("salesforce {} {}: {}", request.method, request.target, refused->message);
