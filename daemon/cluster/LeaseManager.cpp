@@ -216,6 +216,12 @@ bool LeaseManager::mayAct(const std::string& org) const {
          it->second.renewedAt + options_.lease - options_.lease / 10;
 }
 
+void LeaseManager::unsettle(const std::string& org) {
+  model::MutexLock lock(mutex_);
+  auto it = held_.find(org);
+  if (it != held_.end()) it->second.settled = false;
+}
+
 std::optional<int64_t> LeaseManager::epoch(const std::string& org) const {
   if (!mayAct(org)) return std::nullopt;
   model::MutexLock lock(mutex_);

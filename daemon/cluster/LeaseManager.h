@@ -58,6 +58,9 @@ class LeaseManager : public engine::OrgGate {
   std::optional<int64_t> epoch(const std::string& org) const;
   // Whether a request to `org`'s Salesforce may start now and end before the lease can expire.
   bool mayAct(const std::string& org) const;
+  // `org`'s open intents must be settled again before its next pass (an intent whose commit is
+  // in doubt: cluster/PgAudit.cpp); refuse() runs the settle callback first.
+  void unsettle(const std::string& org);
   const std::string& node() const { return options_.node; }
   std::chrono::milliseconds margin() const { return fenceMargin(options_.lease); }
   std::set<std::string> held() const;
