@@ -344,6 +344,34 @@ TEST_F(Cluster, AnIntentWhoseCommitIsInDoubtIsSettledBeforeTheOrgsNextPass) {
   leases.stop();
 }
 
+// A node cut off (or frozen) between two statements of a transaction must not keep its locks:
+// the server ends a session idle in a transaction after the client's own timeout, so another
+// node may lock the org's chain head soon after. (Before, it waited until TCP noticed the cut:
+// the node that took the org could not settle or append to it.)
+TEST_F(Cluster, ASessionLeftInATransactionLosesItsLocksAfterItsTimeout) {
+  std::string ci = pg_->conninfo();
+  {
+    cluster::PgConnection db(ci, "", 5s);
+    cluster::ensureSchema(db);
+    db.exec("INSERT INTO bw_audit_head (org, seq, hash) VALUES ('org-1', 0, 'x')");
+  }
+  cluster::PgConnection frozen(ci, "", 300ms);
+  frozen.exec("BEGIN");
+  frozen.exec("SELECT seq FROM bw_audit_head WHERE org = 'org-1' FOR UPDATE");
+  // `frozen` says nothing more. Another session waits for the row, with time to spare.
+  cluster::PgConnection other(ci, "", 10s);
+  const auto start = Steady::now();
+  other.exec("BEGIN");
+  EXPECT_EQ(other.exec("SELECT seq FROM bw_audit_head WHERE org = 'org-1' FOR UPDATE").rows(), 1);
+  other.exec("COMMIT");
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - start);
+  std::cout << "the row was free after " << waited.count() << " ms\n";
+  EXPECT_LT(waited, 5s);
+  // The frozen session is gone; its next statement fails (and it connects again after).
+  EXPECT_THROW(frozen.exec("COMMIT"), cluster::PgError);
+  EXPECT_EQ(frozen.exec("SELECT 1").get(0, 0), "1");
+}
+
 TEST_F(Cluster, TwoNodesShareEightOrgsEachGovernedByOneNode) {
   auto& a = startNode("node-a");
   ASSERT_TRUE(waitFor([&] { return held("node-a") == kOrgs; }));
