@@ -429,10 +429,18 @@ HttpRequest BulkClient::makeRequest(const std::string& method, const std::string
 
 Result<HttpResponse> BulkClient::sendLogged(Transport& transport, const HttpRequest& request,
                                             CallPurpose purpose) {
+  if (options_.gate) {
+    if (auto refused = options_.gate->admit(purpose)) {
+      log::debug("salesforce {} {}: {}", request.method, request.target, refused->message);
+      return *refused;
+    }
+  }
   if (!request.idempotent) {
-    // The lease check of cluster mode, just before the write goes out (each send: the first, and
-    // the one after a token renewal), so that no wait before it can push the request past the
-    // lease (docs/scaling.md, "What the fence guarantees").
+    // The lease check of cluster mode, the last step before the write goes out (each send: the
+    // first, and the one after a token renewal; after the budget, whose ledger write may wait
+    // for the disk), so that no wait before it can push the request past the lease
+    // (docs/scaling.md, "What the fence guarantees"). A write the budget counted and the fence
+    // then refused is counted but not sent: the budget only ever overcounts.
     const SendFence::Check* fence = SendFence::current();
     std::optional<ApiError> refused;
     if (fence != nullptr) {
@@ -444,12 +452,6 @@ Result<HttpResponse> BulkClient::sendLogged(Transport& transport, const HttpRequ
     if (refused) {
       refused->sent = false;
       log::info("salesforce {} {}: {}", request.method, request.target, refused->message);
-      return *refused;
-    }
-  }
-  if (options_.gate) {
-    if (auto refused = options_.gate->admit(purpose)) {
-      log::debug("salesforce {} {}: {}", request.method, request.target, refused->message);
       return *refused;
     }
   }

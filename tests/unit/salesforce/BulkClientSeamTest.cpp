@@ -328,6 +328,33 @@ TEST_F(BulkClientSeam, EverySendOfADeleteOrAClassicAbortAsksTheFence) {
   EXPECT_EQ(asked, 4);
 }
 
+// The fence is the last step before the send: after the API budget's admission, whose ledger
+// write may wait for the disk (here it takes 2 s), the lease may no longer leave time.
+TEST_F(BulkClientSeam, TheFenceIsAskedAfterTheBudgetAdmittedTheWrite) {
+  class SlowLedger : public CallGate {
+   public:
+    explicit SlowLedger(testing::ManualClock& clock) : clock_(clock) {}
+    std::optional<ApiError> admit(CallPurpose) override {
+      clock_.advance(2s);
+      return std::nullopt;
+    }
+    void allowance(int64_t) override {}
+
+   private:
+    testing::ManualClock& clock_;
+  };
+  options_.gate = std::make_shared<SlowLedger>(clock_);
+  const auto limit = clock_.now() + 1500ms;
+  SendFence fence([&]() -> std::optional<ApiError> {
+    if (clock_.now() < limit) return std::nullopt;
+    return ApiError{ApiError::Kind::Permanent, 0, "NOT_SENT", "the lease could end first", false};
+  });
+  auto r = client().abort(model::ResourceKind::Query, "750R00000000001AAA");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "NOT_SENT");
+  EXPECT_TRUE(transport_->sent().empty());
+}
+
 // Reads are not writes: a fence that refuses everything lets a listing and a GET through.
 TEST_F(BulkClientSeam, ReadsDoNotAskTheFence) {
   SendFence fence([]() -> std::optional<ApiError> {
