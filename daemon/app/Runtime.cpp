@@ -105,6 +105,8 @@ std::unique_ptr<Runtime> Runtime::create(config::Config cfg) {
       options.requestDeadline = cluster::requestDeadline(rt->config.cluster->lease);
       options.connectTimeout = std::min(options.connectTimeout, options.requestDeadline);
       options.readTimeout = std::min(options.readTimeout, options.requestDeadline);
+      // And no write goes out without the lease check just before it (cluster/PgAudit.h).
+      options.writesNeedFence = true;
     }
     try {
       rt->clients.push_back(std::make_unique<salesforce::BulkClient>(options, provider));

@@ -31,6 +31,11 @@ std::string textArray(const std::vector<std::string>& items) {
   return out + "}";
 }
 
+// How long after another node's lease or heartbeat ends the lease thread wakes (the database
+// must see it ended), and the shortest wait between two ticks.
+constexpr milliseconds kWakeSlack{5};
+constexpr milliseconds kMinWait{20};
+
 // Each lease statement must end well within a renewal period.
 milliseconds statementTimeout(milliseconds lease) { return std::max(milliseconds(300), lease / 4); }
 
@@ -72,16 +77,21 @@ void LeaseManager::loop() {
   model::MutexLock lock(mutex_);
   while (!stopping_) {
     lock.unlock();
-    tick();
+    auto next = tick();
     lock.lock();
+    // Every lease/3, or sooner: just after the next moment another node's lease or heartbeat
+    // ends, so that a dead node's orgs are taken as soon as they are free (within the lease
+    // time of its last renewal, hence of its death), not up to lease/3 later.
+    auto wait = period;
+    if (next) wait = std::clamp(*next + kWakeSlack, kMinWait, period);
+    const auto until = Steady::now() + wait;
     // A loop rather than a predicate: the analysis sees the lock held here, not in a lambda.
-    const auto until = std::chrono::steady_clock::now() + period;
     while (!stopping_ && wake_.wait_until(lock.native(), until) != std::cv_status::timeout) {
     }
   }
 }
 
-void LeaseManager::tick() {
+std::optional<milliseconds> LeaseManager::tick() {
   const std::string leaseMs = std::to_string(options_.lease.count());
   const std::string& me = options_.node;
   try {
@@ -152,29 +162,18 @@ void LeaseManager::tick() {
       model::MutexLock lock(mutex_);
       want = fair - static_cast<int64_t>(held_.size());
     }
-    if (want <= 0) return;
-    auto free = db_.exec(
-        "SELECT org FROM bw_leases WHERE org = ANY($1::text[]) AND expires_at <= now() "
-        "ORDER BY org",
-        {textArray(options_.orgs)});
-    for (int i = 0; i < free.rows() && want > 0; ++i) {
-      std::string org = free.get(i, 0);
-      sent = Steady::now();
-      auto r = db_.exec(
-          "UPDATE bw_leases SET holder = $2, epoch = epoch + 1, "
-          "expires_at = now() + $3 * interval '1 millisecond' "
-          "WHERE org = $1 AND expires_at <= now() RETURNING epoch",
-          {org, me, leaseMs});
-      if (r.rows() != 1) continue;  // another node was quicker
-      int64_t epoch = std::stoll(r.get(0, 0));
-      {
-        model::MutexLock lock(mutex_);
-        held_[org] = Held{epoch, sent, false};
-      }
-      --want;
-      log::notice("cluster: took org {} (epoch {}; {} live node(s), fair share {})", org, epoch,
-                  live, fair);
-    }
+    if (want > 0) take(want, live, fair);
+    // When the next foreign lease or heartbeat ends (either may free orgs or raise the fair
+    // share), by the database's clock, from now.
+    auto r = db_.exec(
+        "SELECT (extract(epoch FROM LEAST("
+        "(SELECT min(expires_at) FROM bw_leases WHERE org = ANY($1::text[]) AND holder <> $2 "
+        "AND expires_at > clock_timestamp()), "
+        "(SELECT min(heartbeat) + $3 * interval '1 millisecond' FROM bw_nodes WHERE node <> $2 "
+        "AND heartbeat + $3 * interval '1 millisecond' > clock_timestamp())) - clock_timestamp()) "
+        "* 1000)::bigint",
+        {textArray(options_.orgs), me, leaseMs});
+    if (r.rows() == 1 && !r.isNull(0, 0)) return milliseconds(std::stoll(r.get(0, 0)));
   } catch (const PgError& e) {
     log::warning(
         "cluster: lease renewal failed: {}; orgs held stop acting before their leases "
@@ -182,6 +181,34 @@ void LeaseManager::tick() {
         e.what());
   } catch (const std::exception& e) {
     log::warning("cluster: lease renewal failed: {}", e.what());
+  }
+  return std::nullopt;
+}
+
+void LeaseManager::take(int64_t want, int64_t live, int64_t fair) {
+  const std::string leaseMs = std::to_string(options_.lease.count());
+  const std::string& me = options_.node;
+  auto free = db_.exec(
+      "SELECT org FROM bw_leases WHERE org = ANY($1::text[]) AND expires_at <= now() "
+      "ORDER BY org",
+      {textArray(options_.orgs)});
+  for (int i = 0; i < free.rows() && want > 0; ++i) {
+    std::string org = free.get(i, 0);
+    auto sent = Steady::now();
+    auto r = db_.exec(
+        "UPDATE bw_leases SET holder = $2, epoch = epoch + 1, "
+        "expires_at = now() + $3 * interval '1 millisecond' "
+        "WHERE org = $1 AND expires_at <= now() RETURNING epoch",
+        {org, me, leaseMs});
+    if (r.rows() != 1) continue;  // another node was quicker
+    int64_t epoch = std::stoll(r.get(0, 0));
+    {
+      model::MutexLock lock(mutex_);
+      held_[org] = Held{epoch, sent, false};
+    }
+    --want;
+    log::notice("cluster: took org {} (epoch {}; {} live node(s), fair share {})", org, epoch, live,
+                fair);
   }
 }
 
@@ -214,6 +241,12 @@ bool LeaseManager::mayAct(const std::string& org) const {
   // the rates of the two clocks and the time a reply takes to be read.
   return Steady::now() + requestDeadline(options_.lease) <
          it->second.renewedAt + options_.lease - options_.lease / 10;
+}
+
+void LeaseManager::unsettle(const std::string& org) {
+  model::MutexLock lock(mutex_);
+  auto it = held_.find(org);
+  if (it != held_.end()) it->second.settled = false;
 }
 
 std::optional<int64_t> LeaseManager::epoch(const std::string& org) const {

@@ -1,14 +1,17 @@
 // Per-org leases in PostgreSQL (docs/scaling.md): a row per org (holder, epoch, expires_at by
 // the database's clock), taken and renewed in single statements. Every lease/3 this node beats
 // its heartbeat, renews what it holds, gives back what is above its fair share
-// (ceil(orgs / live nodes)) and takes free orgs up to it. A taken org gets a new epoch; before its
-// first pass here, the settle callback settles the intents a previous holder left open.
+// (ceil(orgs / live nodes)) and takes free orgs up to it; it also wakes just after another
+// node's lease or heartbeat ends, so that a dead node's orgs are taken as soon as they are free. A
+// taken org gets a new epoch; before its first pass here, the settle callback settles the intents a
+// previous holder left open.
 //
 // Safety rule (the arithmetic is in docs/scaling.md): the database's fence at the intent commit
-// asks for `expires_at > now() + margin()`, and mayAct() is true only while the request, started
-// now and bounded by requestDeadline(), ends before the lease can expire by the local monotonic
-// clock (the send time of the last renewal + lease). requestDeadline() < margin() < lease/3*2.
-// Thread-safe: its own thread renews; refuse(), epoch() and mayAct() are called from any thread.
+// asks for `expires_at > clock_timestamp() + margin()`, and mayAct() is true only while the
+// request, started now and bounded by requestDeadline(), ends before the lease can expire by the
+// local monotonic clock (the send time of the last renewal + lease). requestDeadline() < margin() <
+// lease/3*2. Thread-safe: its own thread renews; refuse(), epoch() and mayAct() are called from any
+// thread.
 #pragma once
 
 #include <chrono>
@@ -58,6 +61,9 @@ class LeaseManager : public engine::OrgGate {
   std::optional<int64_t> epoch(const std::string& org) const;
   // Whether a request to `org`'s Salesforce may start now and end before the lease can expire.
   bool mayAct(const std::string& org) const;
+  // `org`'s open intents must be settled again before its next pass (an intent whose commit is
+  // in doubt: cluster/PgAudit.cpp); refuse() runs the settle callback first.
+  void unsettle(const std::string& org);
   const std::string& node() const { return options_.node; }
   std::chrono::milliseconds margin() const { return fenceMargin(options_.lease); }
   std::set<std::string> held() const;
@@ -69,7 +75,11 @@ class LeaseManager : public engine::OrgGate {
     bool settled = false;
   };
   void loop();
-  void tick();
+  // One round (heartbeat, renew, give back, take); returns how long until the next foreign
+  // lease or heartbeat ends, when one is known.
+  std::optional<std::chrono::milliseconds> tick();
+  // Takes up to `want` free orgs. Throws PgError.
+  void take(int64_t want, int64_t live, int64_t fair);
   void releaseAll();
 
   LeaseOptions options_;

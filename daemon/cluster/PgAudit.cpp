@@ -6,6 +6,7 @@
 #include "audit/Records.h"
 #include "log/Log.h"
 #include "model/Time.h"
+#include "salesforce/CallGate.h"
 
 namespace bulkwarden::cluster {
 
@@ -127,7 +128,8 @@ uint64_t PgAuditSink::appendAs(std::string_view type, std::string_view run,
           "INSERT INTO bw_audit (org, seq, ts, node, file_seq, type, intent_node, intent_seq, "
           "record) SELECT $1, $2::bigint, $3, $4, $5::bigint, $6, $7, $8::bigint, $9 "
           "WHERE EXISTS (SELECT 1 FROM bw_leases WHERE org = $1 AND holder = $4 AND "
-          "epoch = $10::bigint AND expires_at > now() + $11::bigint * interval '1 millisecond')",
+          "epoch = $10::bigint AND expires_at > clock_timestamp() + $11::bigint * "
+          "interval '1 millisecond')",
           params);
       if (r.affected() != 1) {
         db_.exec("ROLLBACK");
@@ -153,6 +155,13 @@ uint64_t PgAuditSink::appendAs(std::string_view type, std::string_view run,
       } catch (const PgError&) {
         db_.close();
       }
+    }
+    if (epoch) {
+      // In doubt: a COMMIT whose reply was lost (the database restarted, the statement timed
+      // out) may have committed the intent, yet no request goes out for it. It would stay open
+      // while this node keeps the org, so the org is settled again (its open intents, this
+      // node's included, by GET) before its next pass here.
+      leases_.unsettle(p.org);
     }
     throw AuditError(std::string("cluster audit trail (PostgreSQL): ") + e.what());
   }
@@ -189,8 +198,8 @@ bool PgAuditSink::settle(const std::string& org, salesforce::BulkJobs& jobs) {
   }
   if (open.empty()) return true;
   log::notice(
-      "cluster recovery: org {}: {} intent(s) left open by a previous holder; settling "
-      "them by GET",
+      "cluster recovery: org {}: {} intent(s) left open (by a previous holder, or by an "
+      "append of this node whose commit is in doubt); settling them by GET",
       org, open.size());
   std::map<std::string, std::vector<engine::OpenIntent>> byNode;
   for (auto& o : open) byNode[o.node].push_back(std::move(o.intent));
@@ -250,7 +259,7 @@ namespace {
 salesforce::ApiError notSent(const std::string& org) {
   salesforce::ApiError e;
   e.kind = salesforce::ApiError::Kind::Permanent;
-  e.code = "NOT_SENT";
+  e.code = std::string(salesforce::kNotSentErrorCode);
   e.message = fmt::format(
       "not sent: this node's lease on org {} could end before the request (cluster)", org);
   e.sent = false;
@@ -258,16 +267,28 @@ salesforce::ApiError notSent(const std::string& org) {
 }
 }  // namespace
 
+template <class Write>
+salesforce::Result<salesforce::ActionReply> FencedJobs::fenced(Write write) {
+  if (!leases_.mayAct(org_)) return notSent(org_);
+  salesforce::SendFence fence([this]() -> std::optional<salesforce::ApiError> {
+    if (leases_.mayAct(org_)) return std::nullopt;
+    return notSent(org_);
+  });
+  return write();
+}
+
 salesforce::Result<salesforce::ActionReply> FencedJobs::abort(model::ResourceKind kind,
                                                               const std::string& id) {
-  if (!leases_.mayAct(org_)) return notSent(org_);
-  return inner_.abort(kind, id);
+  return fenced([&] { return inner_.abort(kind, id); });
 }
 
 salesforce::Result<salesforce::ActionReply> FencedJobs::remove(model::ResourceKind kind,
                                                                const std::string& id) {
-  if (!leases_.mayAct(org_)) return notSent(org_);
-  return inner_.remove(kind, id);
+  return fenced([&] { return inner_.remove(kind, id); });
+}
+
+salesforce::Result<salesforce::ActionReply> FencedJobs::abortClassic(const std::string& id) {
+  return fenced([&] { return inner_.abortClassic(id); });
 }
 
 namespace {

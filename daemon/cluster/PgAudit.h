@@ -80,8 +80,10 @@ class TeeSink : public audit::AuditSink {
   std::mutex mutex_;
 };
 
-// An org's Bulk API client whose abort and delete are refused (never sent) when this node may not
-// act on the org any more (LeaseManager::mayAct): the last check before a request goes out.
+// An org's Bulk API client whose writes (abort, delete, a 1.0 abort) go out only while this node
+// may act on the org (LeaseManager::mayAct): asked before the call, and again by the client just
+// before each request it sends (a salesforce::SendFence on the calling thread), the one after a
+// token renewal included; refused, nothing is sent (ApiError NOT_SENT). Reads pass through.
 // Thread-safe as the wrapped client is.
 class FencedJobs : public salesforce::BulkJobs {
  public:
@@ -98,11 +100,24 @@ class FencedJobs : public salesforce::BulkJobs {
                                                     const std::string& id) override;
   salesforce::Result<salesforce::ActionReply> remove(model::ResourceKind kind,
                                                      const std::string& id) override;
+  salesforce::Result<salesforce::ListStats> listClassic(model::ResourceKind kind,
+                                                        const PageSink& onPage) override {
+    return inner_.listClassic(kind, onPage);
+  }
+  salesforce::Result<model::Job> getClassic(const std::string& id) override {
+    return inner_.getClassic(id);
+  }
+  salesforce::Result<salesforce::ActionReply> abortClassic(const std::string& id) override;
   int64_t calls() const override { return inner_.calls(); }
   salesforce::ApiUsage usage() const override { return inner_.usage(); }
   salesforce::Result<salesforce::ApiUsage> probeUsage() override { return inner_.probeUsage(); }
+  void closeIdleConnections() override { inner_.closeIdleConnections(); }
 
  private:
+  // Runs `write` under this org's SendFence; refused at once when the lease forbids it already.
+  template <class Write>
+  salesforce::Result<salesforce::ActionReply> fenced(Write write);
+
   std::string org_;
   salesforce::BulkJobs& inner_;
   const LeaseManager& leases_;

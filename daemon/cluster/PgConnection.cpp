@@ -76,6 +76,15 @@ void PgConnection::connect() {
     close();
     throw PgError("PostgreSQL: cannot make the connection non-blocking");
   }
+  // The server ends this session's statement, and the session itself when it sits in an open
+  // transaction, after the same timeout as this client: a node cut off (or frozen) between two
+  // statements of a transaction must not keep its locks (an org's chain head) for as long as TCP
+  // takes to notice, which would stop every other node from appending to that org's trail.
+  const std::string ms = std::to_string(timeout_.count());
+  exec(
+      "SELECT set_config('statement_timeout', $1, false), "
+      "set_config('idle_in_transaction_session_timeout', $1, false)",
+      {ms});
 }
 
 PgResult PgConnection::exec(const std::string& sql, const PgParams& params) {

@@ -1,6 +1,8 @@
 // One libpq connection to the cluster's PostgreSQL (docs/scaling.md), with a deadline on every
 // statement: a database that stops answering (a cut network) makes a statement fail after the
 // timeout instead of blocking, and the connection is dropped and made again at the next use.
+// The server is told the same timeout (statement_timeout, idle_in_transaction_session_timeout), so
+// that a client gone silent in the middle of a transaction does not hold its locks for long.
 // Parameters are always sent separately from the SQL text (PQsendQueryParams), never spliced.
 // Not thread-safe: one owner at a time (callers hold their own mutex).
 #pragma once

@@ -1055,6 +1055,20 @@ Config loadConfig(const std::string& path) {
     warnDeleteQueued(p, cfg.warnings);
     p.exempt.insert(p.exempt.end(), cfg.exempt.begin(), cfg.exempt.end());
   }
+  if (cfg.cluster) {
+    // Orgs move between nodes, but each node keeps a rotated refresh token in its own state-dir:
+    // the node that takes an org over sends a token the rotation has already killed.
+    for (const auto& org : cfg.orgs) {
+      if (org.auth.flow != "refresh-token") continue;
+      cfg.warnings.push_back(Diagnostic{
+          org.where,
+          fmt::format("warning: org '{}' uses the refresh-token flow in cluster mode: each node "
+                      "keeps a rotated refresh token in its own state-dir, so after the org "
+                      "moves to another node that node's token may be refused (invalid_grant)",
+                      org.name),
+          "use flow: jwt-bearer or client-credentials in cluster mode (docs/scaling.md)"});
+    }
+  }
   cfg.warnings = sortedByPlace(std::move(cfg.warnings));
   return cfg;
 }

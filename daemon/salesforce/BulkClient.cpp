@@ -435,6 +435,26 @@ Result<HttpResponse> BulkClient::sendLogged(Transport& transport, const HttpRequ
       return *refused;
     }
   }
+  if (!request.idempotent) {
+    // The lease check of cluster mode, the last step before the write goes out (each send: the
+    // first, and the one after a token renewal; after the budget, whose ledger write may wait
+    // for the disk), so that no wait before it can push the request past the lease
+    // (docs/scaling.md, "What the fence guarantees"). A write the budget counted and the fence
+    // then refused is counted but not sent: the budget only ever overcounts.
+    const SendFence::Check* fence = SendFence::current();
+    std::optional<ApiError> refused;
+    if (fence != nullptr) {
+      refused = (*fence)();
+    } else if (options_.writesNeedFence) {
+      refused = ApiError{ApiError::Kind::Permanent, 0, std::string(kNotSentErrorCode),
+                         "not sent: no lease check guards this request (cluster)", false};
+    }
+    if (refused) {
+      refused->sent = false;
+      log::info("salesforce {} {}: {}", request.method, request.target, refused->message);
+      return *refused;
+    }
+  }
   const auto start = std::chrono::steady_clock::now();
   auto r = transport.send(request);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -63,6 +63,12 @@ struct ClientOptions {
   // Ends a retry's backoff sleep at once (SIGTERM, a reload): the call returns the failure it was
   // about to retry. None: never stopped. Outlives the client.
   const model::StopSignal* stop = nullptr;
+  // Every request that may change the org (not idempotent: PATCH, DELETE, a 1.0 abort's POST)
+  // is sent only if the SendFence of the calling thread (salesforce/CallGate.h) allows it, asked
+  // just before each send, the one after a token renewal included; with no fence on the thread
+  // it is refused (code NOT_SENT, not sent). Cluster mode sets it: every action is fenced by the
+  // lease (docs/scaling.md). False: writes go out unless a fence on the thread refuses them.
+  bool writesNeedFence = false;
 };
 
 // api-version this many releases (three a year) behind the newest the org serves is "old":

@@ -1,10 +1,13 @@
 #include "salesforce/CallGate.h"
 
+#include <utility>
+
 namespace bulkwarden::salesforce {
 
 namespace {
 thread_local std::optional<CallPurpose> tCurrent;
-}
+thread_local const SendFence::Check* tFence = nullptr;
+}  // namespace
 
 std::string_view purposeName(CallPurpose purpose) {
   switch (purpose) {
@@ -27,5 +30,11 @@ std::string_view purposeName(CallPurpose purpose) {
 PurposeScope::PurposeScope(CallPurpose purpose) : previous_(tCurrent) { tCurrent = purpose; }
 PurposeScope::~PurposeScope() { tCurrent = previous_; }
 std::optional<CallPurpose> PurposeScope::current() { return tCurrent; }
+
+SendFence::SendFence(Check check) : check_(std::move(check)), previous_(tFence) {
+  tFence = &check_;
+}
+SendFence::~SendFence() { tFence = previous_; }
+const SendFence::Check* SendFence::current() { return tFence; }
 
 }  // namespace bulkwarden::salesforce

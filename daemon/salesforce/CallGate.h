@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -47,5 +48,33 @@ class PurposeScope {
  private:
   std::optional<CallPurpose> previous_;
 };
+
+// The last check before a request that may change the org goes out (any request not marked
+// idempotent: an abort's PATCH, a delete, a 1.0 abort's POST). In cluster mode it asks whether
+// this node still holds the org's lease long enough for the request, bounded by its deadline, to
+// end before the lease can expire (cluster/LeaseManager.h mayAct). BulkClient asks it before EVERY
+// such send on the thread that set it, the one after a token renewal (a 401) included, so that
+// no time spent before a send (renewing a token, waiting for a connection) can push the request
+// past the lease. While it lives, this thread's writes are fenced by `check` (the innermost
+// scope's, when nested). Not shared.
+class SendFence {
+ public:
+  // nullopt: send; else the error to return instead (nothing sent: `sent` false).
+  using Check = std::function<std::optional<ApiError>()>;
+  explicit SendFence(Check check);
+  ~SendFence();
+  SendFence(const SendFence&) = delete;
+  SendFence& operator=(const SendFence&) = delete;
+  // The fence of this thread, or null.
+  static const Check* current();
+
+ private:
+  Check check_;
+  const Check* previous_;
+};
+
+// The code of the ApiError a write refused for want of a fence returns (ClientOptions::
+// writesNeedFence; cluster mode): nothing was sent.
+inline constexpr std::string_view kNotSentErrorCode = "NOT_SENT";
 
 }  // namespace bulkwarden::salesforce

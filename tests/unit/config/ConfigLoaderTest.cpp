@@ -256,6 +256,36 @@ TEST(ConfigLoader, ClusterSettings) {
       errorsOf(with("g.yaml", "  postgres: { conninfo: \"dbname=bw\" }\n  leese: 1s\n")).empty());
 }
 
+// Cluster mode moves orgs between nodes, and a rotated refresh token lives in one node's
+// state-dir: the refresh-token flow is warned about (not refused: without rotation it works).
+TEST(ConfigLoader, ClusterWarnsAboutTheRefreshTokenFlow) {
+  TempDir dir;
+  dir.write("p.yaml", fmt::format(kPolicy, "a"));
+  const std::string orgs = R"(orgs:
+  - name: rt
+    instance-url: https://acme.my.salesforce.com
+    auth:
+      flow: refresh-token
+      client-id: 3MVG9abc
+      refresh-token: { credential: sf-refresh }
+  - name: cc
+    instance-url: https://acme.my.salesforce.com
+    auth:
+      flow: client-credentials
+      client-id: 3MVG9abc
+      client-secret: { env: SF_SECRET }
+policies: p.yaml
+)";
+  Config c =
+      loadConfig(dir.write("c.yaml", orgs + "cluster:\n  postgres: { conninfo: \"dbname=bw\" }\n"));
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_EQ(c.warnings[0].where.str(), dir.path("c.yaml") + ":2:5");
+  EXPECT_THAT(c.warnings[0].str(), HasSubstr("org 'rt' uses the refresh-token flow in cluster"));
+  EXPECT_THAT(c.warnings[0].str(), HasSubstr("jwt-bearer or client-credentials"));
+  // One node alone: the rotated token stays where it is used.
+  EXPECT_TRUE(loadConfig(dir.write("d.yaml", orgs)).warnings.empty());
+}
+
 TEST(ConfigLoader, OrgForms) {
   TempDir dir;
   dir.write("p.yaml", "policies: []\n");

@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -113,6 +115,7 @@ class ScriptedTokens : public TokenProvider {
   Result<std::string> refresh(const std::string& rejected) override {
     std::lock_guard lock(mutex_);
     ++refreshes;
+    if (onRefresh) onRefresh();
     if (refuse) {
       return ApiError{ApiError::Kind::Unauthorized, 400, "AUTH_INVALID_GRANT", "refused", false};
     }
@@ -123,13 +126,14 @@ class ScriptedTokens : public TokenProvider {
   int generation_ = 1;
   int refreshes = 0;
   bool refuse = false;
+  std::function<void()> onRefresh;  // e.g. the time a slow token endpoint takes
 };
 
 class BulkClientSeam : public ::testing::Test {
  protected:
   BulkClient& client() {
     if (!client_) {
-      ClientOptions o;
+      ClientOptions o = options_;
       o.instanceUrl = "https://acme.my.salesforce.com";
       o.clock = &clock_;
       o.stop = &stop_;
@@ -147,6 +151,7 @@ class BulkClientSeam : public ::testing::Test {
     });
   }
 
+  ClientOptions options_;
   testing::ManualClock clock_;
   model::StopSignal stop_;
   std::shared_ptr<ScriptedTransport> transport_ = std::make_shared<ScriptedTransport>();
@@ -266,6 +271,113 @@ TEST_F(BulkClientSeam, AnExpiredSessionThatCannotBeRenewedIsNotSentAgain) {
   EXPECT_NE(r.error().message.find("refused"), std::string::npos) << r.error().describe();
   EXPECT_EQ(transport_->sent().size(), 1u);
   EXPECT_EQ(tokens_->refreshes, 1);
+}
+
+// Cluster mode's fence (docs/scaling.md, "What the fence guarantees"): a write may go out only
+// while the lease leaves time for it. Here the fence allows sends until `limit` on the clock, and
+// the token renewal after a 401 takes 5 s: the PATCH sent again with the new token would start
+// after the limit, so it is not sent at all. Before, the lease was checked once, before the first
+// send, and the resend after a slow renewal could outlive the lease.
+TEST_F(BulkClientSeam, AWriteSentAgainAfterATokenRenewalIsFencedAgain) {
+  const auto limit = clock_.now() + 3s;
+  int asked = 0;
+  SendFence fence([&]() -> std::optional<ApiError> {
+    ++asked;
+    if (clock_.now() < limit) return std::nullopt;
+    return ApiError{ApiError::Kind::Permanent, 0, "NOT_SENT", "the lease could end first", false};
+  });
+  tokens_->onRefresh = [&] { clock_.advance(5s); };
+  transport_->script({expiredSession()});
+  auto r = client().abort(model::ResourceKind::Query, "750R00000000001AAA");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "NOT_SENT");
+  EXPECT_FALSE(r.error().sent);
+  ASSERT_EQ(transport_->sent().size(), 1u);  // the first PATCH only, refused with 401
+  EXPECT_EQ(transport_->sent()[0].method, "PATCH");
+  EXPECT_EQ(tokens_->refreshes, 1);
+  EXPECT_EQ(asked, 2);
+}
+
+// The same for a delete and a 1.0 abort (400 InvalidSessionId is 1.0's expired session), and a
+// quick renewal leaves the resend within the limit: sent.
+TEST_F(BulkClientSeam, EverySendOfADeleteOrAClassicAbortAsksTheFence) {
+  const auto limit = clock_.now() + 1500ms;
+  int asked = 0;
+  SendFence fence([&]() -> std::optional<ApiError> {
+    ++asked;
+    if (clock_.now() < limit) return std::nullopt;
+    return ApiError{ApiError::Kind::Permanent, 0, "NOT_SENT", "the lease could end first", false};
+  });
+  tokens_->onRefresh = [&] { clock_.advance(1s); };
+  transport_->script({expiredSession(), reply(204, "")});
+  auto removed = client().remove(model::ResourceKind::Query, "750R00000000001AAA");
+  ASSERT_TRUE(removed.ok()) << removed.error().describe();
+  EXPECT_EQ(asked, 2);
+  const std::string invalid =
+      R"({"exceptionCode":"InvalidSessionId","exceptionMessage":"Invalid session id"})";
+  transport_->script({reply(400, invalid)});
+  // Sent at 1 s, within the limit; the renewal takes it to 2 s, past it.
+  auto aborted = client().abortClassic("750R00000000001AAA");
+  ASSERT_FALSE(aborted.ok());
+  EXPECT_EQ(aborted.error().code, "NOT_SENT");
+  auto sent = transport_->sent();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].method, "DELETE");
+  EXPECT_EQ(sent[1].method, "DELETE");
+  EXPECT_EQ(sent[2].method, "POST");
+  EXPECT_EQ(asked, 4);
+}
+
+// The fence is the last step before the send: after the API budget's admission, whose ledger
+// write may wait for the disk (here it takes 2 s), the lease may no longer leave time.
+TEST_F(BulkClientSeam, TheFenceIsAskedAfterTheBudgetAdmittedTheWrite) {
+  class SlowLedger : public CallGate {
+   public:
+    explicit SlowLedger(testing::ManualClock& clock) : clock_(clock) {}
+    std::optional<ApiError> admit(CallPurpose) override {
+      clock_.advance(2s);
+      return std::nullopt;
+    }
+    void allowance(int64_t) override {}
+
+   private:
+    testing::ManualClock& clock_;
+  };
+  options_.gate = std::make_shared<SlowLedger>(clock_);
+  const auto limit = clock_.now() + 1500ms;
+  SendFence fence([&]() -> std::optional<ApiError> {
+    if (clock_.now() < limit) return std::nullopt;
+    return ApiError{ApiError::Kind::Permanent, 0, "NOT_SENT", "the lease could end first", false};
+  });
+  auto r = client().abort(model::ResourceKind::Query, "750R00000000001AAA");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "NOT_SENT");
+  EXPECT_TRUE(transport_->sent().empty());
+}
+
+// Reads are not writes: a fence that refuses everything lets a listing and a GET through.
+TEST_F(BulkClientSeam, ReadsDoNotAskTheFence) {
+  SendFence fence([]() -> std::optional<ApiError> {
+    return ApiError{ApiError::Kind::Permanent, 0, "NOT_SENT", "refused", false};
+  });
+  transport_->script({lastPage("750R00000000001AAA")});
+  ASSERT_TRUE(list().ok());
+  EXPECT_EQ(transport_->sent().size(), 1u);
+}
+
+// writesNeedFence (cluster mode): a write on a thread without a fence is refused, not sent.
+TEST_F(BulkClientSeam, AWriteWithoutAFenceIsRefusedWhenFencesAreRequired) {
+  options_.writesNeedFence = true;
+  auto r = client().abort(model::ResourceKind::Query, "750R00000000001AAA");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "NOT_SENT");
+  EXPECT_FALSE(r.error().sent);
+  EXPECT_TRUE(transport_->sent().empty());
+  transport_->script({lastPage("750R00000000001AAA")});
+  EXPECT_TRUE(list().ok());  // reads still go out
+  SendFence allow([]() -> std::optional<ApiError> { return std::nullopt; });
+  transport_->script({reply(200, R"({"id":"750R00000000001AAA","state":"Aborted"})")});
+  EXPECT_TRUE(client().abort(model::ResourceKind::Query, "750R00000000001AAA").ok());
 }
 
 TEST_F(BulkClientSeam, TheConcurrentLimitIsWaitedOutOnItsSlowerSchedule) {
