@@ -297,6 +297,25 @@ TEST_F(ActionRunnerTest, InvalidJobStateIsCheckedWithOneGetAndAStillRunningJobIs
   EXPECT_EQ(outcomes_[Outcome::StillActive], 1);
 }
 
+// INVALIDJOBSTATE, then the read-back fails: not evidence that the job finished. The outcome says
+// that its state is unknown, and the pass is not ok.
+TEST_F(ActionRunnerTest, InvalidJobStateWithAFailedReadIsUnknownNotAlreadyTerminal) {
+  add(1, abort_);
+  org_.actionErrors[jobId(0)] =
+      error(400, "INVALIDJOBSTATE", "Aborting already Completed Job not allowed");
+  org_.gets.emplace(jobId(0), error(503, "SERVER_UNAVAILABLE", "Server too busy"));
+  run();
+  EXPECT_EQ(org_.getCalls, 1);
+  EXPECT_EQ(org_.actions.size(), 1u);
+  auto byJob = resultsByJob();
+  ASSERT_EQ(byJob[jobId(0)].size(), 1u);
+  EXPECT_EQ(byJob[jobId(0)][0]->getValue<std::string>("outcome"), "unknown");
+  EXPECT_FALSE(byJob[jobId(0)][0]->has("observed_state"));
+  EXPECT_EQ(outcomes_[Outcome::Unknown], 1);
+  EXPECT_EQ(outcomes_[Outcome::AlreadyTerminal], 0);
+  EXPECT_EQ(checkPairing(), 1u);
+}
+
 // Every reading of "not yours, and no Manage Data Integrations": a clear outcome with a hint,
 // logged once per pass, and the other jobs acted on (no halt, no limit).
 TEST_F(ActionRunnerTest, APermissionRefusalIsRecordedWithAHintLoggedOnceAndHaltsNothing) {

@@ -208,6 +208,9 @@ TEST_F(PassTest, OutcomesAreMappedFromSalesforceAnswers) {
   ApiError reset{ApiError::Kind::Transient, 0, "", "connection reset by peer"};
   reset.sent = true;
   org_.actionErrors["750R00000000003AAA"] = reset;
+  // INVALIDJOBSTATE is read back: the job finished first.
+  org_.gets.emplace("750R00000000001AAA",
+                    job("750R00000000001AAA", JobState::JobComplete, "2026-11-29T10:00:00.000Z"));
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
   auto s = run({&p});
   EXPECT_EQ(s.outcomes[Outcome::AlreadyTerminal], 1);
