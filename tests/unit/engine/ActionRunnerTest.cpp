@@ -211,10 +211,10 @@ TEST_F(ActionRunnerTest, RetriesAreBoundedAndTheJobEndsRefused) {
   add(1, abort_);
   org_.actionErrors[jobId(0)] = error(503, "SERVER_UNAVAILABLE", "Server too busy");
   run();
-  EXPECT_EQ(org_.actions.size(), 4u);  // RetryOptions::maxAttempts
-  EXPECT_EQ(waits_.size(), 3u);
+  EXPECT_EQ(org_.actions.size(), 6u);  // RetryOptions::maxAttempts
+  EXPECT_EQ(waits_.size(), 5u);
   EXPECT_EQ(outcomes_[Outcome::Refused], 1);
-  EXPECT_EQ(checkPairing(), 4u);
+  EXPECT_EQ(checkPairing(), 6u);
 }
 
 TEST_F(ActionRunnerTest, ARetryAfterLongerThanTheCapLeavesTheJobForTheNextPass) {

@@ -253,11 +253,11 @@ TEST_F(PassTest, AnUnknownOutcomeIsSettledByReadingTheJob) {
   // 3: the GET fails too: the outcome stays unknown.
   auto p = statePolicy("abort-running", {JobState::InProgress}, policy::Action::Abort);
   auto s = run({&p});
-  // Jobs 1 and 3: one request each (applied, or no way to know). Job 2: 4 attempts, each read
+  // Jobs 1 and 3: one request each (applied, or no way to know). Job 2: 6 attempts, each read
   // back after its reset.
-  EXPECT_EQ(org_.actions.size(), 6u);
-  EXPECT_EQ(std::count(org_.actions.begin(), org_.actions.end(), "abort:750R00000000002AAA"), 4);
-  EXPECT_EQ(org_.getCalls, 6);
+  EXPECT_EQ(org_.actions.size(), 8u);
+  EXPECT_EQ(std::count(org_.actions.begin(), org_.actions.end(), "abort:750R00000000002AAA"), 6);
+  EXPECT_EQ(org_.getCalls, 8);
   std::map<std::string, Poco::JSON::Object::Ptr> byJob;
   for (auto& r : records("result")) byJob[r->getObject("job")->getValue<std::string>("id")] = r;
   EXPECT_EQ(byJob["750R00000000001AAA"]->getValue<std::string>("outcome"), "applied");
