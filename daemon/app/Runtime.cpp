@@ -6,10 +6,12 @@
 #include <sys/prctl.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
 #include "log/Log.h"
+#include "model/TestClock.h"
 #include "salesforce/BulkClient.h"
 #include "salesforce/OAuthTokenProvider.h"
 #include "salesforce/TokenProvider.h"
@@ -87,6 +89,18 @@ std::unique_ptr<Runtime> Runtime::create(config::Config cfg) {
   protectSecretsInMemory();
   auto rt = std::make_unique<Runtime>();
   rt->config = std::move(cfg);
+#ifdef BULKWARDEN_FAILPOINTS
+  // Soak tests only (model/TestClock.h): a clock as fast as the simulated org's.
+  try {
+    if (auto scaled = model::testClockFromEnvironment()) {
+      rt->clock = std::move(scaled);
+      log::warning("test build: the clock runs {} times faster than wall time",
+                   std::getenv("BULKWARDEN_TEST_CLOCK_SCALE"));
+    }
+  } catch (const std::invalid_argument& e) {
+    throw config::ConfigError({config::Diagnostic{{}, e.what(), ""}});
+  }
+#endif
   for (const auto& org : rt->config.orgs) {
     auto provider = makeTokenProvider(org, rt->config.concurrency, rt->config.stateDir, *rt->clock);
     salesforce::ClientOptions options;

@@ -330,8 +330,9 @@ void ActionRunner::settle(Decision& d, bool afterInvalidState) {
     d.outcome = isAbort || afterInvalidState ? Outcome::NotFound : Outcome::Applied;
   } else {
     if (afterInvalidState) {
-      // Unverified: as before, an abort refused for the job's state is taken as finished.
-      d.outcome = isAbort ? Outcome::AlreadyTerminal : Outcome::Failed;
+      // Refused for the job's state, and the state could not be read: whether the job finished
+      // (or an earlier attempt whose answer was lost aborted it) is not known.
+      d.outcome = Outcome::Unknown;
     }
     log::warning(
         "{}: {} {}: {}, and reading the job failed: {}", options_.org,

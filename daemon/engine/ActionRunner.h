@@ -53,7 +53,9 @@ audit::Subject subjectOf(const std::string& org, const Decision& d);
 
 // Retrying an action Salesforce refused unprocessed.
 struct RetryOptions {
-  int maxAttempts = 4;  // requests per decision at most, the first included
+  // Requests per decision at most, the first included. Six: with one request in seven refused at
+  // random (a bad hour of 503s), an action ends its pass refused about once in 100,000.
+  int maxAttempts = 6;
   salesforce::BackoffPolicy backoff{4, model::Duration(1000), model::Duration(16000)};
   // A Retry-After longer than this ends the retries: the next pass asks again.
   std::chrono::milliseconds maxRetryAfter{60'000};

@@ -100,6 +100,12 @@ Pass::Pass(PassOptions options, salesforce::BulkJobs& jobs, audit::AuditSink& au
   }
 }
 
+namespace {
+constexpr std::string_view kChangedWhileListed =
+    "listed twice with different fields (the job changed during the listing); the next pass "
+    "decides";
+}  // namespace
+
 void Pass::dedupe(salesforce::Page& page) {
   size_t kept = 0;
   for (size_t i = 0; i < page.jobs.size(); ++i) {
@@ -110,10 +116,18 @@ void Pass::dedupe(salesforce::Page& page) {
     auto [it, fresh] = listed_.try_emplace(key, print);
     if (!fresh) {
       if (it->second != print) {
-        throw ListingRefused{salesforce::malformedReply(fmt::format(
-            "job listing: job {} is listed twice with different fields (state {} on page {}); "
-            "the listing cannot be trusted, nothing is acted on this pass",
-            j.id, model::toString(j.state), summary_.pages))};
+        // Offset paging over an org whose jobs change mid-listing repeats a job that moved: which
+        // record is current is unknown, so the job is left alone this pass (applyGates holds it),
+        // and the others are acted on.
+        if (changed_.insert(key).second) {
+          ++summary_.changedWhileListed;
+          log::warning(
+              "{} {}: job {} is listed twice with different fields (state {} on page {}): it "
+              "changed during the listing; nothing is done to it this pass",
+              options_.org, model::resourceName(options_.resource), j.id, model::toString(j.state),
+              summary_.pages);
+        }
+        continue;
       }
       ++summary_.duplicates;  // offset paging over a changing org repeats jobs: one action each
       continue;
@@ -235,6 +249,14 @@ void Pass::applyGates() {
   std::map<const policy::Policy*, int64_t> acting;
   for (auto& d : decisions_) {
     if (!d.held.empty()) continue;
+    if (!changed_.empty()) {
+      IdKey key{};
+      std::memcpy(key.data(), d.job.id.data(), std::min(d.job.id.size(), key.size()));
+      if (changed_.count(key) > 0) {
+        d.held = std::string(kChangedWhileListed);
+        continue;
+      }
+    }
     if (!d.policy->windows.open(now)) {
       d.held = "outside the policy's windows";
       continue;

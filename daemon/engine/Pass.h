@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ struct PassSummary {
   int pages = 0;
   int64_t jobsSeen = 0;    // distinct jobs listed: a job listed twice counts once
   int64_t duplicates = 0;  // list records naming a job already listed (same fields), dropped
+  // Jobs listed twice with different fields (they changed while the listing ran): held back,
+  // nothing done to them this pass; the next pass lists them afresh.
+  int64_t changedWhileListed = 0;
   int64_t skipped = 0;
   int64_t matched = 0;               // decisions
   int64_t acted = 0;                 // requests sent (abort/delete)
@@ -162,11 +166,12 @@ class Pass {
   model::Timestamp listingStarted_{};
   // Every job listed so far in this pass, by the 15-character form of its id (the 18-character
   // form only adds a checksum of the first 15), with a fingerprint of its fields: a job listed
-  // again is dropped, or, with other fields, makes the listing malformed. At most
+  // again is dropped, or, with other fields, is held back this pass (changed_). At most
   // maxJobsPerListing + 1 entries (about 64 bytes each). An ordered map, not a hash table: the
   // ids come from the server, which could otherwise choose them to collide.
   using IdKey = std::array<char, 15>;
   std::map<IdKey, uint64_t> listed_;
+  std::set<IdKey> changed_;      // listed twice with different fields: no action this pass
   std::string scratch_;          // reused to fingerprint each job
   int64_t reservedActions_ = 0;  // action calls reserved in the API budget by reserveCalls()
 };

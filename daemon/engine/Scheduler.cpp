@@ -523,7 +523,7 @@ std::optional<SteadyTime> Scheduler::orgStep(OrgRun& run) {
   auto wait = std::clamp<model::Duration>(table.wake() - clock_.now(), model::Duration(0),
                                           std::chrono::minutes(1));
   if (options_.heartbeat.count() > 0) wait = std::min<model::Duration>(wait, options_.heartbeat);
-  return std::chrono::steady_clock::now() + wait;
+  return std::chrono::steady_clock::now() + clock_.steadyFor(wait);
 }
 
 void Scheduler::runUntilStopped() {

@@ -23,6 +23,10 @@ class Clock {
   [[nodiscard]] bool sleepFor(Duration d, const StopSignal& stop) const {
     return sleepUntil(now() + d, stop);
   }
+  // How long a wait of `d` on this clock lasts on the steady clock: for timers that wait on the
+  // steady clock themselves (engine/PassExecutor's queue, fed by the scheduler). `d` itself,
+  // except on a test's scaled clock (model/TestClock.h).
+  virtual std::chrono::steady_clock::duration steadyFor(Duration d) const { return d; }
 };
 
 // The system's clock. Waits are timer waits on the steady clock for the time left, so that a

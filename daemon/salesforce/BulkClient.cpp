@@ -456,6 +456,7 @@ Result<HttpResponse> BulkClient::sendLogged(Transport& transport, const HttpRequ
     }
   }
   const auto start = std::chrono::steady_clock::now();
+  const model::Timestamp sentAt = clock_.now();
   auto r = transport.send(request);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
@@ -469,9 +470,9 @@ Result<HttpResponse> BulkClient::sendLogged(Transport& transport, const HttpRequ
       // over a rolling 24 hours, so a lower one is taken once the higher is a minute old.
       std::lock_guard lock(usageMutex_);
       if (u->used >= usage_.used || u->max != usage_.max ||
-          start - usageSent_ > std::chrono::minutes(1)) {
+          sentAt - usageSent_ > std::chrono::minutes(1)) {
         usage_ = *u;
-        usageSent_ = start;
+        usageSent_ = sentAt;
       }
       if (options_.gate) options_.gate->allowance(u->max);
     }

@@ -183,8 +183,9 @@ class BulkClient final : public BulkJobs {
   std::mutex rngMutex_;
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by rngMutex_: backoff jitter
   mutable std::mutex usageMutex_;
-  ApiUsage usage_;                                     // guarded by usageMutex_
-  std::chrono::steady_clock::time_point usageSent_{};  // when usage_'s request went out
+  ApiUsage usage_;  // guarded by usageMutex_
+  // When usage_'s request went out, on the clock: the count is over the org's rolling 24 hours.
+  model::Timestamp usageSent_{};
 };
 
 }  // namespace bulkwarden::salesforce

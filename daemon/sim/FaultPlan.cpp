@@ -65,6 +65,11 @@ void FaultPlan::failEvery(int n, int retryAfterSeconds) {
   counted_ = 0;
 }
 
+void FaultPlan::setRetryAfter(int seconds) {
+  std::lock_guard lock(mutex_);
+  retryAfterSeconds_ = std::max(seconds, 0);
+}
+
 void FaultPlan::exceedConcurrentLimitUntil(std::chrono::steady_clock::time_point until) {
   std::lock_guard lock(mutex_);
   concurrentUntil_ = until;
@@ -97,11 +102,15 @@ FaultPlan::Decision FaultPlan::decide(const SimRequest& request) {
     }
   }
   if (d.net == NetFault::ResetBeforeApply) return d;
-  if (failureRate_ > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < failureRate_) {
+  const bool tokenRequest = request.uri.rfind("/services/oauth2/", 0) == 0;
+  if (failureRate_ > 0.0 && !tokenRequest &&
+      std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < failureRate_) {
     d.refusal = render::error(503, "SERVER_UNAVAILABLE", "Server too busy");
+    if (retryAfterSeconds_ > 0) {
+      d.refusal->headers.emplace_back("Retry-After", std::to_string(retryAfterSeconds_));
+    }
     return d;
   }
-  const bool tokenRequest = request.uri.rfind("/services/oauth2/", 0) == 0;
   if (failEvery_ > 0 && !tokenRequest && ++counted_ % failEvery_ == 0) {
     // Refused before processing: nothing is applied, and it does not use the allowance.
     d.refusal = render::error(503, "SERVER_UNAVAILABLE", "Server too busy");

@@ -33,8 +33,11 @@ class FaultPlan {
   // The next `count` requests whose method is `method` (any method when empty) suffer `fault`.
   void injectNetFault(int count, NetFault fault, const std::string& method,
                       std::chrono::milliseconds trickleEvery);
-  // From now on each request fails with 503 SERVER_UNAVAILABLE with probability `rate` (seeded).
+  // From now on each request (token requests not counted) fails with 503 SERVER_UNAVAILABLE with
+  // probability `rate` (seeded), with Retry-After when setRetryAfter gave one.
   void setFailureRate(double rate);
+  // The Retry-After (seconds; 0: none) of the random and the every-Nth 503s.
+  void setRetryAfter(int seconds);
   // From now on every `n`th request (0: none; token requests not counted) is refused with 503
   // SERVER_UNAVAILABLE before it is processed; with `retryAfter` > 0 the reply carries
   // Retry-After: seconds.

@@ -181,7 +181,7 @@ std::vector<SimJob> JobStore::jobs(int64_t now) const {
     out.push_back(SimJob{job.id, job.ingest ? "ingest" : "query", job.jobType,
                          std::string(stateName(v.state)), job.object, job.operation,
                          job.createdById, formatTimestamp(job.createdMs),
-                         formatTimestamp(v.modstampMs)});
+                         formatTimestamp(v.modstampMs), job.createdMs});
   }
   return out;
 }

@@ -53,6 +53,7 @@ struct JobView {
 // A snapshot of one job, dates in +0000 form.
 struct SimJob {
   std::string id, kind, jobType, state, object, operation, createdById, createdDate, systemModstamp;
+  int64_t createdMs = 0;
 };
 
 class JobStore {

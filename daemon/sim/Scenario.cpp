@@ -307,4 +307,41 @@ Scenario defaultScenario() {
   return s;
 }
 
+JobGroup arrivingJob(std::mt19937_64& rng, const std::string& sessionUser) {
+  using D = DurationRange;
+  JobGroup g;
+  const int pick = std::uniform_int_distribution<int>(0, 99)(rng);
+  if (pick < 25) {
+    g = group("query", "InProgress", 1, D{});  // will be stuck: never finishes by itself
+  } else if (pick < 45) {
+    g = group("query", "InProgress", 1, D{});  // finishes, sometimes only after hours
+    g.finishAfter = D{10min, 3h};
+  } else if (pick < 60) {
+    g = group("ingest", "Open", 1, D{});  // left Open by its loader
+  } else if (pick < 70) {
+    g = group("ingest", "Open", 1, D{});  // a 1.0 job Data Loader left Open
+    g.jobType = "Classic";
+    g.apiVersion = 58.0;
+  } else if (pick < 75) {
+    g = group("ingest", "InProgress", 1, D{});  // a 1.0 job closed, never processed
+    g.jobType = "Classic";
+    g.apiVersion = 58.0;
+  } else if (pick < 80) {
+    g = group("query", "InProgress", 1, D{});  // a 1.0 query job that never returns
+    g.jobType = "Classic";
+    g.apiVersion = 58.0;
+  } else {
+    g = group("ingest", "InProgress", 1, D{});  // loads and finishes
+    g.finishAfter = D{5min, 40min};
+    if (pick >= 95) g.finalState = "Failed";
+  }
+  // Created by the integration user a third of the time, else by another user.
+  if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
+    g.createdById = sessionUser;
+  } else {
+    g.createdById = std::string(pickOne(kUsers, rng));
+  }
+  return g;
+}
+
 }  // namespace bulkwarden::sim

@@ -75,6 +75,11 @@ std::vector<JobGroup> classicJobs(int count);
 // days ago, ingest jobs left Open, a few Classic jobs and a few that finish when aborted.
 Scenario defaultScenario();
 
+// One job arriving while the org runs (`sim --new-jobs-every`), count 1 and age 0: stuck and
+// finishing query and ingest jobs, Bulk API 1.0 (Classic) jobs left Open or never processed;
+// created by `sessionUser` a third of the time, else by another user.
+JobGroup arrivingJob(std::mt19937_64& rng, const std::string& sessionUser);
+
 // The seeds of a group, drawn from `rng` (ids left empty for the org to assign).
 std::vector<JobSeed> expandGroup(const JobGroup& group, std::mt19937_64& rng);
 

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "sim/Scenario.h"
+#include "sim/SimOrg.h"
 #include "sim/SimServer.h"
 
 namespace bulkwarden::sim {
@@ -30,24 +31,46 @@ line per org, org 1 first).
   --listen HOST:PORT        address to listen on (default 127.0.0.1:0, a free port)
   --seed N                  seed for ids, token, ages and list order (default 1)
   --time-scale X            sim time runs X times faster than wall time (default 1)
+  --clock-epoch MS          with --time-scale: the sim clock reads MS + (wall - MS) * X, where MS
+                            is milliseconds since 1970 (a test daemon's scaled clock uses the same
+                            formula; see docs/reliability.md "Soak"). Default: the start
   --page-size N             records per list page (default 1000)
+  --edition E               production (default) or developer: a Developer Edition's 15000 daily
+                            API calls and 5 concurrent long-running requests (production: 25)
   --api-max N, --daily-api-limit N
-                            daily API allowance (default 1000000; a Developer Edition has 15000);
+                            daily API allowance (default 1000000; --edition developer: 15000);
                             once spent: 403 REQUEST_LIMIT_EXCEEDED "TotalRequests Limit exceeded."
+                            The allowance is a rolling 24 hours of sim time: a call stops
+                            counting 24 h after it was made
+  --api-used N[@AGO]        N calls of the allowance already used, made AGO (sim time, e.g. 23h;
+                            default 0) before the start: they stop counting 24h - AGO after it
   --concurrent-limit N      more than N requests in flight at once (use with --latency): the extra
                             ones get 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit
-                            exceeded.", which clears as soon as others finish (default: none)
+                            exceeded.", which clears as soon as others finish; 0: none. Default:
+                            none, unless --latency is 20s or more (a long-running request, as
+                            Salesforce counts them): then the edition's limit
   --fail-every N            refuse every Nth request with 503 SERVER_UNAVAILABLE before processing
                             it (nothing applied, no allowance used; token requests not counted)
+  --fail-rate P             refuse each request with probability P (0..1, drawn from the seed)
+                            with 503 SERVER_UNAVAILABLE before processing it, as --fail-every
   --fail-retry-after S      those 503s carry Retry-After: S (seconds; default: no header)
   --no-manage-data-integrations
                             the session's user lacks "Manage Data Integrations": aborting or
                             deleting a job another user created gets 403 INVALIDUSER
+  --grant-manage-data-integrations-after DURATION
+                            with --no-manage-data-integrations: the user is given the permission
+                            this much sim time after the start (e.g. 1h)
   --user-id ID              the session's user id (default 005R0000000bWkzIAE); the scenario's
                             jobs are created by four other users
   --classic-jobs N          add N Bulk API 1.0 (Classic) jobs, most left Open; they are listed by
                             /jobs/query and /jobs/ingest unless filtered by jobType, and served by
                             GET/POST /services/async/VER/job/ID with X-SFDC-Session
+  --new-jobs-every DURATION a new job arrives every DURATION of sim time (e.g. 2m): stuck and
+                            finishing query and ingest jobs, Classic jobs left Open, created by
+                            the session's user or by others
+  --final-jobs FILE         at exit, write every job org 1 still holds to FILE, one a line:
+                            `ID KIND JOBTYPE STATE CREATED_MS CREATED_BY`, after a first line
+                            `now SIM_MS` (soak checks read it)
   --orgs N                  serve N separate orgs (1..1000), each on its own port with its own
                             token (seed + k - 1), jobs and API allowance; one stdout line per org,
                             org 1 first, all in the format of the first line
@@ -143,6 +166,20 @@ double parseScale(const std::string& text) {
   return value;
 }
 
+// Every job the org holds, one a line (the ids, kinds, types and states are the sim's own).
+void writeFinalJobs(const std::string& path, const SimOrg& org) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) throw std::runtime_error(fmt::format("--final-jobs: cannot write '{}'", path));
+  std::fprintf(f, "now %lld\n", static_cast<long long>(org.nowMs()));
+  for (const auto& job : org.jobs()) {
+    std::fprintf(f, "%s %s %s %s %lld %s\n", job.id.c_str(), job.kind.c_str(), job.jobType.c_str(),
+                 job.state.c_str(), static_cast<long long>(job.createdMs), job.createdById.c_str());
+  }
+  if (std::fclose(f) != 0) {
+    throw std::runtime_error(fmt::format("--final-jobs: cannot write '{}'", path));
+  }
+}
+
 }  // namespace
 
 int simCommand(const std::vector<std::string>& args) {
@@ -151,6 +188,10 @@ int simCommand(const std::vector<std::string>& args) {
   bool empty = false;
   int classic = 0;
   int orgs = 1;
+  std::string edition = "production";
+  std::optional<int> concurrentLimit;
+  std::optional<int64_t> apiMax;
+  std::string finalJobs;
   try {
     for (std::size_t i = 0; i < args.size(); ++i) {
       const std::string& arg = args[i];
@@ -178,10 +219,52 @@ int simCommand(const std::vector<std::string>& args) {
       } else if (arg == "--page-size") {
         options.pageSize = parseNumber<int>(arg, value());
         if (options.pageSize < 1) throw std::invalid_argument("--page-size must be at least 1");
+      } else if (arg == "--clock-epoch") {
+        options.clockEpochMs = parseNumber<int64_t>(arg, value());
+        if (options.clockEpochMs <= 0) throw std::invalid_argument("--clock-epoch must be > 0");
+      } else if (arg == "--edition") {
+        edition = value();
+        if (edition != "production" && edition != "developer") {
+          throw std::invalid_argument(
+              fmt::format("--edition: want production or developer, got '{}'", edition));
+        }
       } else if (arg == "--api-max" || arg == "--daily-api-limit") {
-        options.apiMax = parseNumber<int64_t>(arg, value());
+        apiMax = parseNumber<int64_t>(arg, value());
+      } else if (arg == "--api-used") {
+        const std::string& text = value();
+        const auto at = text.find('@');
+        options.apiUsedAtStart = parseNumber<int64_t>(arg, text.substr(0, at));
+        if (options.apiUsedAtStart < 0) throw std::invalid_argument("--api-used must be >= 0");
+        if (at != std::string::npos) {
+          options.apiUsedAgo = parseDuration(text.substr(at + 1));
+          if (options.apiUsedAgo >= std::chrono::hours(24)) {
+            throw std::invalid_argument("--api-used: AGO must be under 24h");
+          }
+        }
+      } else if (arg == "--fail-rate") {
+        const std::string& text = value();
+        std::size_t used = 0;
+        double rate = -1;
+        try {
+          rate = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != text.size() || text.empty() || !(rate >= 0 && rate <= 1)) {
+          throw std::invalid_argument(fmt::format("--fail-rate: '{}' is not in 0..1", text));
+        }
+        options.failRate = rate;
+      } else if (arg == "--grant-manage-data-integrations-after") {
+        options.grantManageDataIntegrationsAfter = parseDuration(value());
+      } else if (arg == "--new-jobs-every") {
+        options.newJobsEvery = parseDuration(value());
+        if (options.newJobsEvery.count() <= 0) {
+          throw std::invalid_argument("--new-jobs-every must be positive");
+        }
+      } else if (arg == "--final-jobs") {
+        finalJobs = value();
       } else if (arg == "--concurrent-limit") {
-        options.concurrentLimit = parseNumber<int>(arg, value());
+        concurrentLimit = parseNumber<int>(arg, value());
       } else if (arg == "--fail-every") {
         options.failEvery = parseNumber<int>(arg, value());
       } else if (arg == "--fail-retry-after") {
@@ -248,6 +331,14 @@ int simCommand(const std::vector<std::string>& args) {
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "bulkwarden sim: %s (see --help)\n", e.what());
     return kExitUsage;
+  }
+  // A Developer Edition: 15,000 calls a day, 5 long-running (>= 20 s) requests at once.
+  const bool developer = edition == "developer";
+  options.apiMax = apiMax.value_or(developer ? 15'000 : options.apiMax);
+  if (concurrentLimit) {
+    options.concurrentLimit = *concurrentLimit;
+  } else if (options.latency >= std::chrono::seconds(20)) {
+    options.concurrentLimit = developer ? 5 : 25;
   }
   if (options.tlsCertificateFile.empty() != options.tlsPrivateKeyFile.empty()) {
     std::fprintf(stderr, "bulkwarden sim: --tls-cert and --tls-key go together (see --help)\n");
@@ -321,7 +412,14 @@ int simCommand(const std::vector<std::string>& args) {
       c.unauthorized += o.unauthorized;
       c.appliedAborts += o.appliedAborts;
       c.appliedDeletes += o.appliedDeletes;
+      c.unavailable += o.unavailable;
+      c.concurrentLimited += o.concurrentLimited;
+      c.dailyLimited += o.dailyLimited;
+      c.rotations += o.rotations;
+      c.arrivedJobs += o.arrivedJobs;
+      c.forbidden += o.forbidden;
     }
+    if (!finalJobs.empty()) writeFinalJobs(finalJobs, server.org());
     // What the clients cost (all orgs together): benchmarks and scripts read this line.
     std::fprintf(stderr,
                  "bulkwarden sim: requests=%lld lists=%lld gets=%lld patches=%lld deletes=%lld "
@@ -330,6 +428,13 @@ int simCommand(const std::vector<std::string>& args) {
                  static_cast<long long>(c.gets), static_cast<long long>(c.patches),
                  static_cast<long long>(c.deletes), static_cast<long long>(c.unauthorized),
                  static_cast<long long>(c.appliedAborts), static_cast<long long>(c.appliedDeletes));
+    // The faults that fired (soak checks read this line).
+    std::fprintf(stderr,
+                 "bulkwarden sim: faults unavailable=%lld concurrent_limited=%lld "
+                 "daily_limited=%lld forbidden=%lld rotations=%lld arrived_jobs=%lld\n",
+                 static_cast<long long>(c.unavailable), static_cast<long long>(c.concurrentLimited),
+                 static_cast<long long>(c.dailyLimited), static_cast<long long>(c.forbidden),
+                 static_cast<long long>(c.rotations), static_cast<long long>(c.arrivedJobs));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bulkwarden sim: cannot serve: %s\n", e.what());
     return kExitSoftware;

@@ -25,7 +25,7 @@ namespace bulkwarden::sim {
 namespace {
 
 constexpr int kOldestVersion = 31;
-constexpr int kNewestVersion = 66;
+constexpr int kNewestVersion = 67;
 
 // "v62.0" -> 62; -1 when the segment is not a version.
 int parseVersion(const std::string& segment) {
@@ -77,9 +77,30 @@ SimOrg::SimOrg(SimOptions options)
              }()),
       faults_(options_.seed),
       sessionRng_(options_.seed),
-      oauth_(options_.oauth) {
+      oauth_(options_.oauth),
+      arrivalsRng_(options_.seed ^ 0x9e3779b97f4a7c15ULL) {
   if (options_.pageSize < 1) throw std::invalid_argument("pageSize must be at least 1");
   if (options_.timeScale <= 0) throw std::invalid_argument("timeScale must be positive");
+  if (options_.clockEpochMs > 0) {
+    // The clock reads epoch + (wall - epoch) * scale: start there, as if it began at the epoch.
+    const int64_t wallMs = startWallMs_;
+    startWallMs_ = options_.clockEpochMs +
+                   static_cast<int64_t>(static_cast<double>(wallMs - options_.clockEpochMs) *
+                                        options_.timeScale);
+  }
+  if (options_.failRate < 0 || options_.failRate > 1) {
+    throw std::invalid_argument("failRate must be in [0, 1]");
+  }
+  if (options_.failRate > 0) faults_.setFailureRate(options_.failRate);
+  faults_.setRetryAfter(options_.failRetryAfterSeconds);
+  const int64_t start = nowMs();
+  if (options_.apiUsedAtStart > 0) {
+    useAllowanceLocked(start - options_.apiUsedAgo.count(), options_.apiUsedAtStart);
+  }
+  if (options_.grantManageDataIntegrationsAfter) {
+    grantAtMs_ = start + options_.grantManageDataIntegrationsAfter->count();
+  }
+  nextArrivalMs_ = start + options_.newJobsEvery.count();
   pod_ = drawPod(sessionRng_);
   manageDataIntegrations_ = options_.manageDataIntegrations;
   if (options_.failEvery > 0) faults_.failEvery(options_.failEvery, options_.failRetryAfterSeconds);
@@ -149,6 +170,27 @@ void SimOrg::advanceClock(std::chrono::milliseconds by) { clockOffsetMs_ += by.c
 // ---------------------------------------------------------------------------------------------
 // Jobs
 
+void SimOrg::addArrivingJobs(int64_t now) {
+  std::lock_guard lock(arrivalsMutex_);
+  const std::string user = oauth_.options().userId;  // set at start, never changed
+  while (nextArrivalMs_ <= now) {
+    JobGroup g = arrivingJob(arrivalsRng_, user);
+    const std::chrono::milliseconds age(now - nextArrivalMs_);
+    g.age = DurationRange{age, age};
+    for (JobSeed seed : expandGroup(g, arrivalsRng_)) {
+      // Lifecycles count from the arrival, not from now.
+      if (seed.finishAfter) seed.finishAfter = *seed.finishAfter - age;
+      if (seed.startAfter) seed.startAfter = *seed.startAfter - age;
+      store_.add(seed, now);
+    }
+    {
+      std::lock_guard meter(meterMutex_);
+      ++counters_.arrivedJobs;
+    }
+    nextArrivalMs_ += options_.newJobsEvery.count();
+  }
+}
+
 std::string SimOrg::addJob(const JobSeed& seed) { return store_.add(seed, nowMs()); }
 
 void SimOrg::addScenario(const Scenario& s) { store_.addScenario(s, nowMs()); }
@@ -175,20 +217,56 @@ int64_t SimOrg::appliedActions(const std::string& id) const { return store_.appl
 // ---------------------------------------------------------------------------------------------
 // Allowance
 
-int64_t SimOrg::apiUsed() const {
+namespace {
+constexpr int64_t kMinuteMs = 60'000;
+constexpr int64_t kDayMs = 24 * 60 * kMinuteMs;
+}  // namespace
+
+void SimOrg::useAllowanceLocked(int64_t now, int64_t calls) {
+  const int64_t minute = now / kMinuteMs;
+  if (!usage_.empty() && usage_.back().first >= minute) {
+    usage_.back().second += calls;  // (a clock moved back by a test: counted with the last)
+  } else {
+    usage_.emplace_back(minute, calls);
+  }
+  usageSum_ += calls;
+}
+
+void SimOrg::countForbidden() {
   std::lock_guard lock(meterMutex_);
-  return apiUsed_;
+  ++counters_.forbidden;
+}
+
+int64_t SimOrg::usedLocked(int64_t now) const {
+  while (!usage_.empty() && (usage_.front().first + 1) * kMinuteMs <= now - kDayMs) {
+    usageSum_ -= usage_.front().second;
+    usage_.pop_front();
+  }
+  return usageSum_;
+}
+
+int64_t SimOrg::apiUsed() const {
+  const int64_t now = nowMs();
+  std::lock_guard lock(meterMutex_);
+  return usedLocked(now);
 }
 
 void SimOrg::setApiUsed(int64_t used) {
+  const int64_t now = nowMs();
   std::lock_guard lock(meterMutex_);
-  apiUsed_ = used;
+  usage_.clear();
+  usageSum_ = 0;
+  if (used > 0) useAllowanceLocked(now, used);
 }
 
 bool SimOrg::useAllowance() {
+  const int64_t now = nowMs();
   std::lock_guard lock(meterMutex_);
-  if (apiUsed_ >= options_.apiMax) return false;
-  ++apiUsed_;
+  if (usedLocked(now) >= options_.apiMax) {
+    ++counters_.dailyLimited;
+    return false;
+  }
+  useAllowanceLocked(now, 1);
   return true;
 }
 
@@ -223,8 +301,9 @@ void SimOrg::setManageDataIntegrations(bool allowed) {
 }
 
 JobStore::Caller SimOrg::caller() const {
+  const bool granted = grantAtMs_ >= 0 && nowMs() >= grantAtMs_;
   std::lock_guard lock(sessionMutex_);
-  return {oauth_.options().userId, manageDataIntegrations_};
+  return {oauth_.options().userId, manageDataIntegrations_ || granted};
 }
 
 void SimOrg::exceedConcurrentLimitFor(std::chrono::milliseconds window) {
@@ -314,11 +393,13 @@ SimResponse SimOrg::tokenEndpoint(const RouteCall& call) {
     rotated = makeRefreshToken(sessionRng_);
     oauth_.mutableOptions().refreshToken = rotated;
   }
+  const bool didRotate = !rotated.empty();
   r.body = oauth_.successBody(token, call.now, rotated);
   lock.unlock();
   {
     std::lock_guard meter(meterMutex_);
     ++counters_.tokensIssued;
+    if (didRotate) ++counters_.rotations;
   }
   r.headers.emplace_back("Cache-Control", "no-cache,must-revalidate,max-age=0,no-store,private");
   return r;
@@ -380,6 +461,7 @@ SimResponse SimOrg::handle(const SimRequest& request) {
     ++counters_.requests;
   }
   const int64_t now = nowMs();
+  if (options_.newJobsEvery.count() > 0) addArrivingJobs(now);
   FaultPlan::Decision plan = faults_.decide(request);
   SimResponse response;
   if (plan.net == NetFault::ResetBeforeApply) {
@@ -388,11 +470,20 @@ SimResponse SimOrg::handle(const SimRequest& request) {
     return reset;
   }
   if (plan.refusal) {
+    {
+      std::lock_guard lock(meterMutex_);
+      if (plan.refusal->status == 503) ++counters_.unavailable;
+      if (plan.refusal->status == 403) ++counters_.concurrentLimited;
+    }
     if (!plan.limitInfo) return std::move(*plan.refusal);
     response = withLimitInfo(std::move(*plan.refusal));
   } else if (options_.concurrentLimit > 0 && inFlight_.load() > options_.concurrentLimit &&
              request.uri.rfind("/services/oauth2/", 0) != 0) {
     // Refused, not processed, no allowance used; it clears as soon as others finish.
+    {
+      std::lock_guard lock(meterMutex_);
+      ++counters_.concurrentLimited;
+    }
     response = withLimitInfo(concurrentLimitExceeded());
   } else {
     response = dispatch(request, now, std::move(plan.scripted));
@@ -414,7 +505,7 @@ SimResponse SimOrg::dispatch(const SimRequest& request, int64_t now,
     if (scripted->status != 401 && scripted->status < 500) {
       {
         std::lock_guard lock(meterMutex_);
-        ++apiUsed_;
+        useAllowanceLocked(now, 1);
       }
       return withLimitInfo(std::move(*scripted));
     }
@@ -595,6 +686,7 @@ SimResponse SimOrg::patchJob(const RouteCall& call, bool ingest) {
       case JobStore::Outcome::NotFound:
         return notFound(options_.notFoundAs400);
       case JobStore::Outcome::Forbidden:
+        countForbidden();
         return invalidUser();
       default:
         return render::error(
@@ -635,6 +727,7 @@ SimResponse SimOrg::deleteJob(const RouteCall& call, bool ingest) {
   const auto result = store_.remove(call.id, resource, caller(), call.now);
   switch (result.outcome) {
     case JobStore::Outcome::Forbidden:
+      countForbidden();
       return invalidUser();
     case JobStore::Outcome::Done: {
       SimResponse r;
@@ -758,6 +851,7 @@ SimResponse SimOrg::classicJob(const RouteCall& call) {
       case JobStore::Outcome::NotFound:
         return invalidJob();
       case JobStore::Outcome::Forbidden:
+        countForbidden();
         return render::classicError(
             "InvalidUser",
             "Either the user sending a Bulk API request doesn't have the correct permission, or "

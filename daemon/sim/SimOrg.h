@@ -34,10 +34,17 @@ struct SimOptions {
   std::string token;  // empty: generate one
   uint64_t seed = 1;
   double timeScale = 1.0;  // sim time runs this many times faster than wall time
+  // With timeScale: the sim clock reads clockEpochMs + (wall - clockEpochMs) * timeScale, the
+  // formula of a test daemon's scaled clock (model/TestClock.h), so both agree. 0: the start.
+  int64_t clockEpochMs = 0;
   int pageSize = 1000;
   // Daily allowance for Sforce-Limit-Info and 403 REQUEST_LIMIT_EXCEEDED "TotalRequests Limit
   // exceeded." (a Developer Edition has 15,000).
   int64_t apiMax = 1'000'000;
+  // The allowance is a rolling 24-hour window (sim time): a call stops counting 24 h after it was
+  // made. apiUsedAtStart calls were already made apiUsedAgo before the start (other integrations).
+  int64_t apiUsedAtStart = 0;
+  std::chrono::milliseconds apiUsedAgo{0};
   // More than this many requests in flight at once (a response counts until it is sent, so
   // `latency` makes requests long): 403 REQUEST_LIMIT_EXCEEDED "ConcurrentPerOrgLongTxn Limit
   // exceeded." for the extra ones. 0: no limit.
@@ -46,9 +53,17 @@ struct SimOptions {
   // is processed, with Retry-After when failRetryAfterSeconds > 0. 0: never.
   int failEvery = 0;
   int failRetryAfterSeconds = 0;
+  // Each request (not the token endpoint's) is refused with 503 with this probability, drawn
+  // from the seed; with Retry-After when failRetryAfterSeconds > 0. 0: never.
+  double failRate = 0.0;
   // The session's user may abort and delete other users' jobs ("Manage Data Integrations");
   // false: those get 403 INVALIDUSER. The session's user is oauth.userId.
   bool manageDataIntegrations = true;
+  // Set: the user is given "Manage Data Integrations" this much sim time after the start.
+  std::optional<std::chrono::milliseconds> grantManageDataIntegrationsAfter;
+  // > 0: a new job arrives every this much sim time (Scenario.h arrivingJob), created when a
+  // request first sees the sim clock past its arrival, with its arrival as createdDate.
+  std::chrono::milliseconds newJobsEvery{0};
   // Every reply with a body is sent with Transfer-Encoding: chunked in random (seeded) chunk
   // sizes instead of Content-Length (SimServer).
   bool chunked = false;
@@ -80,6 +95,10 @@ class SimOrg {
             appliedAborts = 0, appliedDeletes = 0;
     // The token endpoint: every request, the tokens issued, the requests refused.
     int64_t tokenRequests = 0, tokensIssued = 0, tokenErrors = 0;
+    // Faults that fired: 503s refused (every Nth and random), concurrent-limit 403s, daily-limit
+    // 403s, refresh tokens rotated, jobs arrived (newJobsEvery), permission refusals (INVALIDUSER).
+    int64_t unavailable = 0, concurrentLimited = 0, dailyLimited = 0, rotations = 0,
+            arrivedJobs = 0, forbidden = 0;
   };
   Counters counters() const;
   // Aborts + deletes that this job accepted (2xx); must stay <= 1 per kind of action.
@@ -169,6 +188,10 @@ class SimOrg {
   bool sessionValid(const std::string& token, int64_t now) const;
   // Uses one call of the allowance; false (nothing used) when it is spent.
   bool useAllowance();
+  void useAllowanceLocked(int64_t now, int64_t calls);  // meterMutex_ held
+  int64_t usedLocked(int64_t now) const;                // meterMutex_ held: drops calls > 24 h old
+  void countForbidden();
+  void addArrivingJobs(int64_t now);
   SimResponse withLimitInfo(SimResponse response) const;
   SimResponse notFound(bool as400) const;
 
@@ -209,7 +232,15 @@ class SimOrg {
   // The meter: request counters and the allowance used.
   mutable std::mutex meterMutex_;
   Counters counters_;
-  int64_t apiUsed_ = 0;
+  // The rolling window: calls per sim minute, oldest first, and their sum.
+  mutable std::deque<std::pair<int64_t, int64_t>> usage_;
+  mutable int64_t usageSum_ = 0;
+  int64_t grantAtMs_ = -1;  // grantManageDataIntegrationsAfter as a sim time; -1: none
+
+  // Arriving jobs (newJobsEvery): the next arrival's sim time, and their draws.
+  std::mutex arrivalsMutex_;
+  int64_t nextArrivalMs_ = 0;
+  std::mt19937_64 arrivalsRng_;
 
   mutable std::mutex hookMutex_;
   std::function<void(const SimRequest&)> hook_;

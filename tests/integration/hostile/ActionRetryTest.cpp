@@ -1,6 +1,7 @@
 // Actions refused under load, against the real binary (`run --once`) over loopback: every 7th
 // request is answered 503 with Retry-After; the pass still aborts every stuck job, each attempt
-// with its own intent and result, and the trail verifies (issue 13 item 3).
+// with its own intent and result, and the trail verifies (issue 13 item 3). Once against a
+// scripted server with one worker, once against the simulated org with the default concurrency.
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -125,6 +126,69 @@ TEST_F(ActionRetries, EverySeventhRequestAnswered503StillAbortsEveryJob) {
   EXPECT_EQ(audit("intent").size(), audit("result").size());
   EXPECT_EQ(static_cast<size_t>(kStuck + refused), hostile_->count("PATCH", kJobs));
   EXPECT_EQ(run({"audit", "verify", (dir_ / "audit.jsonl").string()}), 0) << err();
+}
+
+// The simulated org refuses every 7th request (`sim --fail-every 7 --fail-retry-after 1`), and the
+// daemon runs with the default concurrency (8): refusals land on whichever request is 7th, so a
+// job may be refused more than once; one pass still aborts every stuck job, each once.
+class ActionRetriesSim : public EndToEnd {};
+
+TEST_F(ActionRetriesSim, EverySeventhRequestRefusedAtDefaultConcurrencyStillAbortsEveryStuckJob) {
+  sim::SimOptions o;
+  o.failEvery = 7;
+  o.failRetryAfterSeconds = 1;
+  startSim(o);
+  const auto stuck = addJobs(60, "query", "InProgress", std::chrono::hours(3));
+  const auto young = addJobs(10, "query", "InProgress", std::chrono::minutes(5));
+  const auto done = addJobs(20, "query", "JobComplete", std::chrono::hours(5));
+  writeFile(dir_ / "token", server_->token() + "\n");
+  writeFile(dir_ / "policies.yaml", R"(policies:
+  - name: abort-stuck
+    resource: query-jobs
+    mode: enforce
+    filters:
+      - state: InProgress
+      - older-than: { field: createdDate, age: 2h }
+    action: abort
+)");
+  // No `concurrency`: the default, 8 requests at once.
+  writeFile(dir_ / "bulkwarden.yaml",
+            "orgs:\n"
+            "  - name: test-org\n"
+            "    api-version: \"62.0\"\n"
+            "    instance-url: " +
+                server_->baseUrl() +
+                "\n"
+                "    auth:\n"
+                "      flow: access-token\n"
+                "      access-token: { file: token }\n"
+                "policies: [policies.yaml]\n"
+                "audit-log: audit.jsonl\n"
+                "state-dir: state\n");
+  ASSERT_EQ(run({"run", "--once", "--config", (dir_ / "bulkwarden.yaml").string()}), 0) << err();
+  for (const auto& id : stuck) {
+    EXPECT_EQ(org().state(id), "Aborted") << id;
+    EXPECT_EQ(org().appliedActions(id), 1) << id << " acted on more than once";
+  }
+  for (const auto& id : young) EXPECT_EQ(org().state(id), "InProgress") << id;
+  for (const auto& id : done) EXPECT_EQ(org().state(id), "JobComplete") << id;
+  // One pass; each job's last result `applied`; the 503s are on the trail as `refused`.
+  EXPECT_EQ(audit("run-end").size(), 1u);
+  std::map<std::string, std::string> last;
+  int refused = 0;
+  for (auto& r : audit("result")) {
+    const auto outcome = r->getValue<std::string>("outcome");
+    last[r->getObject("job")->getValue<std::string>("id")] = outcome;
+    if (outcome == "refused") {
+      ++refused;
+      EXPECT_GE(r->getValue<int64_t>("retry_in_ms"), 1000);  // Retry-After: 1
+    }
+  }
+  EXPECT_EQ(last.size(), stuck.size());
+  for (auto& [id, outcome] : last) EXPECT_EQ(outcome, "applied") << id;
+  EXPECT_GT(refused, 0) << "no 503 met an action: the test proved nothing";
+  EXPECT_EQ(audit("intent").size(), audit("result").size());
+  EXPECT_EQ(run({"audit", "verify", auditPath()}), 0) << err();
 }
 
 }  // namespace

@@ -3,8 +3,14 @@
 // be refused like any other.
 #include "support/HostileServer.h"
 
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <optional>
 #include <string>
 
 #include "salesforce/HttpTransport.h"
@@ -50,6 +56,43 @@ TEST(HostileServer, ChunkedBodyOverTheCapIsRefused) {
   auto response = transport.send(request);
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.error().kind, salesforce::ApiError::Kind::Malformed);
+}
+
+// BULKWARDEN_SIM_CHUNKED=1 (CI's chunked run of the integration suite): a normal JSON reply goes
+// out chunked, whole; a reply whose framing the test is about, or that names its own framing,
+// keeps it.
+TEST(HostileServer, BulkwardenSimChunkedChunksNormalJsonRepliesOnly) {
+  const char* before = std::getenv("BULKWARDEN_SIM_CHUNKED");
+  const std::optional<std::string> saved =
+      before != nullptr ? std::optional<std::string>(before) : std::nullopt;
+  ::setenv("BULKWARDEN_SIM_CHUNKED", "1", 1);
+  const std::string body = "{\"records\":[" + std::string(20'000, ' ') + "]}";
+  HostileServer server([&](const HostileRequest& r) {
+    HostileReply reply;
+    reply.body = body;
+    if (r.target == "/framed") reply.framingUnderTest = true;
+    if (r.target == "/text") reply.contentType = "text/html";
+    return reply;
+  });
+  auto get = [&](const std::string& target, std::string& got) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", server.port());
+    Poco::Net::HTTPRequest request("GET", target, Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    got.clear();
+    Poco::StreamCopier::copyToString(in, got);
+    return response.getChunkedTransferEncoding();
+  };
+  std::string got;
+  EXPECT_TRUE(get("/jobs", got));
+  EXPECT_EQ(got, body);
+  EXPECT_FALSE(get("/framed", got));
+  EXPECT_EQ(got, body);
+  EXPECT_FALSE(get("/text", got));
+  ::unsetenv("BULKWARDEN_SIM_CHUNKED");
+  EXPECT_FALSE(get("/jobs", got)) << "off unless asked";
+  if (saved) ::setenv("BULKWARDEN_SIM_CHUNKED", saved->c_str(), 1);
 }
 
 }  // namespace

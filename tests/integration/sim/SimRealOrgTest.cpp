@@ -433,3 +433,117 @@ TEST(SimRealOrg, SystemModstampMovesWithTheAbort) {
 
 }  // namespace
 }  // namespace bulkwarden::sim::testing
+
+namespace bulkwarden::sim::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(SimRealOrgSoak, TheDailyAllowanceIsARolling24HourWindow) {
+  SimOptions o;
+  o.apiMax = 15'000;
+  o.apiUsedAtStart = 15'000;  // all of it, spent 23 hours ago by other integrations
+  o.apiUsedAgo = 23h;
+  SimServer server(o);
+  server.start();
+  Client client(server.port());
+  const std::string list = std::string(kBase) + "/jobs/query";
+  const Reply spent = client.get(list, server.token());
+  EXPECT_EQ(spent.status, 403);
+  EXPECT_EQ(spent.header("Sforce-Limit-Info"), "api-usage=15000/15000");
+  EXPECT_EQ(server.org().counters().dailyLimited, 1);
+  server.org().advanceClock(59min);
+  EXPECT_EQ(client.get(list, server.token()).status, 403) << "not yet 24 hours old";
+  server.org().advanceClock(2min);
+  const Reply again = client.get(list, server.token());
+  EXPECT_EQ(again.status, 200) << "the calls left the window";
+  EXPECT_EQ(again.header("Sforce-Limit-Info"), "api-usage=1/15000");
+  server.org().advanceClock(24h + 1min);  // (counted per sim minute)
+  EXPECT_EQ(server.org().apiUsed(), 0) << "our own call left it too";
+}
+
+TEST(SimRealOrgSoak, RandomUnavailableSparesTokenRequestsAndCarriesRetryAfter) {
+  SimOptions o = rotating(false);
+  o.failRate = 1.0;
+  o.failRetryAfterSeconds = 2;
+  SimServer server(o);
+  server.start();
+  Client client(server.port());
+  const Reply r = client.get(std::string(kBase) + "/jobs/query", server.token());
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.header("Retry-After"), "2");
+  EXPECT_EQ(refresh(server.port(), "5Aep861first").status, 200) << "logins are not refused";
+  EXPECT_EQ(server.org().counters().unavailable, 1);
+}
+
+TEST(SimRealOrgSoak, ThePermissionIsGrantedAfterItsDelay) {
+  SimOptions o;
+  o.manageDataIntegrations = false;
+  o.grantManageDataIntegrationsAfter = 1h;
+  SimServer server(o);
+  JobSeed s = seed("query", "InProgress");
+  s.createdById = "005R0000000GiwjIAC";  // not the session's user
+  const std::string id = server.org().addJob(s);
+  server.start();
+  Client client(server.port());
+  const std::string job = std::string(kBase) + "/jobs/query/" + id;
+  const Reply refused = client.call("PATCH", job, server.token(), R"({"state":"Aborted"})");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.errorCode(), "INVALIDUSER");
+  EXPECT_EQ(server.org().counters().forbidden, 1);
+  server.org().advanceClock(1h);
+  EXPECT_EQ(client.call("PATCH", job, server.token(), R"({"state":"Aborted"})").status, 200);
+}
+
+TEST(SimRealOrgSoak, NewJobsArriveWithTheirArrivalAsCreatedDate) {
+  SimOptions o;
+  o.newJobsEvery = 10min;
+  o.oauth.userId = "005R0000000bWkzIAE";
+  SimServer server(o);
+  server.start();
+  const int64_t start = server.org().nowMs();
+  Client client(server.port());
+  const std::string list = std::string(kBase) + "/jobs/ingest";
+  EXPECT_EQ(client.get(list, server.token()).status, 200);
+  EXPECT_TRUE(server.org().jobs().empty());
+  server.org().advanceClock(10h);
+  EXPECT_EQ(client.get(list, server.token()).status, 200);
+  const auto jobs = server.org().jobs();
+  EXPECT_EQ(server.org().counters().arrivedJobs, 60);
+  ASSERT_EQ(jobs.size(), 60U);
+  std::set<int64_t> created;
+  std::set<std::string> types, creators;
+  for (const auto& j : jobs) {
+    created.insert(j.createdMs - start);
+    types.insert(j.jobType);
+    creators.insert(j.createdById);
+  }
+  // The first 10 sim minutes after the org started (read a few ms after it started).
+  EXPECT_LE(*created.begin(), 10 * 60'000);
+  EXPECT_GT(*created.begin(), 10 * 60'000 - 5'000);
+  for (auto it = std::next(created.begin()); it != created.end(); ++it) {
+    EXPECT_EQ(*it - *std::prev(it), 10 * 60'000) << "one arrival every 10 minutes";
+  }
+  EXPECT_EQ(created.size(), 60U) << "one arrival every 10 minutes, each its own createdDate";
+  EXPECT_TRUE(types.count("Classic") == 1 && types.count("V2Query") == 1 &&
+              types.count("V2Ingest") == 1);
+  EXPECT_TRUE(creators.count("005R0000000bWkzIAE") == 1 && creators.size() > 1)
+      << "by the integration user and by others";
+}
+
+TEST(SimRealOrgSoak, AClockEpochMakesTheSimClockAgreeWithAScaledOne) {
+  SimOptions o;
+  o.timeScale = 100;
+  const int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  o.clockEpochMs = wall - 10'000;  // 10 s of wall time ago
+  SimServer server(o);
+  const int64_t expected = o.clockEpochMs + 100 * 10'000;
+  // 10 s ago at 100 times: 1,000 s ahead of the epoch (a little more: the test's own time).
+  EXPECT_GE(server.org().nowMs(), expected);
+  EXPECT_LT(server.org().nowMs(), expected + 100 * 5'000);
+}
+
+}  // namespace
+}  // namespace bulkwarden::sim::testing

@@ -14,12 +14,18 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/String.h>
+
+#include <algorithm>
+#include <cstdlib>
 
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -40,6 +46,9 @@ struct HostileReply {
   std::string contentType = "application/json;charset=UTF-8";
   std::vector<std::pair<std::string, std::string>> headers;
   bool chunked = false;  // Transfer-Encoding: chunked instead of Content-Length
+  // The test is about this reply's framing (its length, its end): BULKWARDEN_SIM_CHUNKED=1 leaves
+  // it as the test wrote it.
+  bool framingUnderTest = false;
   // Written before the body, one piece at a time with a flush after each: slow or trickled replies.
   std::function<void(std::ostream&)> stream;
 };
@@ -103,18 +112,49 @@ class HostileServer {
       resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(reply.status));
       resp.setContentType(reply.contentType);
       for (const auto& [k, v] : reply.headers) resp.set(k, v);
-      if (reply.chunked || reply.stream) {
+      // BULKWARDEN_SIM_CHUNKED=1 (as for the simulated org): a normal JSON reply goes out chunked
+      // in random pieces, as Salesforce sends JSON.
+      const bool pieces = !reply.chunked && !reply.stream && !reply.framingUnderTest &&
+                          !reply.body.empty() && chunkedByEnvironment() &&
+                          reply.contentType.find("json") != std::string::npos &&
+                          !hasFramingHeader(reply);
+      if (reply.chunked || reply.stream || pieces) {
         resp.setChunkedTransferEncoding(true);
       } else {
         resp.setContentLength(static_cast<std::streamsize>(reply.body.size()));
       }
       std::ostream& out = resp.send();
       if (reply.stream) reply.stream(out);
-      out << reply.body;
+      if (pieces) {
+        // One chunk per flush, 1 byte to 4 KiB each, drawn from the body's own size and position.
+        std::minstd_rand rng(static_cast<uint32_t>(reply.body.size()));
+        for (size_t at = 0; at < reply.body.size();) {
+          const size_t n = std::min<size_t>(reply.body.size() - at, 1 + rng() % 4096);
+          out.write(reply.body.data() + at, static_cast<std::streamsize>(n));
+          out.flush();
+          at += n;
+        }
+      } else {
+        out << reply.body;
+      }
       out.flush();
     }
 
    private:
+    static bool chunkedByEnvironment() {
+      const char* env = std::getenv("BULKWARDEN_SIM_CHUNKED");
+      return env != nullptr && std::string_view(env) == "1";
+    }
+    static bool hasFramingHeader(const HostileReply& reply) {
+      for (const auto& [k, v] : reply.headers) {
+        if (Poco::icompare(k, "Content-Length") == 0 ||
+            Poco::icompare(k, "Transfer-Encoding") == 0) {
+          return true;
+        }
+      }
+      return false;
+    }
+
     std::shared_ptr<Route> route_;
     std::shared_ptr<State> state_;
   };

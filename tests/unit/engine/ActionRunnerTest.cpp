@@ -211,10 +211,10 @@ TEST_F(ActionRunnerTest, RetriesAreBoundedAndTheJobEndsRefused) {
   add(1, abort_);
   org_.actionErrors[jobId(0)] = error(503, "SERVER_UNAVAILABLE", "Server too busy");
   run();
-  EXPECT_EQ(org_.actions.size(), 4u);  // RetryOptions::maxAttempts
-  EXPECT_EQ(waits_.size(), 3u);
+  EXPECT_EQ(org_.actions.size(), 6u);  // RetryOptions::maxAttempts
+  EXPECT_EQ(waits_.size(), 5u);
   EXPECT_EQ(outcomes_[Outcome::Refused], 1);
-  EXPECT_EQ(checkPairing(), 4u);
+  EXPECT_EQ(checkPairing(), 6u);
 }
 
 TEST_F(ActionRunnerTest, ARetryAfterLongerThanTheCapLeavesTheJobForTheNextPass) {
@@ -295,6 +295,25 @@ TEST_F(ActionRunnerTest, InvalidJobStateIsCheckedWithOneGetAndAStillRunningJobIs
   EXPECT_EQ(byJob[jobId(1)][0]->getValue<std::string>("outcome"), "already-terminal");
   EXPECT_EQ(byJob[jobId(1)][0]->getValue<std::string>("observed_state"), "JobComplete");
   EXPECT_EQ(outcomes_[Outcome::StillActive], 1);
+}
+
+// INVALIDJOBSTATE, then the read-back fails: not evidence that the job finished. The outcome says
+// that its state is unknown, and the pass is not ok.
+TEST_F(ActionRunnerTest, InvalidJobStateWithAFailedReadIsUnknownNotAlreadyTerminal) {
+  add(1, abort_);
+  org_.actionErrors[jobId(0)] =
+      error(400, "INVALIDJOBSTATE", "Aborting already Completed Job not allowed");
+  org_.gets.emplace(jobId(0), error(503, "SERVER_UNAVAILABLE", "Server too busy"));
+  run();
+  EXPECT_EQ(org_.getCalls, 1);
+  EXPECT_EQ(org_.actions.size(), 1u);
+  auto byJob = resultsByJob();
+  ASSERT_EQ(byJob[jobId(0)].size(), 1u);
+  EXPECT_EQ(byJob[jobId(0)][0]->getValue<std::string>("outcome"), "unknown");
+  EXPECT_FALSE(byJob[jobId(0)][0]->has("observed_state"));
+  EXPECT_EQ(outcomes_[Outcome::Unknown], 1);
+  EXPECT_EQ(outcomes_[Outcome::AlreadyTerminal], 0);
+  EXPECT_EQ(checkPairing(), 1u);
 }
 
 // Every reading of "not yours, and no Manage Data Integrations": a clear outcome with a hint,

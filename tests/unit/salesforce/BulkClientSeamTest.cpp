@@ -161,6 +161,26 @@ class BulkClientSeam : public ::testing::Test {
   std::unique_ptr<BulkClient> client_;
 };
 
+// Sforce-Limit-Info counts over the org's rolling 24 hours: a lower count than the highest seen
+// is an answer that arrived late, unless the highest is a minute old on the clock (the one the
+// org's time is read on, so that a scaled clock ages it as fast as the org's window rolls).
+TEST_F(BulkClientSeam, ALowerUsageCountIsTakenOnceTheHigherIsAMinuteOldOnTheClock) {
+  auto withUsage = [](std::string usage) {
+    auto r = lastPage("750R0000000000AAAA");
+    r.limitInfo = "api-usage=" + std::move(usage);
+    return r;
+  };
+  transport_->script({withUsage("15000/15000"), withUsage("12/15000"), withUsage("13/15000")});
+  ASSERT_TRUE(list().ok());
+  EXPECT_EQ(client().usage().used, 15000);
+  clock_.advance(30s);
+  ASSERT_TRUE(list().ok());
+  EXPECT_EQ(client().usage().used, 15000) << "within a minute: a late answer";
+  clock_.advance(2min);
+  ASSERT_TRUE(list().ok());
+  EXPECT_EQ(client().usage().used, 13);
+}
+
 TEST_F(BulkClientSeam, TheTransportComesFromTheFactoryForTheInstance) {
   client();
   EXPECT_EQ(urls_, std::vector<std::string>{"https://acme.my.salesforce.com"});
