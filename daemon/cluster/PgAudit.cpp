@@ -162,6 +162,7 @@ uint64_t PgAuditSink::appendAs(std::string_view type, std::string_view run,
       // while this node keeps the org, so the org is settled again (its open intents, this
       // node's included, by GET) before its next pass here.
       leases_.unsettle(p.org);
+      throw CommitInDoubt(std::string("cluster audit trail (PostgreSQL): ") + e.what());
     }
     throw AuditError(std::string("cluster audit trail (PostgreSQL): ") + e.what());
   }
@@ -230,6 +231,21 @@ uint64_t TeeSink::append(std::string_view type, std::string_view run, const audi
       observer->onAuditWrite(
           sync == Sync::Durable ? audit::WriteKind::Durable : audit::WriteKind::Buffered,
           std::chrono::steady_clock::now() - start, false, e.what());
+    }
+    if (dynamic_cast<const CommitInDoubt*>(&e) != nullptr) {
+      // The shared trail may hold this intent under `file_seq` = `expected`, and results are
+      // matched to intents by that number: the local trail takes it for the same intent, with
+      // a `not-sent` result after it (its request never goes out), so that no later record of
+      // this node reuses the number and the file says what happened.
+      try {
+        local_.append(type, run, fields, sync);
+        audit::write(
+            local_, run,
+            audit::NotSentResultRecord{
+                fields, expected, "the shared audit trail's commit of the intent is in doubt"});
+      } catch (const AuditError& e2) {
+        log::warning("cluster audit: {}", e2.what());
+      }
     }
     throw;
   }

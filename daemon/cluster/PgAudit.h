@@ -22,6 +22,13 @@
 
 namespace bulkwarden::cluster {
 
+// An intent's append to the shared trail whose COMMIT may have taken effect although no
+// acknowledgement came (the database restarted, the statement timed out, the commit failed).
+class CommitInDoubt : public audit::AuditError {
+ public:
+  using audit::AuditError::AuditError;
+};
+
 // Thread-safe: appends are serialised on one connection (one transaction each).
 class PgAuditSink : public audit::AuditSink {
  public:

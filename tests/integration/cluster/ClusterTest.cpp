@@ -344,6 +344,59 @@ TEST_F(Cluster, AnIntentWhoseCommitIsInDoubtIsSettledBeforeTheOrgsNextPass) {
   leases.stop();
 }
 
+// Results are matched to intents by the node and the local file's seq (`file_seq`). An intent
+// whose shared commit is in doubt may be in the table under its seq, so the local trail takes
+// that seq for the same intent, with a `not-sent` result: the node's next intent gets a new
+// number, and no result of another job can be taken for this one's.
+TEST_F(Cluster, AnIntentInDoubtKeepsItsSeqInTheLocalTrailWithANotSentResult) {
+  std::string ci = pg_->conninfo();
+  {
+    cluster::PgConnection db(ci, "", 5s);
+    cluster::ensureSchema(db);
+  }
+  cluster::LeaseManager leases(ci, "", cluster::LeaseOptions{"node-x", 10s, {"org-1"}});
+  leases.prepare();
+  cluster::PgAuditSink shared(ci, "", leases);
+  leases.setSettle([](const std::string&) { return true; });
+  leases.start();
+  ASSERT_TRUE(waitFor([&] { return leases.epoch("org-1").has_value(); }));
+  const auto file = (dir_ / "tee-audit.jsonl").string();
+  audit::AuditLog local(file);
+  cluster::TeeSink tee(local, shared, [&local] { return local.lastSeq(); });
+  auto intent = [](const std::string& job) {
+    audit::Fields f;
+    f.add("org", "org-1").add("policy", "p").add("action", "abort").add("mode", "enforce");
+    f.add("job", audit::Fields().add("id", job).add("kind", "query"));
+    return f;
+  };
+  pg_->query(
+      "CREATE FUNCTION bw_test_fail2() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN RAISE EXCEPTION 'the commit fails'; END $$");
+  pg_->query(
+      "CREATE CONSTRAINT TRIGGER bw_test_fail2 AFTER INSERT ON bw_audit DEFERRABLE INITIALLY "
+      "DEFERRED FOR EACH ROW EXECUTE FUNCTION bw_test_fail2()");
+  EXPECT_THROW(
+      tee.append("intent", "run-1", intent("750R0000000zlh9IAA"), audit::AuditSink::Sync::Durable),
+      cluster::CommitInDoubt);
+  pg_->query("DROP TRIGGER bw_test_fail2 ON bw_audit");
+  const uint64_t next =
+      tee.append("intent", "run-1", intent("750R0000000zlhAIAQ"), audit::AuditSink::Sync::Durable);
+  local.sync();
+  auto records = auditObjects(file);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0]->getValue<std::string>("type"), "intent");
+  EXPECT_EQ(records[1]->getValue<std::string>("type"), "result");
+  EXPECT_EQ(records[1]->getValue<std::string>("outcome"), "not-sent");
+  EXPECT_EQ(records[1]->getValue<uint64_t>("intent"), records[0]->getValue<uint64_t>("seq"));
+  EXPECT_EQ(next, records[0]->getValue<uint64_t>("seq") + 2);
+  // The shared trail's intent rows of this node never share a file_seq.
+  EXPECT_EQ(count("SELECT count(*) FROM bw_audit WHERE type = 'intent' AND node = 'node-x'"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM bw_audit WHERE type = 'intent' AND file_seq = " +
+                  std::to_string(next)),
+            1);
+  leases.stop();
+}
+
 // A node cut off (or frozen) between two statements of a transaction must not keep its locks:
 // the server ends a session idle in a transaction after the client's own timeout, so another
 // node may lock the org's chain head soon after. (Before, it waited until TCP noticed the cut:
