@@ -30,8 +30,9 @@ constexpr const char* kUsage =
                         [--since 24h|ISO] [--outcome O] [--format text|json]
       the trail's records (rotated files and the live one), oldest first; text: one line a
       record (ts type org policy action job outcome error); json: the records themselves.
-      --job takes the 15- or 18-character id; --outcome: applied, already-terminal, not-found,
-      failed, unknown, not-started, recorded (reports and dry runs), held
+      --job takes the 15- or 18-character id; --outcome: recorded (reports and dry runs),
+      applied, already-terminal, not-found, failed, unknown, not-started, held, refused,
+      still-active, not-permitted, confirmed, not-applied, not-sent
   bulkwarden audit summary [--config FILE | FILE] [--since 24h|ISO] [--format text|json]
       passes, actions by org, policy, action and outcome, jobs held back, errors
 
@@ -355,6 +356,13 @@ int auditQueryCommand(const std::string& sub, const std::vector<std::string>& ar
     } else if (name == "--org") {
       q.org = value;
     } else if (name == "--outcome") {
+      if (!audit::parseOutcome(value)) {
+        std::string names;
+        for (auto o : audit::kOutcomes)
+          names += (names.empty() ? "" : ", ") + std::string(audit::toString(o));
+        return usage(
+            fmt::format("--outcome '{}': not an outcome ({})", log::outside(value), names));
+      }
       q.outcome = value;
     } else if (name == "--format") {
       if (value != "text" && value != "json") {

@@ -129,6 +129,10 @@ TEST_F(AuditQuery, ShowFiltersByJobPolicyOrgSinceAndOutcome) {
   ASSERT_EQ(run({"audit", "show", auditPath(), "--outcome", "recorded"}), 0) << err();
   ASSERT_EQ(lines(out()).size(), 1u) << out();
   EXPECT_NE(out().find("job=" + reported_), std::string::npos) << out();
+  // A misspelt outcome is a usage error naming the outcomes, not an empty answer.
+  ASSERT_EQ(run({"audit", "show", auditPath(), "--outcome", "aplied"}), 64) << err();
+  EXPECT_NE(err().find("--outcome 'aplied': not an outcome (recorded, applied,"), std::string::npos)
+      << err();
   // By policy.
   ASSERT_EQ(run({"audit", "show", auditPath(), "--policy", "report-old-ingest"}), 0) << err();
   ASSERT_EQ(lines(out()).size(), 1u) << out();
