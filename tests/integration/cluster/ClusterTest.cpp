@@ -534,6 +534,37 @@ TEST_F(Cluster, AnOrgThatMovesNeverGetsMoreThanItsBudget) {
   EXPECT_EQ(a.wait(20s), 0);
 }
 
+// `plan` and `validate --connect` on a cluster config add their calls to the shared ledger, each
+// call on its own, where whichever node holds the org counts them.
+TEST_F(Cluster, PlanAndValidateConnectAddTheirCallsToTheSharedLedger) {
+  {
+    cluster::PgConnection db(pg_->conninfo(), "", 5s);
+    cluster::ensureSchema(db);
+  }
+  auto cfg = config("node-a", 0, "api-budget: 1000\n");
+  auto ledger = [&](int org) {
+    return count(
+        "SELECT coalesce(sum(calls), 0) FROM bw_api_calls WHERE node = 'node-a' AND "
+        "org = 'org-" +
+        std::to_string(org) + "'");
+  };
+  std::string out;
+  EXPECT_EQ(runCli({"plan", "--config", cfg}, out), 0) << out;
+  std::vector<int64_t> planned;
+  for (int i = 1; i <= kOrgs; ++i) {
+    const int64_t sent = sims_[static_cast<size_t>(i - 1)]->org().counters().requests;
+    EXPECT_GT(sent, 0) << "org-" << i;
+    EXPECT_GE(ledger(i), sent) << "org-" << i;
+    planned.push_back(ledger(i));
+  }
+  EXPECT_EQ(runCli({"validate", "--connect", "--config", cfg}, out), 0) << out;
+  for (int i = 1; i <= kOrgs; ++i) {
+    const int64_t sent = sims_[static_cast<size_t>(i - 1)]->org().counters().requests;
+    EXPECT_GE(ledger(i), sent) << "org-" << i;
+    EXPECT_GT(ledger(i), planned[static_cast<size_t>(i - 1)]) << "org-" << i;
+  }
+}
+
 class ClusterSlowOrg : public Cluster {
  protected:
   ClusterSlowOrg() { latency_ = 150ms; }
