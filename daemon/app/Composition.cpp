@@ -8,6 +8,9 @@
 
 #include "app/Commands.h"
 #include "app/ExitCodes.h"
+#include "cluster/LeaseManager.h"
+#include "cluster/PgLedgerStore.h"
+#include "cluster/Schema.h"
 #include "log/Log.h"
 #include "state/SqliteStateStore.h"
 #include "state/StateDir.h"
@@ -132,19 +135,49 @@ bool Composer::state(Composition& c, int& exitCode, const std::shared_ptr<state:
     c.state = ledgerState(cfg, readOnlyState(cfg));
     return attachBudgets(c, exitCode);
   }
-  if (reuse && reuseDir == cfg.stateDir) {
-    c.state = reuse;  // one SQLite connection per file
-    return attachBudgets(c, exitCode);
+  // A reload reuses the local store under the shared ledger of the generation before.
+  std::shared_ptr<state::StateStore> local = reuse;
+  if (auto* shared = dynamic_cast<cluster::PgLedgerStore*>(reuse.get())) local = shared->local();
+  if (local && reuseDir == cfg.stateDir) {
+    c.state = local;  // one SQLite connection per file
+  } else {
+    try {
+      // The service's and --once's InstanceLock made the folder (0700) and checked it; a reload
+      // may name another, and the demo has no lock.
+      state::StateDir::open(cfg.stateDir, true);
+      c.state = std::make_shared<state::SqliteStateStore>(stateFile);
+    } catch (const state::StateError& e) {
+      log::error("{}", e.what());
+      exitCode = stateExitCode(e);
+      return false;
+    }
   }
-  try {
-    // The service's and --once's InstanceLock made the folder (0700) and checked it; a reload
-    // may name another, and the demo has no lock.
-    state::StateDir::open(cfg.stateDir, true);
-    c.state = std::make_shared<state::SqliteStateStore>(stateFile);
-  } catch (const state::StateError& e) {
-    log::error("{}", e.what());
-    exitCode = stateExitCode(e);
-    return false;
+  if (cfg.cluster) {
+    // Cluster mode: the API budget's ledger is shared by the nodes in PostgreSQL, so that an org
+    // that moves keeps its calls of the last 24 hours (docs/scaling.md); the rest stays local.
+    const auto& cl = *cfg.cluster;
+    try {
+      auto timeout = std::max(
+          std::chrono::milliseconds(300),
+          cluster::fenceMargin(std::chrono::duration_cast<std::chrono::milliseconds>(cl.lease)) /
+              4);
+      std::string password = cl.password ? cl.password->resolve() : std::string();
+      {
+        // The table must exist before the budgets read it (ClusterNode checks the others again).
+        cluster::PgConnection db(cl.conninfo, password, std::chrono::seconds(10));
+        cluster::ensureSchema(db);
+      }
+      c.state = std::make_shared<cluster::PgLedgerStore>(c.state, cl.conninfo, std::move(password),
+                                                         cl.node, timeout);
+    } catch (const cluster::PgError& e) {
+      log::error("cluster: {}", e.what());
+      exitCode = kExitUnavailable;
+      return false;
+    } catch (const config::ConfigError& e) {
+      reportConfigError(e, c.mode);
+      exitCode = kExitConfig;
+      return false;
+    }
   }
   return attachBudgets(c, exitCode);
 }
@@ -162,8 +195,9 @@ bool Composer::attachBudgets(Composition& c, int& exitCode) {
   return true;
 }
 
-std::shared_ptr<state::StateStore> ledgerState(const config::Config& cfg,
-                                               std::shared_ptr<state::StateStore> snapshot) {
+namespace {
+std::shared_ptr<state::StateStore> localLedgerState(const config::Config& cfg,
+                                                    std::shared_ptr<state::StateStore> snapshot) {
   std::string stateFile = cfg.stateDir + "/state.sqlite";
   std::error_code ec;
   if (cfg.stateDir.empty() || !fs::exists(stateFile, ec)) {
@@ -182,6 +216,36 @@ std::shared_ptr<state::StateStore> ledgerState(const config::Config& cfg,
         e.what());
     return snapshot;
   }
+}
+}  // namespace
+
+std::shared_ptr<state::StateStore> ledgerState(const config::Config& cfg,
+                                               std::shared_ptr<state::StateStore> snapshot) {
+  auto local = localLedgerState(cfg, std::move(snapshot));
+  if (!cfg.cluster) return local;
+  // Cluster mode: the ledger the nodes share (the daemon's own reads the local one too), where
+  // whichever node holds the org counts these calls. Only read and written, never created: when
+  // the database or its table cannot be used, the local ledger as without cluster:.
+  const auto& cl = *cfg.cluster;
+  try {
+    std::string password = cl.password ? cl.password->resolve() : std::string();
+    {
+      cluster::PgConnection db(cl.conninfo, password, std::chrono::seconds(10));
+      db.exec("SELECT 1 FROM bw_api_calls LIMIT 0");
+    }
+    return std::make_shared<cluster::PgLedgerStore>(local, cl.conninfo, std::move(password),
+                                                    cl.node, std::chrono::seconds(10), true);
+  } catch (const cluster::PgError& e) {
+    log::warning(
+        "cannot use the cluster's API budget ledger in PostgreSQL ({}): the API calls of this "
+        "command are counted on this node only",
+        e.what());
+  } catch (const config::ConfigError&) {
+    log::warning(
+        "cannot use the cluster's API budget ledger in PostgreSQL (the password cannot be "
+        "read): the API calls of this command are counted on this node only");
+  }
+  return local;
 }
 
 std::shared_ptr<state::StateStore> readOnlyState(const config::Config& cfg) {

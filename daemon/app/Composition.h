@@ -2,7 +2,8 @@
 // loaded configuration asks for: the clients (Runtime), the audit sink, the state store and the
 // scheduler options, and that prints what goes wrong one way (log lines with the path; the exit
 // code of app/ExitCodes.h). The modes differ only by the flags of Mode:
-//   Service, Once  the audit log (anchor, rotation, audit-key) and state-dir/state.sqlite
+//   Service, Once  the audit log (anchor, rotation, audit-key) and state-dir/state.sqlite; with
+//                  `cluster:`, the API budget's ledger in PostgreSQL (cluster/PgLedgerStore.h)
 //   Plan           read-only: no audit record (a sink that keeps nothing), the daemon's state
 //                  read through a read-only open, so nothing of the schedule is created or
 //                  written; only its API calls go to the budget's ledger (ledgerState)
@@ -87,7 +88,8 @@ std::shared_ptr<state::StateStore> readOnlyState(const config::Config& cfg);
 // state, which they leave alone, and the daemon's state.sqlite for the API budget's ledger, to
 // which their calls are added (state::LedgerStateStore): the ledger is a record of calls made,
 // whoever made them. `snapshot` alone (a note or a warning logged) when there is no database
-// yet or it cannot be written by this user.
+// yet or it cannot be written by this user. With `cluster:`, the ledger the nodes share in
+// PostgreSQL (cluster/PgLedgerStore.h) over that store, when its table can be used.
 std::shared_ptr<state::StateStore> ledgerState(const config::Config& cfg,
                                                std::shared_ptr<state::StateStore> snapshot);
 

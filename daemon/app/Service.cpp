@@ -178,6 +178,7 @@ int Service::attachCluster(Generation& g, std::vector<engine::OrgTarget>& target
     return kExitConfig;
   }
   for (auto& t : targets) t.jobs = &g.cluster->fenced(t.name, *t.jobs);
+  g.cluster->budgets(g.rt->budgets);
   sink = &g.cluster->tee(*g.audit);
   log::notice("cluster mode: node {}, lease {}", g.rt->config.cluster->node,
               model::formatDuration(g.rt->config.cluster->lease));

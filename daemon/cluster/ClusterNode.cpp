@@ -29,6 +29,10 @@ ClusterNode::ClusterNode(const config::ClusterConfig& config, std::vector<std::s
   leases_->prepare();
   shared_ = std::make_unique<PgAuditSink>(config.conninfo, pw, *leases_);
   leases_->setSettle([this](const std::string& org) {
+    if (auto b = budgets_.find(org); b != budgets_.end() && !b->second->refresh()) {
+      log::info("cluster: {}: the API budget's shared ledger cannot be read; the org waits", org);
+      return false;  // tried again before the next pass
+    }
     auto it = fenced_.find(org);
     if (it == fenced_.end()) return true;
     return shared_->settle(org, *it->second);
@@ -47,6 +51,10 @@ salesforce::BulkJobs& ClusterNode::fenced(const std::string& org, salesforce::Bu
   auto& f = fenced_[org];
   f = std::make_unique<FencedJobs>(org, inner, *leases_);
   return *f;
+}
+
+void ClusterNode::budgets(const std::vector<std::shared_ptr<engine::ApiBudget>>& budgets) {
+  for (const auto& b : budgets) budgets_[b->org()] = b;
 }
 
 void ClusterNode::start() { leases_->start(); }

@@ -13,6 +13,7 @@
 #include "cluster/LeaseManager.h"
 #include "cluster/PgAudit.h"
 #include "config/Config.h"
+#include "engine/ApiBudget.h"
 
 namespace bulkwarden::cluster {
 
@@ -28,6 +29,10 @@ class ClusterNode {
   // `org`'s client, refusing actions once the lease may end before they do. Kept by the node.
   salesforce::BulkJobs& fenced(const std::string& org, salesforce::BulkJobs& inner);
   engine::OrgGate& gate() { return *leases_; }
+  // The orgs' API budgets (before start()): a taken org's budget reads the shared ledger again
+  // (cluster/PgLedgerStore.h) before the org's first call here, the settlement GETs included, so
+  // that it counts every call the previous holder made.
+  void budgets(const std::vector<std::shared_ptr<engine::ApiBudget>>& budgets);
   LeaseManager& leases() { return *leases_; }
 
   // Starts taking and renewing leases; a taken org's first pass settles its open intents with
@@ -41,6 +46,7 @@ class ClusterNode {
   std::unique_ptr<PgAuditSink> shared_;
   std::unique_ptr<TeeSink> tee_;
   std::map<std::string, std::unique_ptr<FencedJobs>> fenced_;
+  std::map<std::string, std::shared_ptr<engine::ApiBudget>> budgets_;  // set before start()
 };
 
 // `audit verify --config` with `cluster:`: checks the database trail, prints a report as the

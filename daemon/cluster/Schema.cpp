@@ -31,6 +31,15 @@ CREATE TABLE IF NOT EXISTS bw_audit (
   PRIMARY KEY (org, seq)
 );
 CREATE INDEX IF NOT EXISTS bw_audit_intents ON bw_audit (org, intent_node, intent_seq);
+CREATE TABLE IF NOT EXISTS bw_api_calls (
+  org text NOT NULL,
+  slot bigint NOT NULL,
+  purpose text NOT NULL,
+  node text NOT NULL,
+  minute bigint NOT NULL,
+  calls bigint NOT NULL,
+  PRIMARY KEY (org, slot, purpose, node)
+);
 )";
   return sql;
 }
@@ -39,8 +48,8 @@ namespace {
 void createMissing(PgConnection& db) {
   auto r = db.exec(
       "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename IN "
-      "('bw_nodes', 'bw_leases', 'bw_audit_head', 'bw_audit')");
-  if (r.get(0, 0) == "4") return;
+      "('bw_nodes', 'bw_leases', 'bw_audit_head', 'bw_audit', 'bw_api_calls')");
+  if (r.get(0, 0) == "5") return;
   // A simple query (no parameters) may hold several statements; exec sends it with
   // PQsendQueryParams, which takes one, so they go one by one.
   const std::string& all = schemaSql();

@@ -1,5 +1,6 @@
 // The cluster's tables in PostgreSQL (docs/scaling.md "Setting up the database"): nodes and
-// their heartbeats, one lease row per org, and the shared audit trail with its per-org chain head.
+// their heartbeats, one lease row per org, the shared audit trail with its per-org chain head,
+// and the API budget's ledger (cluster/PgLedgerStore.h).
 // Stateless functions; the connection passed in is the caller's (not thread-safe).
 #pragma once
 

@@ -85,13 +85,22 @@ void ApiBudget::attach(state::StateStore& store) {
   }
 }
 
-void ApiBudget::refreshLocked(int64_t minute) {
-  if (!store_) return;
+bool ApiBudget::refresh() {
+  const int64_t minute = nowMinute();
+  model::MutexLock lock(mutex_);
+  forgetOld(minute);
+  const bool ok = refreshLocked(minute);
+  noteLevel();
+  return ok;
+}
+
+bool ApiBudget::refreshLocked(int64_t minute) {
+  if (!store_) return true;
   std::vector<state::StateStore::CallBucket> stored;
   try {
     stored = store_->callsSince(org_, minute - kBudgetWindow.count());
   } catch (const state::StateError&) {
-    return;  // this process's own count stands
+    return false;  // this process's own count stands
   }
   std::map<int64_t, int64_t> byMinute;
   for (const auto& b : stored) {
@@ -108,6 +117,7 @@ void ApiBudget::refreshLocked(int64_t minute) {
       mine = n;
     }
   }
+  return true;
 }
 
 int64_t ApiBudget::limitLocked() const {
@@ -189,9 +199,10 @@ std::optional<salesforce::ApiError> ApiBudget::admit(CallPurpose purpose) {
   // Written in chunks of up to a hundredth of the budget (at most kLedgerChunk): one commit per
   // call would write a WAL page per call. The chunk counts as spent at once (a crash can only
   // overcount), and never takes the ledger past the limit.
-  // `plan` and `validate --connect` (a LedgerStateStore) write each call: they end within a
-  // minute, and no later minute would give the unused part of a chunk back.
-  const bool perCall = dynamic_cast<state::LedgerStateStore*>(store_) != nullptr;
+  // `plan` and `validate --connect` (a LedgerStateStore, or the shared ledger in cluster mode)
+  // write each call: they end within a minute, and no later minute would give the unused part of
+  // a chunk back.
+  const bool perCall = store_ && store_->writesEachCall();
   const int64_t chunk =
       store_ && !perCall
           ? std::clamp<int64_t>(std::min(availableLocked(), limitLocked() / 100), 1, kLedgerChunk)

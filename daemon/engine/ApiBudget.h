@@ -45,6 +45,11 @@ class ApiBudget final : public salesforce::CallGate {
   // allowance last reported). Throws state::StateError when it cannot read it.
   void attach(state::StateStore& store);
 
+  // Counts the calls the ledger holds beyond this process's own (another command's, or in cluster
+  // mode another node's: a node that takes an org over does it before its first call on the org).
+  // False when the ledger cannot be read (the count stays as it was).
+  bool refresh();
+
   // CallGate: counts the call (durably when attached) or refuses it when it does not fit. A call
   // of a purpose with calls reserved uses one of them.
   [[nodiscard]] std::optional<salesforce::ApiError> admit(salesforce::CallPurpose purpose) override;
@@ -90,7 +95,7 @@ class ApiBudget final : public salesforce::CallGate {
   int64_t nowMinute() const;
   void forgetOld(int64_t minute) const REQUIRES(mutex_);
   // Counts the calls the ledger holds beyond this process's own (another command's).
-  void refreshLocked(int64_t minute) REQUIRES(mutex_);
+  bool refreshLocked(int64_t minute) REQUIRES(mutex_);
   int64_t limitLocked() const REQUIRES(mutex_);
   int64_t availableLocked() const REQUIRES(mutex_);
   BudgetLevel levelLocked() const REQUIRES(mutex_);

@@ -76,6 +76,7 @@ class LedgerStateStore : public StateStore {
   std::vector<CallBucket> callsSince(const std::string& org, int64_t sinceMinute) override;
   void setOrgFact(const std::string& org, const std::string& key, int64_t value) override;
   std::optional<int64_t> orgFact(const std::string& org, const std::string& key) override;
+  bool writesEachCall() const override { return true; }
 
  private:
   std::string path_;

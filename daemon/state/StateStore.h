@@ -65,6 +65,10 @@ class StateStore {
     (void)org, (void)sinceMinute;
     return {};
   }
+  // Whether the budget writes each call on its own rather than a chunk ahead: the stores of
+  // `plan` and `validate --connect`, which end within a minute, so that no later minute would
+  // give the unused part of a chunk back.
+  virtual bool writesEachCall() const { return false; }
   // Small facts per org the budget and `plan` use: the daily allowance last reported, the pages
   // of the last listing per resource, recent actions ("allowance", "pages:query", ...).
   virtual void setOrgFact(const std::string& org, const std::string& key, int64_t value) {
