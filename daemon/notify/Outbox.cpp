@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "log/Log.h"
+#include "model/Fd.h"
 
 namespace bulkwarden::notify {
 namespace {
@@ -26,29 +27,8 @@ bool ours(std::string_view name) {
          name.substr(kPrefix.size(), 20).find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-bool writeAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
+using model::Fd;
+using model::writeAll;
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include "audit/AuditLog.h"
 #include "audit/Records.h"
 #include "log/Log.h"
+#include "model/Fd.h"
 
 namespace bulkwarden::notify {
 namespace {
@@ -22,29 +23,8 @@ constexpr std::string_view kMarksHeader = "bulkwarden digest marks 1";
 constexpr size_t kMaxMarksBytes = 4 * 1024 * 1024;
 constexpr size_t kMaxName = 200;  // a run id, org or policy name longer than this is not ours
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-bool writeAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
+using model::Fd;
+using model::writeAll;
 
 bool plainName(std::string_view s) {
   return !s.empty() && s.size() <= kMaxName && std::all_of(s.begin(), s.end(), [](char c) {

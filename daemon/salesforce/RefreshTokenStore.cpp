@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "log/Log.h"
+#include "model/Fd.h"
 
 namespace bulkwarden::salesforce {
 namespace {
@@ -27,24 +28,7 @@ constexpr std::size_t kMaxFileBytes =
 
 std::string errnoText(int err) { return std::strerror(err); }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
+using model::Fd;
 
 bool isLowerHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(),
@@ -165,15 +149,7 @@ void RefreshTokenStore::save(const std::string& configured, const std::string& t
     return fail(why + ": " + errnoText(err));
   };
   if (::fchmod(fd.get(), 0600) != 0) throw abandon("cannot set mode 0600");
-  std::size_t put = 0;
-  while (put < text.size()) {
-    ssize_t n = ::write(fd.get(), text.data() + put, text.size() - put);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw abandon("cannot write");
-    }
-    put += static_cast<std::size_t>(n);
-  }
+  if (!model::writeAll(fd.get(), text)) throw abandon("cannot write");
   if (::fsync(fd.get()) != 0) throw abandon("cannot fsync");
   if (::close(fd.release()) != 0) {
     const int err = errno;
