@@ -208,7 +208,8 @@ std::shared_ptr<state::StateStore> localLedgerState(const config::Config& cfg,
     return snapshot;
   }
   try {
-    return std::make_shared<state::LedgerStateStore>(stateFile, std::move(snapshot));
+    // A copy: when the ledger cannot be opened, the snapshot is still what this command reads.
+    return std::make_shared<state::LedgerStateStore>(stateFile, snapshot);
   } catch (const state::StateError& e) {
     log::warning(
         "cannot write the API budget's ledger ({}): the API calls of this command are not "

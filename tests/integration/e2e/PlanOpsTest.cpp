@@ -3,6 +3,7 @@
 // leaving the schedule alone, and the command line's hint for a subcommand given too late.
 // The real binary against the simulated org.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
@@ -252,6 +253,31 @@ TEST_F(PlanOps, PlanAndValidateConnectSpendTheBudgetInTheLedger) {
   EXPECT_NE(run({"validate", "--connect", "--config", config}), 0);
   EXPECT_NE(err().find("API budget"), std::string::npos) << err();
   EXPECT_EQ(requests(), before) << "a call went out with the budget spent";
+}
+
+// `plan` run by another user than the daemon's (root beside the stopped service, as
+// docs/operations.md shows) cannot write the daemon's ledger: it says so and still plans from
+// the state it read (it used to lose that state and fail: the boot test found it).
+TEST_F(PlanOps, PlanByAnotherUserThanTheDaemonsStillPlansAndSaysItsCallsAreNotCounted) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the state-dir to another user";
+  startSim();
+  org().addJob(job("InProgress", hours(5)));
+  auto config = writeConfig(R"(policies:
+  - name: abort-stuck
+    resource: query-jobs
+    schedule: { every: 1h }
+    filters: [ { state: InProgress }, { older-than: 1h } ]
+    action: abort
+)");
+  ASSERT_EQ(run({"run", "--once", "--config", config}), 0) << err();
+  org().addJob(job("InProgress", hours(5)));
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "state")) {
+    ASSERT_EQ(::lchown(e.path().c_str(), 65534, 65534), 0) << e.path();
+  }
+  ASSERT_EQ(::lchown((dir_ / "state").c_str(), 65534, 65534), 0);
+  EXPECT_EQ(run({"plan", "--config", config}), 0) << err();
+  EXPECT_NE(err().find("cannot write the API budget's ledger"), std::string::npos) << err();
+  EXPECT_NE(out().find("abort-stuck"), std::string::npos) << out();
 }
 
 // A fixed api-budget above the org's allowance (as the daemon last read it): validate and plan
