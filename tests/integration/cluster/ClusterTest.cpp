@@ -185,6 +185,24 @@ class Cluster : public ::testing::Test {
     out = c.out() + c.err();
     return rc;
   }
+  // The fields of an intent to abort query job `job` of org-1.
+  static audit::Fields intent(const std::string& job) {
+    audit::Fields f;
+    f.add("org", "org-1").add("policy", "p").add("action", "abort").add("mode", "enforce");
+    f.add("job", audit::Fields().add("id", job).add("kind", "query"));
+    return f;
+  }
+  // From failCommits() to letCommitsThrough(), every COMMIT of a row in the audit table fails (a
+  // deferred constraint trigger raises at commit time): a commit the client must take as in doubt.
+  void failCommits() {
+    pg_->query(
+        "CREATE OR REPLACE FUNCTION bw_test_fail() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'the commit fails'; END $$");
+    pg_->query(
+        "CREATE CONSTRAINT TRIGGER bw_test_fail AFTER INSERT ON bw_audit DEFERRABLE INITIALLY "
+        "DEFERRED FOR EACH ROW EXECUTE FUNCTION bw_test_fail()");
+  }
+  void letCommitsThrough() { pg_->query("DROP TRIGGER bw_test_fail ON bw_audit"); }
   // Local trail records of `type` at or after `since` (RFC 3339 text compares in time order).
   static int localRecords(const fs::path& file, const std::string& type, const std::string& since,
                           const std::string& until = "9999") {
@@ -317,22 +335,11 @@ TEST_F(Cluster, AnIntentWhoseCommitIsInDoubtIsSettledBeforeTheOrgsNextPass) {
   EXPECT_EQ(leases.refuse("org-1"), std::nullopt);
   EXPECT_EQ(leases.refuse("org-1"), std::nullopt);
   ASSERT_EQ(settled.size(), 1u);  // once, when taken
-  auto intent = [](const std::string& job) {
-    audit::Fields f;
-    f.add("org", "org-1").add("policy", "p").add("action", "abort").add("mode", "enforce");
-    f.add("job", audit::Fields().add("id", job).add("kind", "query"));
-    return f;
-  };
   sink.appendAs("intent", "run-1", intent("750R0000000zlh9IAA"), 1);
-  pg_->query(
-      "CREATE FUNCTION bw_test_fail() RETURNS trigger LANGUAGE plpgsql AS "
-      "$$ BEGIN RAISE EXCEPTION 'the commit fails'; END $$");
-  pg_->query(
-      "CREATE CONSTRAINT TRIGGER bw_test_fail AFTER INSERT ON bw_audit DEFERRABLE INITIALLY "
-      "DEFERRED FOR EACH ROW EXECUTE FUNCTION bw_test_fail()");
+  failCommits();
   EXPECT_THROW(sink.appendAs("intent", "run-1", intent("750R0000000zlhAIAQ"), 2),
                audit::AuditError);
-  pg_->query("DROP TRIGGER bw_test_fail ON bw_audit");
+  letCommitsThrough();
   // The next pass of the org settles first: the intent left open is this node's own.
   EXPECT_EQ(leases.refuse("org-1"), std::nullopt);
   ASSERT_EQ(settled.size(), 2u);
@@ -363,22 +370,11 @@ TEST_F(Cluster, AnIntentInDoubtKeepsItsSeqInTheLocalTrailWithANotSentResult) {
   const auto file = (dir_ / "tee-audit.jsonl").string();
   audit::AuditLog local(file);
   cluster::TeeSink tee(local, shared, [&local] { return local.lastSeq(); });
-  auto intent = [](const std::string& job) {
-    audit::Fields f;
-    f.add("org", "org-1").add("policy", "p").add("action", "abort").add("mode", "enforce");
-    f.add("job", audit::Fields().add("id", job).add("kind", "query"));
-    return f;
-  };
-  pg_->query(
-      "CREATE FUNCTION bw_test_fail2() RETURNS trigger LANGUAGE plpgsql AS "
-      "$$ BEGIN RAISE EXCEPTION 'the commit fails'; END $$");
-  pg_->query(
-      "CREATE CONSTRAINT TRIGGER bw_test_fail2 AFTER INSERT ON bw_audit DEFERRABLE INITIALLY "
-      "DEFERRED FOR EACH ROW EXECUTE FUNCTION bw_test_fail2()");
+  failCommits();
   EXPECT_THROW(
       tee.append("intent", "run-1", intent("750R0000000zlh9IAA"), audit::AuditSink::Sync::Durable),
       cluster::CommitInDoubt);
-  pg_->query("DROP TRIGGER bw_test_fail2 ON bw_audit");
+  letCommitsThrough();
   const uint64_t next =
       tee.append("intent", "run-1", intent("750R0000000zlhAIAQ"), audit::AuditSink::Sync::Durable);
   local.sync();
